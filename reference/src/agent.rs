@@ -1,0 +1,1106 @@
+//! # The Mesos agent
+//!
+//! An agent runs on every worker machine. It offers the machine's resources to
+//! the leading master, launches tasks through the machine's executor host, and
+//! carries every task's status updates reliably to the framework.
+//!
+//! ## Link to the master
+//!
+//! ```text
+//!            leader detected             connected          AgentRegistered / AgentReregistered
+//! Idle ------------------------> Connecting ------> Registering ---------------------------------> Registered
+//!  ^                                 ^  |  connect      | retry with backoff                          |
+//!  | no leader                       |  +-- failed -----+ random in [0, 1 s · 2^n], capped 1 min      |
+//!  +---------------------------------+--------- new leader / connection lost / no ping for 75 s -----+
+//! ```
+//!
+//! The agent learns who leads only from the coordinator, and **ignores every
+//! message from a master that is not the detected leader** — that is what keeps
+//! a deposed leader from commanding it. A first registration sends
+//! `RegisterAgent`; once it has an ID it always sends `ReregisterAgent` with its
+//! full task list, which is how a new leader rebuilds its state. The first attempt
+//! after detection waits a random fraction of the backoff factor so that a
+//! thousand agents do not storm a new leader in the same tick.
+//!
+//! ## Checkpointing and recovery
+//!
+//! The agent checkpoints its ID, the frameworks and tasks it runs and every
+//! task's unacknowledged status updates to its machine's disk, by atomic replace.
+//! When the agent *process* dies, executors keep running; the restarted agent is
+//! built from that checkpoint ([`Agent::recover`]), waits for the executor host to
+//! re-register, re-registers with the leader, and resends what was never
+//! acknowledged. If the machine rebooted (a new boot ID), the executors are gone
+//! and the agent reports its tasks lost.
+//!
+//! ## The status update stream
+//!
+//! Per task, updates are delivered **in order, one in flight**: the next update
+//! is sent only after the framework's acknowledgement of the previous one comes
+//! back through the master. An unacknowledged update is retried after 10 s,
+//! doubling up to 10 min. An update is acknowledged to the executor only after it
+//! has been checkpointed, so a crash can duplicate an update but never lose one.
+
+use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient};
+use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
+use crate::events::Event;
+use crate::framework::FrameworkInfo;
+use crate::ids::{AgentId, FrameworkId, ProcessId, TaskId, UpdateUuid};
+use crate::io::{Context, Input, Outputs, Role};
+use crate::messages::{CoordReply, ExecutorTaskReport, Message};
+use crate::resources::Resources;
+use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
+use crate::task_state::{Reason, Source, TaskState};
+use crate::timing::Timing;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Where the agent's checkpoint lives on its machine's disk.
+pub const CHECKPOINT_PATH: &str = "agent/state.json";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentConfig {
+    pub name: ProcessId,
+    /// The executor host process on the same machine.
+    pub executor_host: ProcessId,
+    pub coordinator: ProcessId,
+    /// The machine's capacity, advertised on registration.
+    pub resources: Resources,
+    pub timing: Timing,
+    /// The machine's current boot ID (changes on every reboot). The harness
+    /// supplies it as a real agent reads `/proc/sys/kernel/random/boot_id`.
+    pub boot_id: String,
+}
+
+/// A task, keyed for timers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskKey {
+    pub framework_id: FrameworkId,
+    pub task_id: TaskId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AgentTimer {
+    Coordinator(ClientTimer),
+    /// Send the next (re-)registration attempt, or dial again.
+    RegisterRetry,
+    /// Resend the unacknowledged head of a task's status update stream.
+    StatusRetry(TaskKey),
+    /// No ping from the master for `agent_ping_timeout × max_agent_ping_timeouts`.
+    PingTimeout,
+    /// The executor host did not re-register in time after an agent restart.
+    ExecutorReregisterTimeout,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentRequest {
+    ListMasters,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MasterLink {
+    /// No leader known.
+    Idle,
+    /// Dialing the leader (or waiting to dial it again).
+    Connecting {
+        master: ProcessId,
+        epoch: u64,
+    },
+    /// Connected; (re-)registration attempts in progress.
+    Registering {
+        master: ProcessId,
+        epoch: u64,
+        attempt: u32,
+    },
+    Registered {
+        master: ProcessId,
+        epoch: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecutorHostLink {
+    /// Not registered. `expected` is true while recovered tasks wait for it.
+    Disconnected {
+        expected: bool,
+    },
+    Registered,
+}
+
+/// One task on this agent, with its status update stream. All of it is
+/// checkpointed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentTask {
+    pub info: TaskInfo,
+    /// The latest state (the tail of the stream, or the last acknowledged one).
+    pub state: TaskState,
+    /// Updates not yet acknowledged by the framework; the head is in flight.
+    pub pending_updates: VecDeque<StatusUpdate>,
+    /// Counter for the uuids of updates the agent itself makes.
+    pub agent_updates: u32,
+}
+
+/// What the checkpoint file holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub agent_id: Option<AgentId>,
+    pub boot_id: String,
+    pub frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
+    pub tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Agent {
+    config: AgentConfig,
+    coordinator: CoordinatorClient<AgentRequest>,
+    detector: MasterDetector,
+    /// Assigned by the master; checkpointed.
+    agent_id: Option<AgentId>,
+    frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
+    tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>>,
+    master: MasterLink,
+    executor_host: ExecutorHostLink,
+    /// Current retry interval per task stream (volatile: a restart resets it).
+    retry_ms: BTreeMap<TaskKey, u64>,
+    /// Tasks recovered from the checkpoint when this process started.
+    recovered_tasks: usize,
+    /// The checkpoint was written by an earlier boot of this machine.
+    rebooted: bool,
+}
+
+type Out = Outputs<AgentTimer>;
+
+impl Agent {
+    /// A fresh agent on a machine whose disk holds nothing.
+    pub fn new(config: AgentConfig) -> Self {
+        Self::recover(config, None)
+    }
+
+    /// Builds the agent from what its disk holds — the only way a restarted
+    /// agent knows anything. `checkpoint` is the content of [`CHECKPOINT_PATH`].
+    pub fn recover(config: AgentConfig, checkpoint: Option<&[u8]>) -> Self {
+        let checkpoint: Checkpoint = checkpoint
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .unwrap_or_default();
+        let rebooted = checkpoint.agent_id.is_some() && checkpoint.boot_id != config.boot_id;
+        let recovered_tasks = checkpoint.tasks.values().map(BTreeMap::len).sum();
+        let coordinator = CoordinatorClient::new(
+            config.coordinator.clone(),
+            config.timing.zk_session_timeout_ms,
+        );
+        Agent {
+            coordinator,
+            detector: MasterDetector::default(),
+            agent_id: checkpoint.agent_id,
+            frameworks: checkpoint.frameworks,
+            tasks: checkpoint.tasks,
+            master: MasterLink::Idle,
+            executor_host: ExecutorHostLink::Disconnected {
+                expected: recovered_tasks > 0 && !rebooted,
+            },
+            retry_ms: BTreeMap::new(),
+            recovered_tasks,
+            rebooted,
+            config,
+        }
+    }
+
+    pub fn agent_id(&self) -> Option<&AgentId> {
+        self.agent_id.as_ref()
+    }
+
+    pub fn master_link(&self) -> &MasterLink {
+        &self.master
+    }
+
+    pub fn tasks(&self) -> &BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>> {
+        &self.tasks
+    }
+
+    pub fn executor_host_link(&self) -> ExecutorHostLink {
+        self.executor_host
+    }
+
+    /// The leader this agent is registered with, if any.
+    pub fn registered_with(&self) -> Option<(&ProcessId, u64)> {
+        match &self.master {
+            MasterLink::Registered { master, epoch } => Some((master, *epoch)),
+            _ => None,
+        }
+    }
+
+    fn checkpoint(&self, out: &mut Out) {
+        let checkpoint = Checkpoint {
+            agent_id: self.agent_id.clone(),
+            boot_id: self.config.boot_id.clone(),
+            frameworks: self.frameworks.clone(),
+            tasks: self.tasks.clone(),
+        };
+        let bytes = serde_json::to_vec(&checkpoint).expect("checkpoint serializes");
+        out.write_file_atomic(CHECKPOINT_PATH, bytes);
+    }
+
+    fn leader_process(&self) -> Option<&ProcessId> {
+        match &self.master {
+            MasterLink::Idle => None,
+            MasterLink::Connecting { master, .. }
+            | MasterLink::Registering { master, .. }
+            | MasterLink::Registered { master, .. } => Some(master),
+        }
+    }
+
+    // ----- start and recovery -----
+
+    fn on_start(&mut self, ctx: &Context, out: &mut Out) {
+        out.event(Event::AgentRecovered {
+            agent_id: self.agent_id.clone(),
+            tasks: self.recovered_tasks,
+        });
+        let mut sub = Outputs::new();
+        self.coordinator.start(&mut sub);
+        out.absorb(sub, AgentTimer::Coordinator);
+        if self.rebooted {
+            // The machine rebooted: every executor died with it. Report each
+            // task ended, with a reason naming the reboot.
+            for key in self.active_task_keys() {
+                let partition_aware = self
+                    .frameworks
+                    .get(&key.framework_id)
+                    .is_some_and(|f| f.partition_aware);
+                let state = if partition_aware {
+                    TaskState::Gone
+                } else {
+                    TaskState::Lost
+                };
+                self.agent_update(
+                    ctx,
+                    &key,
+                    state,
+                    Reason::AgentRestarted,
+                    "the agent's machine rebooted",
+                    out,
+                );
+            }
+            self.checkpoint(out);
+        } else if self.recovered_tasks > 0 {
+            out.set_timer(
+                AgentTimer::ExecutorReregisterTimeout,
+                ctx.now_ms + self.config.timing.executor_reregistration_timeout_ms,
+            );
+        }
+    }
+
+    fn active_task_keys(&self) -> Vec<TaskKey> {
+        self.tasks
+            .iter()
+            .flat_map(|(fid, tasks)| {
+                tasks
+                    .iter()
+                    .filter(|(_, t)| !t.state.is_terminal())
+                    .map(|(tid, _)| TaskKey {
+                        framework_id: fid.clone(),
+                        task_id: tid.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    fn tick_executor_reregister_timeout(&mut self, ctx: &Context, out: &mut Out) {
+        if self.executor_host != (ExecutorHostLink::Disconnected { expected: true }) {
+            return;
+        }
+        self.executor_host = ExecutorHostLink::Disconnected { expected: false };
+        for key in self.active_task_keys() {
+            self.agent_update(
+                ctx,
+                &key,
+                TaskState::Lost,
+                Reason::ExecutorReregistrationTimeout,
+                "the executor did not re-register after the agent restarted",
+                out,
+            );
+        }
+        self.checkpoint(out);
+    }
+
+    // ----- the coordinator and leader detection -----
+
+    fn on_client_events(
+        &mut self,
+        ctx: &Context,
+        events: Vec<ClientEvent<AgentRequest>>,
+        out: &mut Out,
+    ) {
+        for event in events {
+            match event {
+                ClientEvent::SessionReady { .. } => self.list_masters(ctx, out),
+                ClientEvent::Watch { path, .. } if path == MASTERS_PATH => {
+                    self.list_masters(ctx, out)
+                }
+                ClientEvent::Watch { .. } => {}
+                ClientEvent::SessionLost => {
+                    if let Some(change) = self.detector.observe(None) {
+                        self.on_leader_change(ctx, change, out);
+                    }
+                }
+                ClientEvent::Reply {
+                    tag: AgentRequest::ListMasters,
+                    result,
+                } => {
+                    // A lost answer is re-requested on the next SessionReady.
+                    if let Ok(CoordReply::Children { children }) = result {
+                        if let Some(change) = self.detector.observe(Some(&children)) {
+                            self.on_leader_change(ctx, change, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn list_masters(&mut self, ctx: &Context, out: &mut Out) {
+        let mut sub = Outputs::new();
+        self.coordinator.request(
+            ctx,
+            detector::list_masters(),
+            AgentRequest::ListMasters,
+            &mut sub,
+        );
+        out.absorb(sub, AgentTimer::Coordinator);
+    }
+
+    fn on_leader_change(&mut self, ctx: &Context, leader: Option<LeaderInfo>, out: &mut Out) {
+        out.event(Event::LeaderDetected {
+            leader: leader.as_ref().map(|l| l.master.clone()),
+            epoch: leader.as_ref().map(|l| l.epoch),
+        });
+        if let Some(old) = self.leader_process().cloned() {
+            out.disconnect(&old);
+        }
+        out.cancel_timer(AgentTimer::RegisterRetry);
+        out.cancel_timer(AgentTimer::PingTimeout);
+        match leader {
+            None => self.master = MasterLink::Idle,
+            Some(LeaderInfo { master, epoch }) => {
+                out.connect(&master);
+                self.master = MasterLink::Connecting { master, epoch };
+            }
+        }
+        let _ = ctx;
+    }
+
+    // ----- registration -----
+
+    fn on_master_connected(&mut self, ctx: &Context, out: &mut Out) {
+        let MasterLink::Connecting { master, epoch } = self.master.clone() else {
+            return;
+        };
+        self.master = MasterLink::Registering {
+            master,
+            epoch,
+            attempt: 0,
+        };
+        // The first attempt waits a random part of the backoff factor, as
+        // Mesos agents do, so a failover does not make every agent knock at once.
+        let delay = self.config.timing.backoff_ms(
+            self.config.timing.agent_registration_backoff_ms,
+            0,
+            ctx.random,
+        );
+        out.set_timer(AgentTimer::RegisterRetry, ctx.now_ms + delay);
+    }
+
+    fn on_master_link_lost(&mut self, ctx: &Context, out: &mut Out) {
+        let Some(master) = self.leader_process().cloned() else {
+            return;
+        };
+        let epoch = match &self.master {
+            MasterLink::Connecting { epoch, .. }
+            | MasterLink::Registering { epoch, .. }
+            | MasterLink::Registered { epoch, .. } => *epoch,
+            MasterLink::Idle => return,
+        };
+        out.cancel_timer(AgentTimer::PingTimeout);
+        self.master = MasterLink::Connecting { master, epoch };
+        let delay = self.config.timing.backoff_ms(
+            self.config.timing.agent_registration_backoff_ms,
+            1,
+            ctx.random,
+        );
+        out.set_timer(AgentTimer::RegisterRetry, ctx.now_ms + delay);
+    }
+
+    fn tick_register_retry(&mut self, ctx: &Context, out: &mut Out) {
+        match self.master.clone() {
+            MasterLink::Connecting { master, .. } => out.connect(&master),
+            MasterLink::Registering {
+                master,
+                epoch,
+                attempt,
+            } => {
+                let message = self.registration_message();
+                out.send(&master, message);
+                let next = attempt + 1;
+                self.master = MasterLink::Registering {
+                    master,
+                    epoch,
+                    attempt: next,
+                };
+                let timing = &self.config.timing;
+                let delay =
+                    timing.backoff_ms(timing.agent_registration_backoff_ms, next, ctx.random);
+                out.set_timer(AgentTimer::RegisterRetry, ctx.now_ms + delay.max(1));
+            }
+            MasterLink::Idle | MasterLink::Registered { .. } => {}
+        }
+    }
+
+    fn registration_message(&self) -> Message {
+        match &self.agent_id {
+            None => Message::RegisterAgent {
+                resources: self.config.resources,
+                boot_id: self.config.boot_id.clone(),
+            },
+            Some(agent_id) => {
+                let mut frameworks = Vec::new();
+                let mut tasks = Vec::new();
+                for (fid, fw_tasks) in &self.tasks {
+                    for task in fw_tasks.values() {
+                        // Report every task still running, and terminal ones whose
+                        // updates the framework has not acknowledged yet.
+                        if task.state.is_terminal() && task.pending_updates.is_empty() {
+                            continue;
+                        }
+                        tasks.push(ReportedTask {
+                            framework_id: fid.clone(),
+                            info: task.info.clone(),
+                            state: task.state,
+                        });
+                    }
+                    if tasks.iter().any(|t| &t.framework_id == fid) {
+                        if let Some(info) = self.frameworks.get(fid) {
+                            frameworks.push(info.clone());
+                        }
+                    }
+                }
+                Message::ReregisterAgent {
+                    agent_id: agent_id.clone(),
+                    resources: self.config.resources,
+                    boot_id: self.config.boot_id.clone(),
+                    frameworks,
+                    tasks,
+                }
+            }
+        }
+    }
+
+    fn on_registered(
+        &mut self,
+        ctx: &Context,
+        from: ProcessId,
+        epoch: u64,
+        agent_id: AgentId,
+        reregistered: bool,
+        out: &mut Out,
+    ) {
+        let MasterLink::Registering { master, .. } = &self.master else {
+            return; // a duplicate answer to a retry
+        };
+        if *master != from {
+            return;
+        }
+        if self.agent_id.as_ref().is_some_and(|mine| *mine != agent_id) {
+            out.event(Event::MessageIgnored {
+                from,
+                kind: "AgentRegistered".into(),
+                why: "the master assigned a different agent ID".into(),
+            });
+            return;
+        }
+        out.event(Event::AgentAcceptedCommand {
+            master: from.clone(),
+            epoch,
+            kind: if reregistered {
+                "AgentReregistered"
+            } else {
+                "AgentRegistered"
+            }
+            .into(),
+        });
+        let first_time = self.agent_id.is_none();
+        self.agent_id = Some(agent_id.clone());
+        self.master = MasterLink::Registered {
+            master: from.clone(),
+            epoch,
+        };
+        out.cancel_timer(AgentTimer::RegisterRetry);
+        out.set_timer(
+            AgentTimer::PingTimeout,
+            ctx.now_ms + self.config.timing.agent_total_ping_timeout_ms(),
+        );
+        out.event(Event::AgentRegisteredWith {
+            master: from,
+            epoch,
+            agent_id,
+            reregistered,
+        });
+        if first_time {
+            self.checkpoint(out);
+        }
+        // A new leader (or a new connection) gets every pending update now.
+        self.retry_ms.clear();
+        for key in self.stream_keys_with_pending() {
+            self.send_stream_head(ctx, &key, out);
+        }
+    }
+
+    fn stream_keys_with_pending(&self) -> Vec<TaskKey> {
+        self.tasks
+            .iter()
+            .flat_map(|(fid, tasks)| {
+                tasks
+                    .iter()
+                    .filter(|(_, t)| !t.pending_updates.is_empty())
+                    .map(|(tid, _)| TaskKey {
+                        framework_id: fid.clone(),
+                        task_id: tid.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether a message from `from` is a command from the leader we are
+    /// registered with. Anything else is ignored, and the trace says so.
+    fn accept_from_leader(&self, from: &ProcessId, epoch: u64, kind: &str, out: &mut Out) -> bool {
+        match &self.master {
+            MasterLink::Registered { master, epoch: e } if master == from && *e == epoch => {
+                out.event(Event::AgentAcceptedCommand {
+                    master: from.clone(),
+                    epoch,
+                    kind: kind.to_string(),
+                });
+                true
+            }
+            _ => {
+                out.event(Event::MessageIgnored {
+                    from: from.clone(),
+                    kind: kind.to_string(),
+                    why: "not from the leader this agent is registered with".into(),
+                });
+                false
+            }
+        }
+    }
+
+    // ----- tasks -----
+
+    fn on_run_task(
+        &mut self,
+        ctx: &Context,
+        framework: FrameworkInfo,
+        task: TaskInfo,
+        out: &mut Out,
+    ) {
+        let fid = framework
+            .id
+            .clone()
+            .expect("a launched task's framework has an ID");
+        let tasks = self.tasks.entry(fid.clone()).or_default();
+        if tasks
+            .get(&task.task_id)
+            .is_some_and(|t| !t.state.is_terminal())
+        {
+            return; // already running: a duplicate launch is ignored
+        }
+        self.frameworks.insert(fid.clone(), framework);
+        tasks.insert(
+            task.task_id.clone(),
+            AgentTask {
+                info: task.clone(),
+                state: TaskState::Staging,
+                pending_updates: VecDeque::new(),
+                agent_updates: 0,
+            },
+        );
+        self.checkpoint(out);
+        if self.executor_host == ExecutorHostLink::Registered {
+            out.send(
+                &self.config.executor_host,
+                Message::LaunchTask {
+                    framework_id: fid,
+                    task,
+                },
+            );
+        } else {
+            let key = TaskKey {
+                framework_id: fid,
+                task_id: task.task_id,
+            };
+            self.agent_update(
+                ctx,
+                &key,
+                TaskState::Failed,
+                Reason::ContainerLaunchFailed,
+                "no executor host",
+                out,
+            );
+            self.checkpoint(out);
+        }
+    }
+
+    fn on_kill_task(&mut self, fid: FrameworkId, task_id: TaskId, out: &mut Out) {
+        let known = self
+            .tasks
+            .get(&fid)
+            .and_then(|t| t.get(&task_id))
+            .is_some_and(|t| !t.state.is_terminal());
+        if known && self.executor_host == ExecutorHostLink::Registered {
+            out.send(
+                &self.config.executor_host,
+                Message::KillTaskInExecutor {
+                    framework_id: fid,
+                    task_id,
+                },
+            );
+        }
+    }
+
+    fn on_shutdown_framework(&mut self, fid: FrameworkId, out: &mut Out) {
+        let running: Vec<TaskId> = self
+            .tasks
+            .get(&fid)
+            .map(|t| {
+                t.iter()
+                    .filter(|(_, t)| !t.state.is_terminal())
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for task_id in running {
+            self.on_kill_task(fid.clone(), task_id, out);
+        }
+    }
+
+    /// The agent itself produces an update (the executor cannot).
+    fn agent_update(
+        &mut self,
+        ctx: &Context,
+        key: &TaskKey,
+        state: TaskState,
+        reason: Reason,
+        message: &str,
+        out: &mut Out,
+    ) {
+        let agent_id = self.agent_id.clone();
+        let Some(task) = self
+            .tasks
+            .get_mut(&key.framework_id)
+            .and_then(|t| t.get_mut(&key.task_id))
+        else {
+            return;
+        };
+        task.agent_updates += 1;
+        let update = StatusUpdate {
+            framework_id: key.framework_id.clone(),
+            task_id: key.task_id.clone(),
+            agent_id,
+            state,
+            reason: Some(reason),
+            source: Source::Agent,
+            uuid: Some(UpdateUuid::new(format!(
+                "{}#a{}",
+                key.task_id, task.agent_updates
+            ))),
+            message: Some(message.to_string()),
+        };
+        self.enqueue_update(ctx, key, update, out);
+    }
+
+    /// Appends an update to its task's stream; sends it if nothing is in flight.
+    /// The caller checkpoints.
+    fn enqueue_update(
+        &mut self,
+        ctx: &Context,
+        key: &TaskKey,
+        update: StatusUpdate,
+        out: &mut Out,
+    ) {
+        let Some(task) = self
+            .tasks
+            .get_mut(&key.framework_id)
+            .and_then(|t| t.get_mut(&key.task_id))
+        else {
+            return;
+        };
+        assert!(
+            update.uuid.is_some(),
+            "agent-side updates are acknowledged, so carry a uuid"
+        );
+        task.state = update.state;
+        task.pending_updates.push_back(update);
+        if task.pending_updates.len() == 1 {
+            self.send_stream_head(ctx, key, out);
+        }
+    }
+
+    fn send_stream_head(&mut self, ctx: &Context, key: &TaskKey, out: &mut Out) {
+        let Some(head) = self
+            .tasks
+            .get(&key.framework_id)
+            .and_then(|t| t.get(&key.task_id))
+            .and_then(|t| t.pending_updates.front())
+            .cloned()
+        else {
+            return;
+        };
+        let retry = *self
+            .retry_ms
+            .entry(key.clone())
+            .or_insert(self.config.timing.status_update_retry_ms);
+        out.set_timer(AgentTimer::StatusRetry(key.clone()), ctx.now_ms + retry);
+        if let MasterLink::Registered { master, .. } = &self.master {
+            let mut update = head;
+            // Updates made before registration carry no agent ID yet.
+            update.agent_id = self.agent_id.clone();
+            out.send(master, Message::StatusUpdate { update });
+        }
+    }
+
+    fn tick_status_retry(&mut self, ctx: &Context, key: TaskKey, out: &mut Out) {
+        let max = self.config.timing.status_update_retry_max_ms;
+        if let Some(retry) = self.retry_ms.get_mut(&key) {
+            *retry = (*retry * 2).min(max);
+        }
+        self.send_stream_head(ctx, &key, out);
+    }
+
+    fn on_acknowledgement(
+        &mut self,
+        ctx: &Context,
+        fid: FrameworkId,
+        task_id: TaskId,
+        uuid: UpdateUuid,
+        out: &mut Out,
+    ) {
+        let key = TaskKey {
+            framework_id: fid.clone(),
+            task_id: task_id.clone(),
+        };
+        let Some(task) = self.tasks.get_mut(&fid).and_then(|t| t.get_mut(&task_id)) else {
+            return;
+        };
+        if task.pending_updates.front().and_then(|u| u.uuid.as_ref()) != Some(&uuid) {
+            // A duplicate, or an acknowledgement of an update already passed.
+            out.event(Event::MessageIgnored {
+                from: self.config.name.clone(),
+                kind: "StatusUpdateAcknowledgement".into(),
+                why: format!("{uuid} is not the update in flight for {task_id}"),
+            });
+            return;
+        }
+        task.pending_updates.pop_front();
+        out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
+        self.retry_ms.remove(&key);
+        let finished = task.state.is_terminal() && task.pending_updates.is_empty();
+        if finished {
+            // Fully acknowledged and terminal: forget the task.
+            let tasks = self.tasks.get_mut(&fid).expect("present");
+            tasks.remove(&task_id);
+            if tasks.is_empty() {
+                self.tasks.remove(&fid);
+            }
+        }
+        self.checkpoint(out);
+        if !finished {
+            self.send_stream_head(ctx, &key, out);
+        }
+    }
+
+    // ----- the executor host -----
+
+    fn on_executor_host_registered(
+        &mut self,
+        ctx: &Context,
+        reports: Vec<ExecutorTaskReport>,
+        unacknowledged: Vec<StatusUpdate>,
+        out: &mut Out,
+    ) {
+        self.executor_host = ExecutorHostLink::Registered;
+        out.cancel_timer(AgentTimer::ExecutorReregisterTimeout);
+        out.send(&self.config.executor_host, Message::ExecutorHostRegistered);
+        for update in unacknowledged {
+            self.on_executor_update(ctx, update, out);
+        }
+        // Tasks we believe run but the executor host does not have are gone.
+        for key in self.active_task_keys() {
+            let reported = reports
+                .iter()
+                .any(|r| r.framework_id == key.framework_id && r.task_id == key.task_id);
+            if !reported {
+                self.agent_update(
+                    ctx,
+                    &key,
+                    TaskState::Lost,
+                    Reason::ExecutorReregistrationTimeout,
+                    "the executor host does not know the task",
+                    out,
+                );
+            }
+        }
+        self.checkpoint(out);
+    }
+
+    fn on_executor_update(&mut self, ctx: &Context, update: StatusUpdate, out: &mut Out) {
+        let key = TaskKey {
+            framework_id: update.framework_id.clone(),
+            task_id: update.task_id.clone(),
+        };
+        let uuid = update.uuid.clone().expect("executor updates carry a uuid");
+        let Some(task) = self
+            .tasks
+            .get(&key.framework_id)
+            .and_then(|t| t.get(&key.task_id))
+        else {
+            // Unknown task (already finished and forgotten): just acknowledge.
+            self.ack_executor(&key, uuid, out);
+            return;
+        };
+        let duplicate = task
+            .pending_updates
+            .iter()
+            .any(|u| u.uuid.as_ref() == Some(&uuid))
+            || (task.state.is_terminal() && update.state.is_terminal());
+        if !duplicate {
+            self.enqueue_update(ctx, &key, update, out);
+            // Checkpoint *before* acknowledging to the executor: a crash between
+            // the two can duplicate the update, never lose it.
+            self.checkpoint(out);
+        }
+        self.ack_executor(&key, uuid, out);
+    }
+
+    fn ack_executor(&self, key: &TaskKey, uuid: UpdateUuid, out: &mut Out) {
+        out.send(
+            &self.config.executor_host,
+            Message::ExecutorStatusUpdateAck {
+                framework_id: key.framework_id.clone(),
+                task_id: key.task_id.clone(),
+                uuid,
+            },
+        );
+    }
+
+    fn on_executor_host_lost(&mut self, ctx: &Context, out: &mut Out) {
+        if self.executor_host != ExecutorHostLink::Registered {
+            return;
+        }
+        self.executor_host = ExecutorHostLink::Disconnected { expected: false };
+        // The containerizer died under a running agent: its tasks are gone.
+        for key in self.active_task_keys() {
+            self.agent_update(
+                ctx,
+                &key,
+                TaskState::Failed,
+                Reason::ExecutorTerminated,
+                "the executor host terminated",
+                out,
+            );
+        }
+        self.checkpoint(out);
+    }
+
+    // ----- dispatch -----
+
+    fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
+        if from == *self.coordinator.coordinator() {
+            let mut sub = Outputs::new();
+            let events = self.coordinator.on_message(ctx, message, &mut sub);
+            out.absorb(sub, AgentTimer::Coordinator);
+            self.on_client_events(ctx, events, out);
+            return;
+        }
+        if from == self.config.executor_host {
+            match message {
+                Message::RegisterExecutorHost {
+                    tasks,
+                    unacknowledged,
+                } => self.on_executor_host_registered(ctx, tasks, unacknowledged, out),
+                Message::ExecutorStatusUpdate { update }
+                    if self.executor_host == ExecutorHostLink::Registered =>
+                {
+                    self.on_executor_update(ctx, update, out)
+                }
+                other => out.event(Event::MessageIgnored {
+                    from,
+                    kind: other.kind().to_string(),
+                    why: "the executor host is not registered".into(),
+                }),
+            }
+            return;
+        }
+        match message {
+            Message::AgentRegistered { epoch, agent_id } => {
+                self.on_registered(ctx, from, epoch, agent_id, false, out)
+            }
+            Message::AgentReregistered { epoch, agent_id } => {
+                self.on_registered(ctx, from, epoch, agent_id, true, out)
+            }
+            Message::Ping { epoch } => {
+                if self.accept_from_leader(&from, epoch, "Ping", out) {
+                    out.send(&from, Message::Pong);
+                    out.set_timer(
+                        AgentTimer::PingTimeout,
+                        ctx.now_ms + self.config.timing.agent_total_ping_timeout_ms(),
+                    );
+                }
+            }
+            Message::RunTask {
+                epoch,
+                framework,
+                task,
+            } => {
+                if self.accept_from_leader(&from, epoch, "RunTask", out) {
+                    self.on_run_task(ctx, framework, task, out);
+                }
+            }
+            Message::KillTask {
+                epoch,
+                framework_id,
+                task_id,
+            } => {
+                if self.accept_from_leader(&from, epoch, "KillTask", out) {
+                    self.on_kill_task(framework_id, task_id, out);
+                }
+            }
+            Message::ShutdownFramework {
+                epoch,
+                framework_id,
+            } => {
+                if self.accept_from_leader(&from, epoch, "ShutdownFramework", out) {
+                    self.on_shutdown_framework(framework_id, out);
+                }
+            }
+            Message::StatusUpdateAcknowledgement {
+                epoch,
+                framework_id,
+                task_id,
+                uuid,
+            } => {
+                if self.accept_from_leader(&from, epoch, "StatusUpdateAcknowledgement", out) {
+                    self.on_acknowledgement(ctx, framework_id, task_id, uuid, out);
+                }
+            }
+            Message::ShutdownAgent { epoch, message } => {
+                let from_leader = self.leader_process() == Some(&from)
+                    && self.detector.leader().is_some_and(|l| l.epoch == epoch);
+                if from_leader {
+                    out.event(Event::AgentAcceptedCommand {
+                        master: from,
+                        epoch,
+                        kind: "ShutdownAgent".into(),
+                    });
+                    self.shutdown(message, out);
+                } else {
+                    out.event(Event::MessageIgnored {
+                        from,
+                        kind: "ShutdownAgent".into(),
+                        why: "not from the detected leader".into(),
+                    });
+                }
+            }
+            other => out.event(Event::MessageIgnored {
+                from,
+                kind: other.kind().to_string(),
+                why: "not a message an agent handles".into(),
+            }),
+        }
+    }
+
+    /// The master told this agent to shut down: kill everything, forget the
+    /// agent ID (so the restarted agent registers afresh), and exit.
+    fn shutdown(&mut self, message: String, out: &mut Out) {
+        for (fid, tasks) in &self.tasks {
+            for (tid, task) in tasks {
+                if !task.state.is_terminal() && self.executor_host == ExecutorHostLink::Registered {
+                    out.send(
+                        &self.config.executor_host,
+                        Message::KillTaskInExecutor {
+                            framework_id: fid.clone(),
+                            task_id: tid.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        self.agent_id = None;
+        self.tasks.clear();
+        self.frameworks.clear();
+        self.checkpoint(out);
+        out.exit(format!("shut down by the master: {message}"));
+    }
+}
+
+impl Role for Agent {
+    type Timer = AgentTimer;
+
+    fn process_id(&self) -> &ProcessId {
+        &self.config.name
+    }
+
+    fn handle(&mut self, ctx: &Context, input: Input<AgentTimer>, out: &mut Out) {
+        let coordinator = self.coordinator.coordinator().clone();
+        match input {
+            Input::Start => self.on_start(ctx, out),
+            Input::Message { from, message } => self.on_message(ctx, from, message, out),
+            Input::Timer(AgentTimer::Coordinator(t)) => {
+                let mut sub = Outputs::new();
+                let events = self.coordinator.on_timer(ctx, t, &mut sub);
+                out.absorb(sub, AgentTimer::Coordinator);
+                self.on_client_events(ctx, events, out);
+            }
+            Input::Timer(AgentTimer::RegisterRetry) => self.tick_register_retry(ctx, out),
+            Input::Timer(AgentTimer::StatusRetry(key)) => self.tick_status_retry(ctx, key, out),
+            Input::Timer(AgentTimer::PingTimeout) => {
+                // No ping for a long time: the master may be gone or partitioned
+                // from us. Drop the link and register again (Mesos re-detects).
+                if let Some(master) = self.leader_process().cloned() {
+                    out.disconnect(&master);
+                    self.on_master_link_lost(ctx, out);
+                }
+            }
+            Input::Timer(AgentTimer::ExecutorReregisterTimeout) => {
+                self.tick_executor_reregister_timeout(ctx, out)
+            }
+            Input::Connected { peer } if peer == coordinator => {
+                let mut sub = Outputs::new();
+                self.coordinator.on_connected(ctx, &mut sub);
+                out.absorb(sub, AgentTimer::Coordinator);
+            }
+            Input::ConnectFailed { peer } if peer == coordinator => {
+                let mut sub = Outputs::new();
+                self.coordinator.on_connect_failed(ctx, &mut sub);
+                out.absorb(sub, AgentTimer::Coordinator);
+            }
+            Input::Disconnected { peer } if peer == coordinator => {
+                let mut sub = Outputs::new();
+                let events = self.coordinator.on_disconnected(ctx, &mut sub);
+                out.absorb(sub, AgentTimer::Coordinator);
+                self.on_client_events(ctx, events, out);
+            }
+            Input::Connected { peer } if Some(&peer) == self.leader_process() => {
+                self.on_master_connected(ctx, out)
+            }
+            Input::ConnectFailed { peer } | Input::Disconnected { peer }
+                if Some(&peer) == self.leader_process() =>
+            {
+                self.on_master_link_lost(ctx, out)
+            }
+            Input::Disconnected { peer } if peer == self.config.executor_host => {
+                self.on_executor_host_lost(ctx, out)
+            }
+            Input::Connected { .. }
+            | Input::ConnectFailed { .. }
+            | Input::Disconnected { .. }
+            | Input::Command(_) => {}
+        }
+    }
+}

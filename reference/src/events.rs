@@ -1,0 +1,161 @@
+//! Observable events: what a role wants the trace (and the checkers, and a human
+//! reading the timeline) to know happened inside it.
+//!
+//! Messages and faults are traced by the driver; events record *decisions* —
+//! "I became leader of epoch 4", "I ignored a command from a master that is not
+//! the leader", "this task started". Invariant checkers read them, so each event
+//! says enough to check a property without looking at the role's state.
+
+use crate::ids::{AgentId, FrameworkId, ProcessId, SessionId, TaskId};
+use crate::task_state::{Reason, Source, TaskState};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    // ----- coordinator -----
+    SessionCreated {
+        session: SessionId,
+        owner: ProcessId,
+    },
+    SessionExpired {
+        session: SessionId,
+        owner: ProcessId,
+    },
+    NodeCreated {
+        path: String,
+        owner: ProcessId,
+    },
+    NodeDeleted {
+        path: String,
+    },
+
+    // ----- any coordinator client -----
+    /// The client's session is (again) usable.
+    CoordSessionReady {
+        session: SessionId,
+        resumed: bool,
+    },
+    /// The client gave up on its session: told by the coordinator, or because a
+    /// whole session timeout passed without an answered heartbeat.
+    CoordSessionLost {
+        session: SessionId,
+        locally: bool,
+    },
+    /// The leader a detector sees changed (`None`: no leader).
+    LeaderDetected {
+        leader: Option<ProcessId>,
+        epoch: Option<u64>,
+    },
+
+    // ----- master -----
+    MasterContending {
+        sequence: u64,
+    },
+    ElectedLeader {
+        epoch: u64,
+    },
+    /// The new leader read the registry and starts accepting (re-)registrations.
+    LeaderRecovered {
+        epoch: u64,
+        admitted_agents: usize,
+    },
+    MasterStandby {
+        leader: Option<ProcessId>,
+    },
+    AgentAdmitted {
+        agent_id: AgentId,
+        agent: ProcessId,
+    },
+    AgentReregistered {
+        agent_id: AgentId,
+        agent: ProcessId,
+        tasks: usize,
+    },
+    AgentDisconnected {
+        agent_id: AgentId,
+    },
+    AgentUnreachable {
+        agent_id: AgentId,
+    },
+    FrameworkRegistered {
+        framework_id: FrameworkId,
+        scheduler: ProcessId,
+    },
+    FrameworkReregistered {
+        framework_id: FrameworkId,
+        scheduler: ProcessId,
+        failover: bool,
+    },
+    FrameworkDeactivated {
+        framework_id: FrameworkId,
+    },
+    TaskLaunched {
+        framework_id: FrameworkId,
+        task_id: TaskId,
+        agent_id: AgentId,
+    },
+    /// A role received a message it must not act on, and says why.
+    MessageIgnored {
+        from: ProcessId,
+        kind: String,
+        why: String,
+    },
+
+    // ----- agent -----
+    AgentRecovered {
+        agent_id: Option<AgentId>,
+        tasks: usize,
+    },
+    AgentRegisteredWith {
+        master: ProcessId,
+        epoch: u64,
+        agent_id: AgentId,
+        reregistered: bool,
+    },
+    /// An agent acts on a command (run, kill, acknowledge, shut down) from the
+    /// master of `epoch`. Checkers verify that epoch is the current one.
+    AgentAcceptedCommand {
+        master: ProcessId,
+        epoch: u64,
+        kind: String,
+    },
+
+    // ----- executor host -----
+    /// A task's process started on this machine (counted per task ID by the
+    /// "no task started twice" checks).
+    TaskStarted {
+        framework_id: FrameworkId,
+        task_id: TaskId,
+    },
+    TaskExited {
+        framework_id: FrameworkId,
+        task_id: TaskId,
+        state: TaskState,
+    },
+
+    // ----- scheduler -----
+    SchedulerRegistered {
+        framework_id: FrameworkId,
+        master: ProcessId,
+        epoch: u64,
+        reregistered: bool,
+    },
+    /// A status update reached the framework's scheduler: the framework's view.
+    UpdateReceived {
+        framework_id: FrameworkId,
+        task_id: TaskId,
+        state: TaskState,
+        reason: Option<Reason>,
+        source: Source,
+    },
+    SchedulerLaunching {
+        task_id: TaskId,
+        agent_id: AgentId,
+    },
+    SchedulerKilling {
+        task_id: TaskId,
+    },
+    SchedulerError {
+        message: String,
+    },
+}

@@ -1,0 +1,400 @@
+//! # The executor host
+//!
+//! On a real Mesos agent machine, tasks run inside executors that the agent's
+//! containerizer started as *separate processes*. That separation is what makes
+//! agent recovery possible: when the agent process dies, the executors and their
+//! tasks keep running, and a restarted agent reconnects to them.
+//!
+//! We model all of a machine's executors as one process, the **executor host**.
+//! It runs simulated workloads ([`Workload`]) and reports every task state change
+//! to its agent as a status update, keeping each update until the agent
+//! acknowledges it (which the agent does only after checkpointing it).
+//!
+//! ## States
+//!
+//! ```text
+//! Disconnected --dial--> Connecting --connected: RegisterExecutorHost--> Registering --ExecutorHostRegistered--> Registered
+//!       ^                                                                                                            |
+//!       +------------------------------- agent connection lost (agent died): keep running, re-dial -----------------+
+//! ```
+//!
+//! A task's own life: `LaunchTask` -> `TASK_STARTING` -> `TASK_RUNNING` -> then,
+//! as its workload says, `TASK_FINISHED` or `TASK_FAILED` after a while, or
+//! `TASK_KILLED` when the agent asks. Tasks run on whether or not the agent is
+//! there; updates produced meanwhile wait and are sent when it re-registers.
+//!
+//! If the executor host itself dies, its tasks die with it: that is the agent's
+//! business to report (`TASK_FAILED`, reason `EXECUTOR_TERMINATED`).
+
+use crate::agent::TaskKey;
+use crate::events::Event;
+use crate::ids::{FrameworkId, ProcessId, TaskId, UpdateUuid};
+use crate::io::{Context, Input, Outputs, Role};
+use crate::messages::{ExecutorTaskReport, Message};
+use crate::task::{StatusUpdate, TaskInfo, Workload};
+use crate::task_state::{Reason, Source, TaskState};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorHostConfig {
+    pub name: ProcessId,
+    /// The agent process on the same machine.
+    pub agent: ProcessId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ExecutorTimer {
+    /// Dial the agent again.
+    Reconnect,
+    /// A task's workload completes (finishes or fails).
+    WorkloadDone(TaskKey),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AgentLink {
+    Disconnected,
+    Connecting,
+    Registering,
+    Registered,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningTask {
+    pub info: TaskInfo,
+    pub state: TaskState,
+    /// How many updates this task produced (the next uuid's number).
+    pub updates: u32,
+    pub started_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutorHost {
+    config: ExecutorHostConfig,
+    link: AgentLink,
+    /// Live tasks (a task leaves when it reaches a terminal state).
+    tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, RunningTask>>,
+    /// Updates the agent has not acknowledged, in the order they were made.
+    unacknowledged: Vec<StatusUpdate>,
+    reconnect_attempt: u32,
+}
+
+type Out = Outputs<ExecutorTimer>;
+
+impl ExecutorHost {
+    /// An executor host always starts empty: executors do not survive their
+    /// container host's death.
+    pub fn new(config: ExecutorHostConfig) -> Self {
+        ExecutorHost {
+            config,
+            link: AgentLink::Disconnected,
+            tasks: BTreeMap::new(),
+            unacknowledged: Vec::new(),
+            reconnect_attempt: 0,
+        }
+    }
+
+    pub fn tasks(&self) -> &BTreeMap<FrameworkId, BTreeMap<TaskId, RunningTask>> {
+        &self.tasks
+    }
+
+    pub fn unacknowledged(&self) -> &[StatusUpdate] {
+        &self.unacknowledged
+    }
+
+    fn dial(&mut self, out: &mut Out) {
+        self.link = AgentLink::Connecting;
+        out.connect(&self.config.agent);
+    }
+
+    fn schedule_reconnect(&mut self, ctx: &Context, out: &mut Out) {
+        self.link = AgentLink::Disconnected;
+        let bound_ms = (100u64 << self.reconnect_attempt.min(4)).min(1_000);
+        self.reconnect_attempt += 1;
+        out.set_timer(
+            ExecutorTimer::Reconnect,
+            ctx.now_ms + bound_ms / 2 + ctx.random % (bound_ms / 2 + 1),
+        );
+    }
+
+    fn on_connected(&mut self, out: &mut Out) {
+        self.reconnect_attempt = 0;
+        self.link = AgentLink::Registering;
+        let tasks = self
+            .tasks
+            .iter()
+            .flat_map(|(fid, tasks)| {
+                tasks.iter().map(|(tid, t)| ExecutorTaskReport {
+                    framework_id: fid.clone(),
+                    task_id: tid.clone(),
+                    state: t.state,
+                })
+            })
+            .collect();
+        out.send(
+            &self.config.agent,
+            Message::RegisterExecutorHost {
+                tasks,
+                unacknowledged: self.unacknowledged.clone(),
+            },
+        );
+    }
+
+    fn on_launch(&mut self, ctx: &Context, fid: FrameworkId, task: TaskInfo, out: &mut Out) {
+        let tasks = self.tasks.entry(fid.clone()).or_default();
+        if tasks.contains_key(&task.task_id) {
+            return; // already running here
+        }
+        let key = TaskKey {
+            framework_id: fid.clone(),
+            task_id: task.task_id.clone(),
+        };
+        tasks.insert(
+            task.task_id.clone(),
+            RunningTask {
+                info: task.clone(),
+                state: TaskState::Staging,
+                updates: 0,
+                started_ms: ctx.now_ms,
+            },
+        );
+        out.event(Event::TaskStarted {
+            framework_id: fid,
+            task_id: task.task_id.clone(),
+        });
+        self.update(&key, TaskState::Starting, None, out);
+        self.update(&key, TaskState::Running, None, out);
+        match task.workload {
+            Workload::Forever => {}
+            Workload::FinishAfter { ms } | Workload::FailAfter { ms } => {
+                out.set_timer(ExecutorTimer::WorkloadDone(key), ctx.now_ms + ms);
+            }
+        }
+    }
+
+    fn on_workload_done(&mut self, key: TaskKey, out: &mut Out) {
+        let Some(task) = self
+            .tasks
+            .get(&key.framework_id)
+            .and_then(|t| t.get(&key.task_id))
+        else {
+            return;
+        };
+        let (state, reason) = match task.info.workload {
+            Workload::FinishAfter { .. } => (TaskState::Finished, None),
+            Workload::FailAfter { .. } => (TaskState::Failed, Some(Reason::CommandExecutorFailed)),
+            Workload::Forever => unreachable!("a task that runs forever has no workload timer"),
+        };
+        self.update(&key, state, reason, out);
+    }
+
+    fn on_kill(&mut self, key: TaskKey, out: &mut Out) {
+        if self
+            .tasks
+            .get(&key.framework_id)
+            .is_some_and(|t| t.contains_key(&key.task_id))
+        {
+            out.cancel_timer(ExecutorTimer::WorkloadDone(key.clone()));
+            self.update(&key, TaskState::Killed, None, out);
+        }
+    }
+
+    /// Records a state change and sends it to the agent (kept until acknowledged).
+    fn update(&mut self, key: &TaskKey, state: TaskState, reason: Option<Reason>, out: &mut Out) {
+        let tasks = self
+            .tasks
+            .get_mut(&key.framework_id)
+            .expect("task's framework present");
+        let task = tasks.get_mut(&key.task_id).expect("task present");
+        task.state = state;
+        task.updates += 1;
+        let update = StatusUpdate {
+            framework_id: key.framework_id.clone(),
+            task_id: key.task_id.clone(),
+            agent_id: None, // the agent fills in its ID
+            state,
+            reason,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new(format!("{}#{}", key.task_id, task.updates))),
+            message: None,
+        };
+        if state.is_terminal() {
+            tasks.remove(&key.task_id);
+            if tasks.is_empty() {
+                self.tasks.remove(&key.framework_id);
+            }
+            out.event(Event::TaskExited {
+                framework_id: key.framework_id.clone(),
+                task_id: key.task_id.clone(),
+                state,
+            });
+        }
+        self.unacknowledged.push(update.clone());
+        if self.link == AgentLink::Registered {
+            out.send(&self.config.agent, Message::ExecutorStatusUpdate { update });
+        }
+    }
+}
+
+impl Role for ExecutorHost {
+    type Timer = ExecutorTimer;
+
+    fn process_id(&self) -> &ProcessId {
+        &self.config.name
+    }
+
+    fn handle(&mut self, ctx: &Context, input: Input<ExecutorTimer>, out: &mut Out) {
+        match input {
+            Input::Start => self.dial(out),
+            Input::Timer(ExecutorTimer::Reconnect) => {
+                if self.link == AgentLink::Disconnected {
+                    self.dial(out);
+                }
+            }
+            Input::Timer(ExecutorTimer::WorkloadDone(key)) => self.on_workload_done(key, out),
+            Input::Connected { peer } if peer == self.config.agent => self.on_connected(out),
+            Input::ConnectFailed { peer } | Input::Disconnected { peer }
+                if peer == self.config.agent =>
+            {
+                self.schedule_reconnect(ctx, out)
+            }
+            Input::Message { from, message } if from == self.config.agent => match message {
+                Message::ExecutorHostRegistered => self.link = AgentLink::Registered,
+                Message::LaunchTask { framework_id, task } => {
+                    self.on_launch(ctx, framework_id, task, out)
+                }
+                Message::KillTaskInExecutor {
+                    framework_id,
+                    task_id,
+                } => self.on_kill(
+                    TaskKey {
+                        framework_id,
+                        task_id,
+                    },
+                    out,
+                ),
+                Message::ExecutorStatusUpdateAck { uuid, .. } => {
+                    self.unacknowledged
+                        .retain(|u| u.uuid.as_ref() != Some(&uuid));
+                }
+                other => out.event(Event::MessageIgnored {
+                    from,
+                    kind: other.kind().to_string(),
+                    why: "not a message the executor host handles".into(),
+                }),
+            },
+            Input::Message { from, message } => out.event(Event::MessageIgnored {
+                from,
+                kind: message.kind().to_string(),
+                why: "the executor host only talks to its own agent".into(),
+            }),
+            Input::Connected { .. }
+            | Input::ConnectFailed { .. }
+            | Input::Disconnected { .. }
+            | Input::Command(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::Output;
+    use crate::resources::Resources;
+
+    fn ctx(now_ms: u64) -> Context {
+        Context { now_ms, random: 0 }
+    }
+
+    /// Agent recovery: tasks keep running while the agent is away, and updates
+    /// produced meanwhile are handed over when it re-registers.
+    #[test]
+    fn tasks_run_on_and_updates_wait_while_the_agent_is_away() {
+        let mut host = ExecutorHost::new(ExecutorHostConfig {
+            name: "executors-1".into(),
+            agent: "agent-1".into(),
+        });
+        let mut out = Outputs::new();
+        host.handle(&ctx(0), Input::Start, &mut out);
+        host.handle(
+            &ctx(0),
+            Input::Connected {
+                peer: "agent-1".into(),
+            },
+            &mut out,
+        );
+        let agent = ProcessId::from("agent-1");
+        let msg = |message| Input::Message {
+            from: agent.clone(),
+            message,
+        };
+        host.handle(&ctx(0), msg(Message::ExecutorHostRegistered), &mut out);
+        let task = TaskInfo {
+            task_id: "web-0001".into(),
+            resources: Resources::new(100, 10, 0),
+            workload: Workload::FinishAfter { ms: 5_000 },
+        };
+        host.handle(
+            &ctx(10),
+            msg(Message::LaunchTask {
+                framework_id: "e1-F0001".into(),
+                task,
+            }),
+            &mut out,
+        );
+        // Acknowledge STARTING and RUNNING, then the agent dies.
+        for n in 1..=2 {
+            host.handle(
+                &ctx(20),
+                msg(Message::ExecutorStatusUpdateAck {
+                    framework_id: "e1-F0001".into(),
+                    task_id: "web-0001".into(),
+                    uuid: UpdateUuid::new(format!("web-0001#{n}")),
+                }),
+                &mut out,
+            );
+        }
+        host.handle(
+            &ctx(30),
+            Input::Disconnected {
+                peer: agent.clone(),
+            },
+            &mut out,
+        );
+        let key = TaskKey {
+            framework_id: "e1-F0001".into(),
+            task_id: "web-0001".into(),
+        };
+        let mut out = Outputs::new();
+        host.handle(
+            &ctx(5_010),
+            Input::Timer(ExecutorTimer::WorkloadDone(key)),
+            &mut out,
+        );
+        assert!(
+            !out.as_slice()
+                .iter()
+                .any(|o| matches!(o, Output::Send { .. })),
+            "nothing is sent while the agent is away"
+        );
+        assert_eq!(host.unacknowledged().len(), 1);
+        assert_eq!(host.unacknowledged()[0].state, TaskState::Finished);
+        // The agent is back: the re-registration carries the finished update.
+        let mut out = Outputs::new();
+        host.handle(&ctx(6_000), Input::Connected { peer: agent }, &mut out);
+        let registration = out.into_vec().into_iter().find_map(|o| match o {
+            Output::Send {
+                message:
+                    Message::RegisterExecutorHost {
+                        tasks,
+                        unacknowledged,
+                    },
+                ..
+            } => Some((tasks, unacknowledged)),
+            _ => None,
+        });
+        let (tasks, unacknowledged) = registration.expect("re-registers");
+        assert!(tasks.is_empty(), "the finished task is no longer running");
+        assert_eq!(unacknowledged[0].uuid, Some(UpdateUuid::new("web-0001#3")));
+    }
+}

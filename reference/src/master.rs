@@ -1,0 +1,2112 @@
+//! # The Mesos master
+//!
+//! Several masters run at once, in *hot standby*: one leads, the others wait to
+//! take over. Everything a leader knows about frameworks, tasks and offers is
+//! **soft state**: it is never written anywhere, and a new leader rebuilds it from
+//! what agents and schedulers tell it when they re-register. Only the small
+//! [registry](crate::registry) of admitted agents is durable, in the coordinator.
+//!
+//! ## States
+//!
+//! ```text
+//!            SessionReady            Created(seq)              lowest seq is mine
+//! Joining ----------------> (create) -------------> Contending -------------------> Leading(epoch = seq)
+//!                                                        |                              |  read registry,
+//!                                                        | someone else is lowest       |  then accept
+//!                                                        v                              |  (re)registrations
+//!                                                     Standby --- lowest seq is mine ---+
+//!
+//! any state --session lost / my node vanished / another leader seen / registry CAS refused--> Exited
+//! ```
+//!
+//! A master that loses its coordinator session, or sees another master lead
+//! while it believes it leads, **exits at once** — Mesos masters "commit suicide"
+//! rather than risk two leaders acting together. A supervisor restarts the
+//! process, which rejoins as a standby with a fresh session (and so a higher
+//! sequence number).
+//!
+//! ## What the leader does
+//!
+//! - **Recovery.** On election it reads the registry. Agents listed there are
+//!   expected to re-register within `agent_reregister_timeout`; until recovery
+//!   completes, registration messages are ignored.
+//! - **Agents.** `RegisterAgent` admits a new agent (a registry write, then
+//!   `AgentRegistered` with an ID carrying the leader's epoch).
+//!   `ReregisterAgent` brings an agent back with all of its tasks and the
+//!   frameworks they belong to — the heart of failover.
+//! - **Frameworks.** `RegisterFramework` assigns an ID; `ReregisterFramework`
+//!   re-attaches a scheduler (after a master failover, or a scheduler failover).
+//!   A framework the leader learned of only from agents' reports is inactive
+//!   until its scheduler re-registers.
+//! - **Offers.** Every `allocation_interval` the allocator offers each agent's
+//!   free resources (total − used by tasks − already offered) to the active
+//!   framework with the smallest allocation. Accounting is asserted on both
+//!   sides: when offering and when accepting.
+//! - **Tasks.** An `Accept` with a launch turns offered resources into tasks
+//!   (`TASK_STAGING`) and sends `RunTask` to the agent. Status updates from agents
+//!   are forwarded to the framework; acknowledgements go back to the agent.
+//! - **Health checks.** The leader pings each agent every `agent_ping_timeout`;
+//!   after `max_agent_ping_timeouts` pings without a pong it marks the agent
+//!   unreachable in the registry and reports its tasks lost.
+
+use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient};
+use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
+use crate::events::Event;
+use crate::framework::FrameworkInfo;
+use crate::ids::{epoch_id, AgentId, FrameworkId, OfferId, ProcessId, TaskId, UpdateUuid};
+use crate::io::{Context, Input, Outputs, Role};
+use crate::messages::{
+    CoordError, CoordOp, CoordReply, ExpectedVersion, Message, Offer, Operation, ReconcileTask,
+};
+use crate::registry::{Registry, RegistryOp, REGISTRY_PATH};
+use crate::resources::Resources;
+use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
+use crate::task_state::{Reason, Source, TaskState};
+use crate::timing::Timing;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// What happens to an agent that comes back after the master marked it
+/// unreachable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovedAgentPolicy {
+    /// Mesos 1.x: the agent re-registers and its tasks return to `TASK_RUNNING`.
+    #[default]
+    Reregister,
+    /// Early Mesos (the seed article): a removed agent is shut down when it
+    /// returns; its tasks are killed and it registers again under a new ID.
+    Shutdown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MasterConfig {
+    pub name: ProcessId,
+    pub coordinator: ProcessId,
+    pub timing: Timing,
+    pub removed_agent_policy: RemovedAgentPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum MasterTimer {
+    Coordinator(ClientTimer),
+    /// Run the allocator (every `allocation_interval`).
+    Allocate,
+    /// Health-check one agent: count a missed pong, then ping again.
+    Ping(AgentId),
+    /// The re-registration window after a failover closes.
+    AgentReregisterTimeout,
+}
+
+/// What a coordinator request was for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MasterRequest {
+    /// Creating this master's candidacy node.
+    Join,
+    /// Listing the masters' group.
+    ListMasters,
+    /// Reading the registry on election.
+    ReadRegistry,
+    /// Writing the registry (one operation in flight).
+    WriteRegistry,
+    /// Re-reading the registry after a write's outcome was lost with the connection.
+    RefreshRegistry,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Phase {
+    /// Opening a session and creating the candidacy node.
+    Joining,
+    /// Candidacy created; waiting to learn who leads.
+    Contending,
+    /// Another master leads; wait.
+    Standby,
+    Leading(Box<Leader>),
+    /// The process has exited; it handles nothing more.
+    Exited,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Master {
+    config: MasterConfig,
+    coordinator: CoordinatorClient<MasterRequest>,
+    detector: MasterDetector,
+    /// The sequence number of this master's candidacy node, once created.
+    candidacy: Option<u64>,
+    phase: Phase,
+}
+
+/// An agent as the leader knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentEntry {
+    pub process: ProcessId,
+    pub total: Resources,
+    /// Sum of the resources of this agent's active tasks.
+    pub used: Resources,
+    /// Sum of the resources in outstanding offers for this agent.
+    pub offered: Resources,
+    /// Whether the agent's connection is up (a disconnected agent gets no offers;
+    /// only missed health checks make it unreachable).
+    pub connected: bool,
+    pub boot_id: String,
+    /// Consecutive pings that got no pong.
+    pub missed_pings: u32,
+    /// Whether a pong arrived since the last ping.
+    pub pong_received: bool,
+}
+
+impl AgentEntry {
+    pub fn free(&self) -> Resources {
+        self.total
+            .minus(&self.used.plus(&self.offered))
+            .unwrap_or_else(|| {
+                panic!(
+                    "agent {} over-committed: used {} + offered {} > total {}",
+                    self.process, self.used, self.offered, self.total
+                )
+            })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkEntry {
+    pub info: FrameworkInfo,
+    /// The scheduler process currently attached, if any.
+    pub scheduler: Option<ProcessId>,
+    /// Connected and registered: receives offers and updates.
+    pub active: bool,
+    /// Tasks by ID; a task leaves this table once its terminal update is acknowledged.
+    pub tasks: BTreeMap<TaskId, TaskEntry>,
+    /// Agents whose resources this framework declined, until the given time.
+    pub filters: BTreeMap<AgentId, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEntry {
+    pub agent_id: AgentId,
+    pub info: TaskInfo,
+    pub state: TaskState,
+    /// The uuid of the latest update forwarded for this task (its acknowledgement
+    /// of a terminal update retires the task).
+    pub latest_uuid: Option<UpdateUuid>,
+}
+
+/// A registry operation waiting for (or in) its compare-and-set write, with what
+/// to do once it is durable.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingRegistryOp {
+    pub op: RegistryOp,
+    pub then: AfterRegistry,
+    /// The registry as it will be once this write lands (set when sent).
+    pub intended: Option<Registry>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum AfterRegistry {
+    AdmitAgent {
+        agent_id: AgentId,
+        process: ProcessId,
+        resources: Resources,
+        boot_id: String,
+    },
+    ReadmitAgent(Box<Reregistration>),
+    RemoveUnreachable {
+        agent_id: AgentId,
+    },
+    /// Nothing further: the soft state already reflects the change.
+    Nothing,
+}
+
+/// The content of a `ReregisterAgent` message, kept while its registry write is in flight.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Reregistration {
+    pub agent_id: AgentId,
+    pub process: ProcessId,
+    pub resources: Resources,
+    pub boot_id: String,
+    pub frameworks: Vec<FrameworkInfo>,
+    pub tasks: Vec<ReportedTask>,
+    /// Whether the agent was unreachable (its tasks were reported lost, so the
+    /// framework must hear they are running again).
+    pub was_unreachable: bool,
+}
+
+/// The leader's soft state. It exists only while this master leads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Leader {
+    pub epoch: u64,
+    /// The registry has been read; (re-)registrations are accepted.
+    pub recovered: bool,
+    pub registry: Registry,
+    /// The registry node's version (`None`: not created yet).
+    pub registry_version: Option<u64>,
+    pub registry_queue: VecDeque<PendingRegistryOp>,
+    pub registry_in_flight: Option<PendingRegistryOp>,
+    /// The in-flight write's outcome was lost with the connection.
+    pub registry_outcome_unknown: bool,
+    pub agents: BTreeMap<AgentId, AgentEntry>,
+    /// Agents in the registry that have not re-registered since this leader was
+    /// elected (Mesos's "recovered" agents).
+    pub awaiting_reregistration: BTreeSet<AgentId>,
+    /// Agents whose registration is in the registrar right now, by process.
+    pub registering: BTreeSet<ProcessId>,
+    pub frameworks: BTreeMap<FrameworkId, FrameworkEntry>,
+    pub offers: BTreeMap<OfferId, Offer>,
+    /// Explicit reconciliation questions about agents still expected to
+    /// re-register: answered when they do, or when the window closes.
+    pub held_reconciliations: Vec<(FrameworkId, ReconcileTask)>,
+    pub next_agent: u64,
+    pub next_framework: u64,
+    pub next_offer: u64,
+}
+
+impl Leader {
+    fn new(epoch: u64) -> Self {
+        Leader {
+            epoch,
+            recovered: false,
+            registry: Registry::default(),
+            registry_version: None,
+            registry_queue: VecDeque::new(),
+            registry_in_flight: None,
+            registry_outcome_unknown: false,
+            agents: BTreeMap::new(),
+            awaiting_reregistration: BTreeSet::new(),
+            registering: BTreeSet::new(),
+            frameworks: BTreeMap::new(),
+            offers: BTreeMap::new(),
+            held_reconciliations: Vec::new(),
+            next_agent: 1,
+            next_framework: 1,
+            next_offer: 1,
+        }
+    }
+
+    fn agent_by_process(&self, process: &ProcessId) -> Option<AgentId> {
+        self.agents
+            .iter()
+            .find(|(_, a)| &a.process == process)
+            .map(|(id, _)| id.clone())
+    }
+
+    fn framework_by_scheduler(&self, process: &ProcessId) -> Option<FrameworkId> {
+        self.frameworks
+            .iter()
+            .find(|(_, f)| f.scheduler.as_ref() == Some(process))
+            .map(|(id, _)| id.clone())
+    }
+
+    /// The soft state a new leader must rebuild exactly: frameworks, agents and
+    /// tasks with their IDs and states. Offers, connections, timers and the
+    /// epoch are excluded — they legitimately differ across a failover.
+    pub fn rebuilt_view(&self) -> RebuiltView {
+        RebuiltView {
+            agents: self
+                .agents
+                .iter()
+                .map(|(id, a)| {
+                    (
+                        id.clone(),
+                        AgentView {
+                            process: a.process.clone(),
+                            total: a.total,
+                            used: a.used,
+                        },
+                    )
+                })
+                .collect(),
+            frameworks: self
+                .frameworks
+                .iter()
+                .map(|(id, f)| {
+                    (
+                        id.clone(),
+                        FrameworkView {
+                            name: f.info.name.clone(),
+                            role: f.info.role.clone(),
+                            principal: f.info.principal.clone(),
+                            active: f.active,
+                            tasks: f
+                                .tasks
+                                .iter()
+                                .map(|(tid, t)| {
+                                    (
+                                        tid.clone(),
+                                        TaskView {
+                                            agent_id: t.agent_id.clone(),
+                                            state: t.state,
+                                            resources: t.info.resources,
+                                        },
+                                    )
+                                })
+                                .collect(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// See [`Leader::rebuilt_view`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuiltView {
+    pub agents: BTreeMap<AgentId, AgentView>,
+    pub frameworks: BTreeMap<FrameworkId, FrameworkView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentView {
+    pub process: ProcessId,
+    pub total: Resources,
+    pub used: Resources,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkView {
+    pub name: String,
+    pub role: String,
+    pub principal: String,
+    pub active: bool,
+    pub tasks: BTreeMap<TaskId, TaskView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub agent_id: AgentId,
+    pub state: TaskState,
+    pub resources: Resources,
+}
+
+type Out = Outputs<MasterTimer>;
+
+impl Master {
+    pub fn new(config: MasterConfig) -> Self {
+        let coordinator = CoordinatorClient::new(
+            config.coordinator.clone(),
+            config.timing.zk_session_timeout_ms,
+        );
+        Master {
+            config,
+            coordinator,
+            detector: MasterDetector::default(),
+            candidacy: None,
+            phase: Phase::Joining,
+        }
+    }
+
+    pub fn config(&self) -> &MasterConfig {
+        &self.config
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The leader's state, if this master leads.
+    pub fn leader(&self) -> Option<&Leader> {
+        match &self.phase {
+            Phase::Leading(leader) => Some(leader),
+            _ => None,
+        }
+    }
+
+    /// The epoch this master leads, if it does.
+    pub fn leading_epoch(&self) -> Option<u64> {
+        self.leader().map(|l| l.epoch)
+    }
+
+    pub fn candidacy(&self) -> Option<u64> {
+        self.candidacy
+    }
+
+    fn name(&self) -> &ProcessId {
+        &self.config.name
+    }
+
+    /// Exits the process. Nothing a leader knew survives: that is the point.
+    fn exit(&mut self, reason: &str, out: &mut Out) {
+        if matches!(self.phase, Phase::Exited) {
+            return;
+        }
+        self.phase = Phase::Exited;
+        out.exit(reason);
+    }
+
+    // ----- coordinator plumbing -----
+
+    fn coordinator_request(
+        &mut self,
+        ctx: &Context,
+        op: CoordOp,
+        tag: MasterRequest,
+        out: &mut Out,
+    ) -> bool {
+        let mut sub = Outputs::new();
+        let sent = self.coordinator.request(ctx, op, tag, &mut sub);
+        out.absorb(sub, MasterTimer::Coordinator);
+        sent
+    }
+
+    fn on_client_events(
+        &mut self,
+        ctx: &Context,
+        events: Vec<ClientEvent<MasterRequest>>,
+        out: &mut Out,
+    ) {
+        for event in events {
+            if matches!(self.phase, Phase::Exited) {
+                return;
+            }
+            match event {
+                ClientEvent::SessionReady { resumed } => self.on_session_ready(ctx, resumed, out),
+                ClientEvent::SessionLost => {
+                    // Our candidacy node dies with the session: whatever we were,
+                    // we can no longer be (or become) the leader safely.
+                    self.exit("lost the coordinator session", out);
+                }
+                ClientEvent::Watch { path, .. } if path == MASTERS_PATH => {
+                    self.coordinator_request(
+                        ctx,
+                        detector::list_masters(),
+                        MasterRequest::ListMasters,
+                        out,
+                    );
+                }
+                ClientEvent::Watch { .. } => {}
+                ClientEvent::Reply { tag, result } => {
+                    self.on_coordinator_reply(ctx, tag, result, out)
+                }
+            }
+        }
+    }
+
+    fn on_session_ready(&mut self, ctx: &Context, resumed: bool, out: &mut Out) {
+        if self.candidacy.is_none() {
+            if resumed {
+                // A resumed session with no known candidacy: a create may have
+                // been lost with the connection. Start over cleanly.
+                self.exit("candidacy outcome unknown after reconnect", out);
+                return;
+            }
+            let op = CoordOp::Create {
+                path: detector::CANDIDATE_PREFIX.to_string(),
+                data: self.name().to_string(),
+                ephemeral: true,
+                sequential: true,
+            };
+            self.coordinator_request(ctx, op, MasterRequest::Join, out);
+            return;
+        }
+        // Resumed: watches may have been lost with the connection; re-read.
+        self.coordinator_request(
+            ctx,
+            detector::list_masters(),
+            MasterRequest::ListMasters,
+            out,
+        );
+        if let Phase::Leading(leader) = &self.phase {
+            if !leader.recovered {
+                self.coordinator_request(ctx, read_registry(), MasterRequest::ReadRegistry, out);
+            } else if leader.registry_outcome_unknown {
+                self.coordinator_request(ctx, read_registry(), MasterRequest::RefreshRegistry, out);
+            }
+        }
+    }
+
+    fn on_coordinator_reply(
+        &mut self,
+        ctx: &Context,
+        tag: MasterRequest,
+        result: Result<CoordReply, CoordError>,
+        out: &mut Out,
+    ) {
+        match (tag, result) {
+            (
+                MasterRequest::Join,
+                Ok(CoordReply::Created {
+                    sequence: Some(seq),
+                    ..
+                }),
+            ) => {
+                self.candidacy = Some(seq);
+                self.phase = Phase::Contending;
+                out.event(Event::MasterContending { sequence: seq });
+                self.coordinator_request(
+                    ctx,
+                    detector::list_masters(),
+                    MasterRequest::ListMasters,
+                    out,
+                );
+            }
+            (MasterRequest::Join, _) => self.exit("could not create the candidacy node", out),
+            (MasterRequest::ListMasters, Ok(CoordReply::Children { children })) => {
+                self.detector.observe(Some(&children));
+                let mine_present = children.iter().any(|c| c.sequence == self.candidacy);
+                self.on_leader_listing(ctx, self.detector.leader().cloned(), mine_present, out);
+            }
+            (MasterRequest::ListMasters, _) => {} // re-read on the next SessionReady
+            (MasterRequest::ReadRegistry, Ok(CoordReply::Data { data, version })) => {
+                match Registry::decode(&data) {
+                    Ok(registry) => self.recover(ctx, registry, Some(version), out),
+                    Err(e) => self.exit(&e, out),
+                }
+            }
+            (MasterRequest::ReadRegistry, Err(CoordError::NoNode)) => {
+                self.recover(ctx, Registry::default(), None, out)
+            }
+            (MasterRequest::ReadRegistry, Err(CoordError::ConnectionLoss)) => {}
+            (MasterRequest::ReadRegistry, Ok(_) | Err(_)) => {
+                self.exit("could not read the registry", out)
+            }
+            (MasterRequest::WriteRegistry, Ok(CoordReply::Written { version })) => {
+                self.on_registry_written(ctx, version, out)
+            }
+            (MasterRequest::WriteRegistry, Err(CoordError::ConnectionLoss)) => {
+                if let Phase::Leading(leader) = &mut self.phase {
+                    leader.registry_outcome_unknown = true;
+                }
+            }
+            (MasterRequest::WriteRegistry, Ok(_) | Err(_)) => {
+                // BadVersion: someone else wrote the registry — another leader.
+                self.exit("registry write refused: another master has written it", out)
+            }
+            (MasterRequest::RefreshRegistry, Ok(CoordReply::Data { data, version })) => {
+                self.on_registry_refreshed(ctx, data, version, out)
+            }
+            (MasterRequest::RefreshRegistry, Err(CoordError::ConnectionLoss)) => {}
+            (MasterRequest::RefreshRegistry, Ok(_) | Err(_)) => {
+                self.exit("could not re-read the registry", out)
+            }
+        }
+    }
+
+    /// Decides what this master is, given who leads.
+    fn on_leader_listing(
+        &mut self,
+        ctx: &Context,
+        leader: Option<LeaderInfo>,
+        mine_present: bool,
+        out: &mut Out,
+    ) {
+        let Some(mine) = self.candidacy else { return };
+        if !mine_present {
+            self.exit("my candidacy node vanished", out);
+            return;
+        }
+        let leading_me = leader.as_ref().is_some_and(|l| l.epoch == mine);
+        match (&self.phase, leading_me) {
+            (Phase::Leading(_), true) => {}
+            (Phase::Leading(_), false) => self.exit("another master leads", out),
+            (_, true) => self.become_leader(ctx, mine, out),
+            (Phase::Standby, false) => {}
+            (_, false) => {
+                self.phase = Phase::Standby;
+                out.event(Event::MasterStandby {
+                    leader: leader.map(|l| l.master),
+                });
+            }
+        }
+    }
+
+    fn become_leader(&mut self, ctx: &Context, epoch: u64, out: &mut Out) {
+        assert!(!matches!(self.phase, Phase::Leading(_) | Phase::Exited));
+        self.phase = Phase::Leading(Box::new(Leader::new(epoch)));
+        out.event(Event::ElectedLeader { epoch });
+        self.coordinator_request(ctx, read_registry(), MasterRequest::ReadRegistry, out);
+    }
+
+    /// The registry is read: the leader knows which agents to expect back.
+    fn recover(&mut self, ctx: &Context, registry: Registry, version: Option<u64>, out: &mut Out) {
+        let timing = self.config.timing.clone();
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        if leader.recovered {
+            return;
+        }
+        leader.recovered = true;
+        leader.awaiting_reregistration = registry.admitted.keys().cloned().collect();
+        leader.registry = registry;
+        leader.registry_version = version;
+        out.event(Event::LeaderRecovered {
+            epoch: leader.epoch,
+            admitted_agents: leader.awaiting_reregistration.len(),
+        });
+        if !leader.awaiting_reregistration.is_empty() {
+            out.set_timer(
+                MasterTimer::AgentReregisterTimeout,
+                ctx.now_ms + timing.agent_reregister_timeout_ms,
+            );
+        }
+        out.set_timer(
+            MasterTimer::Allocate,
+            ctx.now_ms + timing.allocation_interval_ms,
+        );
+    }
+
+    // ----- the registrar: one compare-and-set write at a time -----
+
+    fn registry_apply(
+        &mut self,
+        ctx: &Context,
+        op: RegistryOp,
+        then: AfterRegistry,
+        out: &mut Out,
+    ) {
+        if let Phase::Leading(leader) = &mut self.phase {
+            leader.registry_queue.push_back(PendingRegistryOp {
+                op,
+                then,
+                intended: None,
+            });
+        }
+        self.pump_registry(ctx, out);
+    }
+
+    fn pump_registry(&mut self, ctx: &Context, out: &mut Out) {
+        loop {
+            let Phase::Leading(leader) = &mut self.phase else {
+                return;
+            };
+            if leader.registry_in_flight.is_some() || !self.coordinator.is_ready() {
+                return;
+            }
+            let Some(mut pending) = leader.registry_queue.pop_front() else {
+                return;
+            };
+            let mut next = leader.registry.clone();
+            if let Err(why) = next.apply(&pending.op) {
+                out.event(Event::MessageIgnored {
+                    from: self.config.name.clone(),
+                    kind: "RegistryOp".into(),
+                    why,
+                });
+                if let AfterRegistry::AdmitAgent { process, .. } = &pending.then {
+                    leader.registering.remove(process);
+                }
+                continue;
+            }
+            let expected = match leader.registry_version {
+                Some(v) => ExpectedVersion::Version(v),
+                None => ExpectedVersion::Absent,
+            };
+            let op = CoordOp::SetData {
+                path: REGISTRY_PATH.to_string(),
+                data: next.encode(),
+                expected,
+            };
+            pending.intended = Some(next);
+            leader.registry_in_flight = Some(pending);
+            self.coordinator_request(ctx, op, MasterRequest::WriteRegistry, out);
+            return;
+        }
+    }
+
+    fn on_registry_written(&mut self, ctx: &Context, version: u64, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let pending = leader
+            .registry_in_flight
+            .take()
+            .expect("a registry write completed with none in flight");
+        leader.registry = pending.intended.expect("set when sent");
+        leader.registry_version = Some(version);
+        self.after_registry(ctx, pending.then, out);
+        self.pump_registry(ctx, out);
+    }
+
+    /// After a reconnect, finds out whether the write whose answer was lost landed.
+    fn on_registry_refreshed(&mut self, ctx: &Context, data: String, version: u64, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        leader.registry_outcome_unknown = false;
+        let Some(pending) = leader.registry_in_flight.take() else {
+            return;
+        };
+        let intended = pending.intended.clone().expect("set when sent");
+        if data == intended.encode() {
+            leader.registry_in_flight = Some(pending);
+            self.on_registry_written(ctx, version, out);
+        } else if Some(version) == leader.registry_version {
+            // The write did not land: send it again.
+            leader.registry_queue.push_front(PendingRegistryOp {
+                intended: None,
+                ..pending
+            });
+            self.pump_registry(ctx, out);
+        } else {
+            self.exit(
+                "registry changed under us: another master has written it",
+                out,
+            );
+        }
+    }
+
+    fn after_registry(&mut self, ctx: &Context, then: AfterRegistry, out: &mut Out) {
+        match then {
+            AfterRegistry::AdmitAgent {
+                agent_id,
+                process,
+                resources,
+                boot_id,
+            } => self.admit_agent(ctx, agent_id, process, resources, boot_id, out),
+            AfterRegistry::ReadmitAgent(rereg) => self.accept_reregistration(ctx, *rereg, out),
+            AfterRegistry::RemoveUnreachable { agent_id } => {
+                self.remove_unreachable_agent(ctx, &agent_id, out)
+            }
+            AfterRegistry::Nothing => {}
+        }
+    }
+
+    // ----- agents -----
+
+    fn on_register_agent(
+        &mut self,
+        ctx: &Context,
+        from: ProcessId,
+        resources: Resources,
+        boot_id: String,
+        out: &mut Out,
+    ) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        if leader.registering.contains(&from) {
+            return; // a retry while the registry write is in flight
+        }
+        if let Some(existing) = leader.agent_by_process(&from) {
+            let entry = &leader.agents[&existing];
+            if entry.boot_id == boot_id && entry.connected {
+                // The agent did not get our answer: say it again.
+                out.send(
+                    &from,
+                    Message::AgentRegistered {
+                        epoch: leader.epoch,
+                        agent_id: existing,
+                    },
+                );
+                return;
+            }
+        }
+        let agent_id = AgentId::new(epoch_id(leader.epoch, 'S', leader.next_agent));
+        leader.next_agent += 1;
+        leader.registering.insert(from.clone());
+        let op = RegistryOp::Admit {
+            agent_id: agent_id.clone(),
+            process: from.clone(),
+            resources,
+        };
+        let then = AfterRegistry::AdmitAgent {
+            agent_id,
+            process: from,
+            resources,
+            boot_id,
+        };
+        self.registry_apply(ctx, op, then, out);
+    }
+
+    fn admit_agent(
+        &mut self,
+        ctx: &Context,
+        agent_id: AgentId,
+        process: ProcessId,
+        resources: Resources,
+        boot_id: String,
+        out: &mut Out,
+    ) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        leader.registering.remove(&process);
+        // A machine that registers afresh while an older agent ID of it is still
+        // known lost its disk: the old agent is gone for good (DESIGN.md).
+        let stale: Vec<AgentId> = leader
+            .agents
+            .iter()
+            .filter(|(id, a)| a.process == process && **id != agent_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        leader.agents.insert(
+            agent_id.clone(),
+            AgentEntry {
+                process: process.clone(),
+                total: resources,
+                used: Resources::default(),
+                offered: Resources::default(),
+                connected: true,
+                boot_id,
+                missed_pings: 0,
+                pong_received: true,
+            },
+        );
+        out.send(
+            &process,
+            Message::AgentRegistered {
+                epoch: leader.epoch,
+                agent_id: agent_id.clone(),
+            },
+        );
+        out.event(Event::AgentAdmitted {
+            agent_id: agent_id.clone(),
+            agent: process,
+        });
+        out.set_timer(MasterTimer::Ping(agent_id), ctx.now_ms);
+        for old in stale {
+            self.remove_agent(ctx, &old, true, out);
+            let op = RegistryOp::MarkGone {
+                agent_id: old,
+                at_ms: ctx.now_ms,
+            };
+            // Recorded without a continuation: the agent is already out of the soft state.
+            if let Phase::Leading(leader) = &mut self.phase {
+                leader.registry_queue.push_back(PendingRegistryOp {
+                    op,
+                    then: AfterRegistry::Nothing,
+                    intended: None,
+                });
+            }
+        }
+        self.pump_registry(ctx, out);
+    }
+
+    fn on_reregister_agent(&mut self, ctx: &Context, rereg: Reregistration, out: &mut Out) {
+        let policy = self.config.removed_agent_policy;
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let id = &rereg.agent_id;
+        if leader.registry.gone.contains_key(id) {
+            out.send(
+                &rereg.process,
+                Message::ShutdownAgent {
+                    epoch: leader.epoch,
+                    message: format!("agent {id} is gone"),
+                },
+            );
+            return;
+        }
+        if leader.registry.unreachable.contains_key(id) {
+            if policy == RemovedAgentPolicy::Shutdown {
+                // The seed's early Mesos: a removed agent is shut down when it
+                // comes back; it will register afresh under a new ID.
+                out.send(
+                    &rereg.process,
+                    Message::ShutdownAgent {
+                        epoch: leader.epoch,
+                        message: format!("agent {id} was removed"),
+                    },
+                );
+                return;
+            }
+            if leader.registering.insert(rereg.process.clone()) {
+                let op = RegistryOp::MarkReachable {
+                    agent_id: id.clone(),
+                    process: rereg.process.clone(),
+                    resources: rereg.resources,
+                };
+                let then = AfterRegistry::ReadmitAgent(Box::new(Reregistration {
+                    was_unreachable: true,
+                    ..rereg
+                }));
+                self.registry_apply(ctx, op, then, out);
+            }
+            return;
+        }
+        if leader.registry.admitted.contains_key(id) {
+            self.accept_reregistration(ctx, rereg, out);
+            return;
+        }
+        // Unknown to the registry (it was written by a leader whose write we
+        // cannot see, or the agent comes from elsewhere): admit it under its ID.
+        if leader.registering.insert(rereg.process.clone()) {
+            let op = RegistryOp::MarkReachable {
+                agent_id: id.clone(),
+                process: rereg.process.clone(),
+                resources: rereg.resources,
+            };
+            self.registry_apply(ctx, op, AfterRegistry::ReadmitAgent(Box::new(rereg)), out);
+        }
+    }
+
+    /// Merges a re-registering agent's report into the soft state: the agent,
+    /// the frameworks of its tasks, and the tasks themselves.
+    fn accept_reregistration(&mut self, ctx: &Context, rereg: Reregistration, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        leader.registering.remove(&rereg.process);
+        let epoch = leader.epoch;
+        let id = rereg.agent_id.clone();
+        let known = leader.agents.contains_key(&id);
+        leader.awaiting_reregistration.remove(&id);
+
+        // Frameworks first: a task's framework must exist before its tasks. A
+        // framework learned only from an agent stays inactive (no scheduler)
+        // until its scheduler re-registers.
+        for info in &rereg.frameworks {
+            let fid = info
+                .id
+                .clone()
+                .expect("agents report registered frameworks");
+            leader
+                .frameworks
+                .entry(fid)
+                .or_insert_with(|| FrameworkEntry {
+                    info: info.clone(),
+                    scheduler: None,
+                    active: false,
+                    tasks: BTreeMap::new(),
+                    filters: BTreeMap::new(),
+                });
+        }
+
+        let mut entry = match leader.agents.remove(&id) {
+            Some(mut existing) => {
+                existing.process = rereg.process.clone();
+                existing.connected = true;
+                existing.boot_id = rereg.boot_id.clone();
+                existing
+            }
+            None => AgentEntry {
+                process: rereg.process.clone(),
+                total: rereg.resources,
+                used: Resources::default(),
+                offered: Resources::default(),
+                connected: true,
+                boot_id: rereg.boot_id.clone(),
+                missed_pings: 0,
+                pong_received: true,
+            },
+        };
+        entry.missed_pings = 0;
+        entry.pong_received = true;
+
+        // Tasks the agent reports.
+        let reported: BTreeSet<(FrameworkId, TaskId)> = rereg
+            .tasks
+            .iter()
+            .map(|t| (t.framework_id.clone(), t.info.task_id.clone()))
+            .collect();
+        let mut came_back: Vec<StatusUpdate> = Vec::new();
+        for task in &rereg.tasks {
+            let Some(framework) = leader.frameworks.get_mut(&task.framework_id) else {
+                continue;
+            };
+            let previous = framework.tasks.get(&task.info.task_id).map(|t| t.state);
+            if let Some(prev) = previous {
+                if prev.is_active() {
+                    entry.used = entry.used.minus_exact(&task.info.resources);
+                }
+            }
+            if task.state.is_active() {
+                entry.used = entry.used.plus(&task.info.resources);
+            }
+            framework.tasks.insert(
+                task.info.task_id.clone(),
+                TaskEntry {
+                    agent_id: id.clone(),
+                    info: task.info.clone(),
+                    state: task.state,
+                    latest_uuid: None,
+                },
+            );
+            if rereg.was_unreachable && task.state.is_active() {
+                came_back.push(StatusUpdate {
+                    framework_id: task.framework_id.clone(),
+                    task_id: task.info.task_id.clone(),
+                    agent_id: Some(id.clone()),
+                    state: task.state,
+                    reason: Some(Reason::AgentReregistered),
+                    source: Source::Master,
+                    uuid: None,
+                    message: Some("agent re-registered".into()),
+                });
+            }
+        }
+        // Tasks the master believed were on this agent but the agent does not
+        // report: they are gone (Mesos reconciles a known agent this way).
+        let mut vanished: Vec<StatusUpdate> = Vec::new();
+        if known {
+            for (fid, framework) in leader.frameworks.iter_mut() {
+                let missing: Vec<TaskId> = framework
+                    .tasks
+                    .iter()
+                    .filter(|(tid, t)| {
+                        t.agent_id == id && !reported.contains(&(fid.clone(), (*tid).clone()))
+                    })
+                    .map(|(tid, _)| tid.clone())
+                    .collect();
+                for tid in missing {
+                    let task = framework.tasks.remove(&tid).expect("listed above");
+                    if task.state.is_active() {
+                        entry.used = entry.used.minus_exact(&task.info.resources);
+                    }
+                    if !task.state.is_terminal() {
+                        vanished.push(StatusUpdate {
+                            framework_id: fid.clone(),
+                            task_id: tid,
+                            agent_id: Some(id.clone()),
+                            state: if framework.info.partition_aware {
+                                TaskState::Dropped
+                            } else {
+                                TaskState::Lost
+                            },
+                            reason: Some(Reason::Reconciliation),
+                            source: Source::Master,
+                            uuid: None,
+                            message: Some("task unknown to the re-registered agent".into()),
+                        });
+                    }
+                }
+            }
+        }
+        assert!(
+            entry.total.contains(&entry.used.plus(&entry.offered)),
+            "re-registration over-commits agent {id}"
+        );
+        let task_count = rereg.tasks.len();
+        leader.agents.insert(id.clone(), entry);
+        out.send(
+            &rereg.process,
+            Message::AgentReregistered {
+                epoch,
+                agent_id: id.clone(),
+            },
+        );
+        out.event(Event::AgentReregistered {
+            agent_id: id.clone(),
+            agent: rereg.process.clone(),
+            tasks: task_count,
+        });
+        out.set_timer(MasterTimer::Ping(id.clone()), ctx.now_ms);
+        for update in came_back.into_iter().chain(vanished) {
+            self.send_to_framework(update, out);
+        }
+        self.answer_held_reconciliations(out);
+    }
+
+    fn on_agent_disconnected(&mut self, agent_id: AgentId, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let Some(agent) = leader.agents.get_mut(&agent_id) else {
+            return;
+        };
+        if !agent.connected {
+            return;
+        }
+        agent.connected = false;
+        out.event(Event::AgentDisconnected {
+            agent_id: agent_id.clone(),
+        });
+        self.rescind_offers_on(&agent_id, out);
+    }
+
+    fn tick_ping(&mut self, ctx: &Context, agent_id: AgentId, out: &mut Out) {
+        let timing = self.config.timing.clone();
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let epoch = leader.epoch;
+        let Some(agent) = leader.agents.get_mut(&agent_id) else {
+            return;
+        };
+        if agent.pong_received {
+            agent.missed_pings = 0;
+        } else {
+            agent.missed_pings += 1;
+        }
+        if agent.missed_pings >= timing.max_agent_ping_timeouts {
+            self.mark_unreachable(ctx, agent_id, out);
+            return;
+        }
+        agent.pong_received = false;
+        let process = agent.process.clone();
+        out.send(&process, Message::Ping { epoch });
+        out.set_timer(
+            MasterTimer::Ping(agent_id),
+            ctx.now_ms + timing.agent_ping_timeout_ms,
+        );
+    }
+
+    fn mark_unreachable(&mut self, ctx: &Context, agent_id: AgentId, out: &mut Out) {
+        let op = RegistryOp::MarkUnreachable {
+            agent_id: agent_id.clone(),
+            at_ms: ctx.now_ms,
+        };
+        self.registry_apply(ctx, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
+    }
+
+    /// The registry says the agent is unreachable: take it out of the resource
+    /// pool and tell each framework its tasks there are lost (or unreachable).
+    fn remove_unreachable_agent(&mut self, ctx: &Context, agent_id: &AgentId, out: &mut Out) {
+        out.event(Event::AgentUnreachable {
+            agent_id: agent_id.clone(),
+        });
+        self.remove_agent(ctx, agent_id, false, out);
+    }
+
+    /// Removes an agent from the soft state and reports its tasks. `gone`: the
+    /// agent is known dead (its tasks are definitely not running).
+    fn remove_agent(&mut self, _ctx: &Context, agent_id: &AgentId, gone: bool, out: &mut Out) {
+        self.rescind_offers_on(agent_id, out);
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        leader.agents.remove(agent_id);
+        out.cancel_timer(MasterTimer::Ping(agent_id.clone()));
+        let mut updates = Vec::new();
+        for (fid, framework) in leader.frameworks.iter_mut() {
+            let on_agent: Vec<TaskId> = framework
+                .tasks
+                .iter()
+                .filter(|(_, t)| &t.agent_id == agent_id)
+                .map(|(tid, _)| tid.clone())
+                .collect();
+            for tid in on_agent {
+                let task = framework.tasks.remove(&tid).expect("listed above");
+                if task.state.is_terminal() {
+                    continue;
+                }
+                let state = match (framework.info.partition_aware, gone) {
+                    (false, _) => TaskState::Lost,
+                    (true, false) => TaskState::Unreachable,
+                    (true, true) => TaskState::Gone,
+                };
+                updates.push(StatusUpdate {
+                    framework_id: fid.clone(),
+                    task_id: tid,
+                    agent_id: Some(agent_id.clone()),
+                    state,
+                    reason: Some(Reason::AgentRemoved),
+                    source: Source::Master,
+                    uuid: None,
+                    message: Some(
+                        if gone {
+                            "agent is gone"
+                        } else {
+                            "agent is unreachable"
+                        }
+                        .into(),
+                    ),
+                });
+            }
+        }
+        for update in updates {
+            self.send_to_framework(update, out);
+        }
+    }
+
+    fn tick_reregister_timeout(&mut self, ctx: &Context, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let late: Vec<AgentId> = std::mem::take(&mut leader.awaiting_reregistration)
+            .into_iter()
+            .collect();
+        for agent_id in late {
+            let op = RegistryOp::MarkUnreachable {
+                agent_id: agent_id.clone(),
+                at_ms: ctx.now_ms,
+            };
+            self.registry_apply(ctx, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
+        }
+        self.answer_held_reconciliations(out);
+    }
+
+    // ----- frameworks -----
+
+    fn on_register_framework(&mut self, from: ProcessId, info: FrameworkInfo, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let epoch = leader.epoch;
+        if let Some(fid) = leader.framework_by_scheduler(&from) {
+            if leader.frameworks[&fid].active {
+                // Our answer was lost: repeat it.
+                out.send(
+                    &from,
+                    Message::FrameworkRegistered {
+                        epoch,
+                        framework_id: fid,
+                    },
+                );
+                return;
+            }
+        }
+        let fid = FrameworkId::new(epoch_id(epoch, 'F', leader.next_framework));
+        leader.next_framework += 1;
+        let info = FrameworkInfo {
+            id: Some(fid.clone()),
+            ..info
+        };
+        leader.frameworks.insert(
+            fid.clone(),
+            FrameworkEntry {
+                info,
+                scheduler: Some(from.clone()),
+                active: true,
+                tasks: BTreeMap::new(),
+                filters: BTreeMap::new(),
+            },
+        );
+        out.send(
+            &from,
+            Message::FrameworkRegistered {
+                epoch,
+                framework_id: fid.clone(),
+            },
+        );
+        out.event(Event::FrameworkRegistered {
+            framework_id: fid,
+            scheduler: from,
+        });
+    }
+
+    fn on_reregister_framework(
+        &mut self,
+        from: ProcessId,
+        info: FrameworkInfo,
+        failover: bool,
+        out: &mut Out,
+    ) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let epoch = leader.epoch;
+        let Some(fid) = info.id.clone() else {
+            out.send(
+                &from,
+                Message::FrameworkError {
+                    epoch,
+                    message: "re-registration without a framework ID".into(),
+                },
+            );
+            return;
+        };
+        let mut rescind_for = None;
+        match leader.frameworks.get_mut(&fid) {
+            Some(framework) => {
+                if framework.info.principal != info.principal {
+                    out.send(
+                        &from,
+                        Message::FrameworkError {
+                            epoch,
+                            message: "principal cannot change on re-registration".into(),
+                        },
+                    );
+                    return;
+                }
+                if let Some(old) = framework.scheduler.clone() {
+                    if old != from {
+                        // Another instance takes over: the old one is told so.
+                        out.send(
+                            &old,
+                            Message::FrameworkError {
+                                epoch,
+                                message: "framework failed over".into(),
+                            },
+                        );
+                        rescind_for = Some(fid.clone());
+                    }
+                }
+                framework.info = info;
+                framework.scheduler = Some(from.clone());
+                framework.active = true;
+            }
+            None => {
+                leader.frameworks.insert(
+                    fid.clone(),
+                    FrameworkEntry {
+                        info,
+                        scheduler: Some(from.clone()),
+                        active: true,
+                        tasks: BTreeMap::new(),
+                        filters: BTreeMap::new(),
+                    },
+                );
+            }
+        }
+        if let Some(fid) = rescind_for {
+            self.remove_offers_of(&fid, out);
+        }
+        out.send(
+            &from,
+            Message::FrameworkReregistered {
+                epoch,
+                framework_id: fid.clone(),
+            },
+        );
+        out.event(Event::FrameworkReregistered {
+            framework_id: fid,
+            scheduler: from,
+            failover,
+        });
+    }
+
+    fn on_framework_disconnected(&mut self, fid: FrameworkId, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let Some(framework) = leader.frameworks.get_mut(&fid) else {
+            return;
+        };
+        if !framework.active {
+            return;
+        }
+        framework.active = false;
+        out.event(Event::FrameworkDeactivated {
+            framework_id: fid.clone(),
+        });
+        self.remove_offers_of(&fid, out);
+    }
+
+    /// Checks that `from` is the scheduler currently attached to `fid`; a call
+    /// from anyone else (a failed-over instance) is ignored, and the trace says so.
+    fn check_scheduler(
+        &self,
+        from: &ProcessId,
+        fid: &FrameworkId,
+        kind: &str,
+        out: &mut Out,
+    ) -> bool {
+        let Some(leader) = self.leader() else {
+            return false;
+        };
+        let ok = leader
+            .frameworks
+            .get(fid)
+            .is_some_and(|f| f.scheduler.as_ref() == Some(from) && f.active);
+        if !ok {
+            out.event(Event::MessageIgnored {
+                from: from.clone(),
+                kind: kind.to_string(),
+                why: format!("not the active scheduler of framework {fid}"),
+            });
+        }
+        ok
+    }
+
+    // ----- offers -----
+
+    fn tick_allocate(&mut self, ctx: &Context, out: &mut Out) {
+        let interval = self.config.timing.allocation_interval_ms;
+        out.set_timer(MasterTimer::Allocate, ctx.now_ms + interval);
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let mut batches: BTreeMap<FrameworkId, Vec<Offer>> = BTreeMap::new();
+        let agent_ids: Vec<AgentId> = leader.agents.keys().cloned().collect();
+        for agent_id in agent_ids {
+            let agent = &leader.agents[&agent_id];
+            if !agent.connected {
+                continue;
+            }
+            let free = agent.free();
+            if free.is_empty() {
+                continue;
+            }
+            // Smallest allocation first (a one-resource DRF), ties by ID.
+            let chosen = leader
+                .frameworks
+                .iter()
+                .filter(|(_, f)| f.active && f.scheduler.is_some())
+                .filter(|(_, f)| {
+                    f.filters
+                        .get(&agent_id)
+                        .is_none_or(|until| *until <= ctx.now_ms)
+                })
+                .map(|(fid, f)| {
+                    let allocated: u64 = f
+                        .tasks
+                        .values()
+                        .filter(|t| t.state.is_active())
+                        .map(|t| t.info.resources.cpus_milli)
+                        .sum();
+                    (allocated, fid.clone())
+                })
+                .min();
+            let Some((_, fid)) = chosen else { continue };
+            let offer_id = OfferId::new(epoch_id(leader.epoch, 'O', leader.next_offer));
+            leader.next_offer += 1;
+            let agent = leader.agents.get_mut(&agent_id).expect("listed above");
+            agent.offered = agent.offered.plus(&free);
+            assert!(
+                agent.total.contains(&agent.used.plus(&agent.offered)),
+                "offer over-commits {agent_id}"
+            );
+            let offer = Offer {
+                offer_id: offer_id.clone(),
+                framework_id: fid.clone(),
+                agent_id: agent_id.clone(),
+                resources: free,
+            };
+            leader.offers.insert(offer_id, offer.clone());
+            batches.entry(fid).or_default().push(offer);
+        }
+        let epoch = leader.epoch;
+        for (fid, offers) in batches {
+            let scheduler = leader.frameworks[&fid]
+                .scheduler
+                .clone()
+                .expect("filtered above");
+            out.send(&scheduler, Message::ResourceOffers { epoch, offers });
+        }
+    }
+
+    /// Takes an offer back, returning its resources to the agent's free pool.
+    fn take_offer(leader: &mut Leader, offer_id: &OfferId) -> Option<Offer> {
+        let offer = leader.offers.remove(offer_id)?;
+        if let Some(agent) = leader.agents.get_mut(&offer.agent_id) {
+            agent.offered = agent.offered.minus_exact(&offer.resources);
+        }
+        Some(offer)
+    }
+
+    fn rescind_offers_on(&mut self, agent_id: &AgentId, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let ids: Vec<OfferId> = leader
+            .offers
+            .iter()
+            .filter(|(_, o)| &o.agent_id == agent_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            let offer = Self::take_offer(leader, &id).expect("listed above");
+            if let Some(scheduler) = leader
+                .frameworks
+                .get(&offer.framework_id)
+                .and_then(|f| f.scheduler.clone())
+            {
+                out.send(
+                    &scheduler,
+                    Message::RescindOffer {
+                        epoch: leader.epoch,
+                        offer_id: id,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Drops a framework's outstanding offers without telling it (it is
+    /// disconnected or replaced).
+    fn remove_offers_of(&mut self, fid: &FrameworkId, _out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let ids: Vec<OfferId> = leader
+            .offers
+            .iter()
+            .filter(|(_, o)| &o.framework_id == fid)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            Self::take_offer(leader, &id);
+        }
+    }
+
+    fn on_accept(
+        &mut self,
+        ctx: &Context,
+        from: ProcessId,
+        fid: FrameworkId,
+        offer_ids: Vec<OfferId>,
+        operations: Vec<Operation>,
+        out: &mut Out,
+    ) {
+        if !self.check_scheduler(&from, &fid, "Accept", out) {
+            return;
+        }
+        let refuse_ms = self.config.timing.offer_refuse_ms;
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let epoch = leader.epoch;
+        // Validate the offers: all must exist, be this framework's and be on one agent.
+        let mut pool = Resources::default();
+        let mut agent_id: Option<AgentId> = None;
+        let mut valid = true;
+        for id in &offer_ids {
+            match leader.offers.get(id) {
+                Some(o)
+                    if o.framework_id == fid
+                        && agent_id.as_ref().is_none_or(|a| a == &o.agent_id) =>
+                {
+                    agent_id = Some(o.agent_id.clone());
+                }
+                _ => valid = false,
+            }
+        }
+        for id in &offer_ids {
+            if let Some(offer) = leader.offers.get(id) {
+                if offer.framework_id == fid {
+                    let offer = Self::take_offer(leader, id).expect("present");
+                    pool = pool.plus(&offer.resources);
+                }
+            }
+        }
+        let framework = leader.frameworks.get(&fid).expect("checked scheduler");
+        let partition_aware = framework.info.partition_aware;
+        let info = framework.info.clone();
+        let mut updates = Vec::new();
+        let agent_id = match (valid, agent_id) {
+            (true, Some(a)) if leader.agents.get(&a).is_some_and(|e| e.connected) => a,
+            (_, agent) => {
+                for Operation::Launch { tasks } in operations {
+                    for task in tasks {
+                        updates.push(master_update(
+                            &fid,
+                            &task.task_id,
+                            agent.clone(),
+                            if partition_aware {
+                                TaskState::Dropped
+                            } else {
+                                TaskState::Lost
+                            },
+                            Reason::InvalidOffers,
+                            "launch used offers that are no longer valid",
+                        ));
+                    }
+                }
+                for update in updates {
+                    self.send_to_framework(update, out);
+                }
+                return;
+            }
+        };
+        let agent_process = leader.agents[&agent_id].process.clone();
+        for Operation::Launch { tasks } in operations {
+            for task in tasks {
+                let framework = leader.frameworks.get_mut(&fid).expect("checked");
+                let duplicate = framework
+                    .tasks
+                    .get(&task.task_id)
+                    .is_some_and(|t| !t.state.is_terminal());
+                let problem = if duplicate {
+                    Some("task ID already in use")
+                } else if task.resources.is_empty() {
+                    Some("task uses no resources")
+                } else if !pool.contains(&task.resources) {
+                    Some("task needs more resources than offered")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    updates.push(master_update(
+                        &fid,
+                        &task.task_id,
+                        Some(agent_id.clone()),
+                        TaskState::Error,
+                        Reason::TaskInvalid,
+                        problem,
+                    ));
+                    continue;
+                }
+                pool = pool.minus_exact(&task.resources);
+                framework.tasks.insert(
+                    task.task_id.clone(),
+                    TaskEntry {
+                        agent_id: agent_id.clone(),
+                        info: task.clone(),
+                        state: TaskState::Staging,
+                        latest_uuid: None,
+                    },
+                );
+                let agent = leader.agents.get_mut(&agent_id).expect("checked connected");
+                agent.used = agent.used.plus(&task.resources);
+                assert!(
+                    agent.total.contains(&agent.used.plus(&agent.offered)),
+                    "launch over-commits {agent_id}"
+                );
+                out.event(Event::TaskLaunched {
+                    framework_id: fid.clone(),
+                    task_id: task.task_id.clone(),
+                    agent_id: agent_id.clone(),
+                });
+                out.send(
+                    &agent_process,
+                    Message::RunTask {
+                        epoch,
+                        framework: info.clone(),
+                        task,
+                    },
+                );
+            }
+        }
+        if !pool.is_empty() {
+            // Unused resources of an accepted offer are filtered for a while
+            // (Mesos applies the call's default `refuse_seconds` of 5 s).
+            if let Some(framework) = leader.frameworks.get_mut(&fid) {
+                framework.filters.insert(agent_id, ctx.now_ms + refuse_ms);
+            }
+        }
+        for update in updates {
+            self.send_to_framework(update, out);
+        }
+    }
+
+    fn on_decline(
+        &mut self,
+        ctx: &Context,
+        from: ProcessId,
+        fid: FrameworkId,
+        offer_ids: Vec<OfferId>,
+        refuse_ms: u64,
+        out: &mut Out,
+    ) {
+        if !self.check_scheduler(&from, &fid, "Decline", out) {
+            return;
+        }
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        for id in offer_ids {
+            if leader
+                .offers
+                .get(&id)
+                .is_some_and(|o| o.framework_id == fid)
+            {
+                let offer = Self::take_offer(leader, &id).expect("present");
+                if let Some(framework) = leader.frameworks.get_mut(&fid) {
+                    framework
+                        .filters
+                        .insert(offer.agent_id, ctx.now_ms + refuse_ms);
+                }
+            }
+        }
+    }
+
+    // ----- tasks and status updates -----
+
+    fn on_kill(&mut self, from: ProcessId, fid: FrameworkId, task_id: TaskId, out: &mut Out) {
+        if !self.check_scheduler(&from, &fid, "Kill", out) {
+            return;
+        }
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let epoch = leader.epoch;
+        let task = leader
+            .frameworks
+            .get(&fid)
+            .and_then(|f| f.tasks.get(&task_id));
+        match task {
+            Some(task) if !task.state.is_terminal() => {
+                if let Some(agent) = leader.agents.get(&task.agent_id).filter(|a| a.connected) {
+                    out.send(
+                        &agent.process,
+                        Message::KillTask {
+                            epoch,
+                            framework_id: fid,
+                            task_id,
+                        },
+                    );
+                }
+            }
+            _ => {
+                // Mesos answers a kill of an unknown task with a reconciliation.
+                let question = ReconcileTask {
+                    task_id,
+                    agent_id: None,
+                };
+                self.reconcile_explicit(&fid, vec![question], out);
+            }
+        }
+    }
+
+    fn on_status_update(&mut self, from: ProcessId, update: StatusUpdate, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let Some(agent_id) = leader.agent_by_process(&from) else {
+            out.event(Event::MessageIgnored {
+                from,
+                kind: "StatusUpdate".into(),
+                why: "update from an agent that is not registered".into(),
+            });
+            return;
+        };
+        if update.agent_id.as_ref() != Some(&agent_id) {
+            out.event(Event::MessageIgnored {
+                from,
+                kind: "StatusUpdate".into(),
+                why: "update names another agent".into(),
+            });
+            return;
+        }
+        let Some(framework) = leader.frameworks.get_mut(&update.framework_id) else {
+            out.event(Event::MessageIgnored {
+                from,
+                kind: "StatusUpdate".into(),
+                why: format!("unknown framework {}", update.framework_id),
+            });
+            return;
+        };
+        if let Some(task) = framework.tasks.get_mut(&update.task_id) {
+            let was_active = task.state.is_active();
+            task.state = update.state;
+            task.latest_uuid = update.uuid.clone();
+            if was_active && !update.state.is_active() {
+                let resources = task.info.resources;
+                let agent = leader.agents.get_mut(&agent_id).expect("registered");
+                agent.used = agent.used.minus_exact(&resources);
+            }
+        }
+        self.send_to_framework(update, out);
+    }
+
+    fn on_acknowledge(
+        &mut self,
+        from: ProcessId,
+        fid: FrameworkId,
+        agent_id: AgentId,
+        task_id: TaskId,
+        uuid: UpdateUuid,
+        out: &mut Out,
+    ) {
+        if !self.check_scheduler(&from, &fid, "Acknowledge", out) {
+            return;
+        }
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        if let Some(agent) = leader.agents.get(&agent_id).filter(|a| a.connected) {
+            out.send(
+                &agent.process,
+                Message::StatusUpdateAcknowledgement {
+                    epoch: leader.epoch,
+                    framework_id: fid.clone(),
+                    task_id: task_id.clone(),
+                    uuid: uuid.clone(),
+                },
+            );
+        }
+        // The acknowledgement of a terminal update retires the task.
+        if let Some(framework) = leader.frameworks.get_mut(&fid) {
+            let retire = framework
+                .tasks
+                .get(&task_id)
+                .is_some_and(|t| t.state.is_terminal() && t.latest_uuid.as_ref() == Some(&uuid));
+            if retire {
+                framework.tasks.remove(&task_id);
+            }
+        }
+    }
+
+    /// Forwards an update to the framework's scheduler if it is attached.
+    /// Undelivered agent updates are retried by the agent; master-made ones are
+    /// recoverable by reconciliation.
+    fn send_to_framework(&mut self, update: StatusUpdate, out: &mut Out) {
+        let Some(leader) = self.leader() else { return };
+        let Some(framework) = leader.frameworks.get(&update.framework_id) else {
+            return;
+        };
+        if let (true, Some(scheduler)) = (framework.active, framework.scheduler.clone()) {
+            out.send(&scheduler, Message::StatusUpdate { update });
+        }
+    }
+
+    // ----- reconciliation -----
+
+    fn on_reconcile(
+        &mut self,
+        from: ProcessId,
+        fid: FrameworkId,
+        tasks: Vec<ReconcileTask>,
+        out: &mut Out,
+    ) {
+        if !self.check_scheduler(&from, &fid, "Reconcile", out) {
+            return;
+        }
+        if tasks.is_empty() {
+            self.reconcile_implicit(&fid, out);
+        } else {
+            self.reconcile_explicit(&fid, tasks, out);
+        }
+    }
+
+    /// Implicit reconciliation: every task the master knows for the framework
+    /// (terminal ones stay known until their terminal update is acknowledged).
+    fn reconcile_implicit(&mut self, fid: &FrameworkId, out: &mut Out) {
+        let Some(leader) = self.leader() else { return };
+        let Some(framework) = leader.frameworks.get(fid) else {
+            return;
+        };
+        let updates: Vec<StatusUpdate> = framework
+            .tasks
+            .iter()
+            .map(|(tid, t)| StatusUpdate {
+                framework_id: fid.clone(),
+                task_id: tid.clone(),
+                agent_id: Some(t.agent_id.clone()),
+                state: t.state,
+                reason: Some(Reason::Reconciliation),
+                source: Source::Master,
+                uuid: None,
+                message: None,
+            })
+            .collect();
+        for update in updates {
+            self.send_to_framework(update, out);
+        }
+    }
+
+    /// Explicit reconciliation, with Mesos's answers (DESIGN.md).
+    fn reconcile_explicit(
+        &mut self,
+        fid: &FrameworkId,
+        questions: Vec<ReconcileTask>,
+        out: &mut Out,
+    ) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let Some(framework) = leader.frameworks.get(fid) else {
+            return;
+        };
+        let partition_aware = framework.info.partition_aware;
+        let mut updates = Vec::new();
+        for q in questions {
+            if let Some(t) = framework.tasks.get(&q.task_id) {
+                updates.push(StatusUpdate {
+                    framework_id: fid.clone(),
+                    task_id: q.task_id.clone(),
+                    agent_id: Some(t.agent_id.clone()),
+                    state: t.state,
+                    reason: Some(Reason::Reconciliation),
+                    source: Source::Master,
+                    uuid: None,
+                    message: None,
+                });
+                continue;
+            }
+            // While agents may still re-register after a failover, the master
+            // cannot say a task is unknown: hold the answer.
+            let might_come_back = match &q.agent_id {
+                Some(a) => leader.awaiting_reregistration.contains(a),
+                None => !leader.awaiting_reregistration.is_empty(),
+            };
+            if might_come_back {
+                leader.held_reconciliations.push((fid.clone(), q));
+                continue;
+            }
+            let registered = q
+                .agent_id
+                .as_ref()
+                .is_some_and(|a| leader.agents.contains_key(a));
+            let state = match (registered, partition_aware) {
+                (true, false) | (false, false) => TaskState::Lost,
+                (true, true) => TaskState::Gone,
+                (false, true) => TaskState::Unknown,
+            };
+            updates.push(master_update(
+                fid,
+                &q.task_id,
+                q.agent_id.clone(),
+                state,
+                Reason::Reconciliation,
+                "task unknown to the master",
+            ));
+        }
+        for update in updates {
+            self.send_to_framework(update, out);
+        }
+    }
+
+    fn answer_held_reconciliations(&mut self, out: &mut Out) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        if leader.held_reconciliations.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut leader.held_reconciliations);
+        for (fid, q) in held {
+            self.reconcile_explicit(&fid, vec![q], out);
+        }
+    }
+
+    // ----- dispatch -----
+
+    fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
+        if from == *self.coordinator.coordinator() {
+            let mut sub = Outputs::new();
+            let events = self.coordinator.on_message(ctx, message, &mut sub);
+            out.absorb(sub, MasterTimer::Coordinator);
+            self.on_client_events(ctx, events, out);
+            return;
+        }
+        let ready = self.leader().is_some_and(|l| l.recovered);
+        if !ready {
+            // Standbys (and a leader still reading its registry) act on nothing;
+            // senders retry and will find the real leader through the coordinator.
+            out.event(Event::MessageIgnored {
+                from,
+                kind: message.kind().to_string(),
+                why: "this master is not the recovered leader".into(),
+            });
+            return;
+        }
+        match message {
+            Message::RegisterAgent { resources, boot_id } => {
+                self.on_register_agent(ctx, from, resources, boot_id, out)
+            }
+            Message::ReregisterAgent {
+                agent_id,
+                resources,
+                boot_id,
+                frameworks,
+                tasks,
+            } => {
+                let rereg = Reregistration {
+                    agent_id,
+                    process: from,
+                    resources,
+                    boot_id,
+                    frameworks,
+                    tasks,
+                    was_unreachable: false,
+                };
+                self.on_reregister_agent(ctx, rereg, out)
+            }
+            Message::Pong => {
+                if let Phase::Leading(leader) = &mut self.phase {
+                    if let Some(id) = leader.agent_by_process(&from) {
+                        let agent = leader.agents.get_mut(&id).expect("found");
+                        agent.pong_received = true;
+                        agent.missed_pings = 0;
+                    }
+                }
+            }
+            Message::StatusUpdate { update } => self.on_status_update(from, update, out),
+            Message::RegisterFramework { info } => self.on_register_framework(from, info, out),
+            Message::ReregisterFramework { info, failover } => {
+                self.on_reregister_framework(from, info, failover, out)
+            }
+            Message::Accept {
+                framework_id,
+                offer_ids,
+                operations,
+            } => self.on_accept(ctx, from, framework_id, offer_ids, operations, out),
+            Message::Decline {
+                framework_id,
+                offer_ids,
+                refuse_ms,
+            } => self.on_decline(ctx, from, framework_id, offer_ids, refuse_ms, out),
+            Message::Kill {
+                framework_id,
+                task_id,
+            } => self.on_kill(from, framework_id, task_id, out),
+            Message::Acknowledge {
+                framework_id,
+                agent_id,
+                task_id,
+                uuid,
+            } => self.on_acknowledge(from, framework_id, agent_id, task_id, uuid, out),
+            Message::Reconcile {
+                framework_id,
+                tasks,
+            } => self.on_reconcile(from, framework_id, tasks, out),
+            other => out.event(Event::MessageIgnored {
+                from,
+                kind: other.kind().to_string(),
+                why: "not a message a master handles".into(),
+            }),
+        }
+    }
+
+    fn on_disconnected(&mut self, ctx: &Context, peer: ProcessId, out: &mut Out) {
+        if peer == *self.coordinator.coordinator() {
+            let mut sub = Outputs::new();
+            let events = self.coordinator.on_disconnected(ctx, &mut sub);
+            out.absorb(sub, MasterTimer::Coordinator);
+            self.on_client_events(ctx, events, out);
+            return;
+        }
+        let Some(leader) = self.leader() else { return };
+        if let Some(agent_id) = leader.agent_by_process(&peer) {
+            self.on_agent_disconnected(agent_id, out);
+        } else if let Some(fid) = leader.framework_by_scheduler(&peer) {
+            self.on_framework_disconnected(fid, out);
+        }
+    }
+}
+
+fn read_registry() -> CoordOp {
+    CoordOp::GetData {
+        path: REGISTRY_PATH.to_string(),
+        watch: false,
+    }
+}
+
+/// A status update the master makes up (no uuid: not acknowledged).
+fn master_update(
+    fid: &FrameworkId,
+    task_id: &TaskId,
+    agent_id: Option<AgentId>,
+    state: TaskState,
+    reason: Reason,
+    message: &str,
+) -> StatusUpdate {
+    StatusUpdate {
+        framework_id: fid.clone(),
+        task_id: task_id.clone(),
+        agent_id,
+        state,
+        reason: Some(reason),
+        source: Source::Master,
+        uuid: None,
+        message: Some(message.to_string()),
+    }
+}
+
+impl Role for Master {
+    type Timer = MasterTimer;
+
+    fn process_id(&self) -> &ProcessId {
+        &self.config.name
+    }
+
+    fn handle(&mut self, ctx: &Context, input: Input<MasterTimer>, out: &mut Out) {
+        if matches!(self.phase, Phase::Exited) {
+            return;
+        }
+        match input {
+            Input::Start => {
+                let mut sub = Outputs::new();
+                self.coordinator.start(&mut sub);
+                out.absorb(sub, MasterTimer::Coordinator);
+            }
+            Input::Message { from, message } => self.on_message(ctx, from, message, out),
+            Input::Timer(MasterTimer::Coordinator(t)) => {
+                let mut sub = Outputs::new();
+                let events = self.coordinator.on_timer(ctx, t, &mut sub);
+                out.absorb(sub, MasterTimer::Coordinator);
+                self.on_client_events(ctx, events, out);
+            }
+            Input::Timer(MasterTimer::Allocate) => self.tick_allocate(ctx, out),
+            Input::Timer(MasterTimer::Ping(agent_id)) => self.tick_ping(ctx, agent_id, out),
+            Input::Timer(MasterTimer::AgentReregisterTimeout) => {
+                self.tick_reregister_timeout(ctx, out)
+            }
+            Input::Connected { peer } if peer == *self.coordinator.coordinator() => {
+                let mut sub = Outputs::new();
+                self.coordinator.on_connected(ctx, &mut sub);
+                out.absorb(sub, MasterTimer::Coordinator);
+            }
+            Input::ConnectFailed { peer } if peer == *self.coordinator.coordinator() => {
+                let mut sub = Outputs::new();
+                self.coordinator.on_connect_failed(ctx, &mut sub);
+                out.absorb(sub, MasterTimer::Coordinator);
+            }
+            Input::Disconnected { peer } => self.on_disconnected(ctx, peer, out),
+            Input::Connected { .. } | Input::ConnectFailed { .. } | Input::Command(_) => {}
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Tasks and status updates as they travel on the wire.
+
+use crate::ids::{AgentId, FrameworkId, TaskId, UpdateUuid};
+use crate::resources::Resources;
+use crate::task_state::{Reason, Source, TaskState};
+use serde::{Deserialize, Serialize};
+
+/// What the simulated task does once started. In Mesos this would be a command
+/// line; here it is the behaviour the executor host simulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Workload {
+    /// Runs until killed (a service).
+    Forever,
+    /// Exits successfully after this many milliseconds (`TASK_FINISHED`).
+    FinishAfter { ms: u64 },
+    /// Exits with an error after this many milliseconds (`TASK_FAILED`).
+    FailAfter { ms: u64 },
+}
+
+/// Mesos's `TaskInfo`: the task a scheduler asks to launch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub task_id: TaskId,
+    /// Resources the task consumes on its agent while it is active.
+    pub resources: Resources,
+    pub workload: Workload,
+}
+
+/// Mesos's `TaskStatus` inside a `StatusUpdate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusUpdate {
+    pub framework_id: FrameworkId,
+    pub task_id: TaskId,
+    /// The agent the task was on, if known (master-generated updates for unknown
+    /// agents carry none).
+    pub agent_id: Option<AgentId>,
+    pub state: TaskState,
+    pub reason: Option<Reason>,
+    pub source: Source,
+    /// Present on updates that must be acknowledged (those produced by an
+    /// executor or an agent). Updates the master makes up (reconciliation
+    /// answers, `TASK_LOST` for a removed agent) carry none and are not
+    /// acknowledged, as in Mesos.
+    pub uuid: Option<UpdateUuid>,
+    pub message: Option<String>,
+}
+
+/// A task as an agent reports it when it re-registers with a (new) master: the
+/// new leader rebuilds its task table from exactly this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedTask {
+    pub framework_id: FrameworkId,
+    pub info: TaskInfo,
+    /// The latest state the agent knows (which may not yet have been
+    /// acknowledged by the framework).
+    pub state: TaskState,
+}

@@ -1,0 +1,81 @@
+//! Timing parameters, with Apache Mesos's defaults.
+//!
+//! Every duration a role waits for lives here, in milliseconds, named after the
+//! Mesos flag it models. Scenarios may shorten any of them to keep runs short; the
+//! defaults stay Mesos's so that a run "with default timing" means what it says.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// `--zk_session_timeout`: a coordinator session that hears no heartbeat for
+    /// this long expires, and its ephemeral nodes (a master's candidacy) vanish.
+    pub zk_session_timeout_ms: u64,
+    /// `--agent_ping_timeout`: how long the master waits for an agent's pong
+    /// before counting a missed ping. Pings are sent once per this interval.
+    pub agent_ping_timeout_ms: u64,
+    /// `--max_agent_ping_timeouts`: consecutive missed pongs after which the
+    /// master marks the agent unreachable (15 s × 5 ≈ 75 s by default).
+    pub max_agent_ping_timeouts: u32,
+    /// `--agent_reregister_timeout`: after a master failover, how long agents
+    /// listed in the registry have to re-register before they are marked
+    /// unreachable.
+    pub agent_reregister_timeout_ms: u64,
+    /// `--executor_reregistration_timeout`: after an agent restart, how long
+    /// executors have to re-register before their tasks are reported lost.
+    pub executor_reregistration_timeout_ms: u64,
+    /// First status update retry interval (doubles on every retry).
+    pub status_update_retry_ms: u64,
+    /// Cap on the status update retry interval.
+    pub status_update_retry_max_ms: u64,
+    /// `--registration_backoff_factor` of the agent: (re)registration attempts
+    /// wait a random time in `[0, factor · 2^n]`.
+    pub agent_registration_backoff_ms: u64,
+    /// The scheduler driver's registration backoff factor.
+    pub scheduler_registration_backoff_ms: u64,
+    /// Cap on both registration backoffs.
+    pub registration_backoff_max_ms: u64,
+    /// `--allocation_interval`: how often the master's allocator makes offers.
+    pub allocation_interval_ms: u64,
+    /// How long a declined offer's resources are not re-offered to the same
+    /// framework (`Filters.refuse_seconds`, 5 s by default).
+    pub offer_refuse_ms: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            zk_session_timeout_ms: 10_000,
+            agent_ping_timeout_ms: 15_000,
+            max_agent_ping_timeouts: 5,
+            agent_reregister_timeout_ms: 600_000,
+            executor_reregistration_timeout_ms: 2_000,
+            status_update_retry_ms: 10_000,
+            status_update_retry_max_ms: 600_000,
+            agent_registration_backoff_ms: 1_000,
+            scheduler_registration_backoff_ms: 2_000,
+            registration_backoff_max_ms: 60_000,
+            allocation_interval_ms: 1_000,
+            offer_refuse_ms: 5_000,
+        }
+    }
+}
+
+impl Timing {
+    /// How long an agent tolerates hearing no ping before it decides the master
+    /// is gone and re-detects it (Mesos: `agent_ping_timeout * max_agent_ping_timeouts`).
+    pub fn agent_total_ping_timeout_ms(&self) -> u64 {
+        self.agent_ping_timeout_ms * u64::from(self.max_agent_ping_timeouts)
+    }
+
+    /// A randomized exponential backoff: uniform in `[0, factor · 2^attempt]`,
+    /// capped at `registration_backoff_max_ms`. `random` is a word the driver drew
+    /// from this process's seeded stream.
+    pub fn backoff_ms(&self, factor_ms: u64, attempt: u32, random: u64) -> u64 {
+        let bound = factor_ms
+            .saturating_mul(1u64 << attempt.min(20))
+            .min(self.registration_backoff_max_ms)
+            .max(1);
+        random % (bound + 1)
+    }
+}

@@ -1,1 +1,100 @@
-pub fn placeholder() {}
+//! # mesochaos-faults: faults as values
+//!
+//! A fault is data: it can be written in a scenario file, drawn by a seeded
+//! nemesis, saved as JSON, replayed and shrunk. The harness turns each value into
+//! turmoil operations (DESIGN.md, "Turning faults into turmoil operations").
+//!
+//! Targets are resolved when the fault fires, not when it is written: "the
+//! leader" means whichever master leads at that moment.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a fault hits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A process by name (`master-2`, `agent-3`, `executors-3`,
+    /// `scheduler-web-1`), or, for network faults, the machine it runs on.
+    Process(String),
+    /// The master leading when the fault fires.
+    Leader,
+}
+
+impl Target {
+    /// Parses the scenario-file spelling: `"leader"` or a process name.
+    pub fn parse(text: &str) -> Target {
+        match text {
+            "leader" => Target::Leader,
+            name => Target::Process(name.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Process(name) => f.write_str(name),
+            Target::Leader => f.write_str("leader"),
+        }
+    }
+}
+
+/// One fault (or its heal).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Kill a process; its machine, disk and other processes live on.
+    Crash(Target),
+    /// Start a process that is not running.
+    Restart(Target),
+    /// Cut the network between the machines of `a` and those of `b`.
+    Partition { a: Vec<Target>, b: Vec<Target> },
+    /// Cut a machine off from every other machine.
+    Isolate(Target),
+    /// Repair every partition.
+    Heal,
+    /// Drop the next message of `kind` from `from` to `to`, where it is handed
+    /// to the receiving role.
+    DropNext {
+        kind: String,
+        from: Target,
+        to: Target,
+    },
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |targets: &[Target]| {
+            targets
+                .iter()
+                .map(Target::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match self {
+            Fault::Crash(t) => write!(f, "crash {t}"),
+            Fault::Restart(t) => write!(f, "restart {t}"),
+            Fault::Partition { a, b } => write!(f, "partition {} | {}", list(a), list(b)),
+            Fault::Isolate(t) => write!(f, "isolate {t}"),
+            Fault::Heal => write!(f, "heal"),
+            Fault::DropNext { kind, from, to } => write!(f, "drop next {kind} {from} -> {to}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_plain_values() {
+        let fault = Fault::Partition {
+            a: vec![Target::Leader],
+            b: vec![Target::parse("coordinator")],
+        };
+        assert_eq!(fault.to_string(), "partition leader | coordinator");
+        let json = serde_json::to_string(&fault).unwrap();
+        assert_eq!(serde_json::from_str::<Fault>(&json).unwrap(), fault);
+    }
+}

@@ -1,1 +1,22 @@
-pub fn placeholder() {}
+//! # mesochaos-harness: the reference roles inside turmoil
+//!
+//! - [`driver`] runs one sans-I/O role as a turmoil host: TCP connections with
+//!   framed messages and heartbeats, timers, the machine's disk.
+//! - [`cluster`] builds the machines and processes of a cluster, injects faults,
+//!   supervises processes that exit, and observes role state between steps.
+//! - [`run`] executes a scenario's steps and expectations and reports the run.
+//! - [`checkers`] read invariants off the [`trace`].
+//! - [`disk`] is a machine's simulated disk; [`seed`] splits the run's seed into
+//!   independent streams; [`frame`] is the wire format.
+
+pub mod checkers;
+pub mod cluster;
+pub mod disk;
+pub mod driver;
+pub mod frame;
+pub mod run;
+pub mod seed;
+pub mod trace;
+
+pub use cluster::{Cluster, ClusterSpec, FrameworkSpec, TICK_MS};
+pub use run::{run, Condition, Expectations, RunReport, RunSpec, Step, Verdict};

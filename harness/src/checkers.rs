@@ -1,0 +1,426 @@
+//! Checkers: properties read off the trace after a run.
+//!
+//! *Always* properties hold at every moment of every run whatever the faults:
+//! - **epoch order**: while an epoch is current (its candidacy is the lowest in
+//!   the coordinator), no agent acts on a command from a master of an older epoch;
+//! - **one copy at a time**: a task ID is never started while a copy of it is
+//!   still running;
+//! - **definite is final**: after a framework hears a *definite* terminal state
+//!   for a task, it never hears that task is active again.
+//!
+//! (At most one master believing it leads is checked on every tick by the
+//! runner; offer accounting is asserted inside the master itself.)
+//!
+//! A violation names the checker, the simulated time and the processes involved.
+
+use crate::run::{
+    Expectations, Metrics, RebuiltComparison, ReceivedUpdate, TimelineEntry, Violation,
+};
+use crate::trace::{TraceKind, TraceRecord};
+use mesochaos_reference::{Event, ProcessId, TaskState};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn candidacy_sequence(path: &str) -> Option<u64> {
+    let rest = path.strip_prefix(mesochaos_reference::detector::CANDIDATE_PREFIX)?;
+    rest.parse().ok()
+}
+
+pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut candidates: BTreeSet<u64> = BTreeSet::new();
+    // task (framework/task) -> executor host running a copy
+    let mut running: BTreeMap<String, ProcessId> = BTreeMap::new();
+    let mut definite: BTreeMap<String, TaskState> = BTreeMap::new();
+    for r in records {
+        match &r.kind {
+            TraceKind::Event { event } => match event {
+                Event::NodeCreated { path, .. } => {
+                    if let Some(seq) = candidacy_sequence(path) {
+                        candidates.insert(seq);
+                    }
+                }
+                Event::NodeDeleted { path } => {
+                    if let Some(seq) = candidacy_sequence(path) {
+                        candidates.remove(&seq);
+                    }
+                }
+                Event::AgentAcceptedCommand {
+                    master,
+                    epoch,
+                    kind,
+                } => {
+                    if let Some(current) = candidates.first() {
+                        if epoch < current {
+                            violations.push(Violation {
+                                checker: "epoch_order".into(),
+                                t_ms: r.t_ms,
+                                message: format!(
+                                    "{} accepted {kind} from {master} of epoch {epoch} while epoch {current} is current",
+                                    r.at
+                                ),
+                                processes: vec![r.at.to_string(), master.to_string()],
+                            });
+                        }
+                    }
+                }
+                Event::TaskStarted {
+                    framework_id,
+                    task_id,
+                } => {
+                    let key = format!("{framework_id}/{task_id}");
+                    if let Some(other) = running.get(&key) {
+                        violations.push(Violation {
+                            checker: "one_copy_at_a_time".into(),
+                            t_ms: r.t_ms,
+                            message: format!(
+                                "task {key} started on {} while a copy runs on {other}",
+                                r.at
+                            ),
+                            processes: vec![r.at.to_string(), other.to_string()],
+                        });
+                    }
+                    running.insert(key, r.at.clone());
+                }
+                Event::TaskExited {
+                    framework_id,
+                    task_id,
+                    ..
+                } => {
+                    running.remove(&format!("{framework_id}/{task_id}"));
+                }
+                Event::UpdateReceived {
+                    framework_id,
+                    task_id,
+                    state,
+                    ..
+                } => {
+                    let key = format!("{framework_id}/{task_id}");
+                    if let Some(previous) = definite.get(&key) {
+                        if state.is_active() {
+                            violations.push(Violation {
+                                checker: "definite_is_final".into(),
+                                t_ms: r.t_ms,
+                                message: format!(
+                                    "{} heard {key} is {state} after the definite {previous}",
+                                    r.at
+                                ),
+                                processes: vec![r.at.to_string()],
+                            });
+                        }
+                    }
+                    if state.is_definite() {
+                        definite.insert(key, *state);
+                    }
+                }
+                _ => {}
+            },
+            // A dead executor host's tasks are dead with it.
+            TraceKind::Process { what, .. }
+                if r.at.as_str().starts_with("executors-") && what == "exited" =>
+            {
+                running.retain(|_, host| *host != r.at);
+            }
+            TraceKind::Fault { fault, detail }
+                if fault == "crash" && detail.starts_with("executors-") =>
+            {
+                running.retain(|_, host| host.as_str() != detail);
+            }
+            _ => {}
+        }
+    }
+    violations
+}
+
+/// Framework name of a scheduler instance process (`scheduler-web-1` -> `web`).
+pub fn framework_of(process: &ProcessId) -> Option<&str> {
+    let rest = process.as_str().strip_prefix("scheduler-")?;
+    let (name, _) = rest.rsplit_once('-')?;
+    Some(name)
+}
+
+pub fn framework_updates(records: &[TraceRecord]) -> BTreeMap<String, Vec<ReceivedUpdate>> {
+    let mut updates: BTreeMap<String, Vec<ReceivedUpdate>> = BTreeMap::new();
+    for r in records {
+        if let TraceKind::Event {
+            event:
+                Event::UpdateReceived {
+                    task_id,
+                    state,
+                    reason,
+                    ..
+                },
+        } = &r.kind
+        {
+            if let Some(name) = framework_of(&r.at) {
+                updates
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(ReceivedUpdate {
+                        t_ms: r.t_ms,
+                        instance: r.at.clone(),
+                        task_id: task_id.clone(),
+                        state: *state,
+                        reason: *reason,
+                    });
+            }
+        }
+    }
+    updates
+}
+
+pub fn task_starts(records: &[TraceRecord]) -> BTreeMap<String, u64> {
+    let mut starts = BTreeMap::new();
+    for r in records {
+        if let TraceKind::Event {
+            event: Event::TaskStarted { task_id, .. },
+        } = &r.kind
+        {
+            *starts.entry(task_id.to_string()).or_insert(0) += 1;
+        }
+    }
+    starts
+}
+
+pub fn check_expectations(
+    expect: &Expectations,
+    end_ms: u64,
+    failover_time_ms: Option<u64>,
+    rebuilt: Option<&RebuiltComparison>,
+    updates: &BTreeMap<String, Vec<ReceivedUpdate>>,
+    starts: &BTreeMap<String, u64>,
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut fail = |checker: &str, message: String, processes: Vec<String>| {
+        violations.push(Violation {
+            checker: checker.into(),
+            t_ms: end_ms,
+            message,
+            processes,
+        })
+    };
+    if let Some(max) = expect.failover_time_max_ms {
+        match failover_time_ms {
+            None => fail(
+                "failover_time",
+                "no completed master failover was measured".into(),
+                vec![],
+            ),
+            Some(t) if t > max => fail(
+                "failover_time",
+                format!("failover took {t} ms, more than {max} ms"),
+                vec![],
+            ),
+            Some(_) => {}
+        }
+    }
+    let all = updates.values().flatten();
+    if expect.no_task_lost {
+        for u in all.clone().filter(|u| u.state == TaskState::Lost) {
+            fail(
+                "no_task_lost",
+                format!(
+                    "{} received TASK_LOST for {} at {} ms",
+                    u.instance, u.task_id, u.t_ms
+                ),
+                vec![u.instance.to_string()],
+            );
+        }
+    }
+    if expect.no_task_ended {
+        for u in all.clone().filter(|u| u.state.is_terminal()) {
+            fail(
+                "no_task_ended",
+                format!(
+                    "{} received {} for {} at {} ms",
+                    u.instance, u.state, u.task_id, u.t_ms
+                ),
+                vec![u.instance.to_string()],
+            );
+        }
+    }
+    if expect.no_task_restarted {
+        for (task, count) in starts.iter().filter(|(_, c)| **c > 1) {
+            fail(
+                "no_task_restarted",
+                format!("task {task} started {count} times"),
+                vec![],
+            );
+        }
+    }
+    if expect.rebuilt_state_matches {
+        match rebuilt {
+            None => fail(
+                "rebuilt_state",
+                "no leader failover happened to compare".into(),
+                vec![],
+            ),
+            Some(RebuiltComparison { after: None, .. }) => fail(
+                "rebuilt_state",
+                "no leader at the end of the run".into(),
+                vec![],
+            ),
+            Some(RebuiltComparison {
+                before,
+                after: Some(after),
+            }) => {
+                if before != after {
+                    fail(
+                        "rebuilt_state",
+                        format!(
+                            "the new leader's state differs from the old one's: before {} after {}",
+                            serde_json::to_string(before).expect("serializes"),
+                            serde_json::to_string(after).expect("serializes")
+                        ),
+                        vec![],
+                    );
+                }
+            }
+        }
+    }
+    for e in &expect.updates {
+        let count = updates
+            .get(&e.framework)
+            .map(|list| {
+                list.iter()
+                    .filter(|u| u.state == e.state && (e.reason.is_none() || u.reason == e.reason))
+                    .count() as u64
+            })
+            .unwrap_or(0);
+        let what = match e.reason {
+            Some(reason) => format!("{} ({reason:?})", e.state),
+            None => e.state.to_string(),
+        };
+        if count < e.min {
+            fail(
+                "updates",
+                format!(
+                    "framework {} received {count} {what}, expected at least {}",
+                    e.framework, e.min
+                ),
+                vec![],
+            );
+        }
+        if let Some(max) = e.max {
+            if count > max {
+                fail(
+                    "updates",
+                    format!(
+                        "framework {} received {count} {what}, expected at most {max}",
+                        e.framework
+                    ),
+                    vec![],
+                );
+            }
+        }
+    }
+    violations
+}
+
+pub fn metrics(records: &[TraceRecord]) -> Metrics {
+    let mut m = Metrics {
+        trace_records: records.len() as u64,
+        ..Metrics::default()
+    };
+    for r in records {
+        match &r.kind {
+            TraceKind::Send { .. } => m.messages_sent += 1,
+            TraceKind::Drop { .. } => m.messages_dropped += 1,
+            TraceKind::Event {
+                event: Event::TaskStarted { .. },
+            } => m.task_starts += 1,
+            TraceKind::Event {
+                event: Event::UpdateReceived { state, .. },
+            } => *m.updates_by_state.entry(state.to_string()).or_insert(0) += 1,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// The key moments of a run, for people.
+pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
+    let mut lines = Vec::new();
+    for r in records {
+        let text = match &r.kind {
+            TraceKind::Fault { fault, detail } if fault == "step" => format!("step {detail}"),
+            TraceKind::Fault { fault, detail } => format!("FAULT {fault} {detail}"),
+            TraceKind::Process {
+                what,
+                incarnation,
+                why,
+            } => match why {
+                Some(why) => format!("process {what} (incarnation {incarnation}): {why}"),
+                None if *incarnation > 1 => format!("process {what} (incarnation {incarnation})"),
+                None => continue,
+            },
+            TraceKind::Drop { peer, kind, why } if why.starts_with("fault") => {
+                format!("dropped {kind} from {peer} ({why})")
+            }
+            TraceKind::Event { event } => match event {
+                Event::SessionExpired { owner, .. } => {
+                    format!("coordinator expired the session of {owner}")
+                }
+                Event::CoordSessionLost { locally: true, .. } => {
+                    "gave up its coordinator session (timeout)".into()
+                }
+                Event::ElectedLeader { epoch } => format!("elected leader, epoch {epoch}"),
+                Event::LeaderRecovered {
+                    admitted_agents, ..
+                } => {
+                    format!("read the registry: {admitted_agents} agents expected to re-register")
+                }
+                Event::MasterStandby { leader } => match leader {
+                    Some(l) => format!("standby (leader: {l})"),
+                    None => "standby".into(),
+                },
+                Event::AgentAdmitted { agent_id, agent } => {
+                    format!("admitted {agent} as {agent_id}")
+                }
+                Event::AgentReregistered {
+                    agent_id,
+                    agent,
+                    tasks,
+                } => {
+                    format!("{agent} ({agent_id}) re-registered with {tasks} tasks")
+                }
+                Event::AgentUnreachable { agent_id } => format!("marked {agent_id} unreachable"),
+                Event::FrameworkRegistered {
+                    framework_id,
+                    scheduler,
+                } => {
+                    format!("registered framework {framework_id} ({scheduler})")
+                }
+                Event::FrameworkReregistered {
+                    framework_id,
+                    scheduler,
+                    ..
+                } => format!("framework {framework_id} re-registered ({scheduler})"),
+                Event::FrameworkDeactivated { framework_id } => {
+                    format!("framework {framework_id} disconnected")
+                }
+                Event::UpdateReceived {
+                    task_id,
+                    state,
+                    reason,
+                    ..
+                } => match reason {
+                    Some(reason) => format!("{task_id} {state} ({reason:?})"),
+                    None => format!("{task_id} {state}"),
+                },
+                Event::SchedulerKilling { task_id } => format!("killing {task_id}"),
+                Event::SchedulerError { message } => format!("error from master: {message}"),
+                Event::MessageIgnored { from, kind, why } if !why.contains("recovered leader") => {
+                    format!("ignored {kind} from {from}: {why}")
+                }
+                _ => continue,
+            },
+            _ => continue,
+        };
+        lines.push(TimelineEntry {
+            t_ms: r.t_ms,
+            at: r.at.to_string(),
+            text,
+        });
+    }
+    lines
+}

@@ -1,0 +1,731 @@
+//! The simulated cluster: machines, processes, and the turmoil world they live in.
+//!
+//! The machine model (DESIGN.md): a *machine* is what a partition or a power cut
+//! hits, a *process* is what a crash hits. Every process is one turmoil host named
+//! after it; a machine is the set of hosts that share a disk:
+//!
+//! | machine | processes |
+//! |---|---|
+//! | `coordinator` | `coordinator` |
+//! | `master-N` | `master-N` |
+//! | `agent-N` | `agent-N` (the agent) and `executors-N` (its executor host) |
+//! | `scheduler-F-N` | `scheduler-F-N` (instance N of framework F) |
+//!
+//! Everything the harness shares with the processes — disks, the trace, the
+//! process table, message-fault rules — lives in [`Shared`], reached through an
+//! `Rc` (turmoil runs every host on one thread).
+
+use crate::disk::Disk;
+use crate::driver::{self, NetConfig};
+use crate::seed;
+use crate::trace::{Trace, TraceKind, TraceRecord};
+use mesochaos_reference::agent::{Agent, AgentConfig, CHECKPOINT_PATH};
+use mesochaos_reference::coordinator::Coordinator;
+use mesochaos_reference::detector;
+use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
+use mesochaos_reference::framework::FrameworkInfo;
+use mesochaos_reference::io::Command;
+use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgentPolicy};
+use mesochaos_reference::scheduler::{Scheduler, SchedulerConfig, WorkloadPlan};
+use mesochaos_reference::{ProcessId, Resources, Timing};
+use serde::Serialize;
+use std::cell::{RefCell, RefMut};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The tick: messages are delivered only at step boundaries. 10 ms suits
+/// Mesos's second-scale timers and is far cheaper than 1 ms. Fixed once: changing
+/// it changes every trace hash and snapshot.
+pub const TICK_MS: u64 = 10;
+
+/// The process name of the harness itself in the trace (faults, steps).
+pub const HARNESS: &str = "harness";
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrameworkSpec {
+    pub name: String,
+    pub role: String,
+    pub principal: String,
+    pub failover_timeout_ms: u64,
+    pub partition_aware: bool,
+    /// Scheduler instances (processes `scheduler-<name>-1` ...).
+    pub instances: usize,
+    pub desired_tasks: u64,
+    pub task_resources: Resources,
+    pub workload: WorkloadPlan,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClusterSpec {
+    pub masters: usize,
+    pub agents: usize,
+    pub agent_resources: Resources,
+    pub frameworks: Vec<FrameworkSpec>,
+    pub timing: Timing,
+    pub removed_agent_policy: RemovedAgentPolicy,
+    /// How long the supervisor waits before restarting a process that exited.
+    pub restart_delay_ms: u64,
+    /// Upper bound on simulated time (turmoil's `simulation_duration`).
+    pub duration_ms: u64,
+}
+
+/// How to build a process's role.
+#[derive(Clone, Debug)]
+pub enum ProcessKind {
+    Coordinator,
+    Master(MasterConfig),
+    Agent(AgentConfig),
+    ExecutorHost(ExecutorHostConfig),
+    Scheduler(SchedulerConfig),
+}
+
+impl ProcessKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ProcessKind::Coordinator => "coordinator",
+            ProcessKind::Master(_) => "master",
+            ProcessKind::Agent(_) => "agent",
+            ProcessKind::ExecutorHost(_) => "executor-host",
+            ProcessKind::Scheduler(_) => "scheduler",
+        }
+    }
+}
+
+/// A live handle on a process's role, for the harness to observe between steps.
+#[derive(Clone)]
+pub enum RoleRef {
+    Coordinator(Rc<RefCell<Coordinator>>),
+    Master(Rc<RefCell<Master>>),
+    Agent(Rc<RefCell<Agent>>),
+    ExecutorHost(Rc<RefCell<ExecutorHost>>),
+    Scheduler(Rc<RefCell<Scheduler>>),
+}
+
+impl RoleRef {
+    /// The role's whole state as JSON (every role is `Serialize`).
+    pub fn snapshot(&self) -> serde_json::Value {
+        let value = match self {
+            RoleRef::Coordinator(r) => serde_json::to_value(&*r.borrow()),
+            RoleRef::Master(r) => serde_json::to_value(&*r.borrow()),
+            RoleRef::Agent(r) => serde_json::to_value(&*r.borrow()),
+            RoleRef::ExecutorHost(r) => serde_json::to_value(&*r.borrow()),
+            RoleRef::Scheduler(r) => serde_json::to_value(&*r.borrow()),
+        };
+        value.expect("roles serialize")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum ProcessStatus {
+    Running,
+    Exited { at_ms: u64, reason: String },
+    Crashed { at_ms: u64 },
+}
+
+pub struct Slot {
+    pub machine: String,
+    pub kind: ProcessKind,
+    pub status: ProcessStatus,
+    /// How many times the process has started.
+    pub incarnation: u32,
+    pub role: Option<RoleRef>,
+    /// Commands from the harness (scheduler calls) reach the driver here.
+    pub control: Option<UnboundedSender<Command>>,
+    /// Restarted by the supervisor when it exits on its own.
+    pub supervised: bool,
+}
+
+impl Slot {
+    pub fn is_running(&self) -> bool {
+        self.status == ProcessStatus::Running
+    }
+}
+
+/// "Drop the next message of this kind from `from` to `to`".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DropRule {
+    pub from: ProcessId,
+    pub to: ProcessId,
+    pub kind: String,
+}
+
+/// State shared between the harness and every process of a run.
+pub struct Shared {
+    pub seed: u64,
+    pub net: NetConfig,
+    pub trace: RefCell<Trace>,
+    pub disks: RefCell<BTreeMap<String, Disk>>,
+    /// Boot count per machine (a reboot makes a new boot ID).
+    pub boots: RefCell<BTreeMap<String, u32>>,
+    pub slots: RefCell<BTreeMap<ProcessId, Slot>>,
+    pub drop_rules: RefCell<Vec<DropRule>>,
+}
+
+impl Shared {
+    /// Records a trace entry made inside a process, at the process's current time.
+    pub fn record(&self, at: &ProcessId, kind: TraceKind) {
+        self.record_at(driver::now_ms(), at, kind);
+    }
+
+    pub fn record_at(&self, t_ms: u64, at: &ProcessId, kind: TraceKind) {
+        self.trace.borrow_mut().record(TraceRecord {
+            t_ms,
+            at: at.clone(),
+            kind,
+        });
+    }
+
+    pub fn disk_mut(&self, machine: &str) -> RefMut<'_, Disk> {
+        RefMut::map(self.disks.borrow_mut(), |disks| {
+            disks.entry(machine.to_string()).or_default()
+        })
+    }
+
+    /// Takes the first drop rule matching a message about to be delivered.
+    pub fn take_drop_rule(&self, from: &ProcessId, to: &ProcessId, kind: &str) -> Option<String> {
+        let mut rules = self.drop_rules.borrow_mut();
+        let index = rules
+            .iter()
+            .position(|r| &r.from == from && &r.to == to && r.kind == kind)?;
+        rules.remove(index);
+        Some("fault: drop_next".to_string())
+    }
+
+    fn role_of(&self, process: &ProcessId) -> Option<RoleRef> {
+        let slots = self.slots.borrow();
+        let slot = slots.get(process)?;
+        slot.is_running().then(|| slot.role.clone()).flatten()
+    }
+}
+
+/// Starts process `me`: builds its role (an agent from its machine's disk) and drives it.
+async fn start_process(shared: Rc<Shared>, me: ProcessId) -> turmoil::Result {
+    let (kind, machine, incarnation) = {
+        let mut slots = shared.slots.borrow_mut();
+        let slot = slots.get_mut(&me).expect("slot registered");
+        slot.incarnation += 1;
+        slot.status = ProcessStatus::Running;
+        (slot.kind.clone(), slot.machine.clone(), slot.incarnation)
+    };
+    shared.record(
+        &me,
+        TraceKind::Process {
+            what: "started".into(),
+            incarnation,
+            why: None,
+        },
+    );
+    macro_rules! run {
+        ($variant:ident, $role:expr, $listen:expr) => {{
+            let role = Rc::new(RefCell::new($role));
+            shared.slots.borrow_mut().get_mut(&me).expect("slot").role =
+                Some(RoleRef::$variant(role.clone()));
+            driver::drive(shared.clone(), me.clone(), role, $listen).await
+        }};
+    }
+    match kind {
+        ProcessKind::Coordinator => run!(Coordinator, Coordinator::new(me.clone()), true),
+        ProcessKind::Master(config) => run!(Master, Master::new(config), true),
+        ProcessKind::Agent(mut config) => {
+            let boot = shared.boots.borrow().get(&machine).copied().unwrap_or(1);
+            config.boot_id = format!("{machine}-boot-{boot}");
+            let checkpoint = shared
+                .disk_mut(&machine)
+                .read(CHECKPOINT_PATH)
+                .map(<[u8]>::to_vec);
+            run!(Agent, Agent::recover(config, checkpoint.as_deref()), true)
+        }
+        ProcessKind::ExecutorHost(config) => run!(ExecutorHost, ExecutorHost::new(config), false),
+        ProcessKind::Scheduler(config) => run!(Scheduler, Scheduler::new(config), false),
+    }
+}
+
+/// The process names of a cluster shape, in registration order.
+pub fn process_names(spec: &ClusterSpec) -> Vec<(ProcessId, String)> {
+    let mut names = vec![(ProcessId::from("coordinator"), "coordinator".to_string())];
+    for i in 1..=spec.masters {
+        names.push((ProcessId::new(format!("master-{i}")), format!("master-{i}")));
+    }
+    for i in 1..=spec.agents {
+        names.push((ProcessId::new(format!("agent-{i}")), format!("agent-{i}")));
+        names.push((
+            ProcessId::new(format!("executors-{i}")),
+            format!("agent-{i}"),
+        ));
+    }
+    for f in &spec.frameworks {
+        for j in 1..=f.instances {
+            let name = format!("scheduler-{}-{j}", f.name);
+            names.push((ProcessId::new(name.clone()), name));
+        }
+    }
+    names
+}
+
+pub struct Cluster {
+    pub sim: turmoil::Sim<'static>,
+    pub shared: Rc<Shared>,
+    pub spec: ClusterSpec,
+    /// Machine pairs currently cut by a partition.
+    partitions: BTreeSet<(String, String)>,
+}
+
+impl Cluster {
+    pub fn build(spec: ClusterSpec, seed: u64, trace: Trace) -> Cluster {
+        let coordinator = ProcessId::from("coordinator");
+        let mut slots = BTreeMap::new();
+        let mut order = Vec::new();
+        for (name, machine) in process_names(&spec) {
+            let kind = process_kind(&spec, &name, &coordinator);
+            let supervised = matches!(kind, ProcessKind::Master(_) | ProcessKind::Agent(_));
+            order.push(name.clone());
+            slots.insert(
+                name,
+                Slot {
+                    machine,
+                    kind,
+                    status: ProcessStatus::Crashed { at_ms: 0 },
+                    incarnation: 0,
+                    role: None,
+                    control: None,
+                    supervised,
+                },
+            );
+        }
+        let shared = Rc::new(Shared {
+            seed,
+            net: NetConfig::default(),
+            trace: RefCell::new(trace),
+            disks: RefCell::new(BTreeMap::new()),
+            boots: RefCell::new(BTreeMap::new()),
+            slots: RefCell::new(slots),
+            drop_rules: RefCell::new(Vec::new()),
+        });
+
+        // Builder hygiene (DESIGN.md): turmoil's defaults are OS entropy and the
+        // wall clock; its 10 s duration default would end every run early.
+        let sim = turmoil::Builder::new()
+            .rng_seed(seed::stream_seed(seed, "turmoil"))
+            .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .tick_duration(Duration::from_millis(TICK_MS))
+            .simulation_duration(Duration::from_millis(spec.duration_ms + 60_000))
+            .min_message_latency(Duration::from_millis(1))
+            .max_message_latency(Duration::from_millis(50))
+            .tcp_capacity(4_096)
+            .build();
+        let mut cluster = Cluster {
+            sim,
+            shared,
+            spec,
+            partitions: BTreeSet::new(),
+        };
+        for name in order {
+            let shared = cluster.shared.clone();
+            let me = name.clone();
+            cluster.sim.host(name.as_str(), move || {
+                start_process(shared.clone(), me.clone())
+            });
+        }
+        cluster
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.sim.elapsed().as_millis() as u64
+    }
+
+    pub fn fault(&self, fault: &str, detail: impl Into<String>) {
+        self.shared.record_at(
+            self.now_ms(),
+            &ProcessId::from(HARNESS),
+            TraceKind::Fault {
+                fault: fault.into(),
+                detail: detail.into(),
+            },
+        );
+    }
+
+    /// Advances the simulation one tick, then lets the supervisor act.
+    pub fn step(&mut self) -> Result<(), String> {
+        self.sim
+            .step()
+            .map_err(|e| format!("a process failed: {e}"))?;
+        self.supervise();
+        Ok(())
+    }
+
+    /// Restarts processes that exited on their own (a Mesos master that lost
+    /// leadership, an agent told to shut down), after a delay, as systemd would.
+    fn supervise(&mut self) {
+        let now = self.now_ms();
+        let due: Vec<ProcessId> = self
+            .shared
+            .slots
+            .borrow()
+            .iter()
+            .filter(|(_, s)| s.supervised)
+            .filter(|(_, s)| matches!(s.status, ProcessStatus::Exited { at_ms, .. } if now >= at_ms + self.spec.restart_delay_ms))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in due {
+            self.fault("supervisor_restart", name.as_str());
+            self.sim.bounce(name.as_str());
+        }
+    }
+
+    pub fn processes(&self) -> Vec<ProcessId> {
+        self.shared.slots.borrow().keys().cloned().collect()
+    }
+
+    pub fn machine_of(&self, process: &ProcessId) -> Option<String> {
+        self.shared
+            .slots
+            .borrow()
+            .get(process)
+            .map(|s| s.machine.clone())
+    }
+
+    pub fn hosts_of_machine(&self, machine: &str) -> Vec<ProcessId> {
+        self.shared
+            .slots
+            .borrow()
+            .iter()
+            .filter(|(_, s)| s.machine == machine)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    pub fn machines(&self) -> BTreeSet<String> {
+        self.shared
+            .slots
+            .borrow()
+            .values()
+            .map(|s| s.machine.clone())
+            .collect()
+    }
+
+    pub fn is_running(&self, process: &ProcessId) -> bool {
+        self.shared
+            .slots
+            .borrow()
+            .get(process)
+            .is_some_and(Slot::is_running)
+    }
+
+    // ----- faults -----
+
+    /// Kills a process (its machine, disk and other processes live on).
+    pub fn crash(&mut self, process: &ProcessId) {
+        self.fault("crash", process.as_str());
+        self.sim.crash(process.as_str());
+        let now = self.now_ms();
+        let mut slots = self.shared.slots.borrow_mut();
+        let slot = slots.get_mut(process).expect("known process");
+        slot.status = ProcessStatus::Crashed { at_ms: now };
+        slot.control = None;
+    }
+
+    /// Starts a process that is not running.
+    pub fn restart(&mut self, process: &ProcessId) {
+        self.fault("restart", process.as_str());
+        self.sim.bounce(process.as_str());
+    }
+
+    /// Cuts every link between the machines of `a` and the machines of `b`.
+    pub fn partition(&mut self, a: &[String], b: &[String]) {
+        self.fault("partition", format!("{} | {}", a.join(","), b.join(",")));
+        for ma in a {
+            for mb in b {
+                if ma == mb {
+                    continue;
+                }
+                let key = if ma < mb {
+                    (ma.clone(), mb.clone())
+                } else {
+                    (mb.clone(), ma.clone())
+                };
+                if !self.partitions.insert(key) {
+                    continue;
+                }
+                for ha in self.hosts_of_machine(ma) {
+                    for hb in self.hosts_of_machine(mb) {
+                        self.sim.partition(ha.as_str(), hb.as_str());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Repairs every partition.
+    pub fn heal(&mut self) {
+        self.fault("heal", "all partitions");
+        for (ma, mb) in std::mem::take(&mut self.partitions) {
+            for ha in self.hosts_of_machine(&ma) {
+                for hb in self.hosts_of_machine(&mb) {
+                    self.sim.repair(ha.as_str(), hb.as_str());
+                }
+            }
+        }
+    }
+
+    pub fn drop_next(&mut self, rule: DropRule) {
+        self.fault(
+            "drop_next",
+            format!("{} {} -> {}", rule.kind, rule.from, rule.to),
+        );
+        self.shared.drop_rules.borrow_mut().push(rule);
+    }
+
+    /// Hands a command to a running process (e.g. a scheduler call).
+    pub fn command(&mut self, process: &ProcessId, command: Command) -> bool {
+        let sender = self
+            .shared
+            .slots
+            .borrow()
+            .get(process)
+            .and_then(|s| s.control.clone());
+        let delivered = sender.is_some_and(|s| s.send(command.clone()).is_ok());
+        self.fault(
+            "call",
+            format!(
+                "{process}: {}",
+                serde_json::to_string(&command).expect("commands serialize")
+            ),
+        );
+        delivered
+    }
+
+    // ----- observation -----
+
+    pub fn role(&self, process: &ProcessId) -> Option<RoleRef> {
+        self.shared.role_of(process)
+    }
+
+    pub fn masters(&self) -> Vec<(ProcessId, Rc<RefCell<Master>>)> {
+        self.running_roles(|r| match r {
+            RoleRef::Master(m) => Some(m.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn agents(&self) -> Vec<(ProcessId, Rc<RefCell<Agent>>)> {
+        self.running_roles(|r| match r {
+            RoleRef::Agent(a) => Some(a.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn executor_hosts(&self) -> Vec<(ProcessId, Rc<RefCell<ExecutorHost>>)> {
+        self.running_roles(|r| match r {
+            RoleRef::ExecutorHost(e) => Some(e.clone()),
+            _ => None,
+        })
+    }
+
+    pub fn schedulers(&self) -> Vec<(ProcessId, Rc<RefCell<Scheduler>>)> {
+        self.running_roles(|r| match r {
+            RoleRef::Scheduler(s) => Some(s.clone()),
+            _ => None,
+        })
+    }
+
+    fn running_roles<T>(&self, f: impl Fn(&RoleRef) -> Option<T>) -> Vec<(ProcessId, T)> {
+        self.shared
+            .slots
+            .borrow()
+            .iter()
+            .filter(|(_, s)| s.is_running())
+            .filter_map(|(n, s)| s.role.as_ref().and_then(&f).map(|r| (n.clone(), r)))
+            .collect()
+    }
+
+    /// Who leads according to the coordinator (lowest candidacy), whether or
+    /// not that master has noticed yet.
+    pub fn coordinator_leader(&self) -> Option<detector::LeaderInfo> {
+        let RoleRef::Coordinator(c) = self.role(&ProcessId::from("coordinator"))? else {
+            return None;
+        };
+        let children = c.borrow().children(detector::MASTERS_PATH);
+        detector::leader_of(&children)
+    }
+
+    /// The current leader: named by the coordinator, running, and acting as the
+    /// (recovered) leader of that epoch.
+    pub fn leader(&self) -> Option<(ProcessId, u64)> {
+        let info = self.coordinator_leader()?;
+        let RoleRef::Master(m) = self.role(&info.master)? else {
+            return None;
+        };
+        let m = m.borrow();
+        let leader = m.leader()?;
+        (leader.epoch == info.epoch && leader.recovered).then_some((info.master, info.epoch))
+    }
+
+    /// Masters that believe they lead (safety: at most one at any time).
+    pub fn leading_masters(&self) -> Vec<(ProcessId, u64)> {
+        self.masters()
+            .into_iter()
+            .filter_map(|(n, m)| m.borrow().leading_epoch().map(|e| (n, e)))
+            .collect()
+    }
+
+    /// The current leader's rebuilt-state view.
+    pub fn leader_view(&self) -> Option<RebuiltView> {
+        let (leader, _) = self.leader()?;
+        let RoleRef::Master(m) = self.role(&leader)? else {
+            return None;
+        };
+        let view = m.borrow().leader().map(|l| l.rebuilt_view());
+        view
+    }
+
+    /// Every live agent and scheduler instance is registered with the current
+    /// leader, and the leader sees each of them connected and active. The end of
+    /// a failover (DESIGN.md).
+    pub fn all_reregistered(&self) -> bool {
+        let Some((leader, epoch)) = self.leader() else {
+            return false;
+        };
+        let Some(RoleRef::Master(m)) = self.role(&leader) else {
+            return false;
+        };
+        let m = m.borrow();
+        let Some(state) = m.leader() else {
+            return false;
+        };
+        let agents_ok = self.agents().iter().all(|(name, a)| {
+            a.borrow().registered_with() == Some((&leader, epoch))
+                && state
+                    .agents
+                    .values()
+                    .any(|e| &e.process == name && e.connected)
+        });
+        let schedulers_ok = self.schedulers().iter().all(|(name, s)| {
+            let s = s.borrow();
+            if matches!(
+                s.link(),
+                mesochaos_reference::scheduler::SchedulerLink::Stopped { .. }
+            ) {
+                return true;
+            }
+            s.registered_with() == Some((&leader, epoch))
+                && state
+                    .frameworks
+                    .values()
+                    .any(|f| f.scheduler.as_ref() == Some(name) && f.active)
+        });
+        agents_ok && schedulers_ok
+    }
+
+    /// Re-registered, and everything has settled: no status update waits for an
+    /// acknowledgement, every framework runs its desired tasks (all
+    /// `TASK_RUNNING`), and the leader's task table equals what the agents run.
+    pub fn converged(&self) -> bool {
+        if !self.all_reregistered() {
+            return false;
+        }
+        let agents = self.agents();
+        let settled = agents.iter().all(|(_, a)| {
+            let a = a.borrow();
+            a.tasks()
+                .values()
+                .flat_map(|t| t.values())
+                .all(|t| t.pending_updates.is_empty())
+        });
+        if !settled {
+            return false;
+        }
+        let frameworks_ok = self.schedulers().iter().all(|(_, s)| {
+            let s = s.borrow();
+            if matches!(
+                s.link(),
+                mesochaos_reference::scheduler::SchedulerLink::Stopped { .. }
+            ) {
+                return true;
+            }
+            s.running_count() == s.desired_tasks()
+                && s.tasks()
+                    .values()
+                    .filter(|t| t.state.is_active())
+                    .all(|t| t.state == mesochaos_reference::TaskState::Running)
+        });
+        if !frameworks_ok {
+            return false;
+        }
+        let Some(view) = self.leader_view() else {
+            return false;
+        };
+        let mut from_agents = BTreeSet::new();
+        for (_, a) in &agents {
+            let a = a.borrow();
+            for (fid, tasks) in a.tasks() {
+                for (tid, t) in tasks {
+                    from_agents.insert((fid.clone(), tid.clone(), t.state));
+                }
+            }
+        }
+        let from_leader: BTreeSet<_> = view
+            .frameworks
+            .iter()
+            .flat_map(|(fid, f)| {
+                f.tasks
+                    .iter()
+                    .map(move |(tid, t)| (fid.clone(), tid.clone(), t.state))
+            })
+            .collect();
+        from_agents == from_leader
+    }
+}
+
+fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -> ProcessKind {
+    let n = name.as_str();
+    if n == "coordinator" {
+        return ProcessKind::Coordinator;
+    }
+    if n.starts_with("master-") {
+        return ProcessKind::Master(MasterConfig {
+            name: name.clone(),
+            coordinator: coordinator.clone(),
+            timing: spec.timing.clone(),
+            removed_agent_policy: spec.removed_agent_policy,
+        });
+    }
+    if let Some(i) = n.strip_prefix("agent-") {
+        return ProcessKind::Agent(AgentConfig {
+            name: name.clone(),
+            executor_host: ProcessId::new(format!("executors-{i}")),
+            coordinator: coordinator.clone(),
+            resources: spec.agent_resources,
+            timing: spec.timing.clone(),
+            boot_id: String::new(), // filled in at each start
+        });
+    }
+    if let Some(i) = n.strip_prefix("executors-") {
+        return ProcessKind::ExecutorHost(ExecutorHostConfig {
+            name: name.clone(),
+            agent: ProcessId::new(format!("agent-{i}")),
+        });
+    }
+    let framework = spec
+        .frameworks
+        .iter()
+        .find(|f| n.starts_with(&format!("scheduler-{}-", f.name)))
+        .expect("every process name comes from the spec");
+    ProcessKind::Scheduler(SchedulerConfig {
+        name: name.clone(),
+        coordinator: coordinator.clone(),
+        framework: FrameworkInfo {
+            name: framework.name.clone(),
+            role: framework.role.clone(),
+            principal: framework.principal.clone(),
+            failover_timeout_ms: framework.failover_timeout_ms,
+            partition_aware: framework.partition_aware,
+            id: None,
+        },
+        desired_tasks: framework.desired_tasks,
+        task_resources: framework.task_resources,
+        workload: framework.workload.clone(),
+        timing: spec.timing.clone(),
+    })
+}

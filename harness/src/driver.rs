@@ -1,0 +1,637 @@
+//! The simulation driver: runs one sans-I/O role as a turmoil host.
+//!
+//! The driver owns everything the role must not touch: the TCP connections, the
+//! timers, the machine's disk, and the trace. It feeds the role one [`Input`] at
+//! a time and performs the returned [`Output`]s in order, awaiting each (a synced
+//! write takes simulated time).
+//!
+//! Connections follow the facts DESIGN.md measured on turmoil 0.7.2:
+//! - turmoil's TCP never retransmits, so a segment lost to a partition stalls its
+//!   connection forever. Every connection therefore carries heartbeats, and the
+//!   *read side* drops a connection that stays silent past `read_timeout_ms`;
+//! - a write blocks forever once the peer stops reading, so each connection has
+//!   its own writer task fed by a bounded queue, and a full queue closes it;
+//! - connecting to a crashed host hangs until it restarts, so every dial has a
+//!   timeout.
+//!
+//! Frames are length-prefixed postcard ([`crate::frame`]); the dialer's first
+//! frame names it, so the acceptor knows which process a connection belongs to.
+
+use crate::cluster::{ProcessStatus, Shared};
+use crate::frame::{self, Frame, FrameError};
+use crate::seed;
+use crate::trace::TraceKind;
+use mesochaos_reference::io::{Command, Context, Input, Output, Outputs, Role};
+use mesochaos_reference::{Message, ProcessId};
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use turmoil::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use turmoil::net::{TcpListener, TcpStream};
+
+/// Every process listens on this port.
+pub const PORT: u16 = 5050;
+
+/// Transport settings (the same for every run; changing them changes traces).
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// A writer sends a heartbeat after this long without a frame.
+    pub heartbeat_ms: u64,
+    /// A reader drops a connection after this long without a frame.
+    pub read_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    /// Frames queued per connection before it is declared stalled.
+    pub send_queue_frames: usize,
+    /// Simulated time an fsync takes.
+    pub fsync_ms: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            heartbeat_ms: 1_000,
+            read_timeout_ms: 3_500,
+            connect_timeout_ms: 2_000,
+            send_queue_frames: 1_024,
+            fsync_ms: 2,
+        }
+    }
+}
+
+/// Simulated milliseconds since the run started, as the current host sees them.
+pub fn now_ms() -> u64 {
+    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+}
+
+enum NetEvent {
+    Accepted {
+        peer: ProcessId,
+        stream: TcpStream,
+    },
+    Dialed {
+        dial: u64,
+        peer: ProcessId,
+        result: Result<TcpStream, String>,
+    },
+    Frame {
+        conn: u64,
+        seq: u64,
+        message: Message,
+    },
+    Closed {
+        conn: u64,
+        why: String,
+    },
+}
+
+struct Conn {
+    id: u64,
+    tx: mpsc::Sender<Vec<u8>>,
+    next_seq: u64,
+    tasks: [JoinHandle<()>; 2],
+}
+
+/// Runs `role` as process `me` until it exits (or the host is crashed, which
+/// drops this future mid-flight, exactly like a killed process).
+pub async fn drive<R>(
+    shared: Rc<Shared>,
+    me: ProcessId,
+    role: Rc<RefCell<R>>,
+    listen: bool,
+) -> turmoil::Result
+where
+    R: Role + 'static,
+{
+    let (incarnation, machine) = {
+        let slots = shared.slots.borrow();
+        let slot = &slots[&me];
+        (slot.incarnation, slot.machine.clone())
+    };
+    let rng = seed::stream(shared.seed, &format!("process/{me}/{incarnation}"));
+    let (ev_tx, ev_rx) = mpsc::channel(4_096);
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    shared
+        .slots
+        .borrow_mut()
+        .get_mut(&me)
+        .expect("slot")
+        .control = Some(control_tx);
+
+    let listener = if listen {
+        let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+        Some(tokio::task::spawn_local(accept_loop(
+            listener,
+            ev_tx.clone(),
+            shared.net.connect_timeout_ms,
+        )))
+    } else {
+        None
+    };
+
+    let mut driver = Driver {
+        shared: shared.clone(),
+        me: me.clone(),
+        machine,
+        incarnation,
+        rng,
+        role,
+        timers: BTreeMap::new(),
+        deadlines: BTreeSet::new(),
+        conns: BTreeMap::new(),
+        conn_peers: BTreeMap::new(),
+        dials: BTreeMap::new(),
+        next_conn: 1,
+        next_dial: 1,
+        ev_tx,
+        inputs: VecDeque::new(),
+        exit: None,
+    };
+    let reason = driver.run(ev_rx, control_rx).await;
+
+    // A process that exits closes its sockets: peers see FIN at once.
+    if let Some(listener) = listener {
+        listener.abort();
+        let _ = listener.await;
+    }
+    driver.close_all().await;
+    {
+        let mut slots = shared.slots.borrow_mut();
+        let slot = slots.get_mut(&me).expect("slot");
+        slot.status = ProcessStatus::Exited {
+            at_ms: now_ms(),
+            reason: reason.clone(),
+        };
+        slot.control = None;
+    }
+    shared.record(
+        &me,
+        TraceKind::Process {
+            what: "exited".into(),
+            incarnation,
+            why: Some(reason),
+        },
+    );
+    Ok(())
+}
+
+struct Driver<R: Role> {
+    shared: Rc<Shared>,
+    me: ProcessId,
+    machine: String,
+    incarnation: u32,
+    rng: ChaCha8Rng,
+    role: Rc<RefCell<R>>,
+    /// Each armed timer and its deadline; `deadlines` orders them.
+    timers: BTreeMap<R::Timer, u64>,
+    deadlines: BTreeSet<(u64, R::Timer)>,
+    conns: BTreeMap<ProcessId, Conn>,
+    conn_peers: BTreeMap<u64, ProcessId>,
+    /// The dial in flight per peer; a dial result with another number is stale.
+    dials: BTreeMap<ProcessId, u64>,
+    next_conn: u64,
+    next_dial: u64,
+    ev_tx: mpsc::Sender<NetEvent>,
+    /// Inputs the driver itself generated (e.g. a connection it closed).
+    inputs: VecDeque<Input<R::Timer>>,
+    exit: Option<String>,
+}
+
+impl<R: Role + 'static> Driver<R> {
+    async fn run(
+        &mut self,
+        mut ev_rx: mpsc::Receiver<NetEvent>,
+        mut control_rx: mpsc::UnboundedReceiver<Command>,
+    ) -> String {
+        self.handle(Input::Start).await;
+        loop {
+            if let Some(reason) = self.exit.take() {
+                return reason;
+            }
+            if let Some(input) = self.inputs.pop_front() {
+                self.handle(input).await;
+                continue;
+            }
+            // Timers that are due fire before new network input (a fixed order
+            // keeps runs deterministic).
+            let now = now_ms();
+            if let Some((at, timer)) = self.deadlines.first().cloned() {
+                if at <= now {
+                    self.deadlines.remove(&(at, timer.clone()));
+                    self.timers.remove(&timer);
+                    self.handle(Input::Timer(timer)).await;
+                    continue;
+                }
+            }
+            let wait_ms = self.deadlines.first().map(|(at, _)| at.saturating_sub(now));
+            tokio::select! {
+                biased;
+                event = ev_rx.recv() => {
+                    let event = event.expect("the driver holds a sender");
+                    self.on_net(event).await;
+                }
+                Some(command) = control_rx.recv() => self.handle(Input::Command(command)).await,
+                _ = tokio::time::sleep(Duration::from_millis(wait_ms.unwrap_or(0))), if wait_ms.is_some() => {}
+            }
+        }
+    }
+
+    async fn handle(&mut self, input: Input<R::Timer>) {
+        let ctx = Context {
+            now_ms: now_ms(),
+            random: self.rng.next_u64(),
+        };
+        let outputs = {
+            let mut role = self.role.borrow_mut();
+            let mut out = Outputs::new();
+            role.handle(&ctx, input, &mut out);
+            out.into_vec()
+        };
+        for output in outputs {
+            self.perform(output).await;
+        }
+    }
+
+    async fn perform(&mut self, output: Output<R::Timer>) {
+        match output {
+            Output::Send { to, message } => self.send(to, message).await,
+            Output::Connect { to } => {
+                if self.conns.contains_key(&to) {
+                    self.inputs.push_back(Input::Connected { peer: to });
+                } else if !self.dials.contains_key(&to) {
+                    self.dial(to);
+                }
+            }
+            Output::Disconnect { peer } => {
+                self.dials.remove(&peer);
+                self.close(&peer, "closed by this process").await;
+            }
+            Output::SetTimer { timer, at_ms } => {
+                if let Some(old) = self.timers.insert(timer.clone(), at_ms) {
+                    self.deadlines.remove(&(old, timer.clone()));
+                }
+                self.deadlines.insert((at_ms, timer));
+            }
+            Output::CancelTimer { timer } => {
+                if let Some(old) = self.timers.remove(&timer) {
+                    self.deadlines.remove(&(old, timer));
+                }
+            }
+            Output::WriteFileAtomic { path, bytes } => {
+                // temp + fsync + rename + directory fsync: durable on completion;
+                // a crash while this sleeps leaves the old file.
+                tokio::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
+                self.shared
+                    .disk_mut(&self.machine)
+                    .replace_atomically(&path, &bytes);
+                self.trace_disk("replace", &path, bytes.len());
+            }
+            Output::AppendFile { path, bytes, sync } => {
+                if sync {
+                    tokio::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
+                }
+                self.shared
+                    .disk_mut(&self.machine)
+                    .append(&path, &bytes, sync);
+                self.trace_disk(
+                    if sync { "append+fsync" } else { "append" },
+                    &path,
+                    bytes.len(),
+                );
+            }
+            Output::Event(event) => self.shared.record(&self.me, TraceKind::Event { event }),
+            Output::Exit { reason } => self.exit = Some(reason),
+        }
+    }
+
+    fn trace_disk(&self, op: &str, path: &str, bytes: usize) {
+        self.shared.record(
+            &self.me,
+            TraceKind::Disk {
+                machine: self.machine.clone(),
+                op: op.into(),
+                path: path.into(),
+                bytes,
+            },
+        );
+    }
+
+    async fn send(&mut self, to: ProcessId, message: Message) {
+        let Some(conn) = self.conns.get_mut(&to) else {
+            self.shared.record(
+                &self.me,
+                TraceKind::Drop {
+                    peer: to,
+                    kind: message.kind().into(),
+                    why: "not connected".into(),
+                },
+            );
+            return;
+        };
+        let seq = conn.next_seq;
+        conn.next_seq += 1;
+        let bytes = frame::encode(&Frame::Message {
+            seq,
+            message: message.clone(),
+        });
+        let conn_id = conn.id;
+        let queued = conn.tx.try_send(bytes);
+        self.shared.record(
+            &self.me,
+            TraceKind::Send {
+                to: to.clone(),
+                conn: conn_id,
+                seq,
+                message,
+            },
+        );
+        if queued.is_err() {
+            // The writer is stuck (the peer stopped reading, or segments were
+            // lost): this connection is dead.
+            self.close(&to, "send queue full").await;
+            self.inputs.push_back(Input::Disconnected { peer: to });
+        }
+    }
+
+    fn dial(&mut self, peer: ProcessId) {
+        let dial = self.next_dial;
+        self.next_dial += 1;
+        self.dials.insert(peer.clone(), dial);
+        let hello = frame::encode(&Frame::Hello {
+            from: self.me.clone(),
+            incarnation: self.incarnation,
+        });
+        let timeout = Duration::from_millis(self.shared.net.connect_timeout_ms);
+        let ev_tx = self.ev_tx.clone();
+        tokio::task::spawn_local(async move {
+            let attempt = async {
+                let mut stream = TcpStream::connect((peer.as_str(), PORT)).await?;
+                stream.write_all(&hello).await?;
+                Ok::<_, std::io::Error>(stream)
+            };
+            let result = match tokio::time::timeout(timeout, attempt).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+            };
+            let _ = ev_tx.send(NetEvent::Dialed { dial, peer, result }).await;
+        });
+    }
+
+    fn open(&mut self, peer: &ProcessId, stream: TcpStream) -> u64 {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let (rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::channel(self.shared.net.send_queue_frames);
+        let net = &self.shared.net;
+        let reader =
+            tokio::task::spawn_local(read_loop(rd, id, self.ev_tx.clone(), net.read_timeout_ms));
+        let writer =
+            tokio::task::spawn_local(write_loop(wr, rx, id, self.ev_tx.clone(), net.heartbeat_ms));
+        self.conns.insert(
+            peer.clone(),
+            Conn {
+                id,
+                tx,
+                next_seq: 1,
+                tasks: [reader, writer],
+            },
+        );
+        self.conn_peers.insert(id, peer.clone());
+        id
+    }
+
+    /// Closes the connection with `peer`, if any. Its tasks are aborted *and
+    /// awaited*, so the socket is dropped (sending FIN) before this returns.
+    async fn close(&mut self, peer: &ProcessId, why: &str) -> bool {
+        let Some(conn) = self.conns.remove(peer) else {
+            return false;
+        };
+        self.conn_peers.remove(&conn.id);
+        self.shared.record(
+            &self.me,
+            TraceKind::Conn {
+                peer: peer.clone(),
+                conn: conn.id,
+                what: "closed".into(),
+                why: Some(why.into()),
+            },
+        );
+        for task in conn.tasks {
+            task.abort();
+            let _ = task.await;
+        }
+        true
+    }
+
+    async fn close_all(&mut self) {
+        let peers: Vec<ProcessId> = self.conns.keys().cloned().collect();
+        for peer in peers {
+            self.close(&peer, "process exited").await;
+        }
+    }
+
+    async fn on_net(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Accepted { peer, stream } => {
+                if self.conns.contains_key(&peer) {
+                    self.close(&peer, "replaced by a new connection from the same process")
+                        .await;
+                }
+                let conn = self.open(&peer, stream);
+                self.shared.record(
+                    &self.me,
+                    TraceKind::Conn {
+                        peer,
+                        conn,
+                        what: "accepted".into(),
+                        why: None,
+                    },
+                );
+            }
+            NetEvent::Dialed { dial, peer, result } => {
+                if self.dials.get(&peer) != Some(&dial) {
+                    return; // stale: the role gave up on this dial
+                }
+                self.dials.remove(&peer);
+                match result {
+                    Ok(stream) => {
+                        if self.conns.contains_key(&peer) {
+                            self.close(&peer, "replaced by a new connection").await;
+                        }
+                        let conn = self.open(&peer, stream);
+                        self.shared.record(
+                            &self.me,
+                            TraceKind::Conn {
+                                peer: peer.clone(),
+                                conn,
+                                what: "connected".into(),
+                                why: None,
+                            },
+                        );
+                        self.handle(Input::Connected { peer }).await;
+                    }
+                    Err(why) => {
+                        self.shared.record(
+                            &self.me,
+                            TraceKind::Conn {
+                                peer: peer.clone(),
+                                conn: 0,
+                                what: "connect_failed".into(),
+                                why: Some(why),
+                            },
+                        );
+                        self.handle(Input::ConnectFailed { peer }).await;
+                    }
+                }
+            }
+            NetEvent::Frame { conn, seq, message } => {
+                let Some(peer) = self.conn_peers.get(&conn).cloned() else {
+                    return; // from a connection already closed
+                };
+                if let Some(why) = self.shared.take_drop_rule(&peer, &self.me, message.kind()) {
+                    self.shared.record(
+                        &self.me,
+                        TraceKind::Drop {
+                            peer,
+                            kind: message.kind().into(),
+                            why,
+                        },
+                    );
+                    return;
+                }
+                self.shared.record(
+                    &self.me,
+                    TraceKind::Deliver {
+                        from: peer.clone(),
+                        conn,
+                        seq,
+                    },
+                );
+                self.handle(Input::Message {
+                    from: peer,
+                    message,
+                })
+                .await;
+            }
+            NetEvent::Closed { conn, why } => {
+                let Some(peer) = self.conn_peers.get(&conn).cloned() else {
+                    return;
+                };
+                self.close(&peer, &why).await;
+                self.handle(Input::Disconnected { peer }).await;
+            }
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, ev_tx: mpsc::Sender<NetEvent>, hello_timeout_ms: u64) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let ev_tx = ev_tx.clone();
+        tokio::task::spawn_local(async move {
+            let hello = tokio::time::timeout(
+                Duration::from_millis(hello_timeout_ms),
+                read_frame(&mut stream),
+            )
+            .await;
+            if let Ok(Ok(Frame::Hello { from, .. })) = hello {
+                let _ = ev_tx.send(NetEvent::Accepted { peer: from, stream }).await;
+            }
+            // Anything else: drop the stream (the dialer sees it close).
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("closed by peer")]
+    Eof,
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+}
+
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            ReadError::Eof
+        } else {
+            ReadError::Io(e)
+        }
+    }
+}
+
+async fn read_frame<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Result<Frame, ReadError> {
+    let mut prefix = [0u8; 4];
+    stream.read_exact(&mut prefix).await?;
+    let len = frame::body_len(prefix)?;
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    Ok(frame::decode(&body)?)
+}
+
+async fn read_loop(
+    mut rd: OwnedReadHalf,
+    conn: u64,
+    ev_tx: mpsc::Sender<NetEvent>,
+    read_timeout_ms: u64,
+) {
+    let why = loop {
+        match tokio::time::timeout(Duration::from_millis(read_timeout_ms), read_frame(&mut rd))
+            .await
+        {
+            Err(_) => break format!("silent for {read_timeout_ms} ms"),
+            Ok(Err(e)) => break e.to_string(),
+            Ok(Ok(Frame::Heartbeat)) => {}
+            Ok(Ok(Frame::Hello { .. })) => break "unexpected hello frame".to_string(),
+            Ok(Ok(Frame::Message { seq, message })) => {
+                if ev_tx
+                    .send(NetEvent::Frame { conn, seq, message })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = ev_tx.send(NetEvent::Closed { conn, why }).await;
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    conn: u64,
+    ev_tx: mpsc::Sender<NetEvent>,
+    heartbeat_ms: u64,
+) {
+    let heartbeat = frame::encode(&Frame::Heartbeat);
+    loop {
+        let bytes = tokio::select! {
+            biased;
+            item = rx.recv() => match item {
+                Some(bytes) => bytes,
+                None => return,
+            },
+            _ = tokio::time::sleep(Duration::from_millis(heartbeat_ms)) => heartbeat.clone(),
+        };
+        if let Err(e) = wr.write_all(&bytes).await {
+            let _ = ev_tx
+                .send(NetEvent::Closed {
+                    conn,
+                    why: format!("write failed: {e}"),
+                })
+                .await;
+            return;
+        }
+    }
+}

@@ -1,0 +1,623 @@
+//! Running a script of steps against a simulated cluster, and what a run reports.
+
+use crate::checkers;
+use crate::cluster::{Cluster, ClusterSpec, DropRule, RoleRef, HARNESS};
+use crate::trace::{Trace, TraceKind};
+use mesochaos_faults::{Fault, Target};
+use mesochaos_reference::io::Command;
+use mesochaos_reference::master::RebuiltView;
+use mesochaos_reference::scheduler::SchedulerLink;
+use mesochaos_reference::{
+    AgentId, Event, FrameworkId, ProcessId, Reason, Resources, TaskId, TaskState,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// One step of a scenario script. Steps run in order; each starts when the
+/// previous one is done.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Step {
+    /// Inject a fault (or heal).
+    Fault(Fault),
+    /// Wait until `condition` holds; fail the run if it does not within `within_ms`.
+    Wait {
+        condition: Condition,
+        within_ms: u64,
+    },
+    /// Let simulated time pass.
+    Sleep { ms: u64 },
+    /// Make a framework's active scheduler instance send a call.
+    Call { framework: String, command: Command },
+}
+
+/// Something a `wait` step waits for.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Condition {
+    /// A recovered leader exists.
+    LeaderElected,
+    /// A leader exists whose epoch is newer than the one the last `crash
+    /// leader` (or partition of the leader) hit.
+    NewLeader,
+    /// No master leads.
+    NoLeader,
+    /// `framework`'s scheduler sees at least `count` tasks `TASK_RUNNING`.
+    TasksRunning { framework: String, count: u64 },
+    /// Every live agent and scheduler is registered with the current leader.
+    Reregistered,
+    /// Re-registered, and every update acknowledged, desired tasks running, and
+    /// the leader's task table equal to the agents'.
+    Converged,
+    /// `framework` has received at least `count` updates with `state`.
+    UpdateSeen {
+        framework: String,
+        state: TaskState,
+        count: u64,
+    },
+}
+
+/// What must hold at the end of a run (on top of the always-on checkers).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Expectations {
+    /// Failover time (DESIGN.md) of the last leader crash, at most this.
+    pub failover_time_max_ms: Option<u64>,
+    /// No framework received `TASK_LOST`.
+    pub no_task_lost: bool,
+    /// No task ID was started more than once (executor hosts' start counts).
+    pub no_task_restarted: bool,
+    /// No framework received a terminal update (reconciliation answers and
+    /// retried updates of non-terminal states are fine).
+    pub no_task_ended: bool,
+    /// The leader after the last failover holds the same frameworks, agents and
+    /// tasks as the leader before it.
+    pub rebuilt_state_matches: bool,
+    /// Counts of updates frameworks must (or must not) have received.
+    pub updates: Vec<UpdateExpectation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UpdateExpectation {
+    pub framework: String,
+    pub state: TaskState,
+    pub reason: Option<Reason>,
+    pub min: u64,
+    pub max: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSpec {
+    pub name: String,
+    pub cluster: ClusterSpec,
+    pub steps: Vec<Step>,
+    pub expect: Expectations,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// A property that did not hold, with where and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// Which checker or expectation failed.
+    pub checker: String,
+    pub t_ms: u64,
+    pub message: String,
+    /// The processes involved.
+    pub processes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// From the last leader crash to every live agent and scheduler
+    /// re-registered with the new leader.
+    pub failover_time_ms: Option<u64>,
+    pub messages_sent: u64,
+    pub messages_dropped: u64,
+    pub trace_records: u64,
+    /// Task starts counted by executor hosts.
+    pub task_starts: u64,
+    /// Status updates received by frameworks, by state.
+    pub updates_by_state: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FinalState {
+    pub leader: Option<LeaderSummary>,
+    pub frameworks: Vec<FrameworkSummary>,
+    pub agents: Vec<AgentSummary>,
+    pub tasks: Vec<TaskSummary>,
+    /// Dynamic reservations (none until the storage work lands).
+    pub reservations: Vec<serde_json::Value>,
+    /// Persistent volumes (none until the storage work lands).
+    pub volumes: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderSummary {
+    pub master: ProcessId,
+    pub epoch: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkSummary {
+    pub framework_id: FrameworkId,
+    pub name: String,
+    pub active: bool,
+    pub scheduler: Option<ProcessId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSummary {
+    pub agent_id: AgentId,
+    pub process: ProcessId,
+    pub connected: bool,
+    pub total: Resources,
+    pub used: Resources,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSummary {
+    pub framework_id: FrameworkId,
+    pub task_id: TaskId,
+    pub agent_id: AgentId,
+    pub state: TaskState,
+}
+
+/// The leader's state just before the last leader crash, and the new leader's
+/// at the end of the run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RebuiltComparison {
+    pub before: RebuiltView,
+    pub after: Option<RebuiltView>,
+}
+
+/// A line of the human timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub t_ms: u64,
+    pub at: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub trace_hash: String,
+    pub sim_seconds: f64,
+    pub violations: Vec<Violation>,
+    pub metrics: Metrics,
+    pub final_state: FinalState,
+    pub rebuilt: Option<RebuiltComparison>,
+    pub timeline: Vec<TimelineEntry>,
+    /// Per framework name, the updates its scheduler instances received, in
+    /// order: `(instance, task, state, reason)`.
+    pub framework_updates: BTreeMap<String, Vec<ReceivedUpdate>>,
+    /// Start count per task ID (from executor hosts).
+    pub task_starts: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedUpdate {
+    pub t_ms: u64,
+    pub instance: ProcessId,
+    pub task_id: TaskId,
+    pub state: TaskState,
+    pub reason: Option<Reason>,
+}
+
+/// Runs `spec` with `seed`, optionally writing the trace as JSON lines.
+pub fn run(spec: &RunSpec, seed: u64, trace_out: Option<Box<dyn Write>>) -> RunReport {
+    let mut runner = Runner {
+        cluster: Cluster::build(spec.cluster.clone(), seed, Trace::new(trace_out)),
+        violations: Vec::new(),
+        failover: None,
+        rebuilt_before: None,
+        failover_time_ms: None,
+        last_leader_epoch: None,
+        multiple_leaders_reported: false,
+    };
+    let outcome = runner.run_steps(spec);
+    if let Err(violation) = outcome {
+        runner.violations.push(violation);
+    }
+    runner.finish(spec, seed)
+}
+
+struct Runner {
+    cluster: Cluster,
+    violations: Vec<Violation>,
+    /// A failover being measured: (crash time, epoch of the crashed leader).
+    failover: Option<(u64, u64)>,
+    rebuilt_before: Option<RebuiltView>,
+    failover_time_ms: Option<u64>,
+    /// The epoch the last leader-targeted fault hit (for `NewLeader`).
+    last_leader_epoch: Option<u64>,
+    multiple_leaders_reported: bool,
+}
+
+impl Runner {
+    fn now(&self) -> u64 {
+        self.cluster.now_ms()
+    }
+
+    fn violation(&self, checker: &str, message: String, processes: Vec<String>) -> Violation {
+        Violation {
+            checker: checker.into(),
+            t_ms: self.now(),
+            message,
+            processes,
+        }
+    }
+
+    /// One tick, then the per-tick checks.
+    fn tick(&mut self) -> Result<(), Violation> {
+        if self.now() >= self.cluster.spec.duration_ms {
+            return Err(self.violation(
+                "duration",
+                format!(
+                    "the run reached its {} ms bound before its steps finished",
+                    self.cluster.spec.duration_ms
+                ),
+                vec![],
+            ));
+        }
+        self.cluster
+            .step()
+            .map_err(|e| self.violation("process_panicked", e, vec![]))?;
+        let leading = self.cluster.leading_masters();
+        if leading.len() > 1 && !self.multiple_leaders_reported {
+            self.multiple_leaders_reported = true;
+            let names = leading
+                .iter()
+                .map(|(n, e)| format!("{n} (epoch {e})"))
+                .collect::<Vec<_>>();
+            self.violations.push(self.violation(
+                "single_leader",
+                format!(
+                    "{} masters believe they lead: {}",
+                    leading.len(),
+                    names.join(", ")
+                ),
+                leading.iter().map(|(n, _)| n.to_string()).collect(),
+            ));
+        }
+        if let Some((crashed_at, old_epoch)) = self.failover {
+            if self.failover_time_ms.is_none() && self.cluster.all_reregistered() {
+                if let Some((_, epoch)) = self.cluster.leader() {
+                    if epoch > old_epoch {
+                        self.failover_time_ms = Some(self.now() - crashed_at);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_steps(&mut self, spec: &RunSpec) -> Result<(), Violation> {
+        for (index, step) in spec.steps.iter().enumerate() {
+            let started = self.now();
+            self.cluster.shared.record_at(
+                started,
+                &ProcessId::from(HARNESS),
+                TraceKind::Fault {
+                    fault: "step".into(),
+                    detail: format!("{}: {}", index + 1, describe_step(step)),
+                },
+            );
+            match step {
+                Step::Fault(fault) => {
+                    // Targets resolve when the fault fires; "the leader" during an
+                    // election means waiting for one.
+                    while !self.apply_fault(fault)? {
+                        self.tick()?;
+                    }
+                }
+                Step::Wait {
+                    condition,
+                    within_ms,
+                } => loop {
+                    if self.holds(condition) {
+                        break;
+                    }
+                    if self.now() > started + within_ms {
+                        return Err(self.violation(
+                            "wait",
+                            format!(
+                                "step {}: {:?} did not hold within {} ms",
+                                index + 1,
+                                condition,
+                                within_ms
+                            ),
+                            vec![],
+                        ));
+                    }
+                    self.tick()?;
+                },
+                Step::Sleep { ms } => {
+                    while self.now() < started + ms {
+                        self.tick()?;
+                    }
+                }
+                Step::Call { framework, command } => {
+                    let instance = self.active_instance(framework).ok_or_else(|| {
+                        self.violation(
+                            "call",
+                            format!("step {}: framework {framework} has no registered scheduler instance", index + 1),
+                            vec![],
+                        )
+                    })?;
+                    self.cluster.command(&instance, command.clone());
+                    self.tick()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn active_instance(&self, framework: &str) -> Option<ProcessId> {
+        self.cluster
+            .schedulers()
+            .into_iter()
+            .find(|(_, s)| {
+                let s = s.borrow();
+                s.framework_name() == framework
+                    && matches!(s.link(), SchedulerLink::Registered { .. })
+            })
+            .map(|(n, _)| n)
+    }
+
+    fn resolve(&self, target: &Target) -> Option<ProcessId> {
+        match target {
+            Target::Process(name) => Some(ProcessId::new(name.clone())),
+            Target::Leader => self.cluster.leader().map(|(n, _)| n),
+        }
+    }
+
+    fn resolve_machines(&self, targets: &[Target]) -> Option<Vec<String>> {
+        targets
+            .iter()
+            .map(|t| self.resolve(t).and_then(|p| self.cluster.machine_of(&p)))
+            .collect()
+    }
+
+    /// Applies a fault; `Ok(false)` if a target cannot be resolved yet.
+    fn apply_fault(&mut self, fault: &Fault) -> Result<bool, Violation> {
+        let targets_leader = |targets: &[&Target]| targets.iter().any(|t| **t == Target::Leader);
+        let leader_targeted = match fault {
+            Fault::Crash(t) | Fault::Isolate(t) => targets_leader(&[t]),
+            Fault::Partition { a, b } => targets_leader(&a.iter().chain(b).collect::<Vec<_>>()),
+            _ => false,
+        };
+        if leader_targeted {
+            let Some((leader, epoch)) = self.cluster.leader() else {
+                return Ok(false);
+            };
+            // Capture what the old leader knows, to compare with what the new
+            // one rebuilds (offers excluded: they are soft state by design).
+            self.rebuilt_before = self.cluster.leader_view();
+            self.failover = Some((self.now(), epoch));
+            self.failover_time_ms = None;
+            self.last_leader_epoch = Some(epoch);
+            let _ = leader;
+        }
+        match fault {
+            Fault::Crash(target) => {
+                let Some(process) = self.resolve(target) else {
+                    return Ok(false);
+                };
+                self.check_known(&process)?;
+                self.cluster.crash(&process);
+            }
+            Fault::Restart(target) => {
+                let Some(process) = self.resolve(target) else {
+                    return Ok(false);
+                };
+                self.check_known(&process)?;
+                if !self.cluster.is_running(&process) {
+                    self.cluster.restart(&process);
+                }
+            }
+            Fault::Partition { a, b } => {
+                let (Some(a), Some(b)) = (self.resolve_machines(a), self.resolve_machines(b))
+                else {
+                    return Ok(false);
+                };
+                self.cluster.partition(&a, &b);
+            }
+            Fault::Isolate(target) => {
+                let Some(machine) = self.resolve_machines(std::slice::from_ref(target)) else {
+                    return Ok(false);
+                };
+                let others: Vec<String> = self
+                    .cluster
+                    .machines()
+                    .into_iter()
+                    .filter(|m| *m != machine[0])
+                    .collect();
+                self.cluster.partition(&machine, &others);
+            }
+            Fault::Heal => self.cluster.heal(),
+            Fault::DropNext { kind, from, to } => {
+                let (Some(from), Some(to)) = (self.resolve(from), self.resolve(to)) else {
+                    return Ok(false);
+                };
+                self.cluster.drop_next(DropRule {
+                    from,
+                    to,
+                    kind: kind.clone(),
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    fn check_known(&self, process: &ProcessId) -> Result<(), Violation> {
+        if self.cluster.machine_of(process).is_none() {
+            return Err(self.violation(
+                "step",
+                format!("no process named {process}"),
+                vec![process.to_string()],
+            ));
+        }
+        Ok(())
+    }
+
+    fn holds(&self, condition: &Condition) -> bool {
+        match condition {
+            Condition::LeaderElected => self.cluster.leader().is_some(),
+            Condition::NewLeader => match (self.cluster.leader(), self.last_leader_epoch) {
+                (Some((_, epoch)), Some(old)) => epoch > old,
+                (Some(_), None) => true,
+                (None, _) => false,
+            },
+            Condition::NoLeader => self.cluster.leading_masters().is_empty(),
+            Condition::TasksRunning { framework, count } => {
+                self.cluster.schedulers().iter().any(|(_, s)| {
+                    let s = s.borrow();
+                    s.framework_name() == framework
+                        && s.tasks()
+                            .values()
+                            .filter(|t| t.state == TaskState::Running)
+                            .count() as u64
+                            >= *count
+                })
+            }
+            Condition::Reregistered => self.cluster.all_reregistered(),
+            Condition::Converged => self.cluster.converged(),
+            Condition::UpdateSeen {
+                framework,
+                state,
+                count,
+            } => {
+                let prefix = format!("scheduler-{framework}-");
+                let seen = self
+                    .cluster
+                    .shared
+                    .trace
+                    .borrow()
+                    .events()
+                    .filter(|(_, at, e)| {
+                        at.as_str().starts_with(&prefix)
+                            && matches!(e, Event::UpdateReceived { state: s, .. } if s == state)
+                    })
+                    .count() as u64;
+                seen >= *count
+            }
+        }
+    }
+
+    fn finish(mut self, spec: &RunSpec, seed: u64) -> RunReport {
+        let trace = self.cluster.shared.trace.borrow();
+        let framework_updates = checkers::framework_updates(trace.records());
+        let task_starts = checkers::task_starts(trace.records());
+        self.violations
+            .extend(checkers::check_trace(trace.records()));
+        let rebuilt = self.rebuilt_before.clone().map(|before| RebuiltComparison {
+            before,
+            after: self.cluster.leader_view(),
+        });
+        self.violations.extend(checkers::check_expectations(
+            &spec.expect,
+            self.now(),
+            self.failover_time_ms,
+            rebuilt.as_ref(),
+            &framework_updates,
+            &task_starts,
+        ));
+        let mut metrics = checkers::metrics(trace.records());
+        metrics.failover_time_ms = self.failover_time_ms;
+        let timeline = checkers::timeline(trace.records());
+        let trace_hash = trace.hash_hex();
+        drop(trace);
+        let final_state = final_state(&self.cluster);
+        let verdict = if self.violations.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        };
+        RunReport {
+            scenario: spec.name.clone(),
+            seed,
+            verdict,
+            trace_hash,
+            sim_seconds: self.now() as f64 / 1000.0,
+            violations: self.violations,
+            metrics,
+            final_state,
+            rebuilt,
+            timeline,
+            framework_updates,
+            task_starts,
+        }
+    }
+}
+
+fn describe_step(step: &Step) -> String {
+    match step {
+        Step::Fault(fault) => fault.to_string(),
+        Step::Wait {
+            condition,
+            within_ms,
+        } => format!("wait {condition:?} within {within_ms} ms"),
+        Step::Sleep { ms } => format!("sleep {ms} ms"),
+        Step::Call { framework, command } => format!("{framework} calls {command:?}"),
+    }
+}
+
+fn final_state(cluster: &Cluster) -> FinalState {
+    let Some((leader, epoch)) = cluster.leader() else {
+        return FinalState::default();
+    };
+    let Some(RoleRef::Master(m)) = cluster.role(&leader) else {
+        return FinalState::default();
+    };
+    let m = m.borrow();
+    let state = m.leader().expect("leader() checked it leads");
+    FinalState {
+        leader: Some(LeaderSummary {
+            master: leader.clone(),
+            epoch,
+        }),
+        frameworks: state
+            .frameworks
+            .iter()
+            .map(|(id, f)| FrameworkSummary {
+                framework_id: id.clone(),
+                name: f.info.name.clone(),
+                active: f.active,
+                scheduler: f.scheduler.clone(),
+            })
+            .collect(),
+        agents: state
+            .agents
+            .iter()
+            .map(|(id, a)| AgentSummary {
+                agent_id: id.clone(),
+                process: a.process.clone(),
+                connected: a.connected,
+                total: a.total,
+                used: a.used,
+            })
+            .collect(),
+        tasks: state
+            .frameworks
+            .iter()
+            .flat_map(|(fid, f)| {
+                f.tasks.iter().map(move |(tid, t)| TaskSummary {
+                    framework_id: fid.clone(),
+                    task_id: tid.clone(),
+                    agent_id: t.agent_id.clone(),
+                    state: t.state,
+                })
+            })
+            .collect(),
+        reservations: vec![],
+        volumes: vec![],
+    }
+}

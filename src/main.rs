@@ -1,1 +1,243 @@
-fn main() {}
+//! `mesochaos`: run Mesos-style fault-tolerance scenarios in a deterministic
+//! simulation.
+//!
+//! Exit codes: 0 the run passed, 1 an invariant or expectation failed, 2 bad
+//! input (a scenario file, an argument, an output file that cannot be written).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mesochaos_harness::{RunReport, Verdict};
+use mesochaos_scenarios::Scenario;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mesochaos",
+    version,
+    about = "A reference implementation of Apache Mesos's fault tolerance, run under deterministic chaos in turmoil",
+    long_about = "mesochaos runs a Mesos-style cluster (a ZooKeeper-like coordinator, masters in hot standby, \
+                  agents, executor hosts and framework schedulers) inside the turmoil network simulator, injects \
+                  the faults a scenario file scripts, and checks safety and liveness properties.\n\n\
+                  Every run is reproducible from its seed: the same seed, scenario and code give the same trace hash.\n\n\
+                  Exit codes: 0 pass, 1 a property or expectation failed, 2 bad input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run one scenario and report what happened.
+    Run {
+        /// The scenario file (TOML; see docs/scenario-format.md).
+        file: PathBuf,
+        /// The run's seed [default: the scenario's `seed`, else 1].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// `text` for people (a timeline and a verdict), `json` for machines (one object on stdout).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write every message, event and fault as JSON lines to this file.
+        #[arg(long, value_name = "OUT.jsonl")]
+        trace: Option<PathBuf>,
+    },
+    /// Validate a scenario file without running it.
+    Check {
+        /// The scenario file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+const EXIT_FAIL: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Check { file } => check(&file),
+        Commands::Run {
+            file,
+            seed,
+            format,
+            trace,
+        } => run(&file, seed, format, trace.as_deref()),
+    }
+}
+
+fn load(file: &Path) -> Result<Scenario, ExitCode> {
+    mesochaos_scenarios::load(file).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    })
+}
+
+fn check(file: &Path) -> ExitCode {
+    match load(file) {
+        Ok(scenario) => {
+            let spec = &scenario.spec;
+            println!(
+                "ok: {} ({} masters, {} agents, {} frameworks, {} steps)",
+                spec.name,
+                spec.cluster.masters,
+                spec.cluster.agents,
+                spec.cluster.frameworks.len(),
+                spec.steps.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// The JSON object `run --format json` prints (DESIGN.md's contract).
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    scenario: &'a str,
+    seed: u64,
+    verdict: &'a Verdict,
+    trace_hash: &'a str,
+    sim_seconds: f64,
+    wall_seconds: f64,
+    violations: &'a [mesochaos_harness::run::Violation],
+    final_state: &'a mesochaos_harness::run::FinalState,
+    metrics: &'a mesochaos_harness::run::Metrics,
+    /// The command that replays this run (present when it failed).
+    replay: Option<String>,
+}
+
+fn run(file: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> ExitCode {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    // The seed comes first, so that even a run that dies can be replayed.
+    match format {
+        Format::Text => println!("seed: {seed}"),
+        Format::Json => eprintln!("seed: {seed}"),
+    }
+    let trace_out: Option<Box<dyn Write>> = match trace {
+        None => None,
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("error: cannot create trace file {}: {e}", path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+    };
+    let replay = format!("mesochaos run {} --seed {seed}", file.display());
+
+    // Wall time is measured around the simulation, never inside it.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        mesochaos_harness::run(&scenario.spec, seed, trace_out)
+    }));
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let report = match outcome {
+        Ok(report) => report,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            eprintln!("FAIL: the harness panicked: {message}");
+            eprintln!("replay: {replay}");
+            return ExitCode::from(EXIT_FAIL);
+        }
+    };
+
+    let failed = report.verdict == Verdict::Fail;
+    match format {
+        Format::Json => {
+            let json = JsonReport {
+                scenario: &report.scenario,
+                seed,
+                verdict: &report.verdict,
+                trace_hash: &report.trace_hash,
+                sim_seconds: report.sim_seconds,
+                wall_seconds,
+                violations: &report.violations,
+                final_state: &report.final_state,
+                metrics: &report.metrics,
+                replay: failed.then(|| replay.clone()),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).expect("reports serialize")
+            );
+        }
+        Format::Text => print_text(&scenario, &report, wall_seconds),
+    }
+    if failed {
+        eprintln!("replay: {replay}");
+        ExitCode::from(EXIT_FAIL)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_text(scenario: &Scenario, report: &RunReport, wall_seconds: f64) {
+    println!("scenario: {}", report.scenario);
+    if !scenario.description.is_empty() {
+        for line in scenario.description.lines() {
+            println!("  {line}");
+        }
+    }
+    println!();
+    for line in &report.timeline {
+        println!(
+            "{:>9.2}s  {:<18} {}",
+            line.t_ms as f64 / 1000.0,
+            line.at,
+            line.text
+        );
+    }
+    println!();
+    if let Some(t) = report.metrics.failover_time_ms {
+        println!("failover time: {:.2}s", t as f64 / 1000.0);
+    }
+    if let Some(leader) = &report.final_state.leader {
+        println!(
+            "final leader: {} (epoch {}), {} agents, {} frameworks, {} tasks",
+            leader.master,
+            leader.epoch,
+            report.final_state.agents.len(),
+            report.final_state.frameworks.len(),
+            report.final_state.tasks.len()
+        );
+    } else {
+        println!("final leader: none");
+    }
+    println!(
+        "messages: {} sent, {} dropped; simulated {:.1}s in {:.2}s wall",
+        report.metrics.messages_sent,
+        report.metrics.messages_dropped,
+        report.sim_seconds,
+        wall_seconds
+    );
+    println!("trace hash: {}", report.trace_hash);
+    for v in &report.violations {
+        println!(
+            "VIOLATION [{}] at {:.2}s: {}",
+            v.checker,
+            v.t_ms as f64 / 1000.0,
+            v.message
+        );
+    }
+    match report.verdict {
+        Verdict::Pass => println!("verdict: PASS"),
+        Verdict::Fail => println!("verdict: FAIL ({} violations)", report.violations.len()),
+    }
+}

@@ -1,1 +1,822 @@
-pub fn placeholder() {}
+//! # Scenario files
+//!
+//! A scenario is a TOML file under `scenarios/`: a cluster shape, timing
+//! overrides with Mesos's flag names, frameworks, a script of steps, and
+//! expectations. `docs/scenario-format.md` documents every key; this module
+//! parses and validates a file into a [`RunSpec`], and every error names the file,
+//! the line and the column.
+
+mod units;
+
+use mesochaos_faults::{Fault, Target};
+use mesochaos_harness::cluster::FrameworkSpec;
+use mesochaos_harness::run::UpdateExpectation;
+use mesochaos_harness::{ClusterSpec, Condition, Expectations, RunSpec, Step};
+use mesochaos_reference::io::Command;
+use mesochaos_reference::master::RemovedAgentPolicy;
+use mesochaos_reference::scheduler::WorkloadPlan;
+use mesochaos_reference::task::Workload;
+use mesochaos_reference::{Message, Reason, Resources, TaskId, TaskState, Timing};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+pub use units::{parse_cpus, parse_duration_ms, parse_mem_mb};
+
+/// A parsed, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub spec: RunSpec,
+    /// The seed a run uses when none is given on the command line.
+    pub seed: u64,
+    pub description: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// The directory holding the scenario files shipped with mesochaos.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+/// Every `*.toml` scenario shipped with mesochaos, sorted by name.
+pub fn shipped_scenarios() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .expect("the scenarios directory exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "toml")
+                && p.file_name().is_some_and(|n| n != "Cargo.toml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&source, path)
+}
+
+pub fn parse(source: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let label = path.display().to_string();
+    let error_at = |span: Option<Range<usize>>, message: String| {
+        let (line, column) = line_column(source, span.map_or(0, |s| s.start));
+        ScenarioError::Invalid {
+            path: label.clone(),
+            line,
+            column,
+            message,
+        }
+    };
+    let raw: RawScenario =
+        toml::from_str(source).map_err(|e| error_at(e.span(), e.message().to_string()))?;
+    let default_name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    build(raw, default_name, path).map_err(|(span, message)| error_at(Some(span), message))
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+type Invalid = (Range<usize>, String);
+
+// ----- the raw file, as TOML gives it -----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    seed: Option<u64>,
+    duration: Option<Spanned<String>>,
+    cluster: Spanned<RawCluster>,
+    #[serde(default)]
+    timing: RawTiming,
+    #[serde(default)]
+    framework: Vec<Spanned<RawFramework>>,
+    #[serde(default)]
+    step: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    expect: RawExpect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    masters: Spanned<usize>,
+    agents: Spanned<usize>,
+    agent_resources: Option<Spanned<RawResources>>,
+    removed_agent_policy: Option<Spanned<String>>,
+    restart_delay: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResources {
+    cpus: Option<f64>,
+    mem: Option<String>,
+    disk: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTiming {
+    zk_session_timeout: Option<Spanned<String>>,
+    agent_ping_timeout: Option<Spanned<String>>,
+    max_agent_ping_timeouts: Option<Spanned<u32>>,
+    agent_reregister_timeout: Option<Spanned<String>>,
+    executor_reregistration_timeout: Option<Spanned<String>>,
+    status_update_retry: Option<Spanned<String>>,
+    status_update_retry_max: Option<Spanned<String>>,
+    registration_backoff_factor: Option<Spanned<String>>,
+    scheduler_registration_backoff_factor: Option<Spanned<String>>,
+    registration_backoff_max: Option<Spanned<String>>,
+    allocation_interval: Option<Spanned<String>>,
+    offer_refuse: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFramework {
+    name: Spanned<String>,
+    role: Option<String>,
+    principal: Option<String>,
+    failover_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    partition_aware: bool,
+    instances: Option<Spanned<usize>>,
+    tasks: Spanned<u64>,
+    task_resources: Spanned<RawResources>,
+    workload: Option<Spanned<RawWorkload>>,
+    first_tasks: Option<Spanned<RawFirstTasks>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawWorkload {
+    Named(String),
+    Timed {
+        finish_after: Option<String>,
+        fail_after: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFirstTasks {
+    count: u64,
+    workload: RawWorkload,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    // actions: exactly one
+    wait: Option<Spanned<String>>,
+    sleep: Option<Spanned<String>>,
+    crash: Option<Spanned<String>>,
+    restart: Option<Spanned<String>>,
+    partition: Option<Spanned<Vec<Vec<String>>>>,
+    isolate: Option<Spanned<String>>,
+    heal: Option<Spanned<bool>>,
+    drop_next: Option<Spanned<RawDropNext>>,
+    kill: Option<Spanned<String>>,
+    reconcile: Option<Spanned<Vec<String>>>,
+    // modifiers
+    within: Option<Spanned<String>>,
+    framework: Option<Spanned<String>>,
+    count: Option<Spanned<u64>>,
+    state: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDropNext {
+    kind: String,
+    from: String,
+    to: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    failover_time_max: Option<Spanned<String>>,
+    #[serde(default)]
+    no_task_lost: bool,
+    #[serde(default)]
+    no_task_restarted: bool,
+    #[serde(default)]
+    no_task_ended: bool,
+    #[serde(default)]
+    rebuilt_state_matches: bool,
+    #[serde(default)]
+    updates: Vec<Spanned<RawUpdateExpect>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpdateExpect {
+    framework: String,
+    state: String,
+    reason: Option<String>,
+    #[serde(default)]
+    min: u64,
+    max: Option<u64>,
+}
+
+// ----- validation -----
+
+fn duration(value: &Spanned<String>) -> Result<u64, Invalid> {
+    parse_duration_ms(value.get_ref()).map_err(|e| (value.span(), e))
+}
+
+fn resources(raw: &Spanned<RawResources>) -> Result<Resources, Invalid> {
+    let r = raw.get_ref();
+    let cpus = r
+        .cpus
+        .map(parse_cpus)
+        .transpose()
+        .map_err(|e| (raw.span(), e))?
+        .unwrap_or(0);
+    let mem = r
+        .mem
+        .as_deref()
+        .map(parse_mem_mb)
+        .transpose()
+        .map_err(|e| (raw.span(), e))?
+        .unwrap_or(0);
+    let disk = r
+        .disk
+        .as_deref()
+        .map(parse_mem_mb)
+        .transpose()
+        .map_err(|e| (raw.span(), e))?
+        .unwrap_or(0);
+    Ok(Resources::new(cpus, mem, disk))
+}
+
+fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> {
+    match raw {
+        RawWorkload::Named(name) if name == "forever" => Ok(Workload::Forever),
+        RawWorkload::Named(other) => Err((
+            span,
+            format!("unknown workload \"{other}\": use \"forever\", {{ finish_after = \"30s\" }} or {{ fail_after = \"20s\" }}"),
+        )),
+        RawWorkload::Timed {
+            finish_after: Some(d),
+            fail_after: None,
+        } => Ok(Workload::FinishAfter {
+            ms: parse_duration_ms(d).map_err(|e| (span.clone(), e))?,
+        }),
+        RawWorkload::Timed {
+            finish_after: None,
+            fail_after: Some(d),
+        } => Ok(Workload::FailAfter {
+            ms: parse_duration_ms(d).map_err(|e| (span.clone(), e))?,
+        }),
+        RawWorkload::Timed { .. } => Err((span, "a workload has exactly one of finish_after or fail_after".into())),
+    }
+}
+
+fn task_state(value: &Spanned<String>) -> Result<TaskState, Invalid> {
+    parse_state(value.get_ref()).map_err(|e| (value.span(), e))
+}
+
+fn parse_state(text: &str) -> Result<TaskState, String> {
+    TaskState::ALL
+        .into_iter()
+        .find(|s| s.name() == text)
+        .ok_or_else(|| format!("unknown task state \"{text}\" (expected one of TASK_RUNNING, TASK_FAILED, TASK_LOST, ...)"))
+}
+
+fn parse_reason(text: &str) -> Result<Reason, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        format!("unknown reason \"{text}\" (expected e.g. AGENT_REMOVED, RECONCILIATION)")
+    })
+}
+
+/// The names a step may target, for a cluster shape.
+struct Names {
+    processes: BTreeSet<String>,
+    frameworks: BTreeSet<String>,
+}
+
+impl Names {
+    fn target(&self, text: &str, span: &Range<usize>) -> Result<Target, Invalid> {
+        let target = Target::parse(text);
+        if let Target::Process(name) = &target {
+            if !self.processes.contains(name) {
+                let known: Vec<&str> = self.processes.iter().map(String::as_str).collect();
+                return Err((
+                    span.clone(),
+                    format!(
+                        "no process named \"{name}\" (known: leader, {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(target)
+    }
+
+    fn framework(
+        &self,
+        value: Option<&Spanned<String>>,
+        step_span: &Range<usize>,
+    ) -> Result<String, Invalid> {
+        let value = value.ok_or_else(|| {
+            (
+                step_span.clone(),
+                "this step needs `framework = \"...\"`".to_string(),
+            )
+        })?;
+        if !self.frameworks.contains(value.get_ref()) {
+            return Err((
+                value.span(),
+                format!("no framework named \"{}\"", value.get_ref()),
+            ));
+        }
+        Ok(value.get_ref().clone())
+    }
+}
+
+fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario, Invalid> {
+    let cluster = raw.cluster.into_inner();
+    if *cluster.masters.get_ref() == 0 {
+        return Err((
+            cluster.masters.span(),
+            "a cluster needs at least one master".into(),
+        ));
+    }
+    let agent_resources = match &cluster.agent_resources {
+        Some(r) => resources(r)?,
+        None => Resources::new(4_000, 8_192, 10_240),
+    };
+    let removed_agent_policy =
+        match cluster
+            .removed_agent_policy
+            .as_ref()
+            .map(|p| (p.get_ref().as_str(), p.span()))
+        {
+            None | Some(("reregister", _)) => RemovedAgentPolicy::Reregister,
+            Some(("shutdown", _)) => RemovedAgentPolicy::Shutdown,
+            Some((other, span)) => return Err((
+                span,
+                format!(
+                    "unknown removed_agent_policy \"{other}\" (use \"reregister\" or \"shutdown\")"
+                ),
+            )),
+        };
+    let restart_delay_ms = cluster
+        .restart_delay
+        .as_ref()
+        .map(duration)
+        .transpose()?
+        .unwrap_or(5_000);
+    let timing = timing(&raw.timing)?;
+
+    let mut frameworks = Vec::new();
+    let mut names = Names {
+        processes: BTreeSet::new(),
+        frameworks: BTreeSet::new(),
+    };
+    for f in &raw.framework {
+        let span = f.span();
+        let f = f.get_ref();
+        let name = f.name.get_ref().clone();
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err((
+                f.name.span(),
+                format!("framework name \"{name}\" must be lowercase letters, digits or _"),
+            ));
+        }
+        if !names.frameworks.insert(name.clone()) {
+            return Err((
+                f.name.span(),
+                format!("two frameworks are named \"{name}\""),
+            ));
+        }
+        let task_resources = resources(&f.task_resources)?;
+        if task_resources.is_empty() {
+            return Err((
+                f.task_resources.span(),
+                "tasks must use some resources".into(),
+            ));
+        }
+        let steady = match &f.workload {
+            Some(w) => workload(w.get_ref(), w.span())?,
+            None => Workload::Forever,
+        };
+        let plan = match &f.first_tasks {
+            Some(first) => WorkloadPlan {
+                initial: workload(&first.get_ref().workload, first.span())?,
+                initial_count: first.get_ref().count,
+                steady,
+            },
+            None => WorkloadPlan::uniform(steady),
+        };
+        let instances = f.instances.as_ref().map_or(1, |i| *i.get_ref());
+        if instances == 0 {
+            return Err((
+                span,
+                "a framework needs at least one scheduler instance".into(),
+            ));
+        }
+        frameworks.push(FrameworkSpec {
+            role: f.role.clone().unwrap_or_else(|| "*".into()),
+            principal: f.principal.clone().unwrap_or_else(|| name.clone()),
+            failover_timeout_ms: f
+                .failover_timeout
+                .as_ref()
+                .map(duration)
+                .transpose()?
+                .unwrap_or(0),
+            partition_aware: f.partition_aware,
+            instances,
+            desired_tasks: *f.tasks.get_ref(),
+            task_resources,
+            workload: plan,
+            name,
+        });
+    }
+    let spec = ClusterSpec {
+        masters: *cluster.masters.get_ref(),
+        agents: *cluster.agents.get_ref(),
+        agent_resources,
+        frameworks,
+        timing,
+        removed_agent_policy,
+        restart_delay_ms,
+        duration_ms: match &raw.duration {
+            Some(d) => duration(d)?,
+            None => 600_000,
+        },
+    };
+    names.processes = mesochaos_harness::cluster::process_names(&spec)
+        .into_iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+
+    let steps = raw
+        .step
+        .iter()
+        .map(|s| step(s, &names))
+        .collect::<Result<Vec<_>, _>>()?;
+    let expect = expectations(&raw.expect, &names)?;
+    Ok(Scenario {
+        spec: RunSpec {
+            name: raw.name.unwrap_or(default_name),
+            cluster: spec,
+            steps,
+            expect,
+        },
+        seed: raw.seed.unwrap_or(1),
+        description: raw.description.trim().to_string(),
+        path: path.to_path_buf(),
+    })
+}
+
+fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
+    let mut t = Timing::default();
+    let set = |field: &mut u64, value: &Option<Spanned<String>>| -> Result<(), Invalid> {
+        if let Some(v) = value {
+            *field = duration(v)?;
+        }
+        Ok(())
+    };
+    set(&mut t.zk_session_timeout_ms, &raw.zk_session_timeout)?;
+    set(&mut t.agent_ping_timeout_ms, &raw.agent_ping_timeout)?;
+    set(
+        &mut t.agent_reregister_timeout_ms,
+        &raw.agent_reregister_timeout,
+    )?;
+    set(
+        &mut t.executor_reregistration_timeout_ms,
+        &raw.executor_reregistration_timeout,
+    )?;
+    set(&mut t.status_update_retry_ms, &raw.status_update_retry)?;
+    set(
+        &mut t.status_update_retry_max_ms,
+        &raw.status_update_retry_max,
+    )?;
+    set(
+        &mut t.agent_registration_backoff_ms,
+        &raw.registration_backoff_factor,
+    )?;
+    set(
+        &mut t.scheduler_registration_backoff_ms,
+        &raw.scheduler_registration_backoff_factor,
+    )?;
+    set(
+        &mut t.registration_backoff_max_ms,
+        &raw.registration_backoff_max,
+    )?;
+    set(&mut t.allocation_interval_ms, &raw.allocation_interval)?;
+    set(&mut t.offer_refuse_ms, &raw.offer_refuse)?;
+    if let Some(n) = &raw.max_agent_ping_timeouts {
+        if *n.get_ref() == 0 {
+            return Err((
+                n.span(),
+                "max_agent_ping_timeouts must be at least 1".into(),
+            ));
+        }
+        t.max_agent_ping_timeouts = *n.get_ref();
+    }
+    if let Some(v) = &raw.zk_session_timeout {
+        if t.zk_session_timeout_ms < 100 {
+            return Err((v.span(), "zk_session_timeout must be at least 100ms".into()));
+        }
+    }
+    if let Some(v) = &raw.allocation_interval {
+        if t.allocation_interval_ms == 0 {
+            return Err((v.span(), "allocation_interval must be positive".into()));
+        }
+    }
+    Ok(t)
+}
+
+fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
+    let span = raw.span();
+    let s = raw.get_ref();
+    let actions = [
+        s.wait.is_some(),
+        s.sleep.is_some(),
+        s.crash.is_some(),
+        s.restart.is_some(),
+        s.partition.is_some(),
+        s.isolate.is_some(),
+        s.heal.is_some(),
+        s.drop_next.is_some(),
+        s.kill.is_some(),
+        s.reconcile.is_some(),
+    ];
+    match actions.iter().filter(|a| **a).count() {
+        1 => {}
+        0 => {
+            return Err((
+                span,
+                "a step needs one action: wait, sleep, crash, restart, partition, isolate, heal, drop_next, kill or reconcile"
+                    .into(),
+            ))
+        }
+        _ => return Err((span, "a step has exactly one action".into())),
+    }
+    if s.within.is_some() && s.wait.is_none() {
+        return Err((
+            s.within.as_ref().expect("checked").span(),
+            "`within` only goes with `wait`".into(),
+        ));
+    }
+    if let Some(wait) = &s.wait {
+        let within_ms = match &s.within {
+            Some(w) => duration(w)?,
+            None => {
+                return Err((
+                    wait.span(),
+                    "a wait needs a bound: `within = \"60s\"`".into(),
+                ))
+            }
+        };
+        let count = |default: Option<u64>| -> Result<u64, Invalid> {
+            s.count
+                .as_ref()
+                .map(|c| *c.get_ref())
+                .or(default)
+                .ok_or_else(|| (wait.span(), "this wait needs `count = N`".to_string()))
+        };
+        let condition = match wait.get_ref().as_str() {
+            "leader_elected" => Condition::LeaderElected,
+            "new_leader" => Condition::NewLeader,
+            "no_leader" => Condition::NoLeader,
+            "reregistered" => Condition::Reregistered,
+            "converged" => Condition::Converged,
+            "tasks_running" => Condition::TasksRunning {
+                framework: names.framework(s.framework.as_ref(), &span)?,
+                count: count(None)?,
+            },
+            "update_seen" => Condition::UpdateSeen {
+                framework: names.framework(s.framework.as_ref(), &span)?,
+                state: task_state(
+                    s.state
+                        .as_ref()
+                        .ok_or_else(|| (wait.span(), "update_seen needs `state = \"TASK_...\"`".to_string()))?,
+                )?,
+                count: count(Some(1))?,
+            },
+            other => {
+                return Err((
+                    wait.span(),
+                    format!(
+                        "unknown condition \"{other}\" (known: leader_elected, new_leader, no_leader, tasks_running, \
+                         reregistered, converged, update_seen)"
+                    ),
+                ))
+            }
+        };
+        return Ok(Step::Wait {
+            condition,
+            within_ms,
+        });
+    }
+    if let Some(sleep) = &s.sleep {
+        return Ok(Step::Sleep {
+            ms: duration(sleep)?,
+        });
+    }
+    if let Some(t) = &s.crash {
+        return Ok(Step::Fault(Fault::Crash(
+            names.target(t.get_ref(), &t.span())?,
+        )));
+    }
+    if let Some(t) = &s.restart {
+        return Ok(Step::Fault(Fault::Restart(
+            names.target(t.get_ref(), &t.span())?,
+        )));
+    }
+    if let Some(t) = &s.isolate {
+        return Ok(Step::Fault(Fault::Isolate(
+            names.target(t.get_ref(), &t.span())?,
+        )));
+    }
+    if let Some(p) = &s.partition {
+        let sides = p.get_ref();
+        if sides.len() != 2 || sides.iter().any(Vec::is_empty) {
+            return Err((
+                p.span(),
+                "partition takes two non-empty sides: [[\"leader\"], [\"coordinator\"]]".into(),
+            ));
+        }
+        let side = |names_list: &Vec<String>| {
+            names_list
+                .iter()
+                .map(|n| names.target(n, &p.span()))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        return Ok(Step::Fault(Fault::Partition {
+            a: side(&sides[0])?,
+            b: side(&sides[1])?,
+        }));
+    }
+    if let Some(h) = &s.heal {
+        if !*h.get_ref() {
+            return Err((h.span(), "write `heal = true`".into()));
+        }
+        return Ok(Step::Fault(Fault::Heal));
+    }
+    if let Some(d) = &s.drop_next {
+        let r = d.get_ref();
+        if !Message::KINDS.contains(&r.kind.as_str()) {
+            return Err((
+                d.span(),
+                format!(
+                    "unknown message kind \"{}\" (known: {})",
+                    r.kind,
+                    Message::KINDS.join(", ")
+                ),
+            ));
+        }
+        return Ok(Step::Fault(Fault::DropNext {
+            kind: r.kind.clone(),
+            from: names.target(&r.from, &d.span())?,
+            to: names.target(&r.to, &d.span())?,
+        }));
+    }
+    let framework = names.framework(s.framework.as_ref(), &span)?;
+    if let Some(task) = &s.kill {
+        return Ok(Step::Call {
+            framework,
+            command: Command::KillTask {
+                task_id: TaskId::new(task.get_ref().clone()),
+            },
+        });
+    }
+    let tasks = s.reconcile.as_ref().expect("the one action left");
+    Ok(Step::Call {
+        framework,
+        command: Command::Reconcile {
+            task_ids: tasks
+                .get_ref()
+                .iter()
+                .map(|t| TaskId::new(t.clone()))
+                .collect(),
+        },
+    })
+}
+
+fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid> {
+    let mut updates = Vec::new();
+    for u in &raw.updates {
+        let span = u.span();
+        let r = u.get_ref();
+        if !names.frameworks.contains(&r.framework) {
+            return Err((span, format!("no framework named \"{}\"", r.framework)));
+        }
+        updates.push(UpdateExpectation {
+            framework: r.framework.clone(),
+            state: parse_state(&r.state).map_err(|e| (span.clone(), e))?,
+            reason: r
+                .reason
+                .as_deref()
+                .map(parse_reason)
+                .transpose()
+                .map_err(|e| (span.clone(), e))?,
+            min: r.min,
+            max: r.max,
+        });
+    }
+    Ok(Expectations {
+        failover_time_max_ms: raw.failover_time_max.as_ref().map(duration).transpose()?,
+        no_task_lost: raw.no_task_lost,
+        no_task_restarted: raw.no_task_restarted,
+        no_task_ended: raw.no_task_ended,
+        rebuilt_state_matches: raw.rebuilt_state_matches,
+        updates,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(source: &str) -> Result<Scenario, ScenarioError> {
+        parse(source, Path::new("test.toml"))
+    }
+
+    const MINIMAL: &str = "[cluster]\nmasters = 1\nagents = 1\n";
+
+    #[test]
+    fn a_minimal_file_gets_mesos_defaults() {
+        let s = parse_str(MINIMAL).unwrap();
+        assert_eq!(s.spec.name, "test");
+        assert_eq!(s.seed, 1);
+        assert_eq!(s.spec.cluster.timing, Timing::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_column() {
+        let err = parse_str("[cluster]\nmasters = 1\nagents = \"five\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("test.toml:3:10:"), "{text}");
+
+        let source = format!("{MINIMAL}\n[[step]]\ncrash = \"master-9\"\n");
+        let text = parse_str(&source).unwrap_err().to_string();
+        assert!(text.starts_with("test.toml:6:9:"), "{text}");
+        assert!(text.contains("no process named \"master-9\""), "{text}");
+
+        let source = format!("{MINIMAL}[timing]\nagent_ping_timeout = \"15 parsecs\"\n");
+        let text = parse_str(&source).unwrap_err().to_string();
+        assert!(text.starts_with("test.toml:5:22:"), "{text}");
+    }
+
+    #[test]
+    fn a_step_has_exactly_one_action_and_a_wait_has_a_bound() {
+        let two = format!("{MINIMAL}[[step]]\ncrash = \"leader\"\nheal = true\n");
+        assert!(parse_str(&two)
+            .unwrap_err()
+            .to_string()
+            .contains("exactly one action"));
+        let unbounded = format!("{MINIMAL}[[step]]\nwait = \"converged\"\n");
+        assert!(parse_str(&unbounded)
+            .unwrap_err()
+            .to_string()
+            .contains("needs a bound"));
+        let unknown = format!("{MINIMAL}[[step]]\nexplode = true\n");
+        assert!(parse_str(&unknown)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `explode`"));
+    }
+}

@@ -381,21 +381,22 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
         Some(r) => resources(r)?,
         None => Resources::new(4_000, 8_192, 10_240),
     };
-    let removed_agent_policy =
-        match cluster
-            .removed_agent_policy
-            .as_ref()
-            .map(|p| (p.get_ref().as_str(), p.span()))
-        {
-            None | Some(("reregister", _)) => RemovedAgentPolicy::Reregister,
-            Some(("shutdown", _)) => RemovedAgentPolicy::Shutdown,
-            Some((other, span)) => return Err((
+    let removed_agent_policy = match cluster
+        .removed_agent_policy
+        .as_ref()
+        .map(|p| (p.get_ref().as_str(), p.span()))
+    {
+        None | Some(("reregister", _)) => RemovedAgentPolicy::Reregister,
+        Some(("shutdown", _)) => RemovedAgentPolicy::Shutdown,
+        Some((other, span)) => {
+            return Err((
                 span,
                 format!(
                     "unknown removed_agent_policy \"{other}\" (use \"reregister\" or \"shutdown\")"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let restart_delay_ms = cluster
         .restart_delay
         .as_ref()
@@ -594,11 +595,8 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         }
         _ => return Err((span, "a step has exactly one action".into())),
     }
-    if s.within.is_some() && s.wait.is_none() {
-        return Err((
-            s.within.as_ref().expect("checked").span(),
-            "`within` only goes with `wait`".into(),
-        ));
+    if let (Some(within), None) = (&s.within, &s.wait) {
+        return Err((within.span(), "`within` only goes with `wait`".into()));
     }
     if let Some(wait) = &s.wait {
         let within_ms = match &s.within {

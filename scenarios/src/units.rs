@@ -11,9 +11,11 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
         "m" | "min" | "mins" => 60_000.0,
         "h" | "hr" | "hrs" => 3_600_000.0,
         "d" | "day" | "days" => 86_400_000.0,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "invalid duration \"{text}\": unknown unit \"{unit}\" (use ms, s, mins, hrs or days)"
-        )),
+        ))
+        }
     };
     Ok((number * scale).round() as u64)
 }

@@ -287,7 +287,7 @@ pub fn check_expectations(
             })
             .unwrap_or(0);
         let what = match e.reason {
-            Some(reason) => format!("{} ({reason:?})", e.state),
+            Some(reason) => format!("{} ({reason})", e.state),
             None => e.state.to_string(),
         };
         if count < e.min {
@@ -404,7 +404,7 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
                     reason,
                     ..
                 } => match reason {
-                    Some(reason) => format!("{task_id} {state} ({reason:?})"),
+                    Some(reason) => format!("{task_id} {state} ({reason})"),
                     None => format!("{task_id} {state}"),
                 },
                 Event::SchedulerKilling { task_id } => format!("killing {task_id}"),

@@ -29,7 +29,7 @@ use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgen
 use mesochaos_reference::scheduler::{Scheduler, SchedulerConfig, WorkloadPlan};
 use mesochaos_reference::{ProcessId, Resources, Timing};
 use serde::Serialize;
-use std::cell::{RefCell, RefMut};
+use std::cell::{Cell, RefCell, RefMut};
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -161,12 +161,16 @@ pub struct Shared {
     pub boots: RefCell<BTreeMap<String, u32>>,
     pub slots: RefCell<BTreeMap<ProcessId, Slot>>,
     pub drop_rules: RefCell<Vec<DropRule>>,
+    /// The simulated time at which the current step began. Trace records made
+    /// during a step carry it, so trace time never goes backwards (turmoil runs
+    /// hosts one after another, each through the whole tick).
+    pub step_start_ms: Cell<u64>,
 }
 
 impl Shared {
-    /// Records a trace entry made inside a process, at the process's current time.
+    /// Records a trace entry made inside a process during the current step.
     pub fn record(&self, at: &ProcessId, kind: TraceKind) {
-        self.record_at(driver::now_ms(), at, kind);
+        self.record_at(self.step_start_ms.get(), at, kind);
     }
 
     pub fn record_at(&self, t_ms: u64, at: &ProcessId, kind: TraceKind) {
@@ -302,6 +306,7 @@ impl Cluster {
             boots: RefCell::new(BTreeMap::new()),
             slots: RefCell::new(slots),
             drop_rules: RefCell::new(Vec::new()),
+            step_start_ms: Cell::new(0),
         });
 
         // Builder hygiene (DESIGN.md): turmoil's defaults are OS entropy and the
@@ -348,6 +353,7 @@ impl Cluster {
 
     /// Advances the simulation one tick, then lets the supervisor act.
     pub fn step(&mut self) -> Result<(), String> {
+        self.shared.step_start_ms.set(self.now_ms());
         self.sim
             .step()
             .map_err(|e| format!("a process failed: {e}"))?;

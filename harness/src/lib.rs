@@ -19,4 +19,4 @@ pub mod seed;
 pub mod trace;
 
 pub use cluster::{Cluster, ClusterSpec, FrameworkSpec, TICK_MS};
-pub use run::{run, Condition, Expectations, RunReport, RunSpec, Step, Verdict};
+pub use run::{run, run_recorded, Condition, Expectations, RunReport, RunSpec, Step, Verdict};

@@ -213,6 +213,15 @@ pub struct ReceivedUpdate {
 
 /// Runs `spec` with `seed`, optionally writing the trace as JSON lines.
 pub fn run(spec: &RunSpec, seed: u64, trace_out: Option<Box<dyn Write>>) -> RunReport {
+    run_recorded(spec, seed, trace_out).0
+}
+
+/// Like [`run`], also returning every trace record (for tests that check order).
+pub fn run_recorded(
+    spec: &RunSpec,
+    seed: u64,
+    trace_out: Option<Box<dyn Write>>,
+) -> (RunReport, Vec<crate::trace::TraceRecord>) {
     let mut runner = Runner {
         cluster: Cluster::build(spec.cluster.clone(), seed, Trace::new(trace_out)),
         violations: Vec::new(),
@@ -226,7 +235,10 @@ pub fn run(spec: &RunSpec, seed: u64, trace_out: Option<Box<dyn Write>>) -> RunR
     if let Err(violation) = outcome {
         runner.violations.push(violation);
     }
-    runner.finish(spec, seed)
+    let shared = runner.cluster.shared.clone();
+    let report = runner.finish(spec, seed);
+    let records = shared.trace.borrow_mut().take_records();
+    (report, records)
 }
 
 struct Runner {
@@ -388,71 +400,74 @@ impl Runner {
 
     /// Applies a fault; `Ok(false)` if a target cannot be resolved yet.
     fn apply_fault(&mut self, fault: &Fault) -> Result<bool, Violation> {
-        let targets_leader = |targets: &[&Target]| targets.iter().any(|t| **t == Target::Leader);
-        let leader_targeted = match fault {
-            Fault::Crash(t) | Fault::Isolate(t) => targets_leader(&[t]),
-            Fault::Partition { a, b } => targets_leader(&a.iter().chain(b).collect::<Vec<_>>()),
-            _ => false,
+        // Resolve every target first: "the leader" during an election waits.
+        let (processes, machines): (Vec<ProcessId>, Vec<Vec<String>>) = match fault {
+            Fault::Crash(t) | Fault::Restart(t) => match self.resolve(t) {
+                Some(p) => (vec![p], vec![]),
+                None => return Ok(false),
+            },
+            Fault::Isolate(t) => match self.resolve_machines(std::slice::from_ref(t)) {
+                Some(m) => (vec![], vec![m]),
+                None => return Ok(false),
+            },
+            Fault::Partition { a, b } => match (self.resolve_machines(a), self.resolve_machines(b))
+            {
+                (Some(a), Some(b)) => (vec![], vec![a, b]),
+                _ => return Ok(false),
+            },
+            Fault::DropNext { from, to, .. } => match (self.resolve(from), self.resolve(to)) {
+                (Some(f), Some(t)) => (vec![f, t], vec![]),
+                _ => return Ok(false),
+            },
+            Fault::Heal => (vec![], vec![]),
         };
-        if leader_targeted {
-            let Some((leader, epoch)) = self.cluster.leader() else {
-                return Ok(false);
+        for process in &processes {
+            self.check_known(process)?;
+        }
+        // A fault that kills or cuts off the current leader starts a failover:
+        // capture what the old leader knows, to compare with what the new one
+        // rebuilds (offers excluded: they are soft state by design).
+        if let Some((leader, epoch)) = self.cluster.leader() {
+            let leader_machine = self.cluster.machine_of(&leader);
+            let hits_leader = match fault {
+                Fault::Crash(_) => processes[0] == leader,
+                Fault::Isolate(_) | Fault::Partition { .. } => machines
+                    .iter()
+                    .flatten()
+                    .any(|m| Some(m) == leader_machine.as_ref()),
+                _ => false,
             };
-            // Capture what the old leader knows, to compare with what the new
-            // one rebuilds (offers excluded: they are soft state by design).
-            self.rebuilt_before = self.cluster.leader_view();
-            self.failover = Some((self.now(), epoch));
-            self.failover_time_ms = None;
-            self.last_leader_epoch = Some(epoch);
-            let _ = leader;
+            if hits_leader {
+                self.rebuilt_before = self.cluster.leader_view();
+                self.failover = Some((self.now(), epoch));
+                self.failover_time_ms = None;
+                self.last_leader_epoch = Some(epoch);
+            }
         }
         match fault {
-            Fault::Crash(target) => {
-                let Some(process) = self.resolve(target) else {
-                    return Ok(false);
-                };
-                self.check_known(&process)?;
-                self.cluster.crash(&process);
-            }
-            Fault::Restart(target) => {
-                let Some(process) = self.resolve(target) else {
-                    return Ok(false);
-                };
-                self.check_known(&process)?;
-                if !self.cluster.is_running(&process) {
-                    self.cluster.restart(&process);
+            Fault::Crash(_) => self.cluster.crash(&processes[0]),
+            Fault::Restart(_) => {
+                if !self.cluster.is_running(&processes[0]) {
+                    self.cluster.restart(&processes[0]);
                 }
             }
-            Fault::Partition { a, b } => {
-                let (Some(a), Some(b)) = (self.resolve_machines(a), self.resolve_machines(b))
-                else {
-                    return Ok(false);
-                };
-                self.cluster.partition(&a, &b);
-            }
-            Fault::Isolate(target) => {
-                let Some(machine) = self.resolve_machines(std::slice::from_ref(target)) else {
-                    return Ok(false);
-                };
+            Fault::Partition { .. } => self.cluster.partition(&machines[0], &machines[1]),
+            Fault::Isolate(_) => {
+                let machine = &machines[0][0];
                 let others: Vec<String> = self
                     .cluster
                     .machines()
                     .into_iter()
-                    .filter(|m| *m != machine[0])
+                    .filter(|m| m != machine)
                     .collect();
-                self.cluster.partition(&machine, &others);
+                self.cluster.partition(&machines[0], &others);
             }
             Fault::Heal => self.cluster.heal(),
-            Fault::DropNext { kind, from, to } => {
-                let (Some(from), Some(to)) = (self.resolve(from), self.resolve(to)) else {
-                    return Ok(false);
-                };
-                self.cluster.drop_next(DropRule {
-                    from,
-                    to,
-                    kind: kind.clone(),
-                });
-            }
+            Fault::DropNext { kind, .. } => self.cluster.drop_next(DropRule {
+                from: processes[0].clone(),
+                to: processes[1].clone(),
+                kind: kind.clone(),
+            }),
         }
         Ok(true)
     }

@@ -114,6 +114,10 @@ impl Trace {
         &self.records
     }
 
+    pub fn take_records(&mut self) -> Vec<TraceRecord> {
+        std::mem::take(&mut self.records)
+    }
+
     /// Flushes the writer; reports the first write error, if any.
     pub fn finish(&mut self) -> std::io::Result<()> {
         if let Some(e) = self.write_error.take() {

@@ -700,6 +700,7 @@ impl Agent {
         };
         task.agent_updates += 1;
         let update = StatusUpdate {
+            latest_state: None,
             framework_id: key.framework_id.clone(),
             task_id: key.task_id.clone(),
             agent_id,
@@ -761,6 +762,11 @@ impl Agent {
             let mut update = head;
             // Updates made before registration carry no agent ID yet.
             update.agent_id = self.agent_id.clone();
+            update.latest_state = self
+                .tasks
+                .get(&key.framework_id)
+                .and_then(|t| t.get(&key.task_id))
+                .map(|t| t.state);
             out.send(master, Message::StatusUpdate { update });
         }
     }

@@ -209,6 +209,7 @@ impl ExecutorHost {
         task.state = state;
         task.updates += 1;
         let update = StatusUpdate {
+            latest_state: None,
             framework_id: key.framework_id.clone(),
             task_id: key.task_id.clone(),
             agent_id: None, // the agent fills in its ID

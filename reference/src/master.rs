@@ -185,9 +185,14 @@ pub struct FrameworkEntry {
 pub struct TaskEntry {
     pub agent_id: AgentId,
     pub info: TaskInfo,
+    /// The task's latest known state (what reconciliation answers).
     pub state: TaskState,
-    /// The uuid of the latest update forwarded for this task (its acknowledgement
-    /// of a terminal update retires the task).
+    /// The state of the latest update forwarded for this task, which may be
+    /// older than `state` while an agent replays its stream (Mesos
+    /// `status_update_state`).
+    pub status_update_state: Option<TaskState>,
+    /// The uuid of that update: its acknowledgement, if the update was terminal,
+    /// retires the task.
     pub latest_uuid: Option<UpdateUuid>,
 }
 
@@ -1010,11 +1015,13 @@ impl Master {
                     agent_id: id.clone(),
                     info: task.info.clone(),
                     state: task.state,
+                    status_update_state: None,
                     latest_uuid: None,
                 },
             );
             if rereg.was_unreachable && task.state.is_active() {
                 came_back.push(StatusUpdate {
+                    latest_state: None,
                     framework_id: task.framework_id.clone(),
                     task_id: task.info.task_id.clone(),
                     agent_id: Some(id.clone()),
@@ -1046,6 +1053,7 @@ impl Master {
                     }
                     if !task.state.is_terminal() {
                         vanished.push(StatusUpdate {
+                            latest_state: None,
                             framework_id: fid.clone(),
                             task_id: tid,
                             agent_id: Some(id.clone()),
@@ -1177,6 +1185,7 @@ impl Master {
                     (true, true) => TaskState::Gone,
                 };
                 updates.push(StatusUpdate {
+                    latest_state: None,
                     framework_id: fid.clone(),
                     task_id: tid,
                     agent_id: Some(agent_id.clone()),
@@ -1615,6 +1624,7 @@ impl Master {
                         agent_id: agent_id.clone(),
                         info: task.clone(),
                         state: TaskState::Staging,
+                        status_update_state: None,
                         latest_uuid: None,
                     },
                 );
@@ -1749,13 +1759,26 @@ impl Master {
             return;
         };
         if let Some(task) = framework.tasks.get_mut(&update.task_id) {
+            // Record the task's *latest* state (Mesos `latest_state`): a replayed
+            // older update must never move a task back, nor double-count its
+            // resources.
+            let latest = update.latest_state.unwrap_or(update.state);
             let was_active = task.state.is_active();
-            task.state = update.state;
+            task.state = latest;
+            task.status_update_state = Some(update.state);
             task.latest_uuid = update.uuid.clone();
-            if was_active && !update.state.is_active() {
-                let resources = task.info.resources;
-                let agent = leader.agents.get_mut(&agent_id).expect("registered");
-                agent.used = agent.used.minus_exact(&resources);
+            let resources = task.info.resources;
+            let agent = leader.agents.get_mut(&agent_id).expect("registered");
+            match (was_active, latest.is_active()) {
+                (true, false) => agent.used = agent.used.minus_exact(&resources),
+                (false, true) => {
+                    agent.used = agent.used.plus(&resources);
+                    assert!(
+                        agent.total.contains(&agent.used.plus(&agent.offered)),
+                        "a task coming back over-commits {agent_id}"
+                    );
+                }
+                _ => {}
             }
         }
         self.send_to_framework(update, out);
@@ -1789,10 +1812,10 @@ impl Master {
         }
         // The acknowledgement of a terminal update retires the task.
         if let Some(framework) = leader.frameworks.get_mut(&fid) {
-            let retire = framework
-                .tasks
-                .get(&task_id)
-                .is_some_and(|t| t.state.is_terminal() && t.latest_uuid.as_ref() == Some(&uuid));
+            let retire = framework.tasks.get(&task_id).is_some_and(|t| {
+                t.status_update_state.is_some_and(TaskState::is_terminal)
+                    && t.latest_uuid.as_ref() == Some(&uuid)
+            });
             if retire {
                 framework.tasks.remove(&task_id);
             }
@@ -1842,6 +1865,7 @@ impl Master {
             .tasks
             .iter()
             .map(|(tid, t)| StatusUpdate {
+                latest_state: None,
                 framework_id: fid.clone(),
                 task_id: tid.clone(),
                 agent_id: Some(t.agent_id.clone()),
@@ -1875,6 +1899,7 @@ impl Master {
         for q in questions {
             if let Some(t) = framework.tasks.get(&q.task_id) {
                 updates.push(StatusUpdate {
+                    latest_state: None,
                     framework_id: fid.clone(),
                     task_id: q.task_id.clone(),
                     agent_id: Some(t.agent_id.clone()),
@@ -2055,6 +2080,7 @@ fn master_update(
     message: &str,
 ) -> StatusUpdate {
     StatusUpdate {
+        latest_state: None,
         framework_id: fid.clone(),
         task_id: task_id.clone(),
         agent_id,

@@ -523,7 +523,12 @@ impl Scheduler {
             .tasks
             .iter()
             .rev()
-            .filter(|(_, t)| t.state == TaskState::Running && !t.killing)
+            .filter(|(_, t)| {
+                matches!(
+                    t.state,
+                    TaskState::Staging | TaskState::Starting | TaskState::Running
+                ) && !t.killing
+            })
             .take(surplus as usize)
             .map(|(id, _)| id.clone())
             .collect();

@@ -44,6 +44,12 @@ pub struct StatusUpdate {
     /// acknowledged, as in Mesos.
     pub uuid: Option<UpdateUuid>,
     pub message: Option<String>,
+    /// The task's latest state at the agent when the agent (re)sent this update
+    /// (Mesos `StatusUpdate.latest_state`). Updates are delivered in order and
+    /// one at a time, so a replayed old update (`TASK_RUNNING`) may travel while
+    /// the task has already finished; the master must record the *latest* state,
+    /// never move a task back to an older one.
+    pub latest_state: Option<TaskState>,
 }
 
 /// A task as an agent reports it when it re-registers with a (new) master: the

@@ -208,6 +208,16 @@ impl Reason {
     }
 }
 
+impl fmt::Display for Reason {
+    /// Mesos's name without the `REASON_` prefix, e.g. `AGENT_REMOVED`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => f.write_str(&name),
+            _ => unreachable!("reasons serialize as strings"),
+        }
+    }
+}
+
 /// Who produced a status update (Mesos `TaskStatus::Source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

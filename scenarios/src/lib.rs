@@ -180,15 +180,9 @@ struct RawFramework {
     first_tasks: Option<Spanned<RawFirstTasks>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawWorkload {
-    Named(String),
-    Timed {
-        finish_after: Option<String>,
-        fail_after: Option<String>,
-    },
-}
+/// A workload: `"forever"`, `{ finish_after = "30s" }` or `{ fail_after = "20s" }`
+/// (read as a plain value so that every mistake gets a precise message).
+type RawWorkload = toml::Value;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -285,25 +279,25 @@ fn resources(raw: &Spanned<RawResources>) -> Result<Resources, Invalid> {
 }
 
 fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> {
+    const FORMS: &str = "use \"forever\", { finish_after = \"30s\" } or { fail_after = \"20s\" }";
     match raw {
-        RawWorkload::Named(name) if name == "forever" => Ok(Workload::Forever),
-        RawWorkload::Named(other) => Err((
-            span,
-            format!("unknown workload \"{other}\": use \"forever\", {{ finish_after = \"30s\" }} or {{ fail_after = \"20s\" }}"),
-        )),
-        RawWorkload::Timed {
-            finish_after: Some(d),
-            fail_after: None,
-        } => Ok(Workload::FinishAfter {
-            ms: parse_duration_ms(d).map_err(|e| (span.clone(), e))?,
-        }),
-        RawWorkload::Timed {
-            finish_after: None,
-            fail_after: Some(d),
-        } => Ok(Workload::FailAfter {
-            ms: parse_duration_ms(d).map_err(|e| (span.clone(), e))?,
-        }),
-        RawWorkload::Timed { .. } => Err((span, "a workload has exactly one of finish_after or fail_after".into())),
+        toml::Value::String(name) if name == "forever" => Ok(Workload::Forever),
+        toml::Value::Table(table) if table.len() == 1 => {
+            let (key, value) = table.iter().next().expect("one entry");
+            let Some(text) = value.as_str() else {
+                return Err((
+                    span,
+                    format!("workload {key} takes a duration string such as \"30s\""),
+                ));
+            };
+            let ms = parse_duration_ms(text).map_err(|e| (span.clone(), e))?;
+            match key.as_str() {
+                "finish_after" => Ok(Workload::FinishAfter { ms }),
+                "fail_after" => Ok(Workload::FailAfter { ms }),
+                other => Err((span, format!("unknown workload key \"{other}\": {FORMS}"))),
+            }
+        }
+        other => Err((span, format!("invalid workload {other}: {FORMS}"))),
     }
 }
 
@@ -346,6 +340,26 @@ impl Names {
             }
         }
         Ok(target)
+    }
+
+    /// A target for `crash` or `restart`: never the coordinator (it stands in for
+    /// a replicated ensemble, DESIGN.md), and `restart` needs a name (the leader
+    /// is running by definition).
+    fn process_target(&self, value: &Spanned<String>, restart: bool) -> Result<Target, Invalid> {
+        let text = value.get_ref();
+        if text == "coordinator" {
+            return Err((
+                value.span(),
+                "the coordinator stands in for a replicated ensemble: partition or isolate it, never crash it".into(),
+            ));
+        }
+        if restart && text == "leader" {
+            return Err((
+                value.span(),
+                "restart needs a process name (the leader is always running)".into(),
+            ));
+        }
+        self.target(text, &value.span())
     }
 
     fn framework(
@@ -561,10 +575,43 @@ fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
             return Err((v.span(), "zk_session_timeout must be at least 100ms".into()));
         }
     }
-    if let Some(v) = &raw.allocation_interval {
-        if t.allocation_interval_ms == 0 {
-            return Err((v.span(), "allocation_interval must be positive".into()));
+    let positive = [
+        (
+            "allocation_interval",
+            &raw.allocation_interval,
+            t.allocation_interval_ms,
+        ),
+        (
+            "agent_ping_timeout",
+            &raw.agent_ping_timeout,
+            t.agent_ping_timeout_ms,
+        ),
+        (
+            "status_update_retry",
+            &raw.status_update_retry,
+            t.status_update_retry_ms,
+        ),
+        (
+            "status_update_retry_max",
+            &raw.status_update_retry_max,
+            t.status_update_retry_max_ms,
+        ),
+    ];
+    for (name, value, ms) in positive {
+        if let (Some(v), 0) = (value, ms) {
+            return Err((v.span(), format!("{name} must be positive")));
         }
+    }
+    if t.status_update_retry_max_ms < t.status_update_retry_ms {
+        let span = raw
+            .status_update_retry_max
+            .as_ref()
+            .or(raw.status_update_retry.as_ref())
+            .map_or(0..0, |v| v.span());
+        return Err((
+            span,
+            "status_update_retry_max is shorter than status_update_retry".into(),
+        ));
     }
     Ok(t)
 }
@@ -595,8 +642,37 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         }
         _ => return Err((span, "a step has exactly one action".into())),
     }
-    if let (Some(within), None) = (&s.within, &s.wait) {
-        return Err((within.span(), "`within` only goes with `wait`".into()));
+    // Modifiers belong to particular actions; a stray one is a mistake.
+    let modifiers = [
+        (
+            "within",
+            s.within.as_ref().map(|v| v.span()),
+            s.wait.is_some(),
+        ),
+        (
+            "count",
+            s.count.as_ref().map(|v| v.span()),
+            s.wait.is_some(),
+        ),
+        (
+            "state",
+            s.state.as_ref().map(|v| v.span()),
+            s.wait.is_some(),
+        ),
+        (
+            "framework",
+            s.framework.as_ref().map(|v| v.span()),
+            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some(),
+        ),
+    ];
+    for (name, span, allowed) in modifiers {
+        if let (Some(span), false) = (span, allowed) {
+            let with = match name {
+                "framework" => "`wait`, `kill` or `reconcile`",
+                _ => "`wait`",
+            };
+            return Err((span, format!("`{name}` only goes with {with}")));
+        }
     }
     if let Some(wait) = &s.wait {
         let within_ms = match &s.within {
@@ -655,14 +731,10 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         });
     }
     if let Some(t) = &s.crash {
-        return Ok(Step::Fault(Fault::Crash(
-            names.target(t.get_ref(), &t.span())?,
-        )));
+        return Ok(Step::Fault(Fault::Crash(names.process_target(t, false)?)));
     }
     if let Some(t) = &s.restart {
-        return Ok(Step::Fault(Fault::Restart(
-            names.target(t.get_ref(), &t.span())?,
-        )));
+        return Ok(Step::Fault(Fault::Restart(names.process_target(t, true)?)));
     }
     if let Some(t) = &s.isolate {
         return Ok(Step::Fault(Fault::Isolate(
@@ -742,6 +814,12 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
         if !names.frameworks.contains(&r.framework) {
             return Err((span, format!("no framework named \"{}\"", r.framework)));
         }
+        if r.max.is_some_and(|max| max < r.min) {
+            return Err((
+                span,
+                format!("min {} is greater than max {}", r.min, r.max.unwrap_or(0)),
+            ));
+        }
         updates.push(UpdateExpectation {
             framework: r.framework.clone(),
             state: parse_state(&r.state).map_err(|e| (span.clone(), e))?,
@@ -816,5 +894,36 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("unknown field `explode`"));
+    }
+
+    fn error_of(extra: &str) -> String {
+        parse_str(&format!("{MINIMAL}{extra}"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn mistakes_that_would_silently_do_nothing_are_refused() {
+        assert!(
+            error_of("[[step]]\nrestart = \"leader\"\n").contains("restart needs a process name")
+        );
+        assert!(error_of("[[step]]\ncrash = \"coordinator\"\n").contains("never crash it"));
+        assert!(error_of("[[step]]\ncrash = \"leader\"\ncount = 3\n")
+            .contains("`count` only goes with `wait`"));
+        assert!(error_of("[[step]]\nheal = true\nframework = \"web\"\n")
+            .contains("`framework` only goes with"));
+        let framework = "[[framework]]\nname = \"web\"\ntasks = 1\ntask_resources = { cpus = 1 }\n";
+        let bad_workload =
+            format!("{framework}workload = {{ finish_after = \"3s\", bogus = 1 }}\n");
+        assert!(
+            error_of(&bad_workload).contains("invalid workload"),
+            "{}",
+            error_of(&bad_workload)
+        );
+        let unknown_key = format!("{framework}workload = {{ explode_after = \"3s\" }}\n");
+        assert!(error_of(&unknown_key).contains("unknown workload key \"explode_after\""));
+        let inverted = format!("{framework}[[expect.updates]]\nframework = \"web\"\nstate = \"TASK_LOST\"\nmin = 2\nmax = 1\n");
+        assert!(error_of(&inverted).contains("min 2 is greater than max 1"));
+        assert!(error_of("[timing]\nagent_ping_timeout = \"0s\"\n").contains("must be positive"));
     }
 }

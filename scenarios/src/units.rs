@@ -51,7 +51,7 @@ fn split_number(text: &str) -> Result<(f64, &str), String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("\"{text}\" needs a unit, e.g. \"{text}s\""))?;
+        .ok_or_else(|| format!("\"{text}\" needs a unit"))?;
     let (number, unit) = text.split_at(split);
     let number: f64 = number
         .parse()

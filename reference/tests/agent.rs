@@ -1,0 +1,633 @@
+//! Black-box tests of the agent state machine: leader detection and
+//! registration, commands only from the leader, checkpointing, the status update
+//! stream, and recovery from the checkpoint.
+
+mod common;
+
+use common::*;
+use mesochaos_reference::agent::{
+    Agent, AgentConfig, AgentTimer, Checkpoint, TaskKey, CHECKPOINT_PATH,
+};
+use mesochaos_reference::framework::FrameworkInfo;
+use mesochaos_reference::messages::{ExecutorTaskReport, Message};
+use mesochaos_reference::task::{ReportedTask, StatusUpdate, TaskInfo, Workload};
+use mesochaos_reference::{
+    AgentId, Event, FrameworkId, Output, Reason, Resources, Source, TaskId, TaskState, Timing,
+    UpdateUuid,
+};
+
+const NAME: &str = "agent-1";
+const EXECUTORS: &str = "executors-1";
+const MASTER: &str = "master-1";
+const TOTAL: Resources = Resources::new(4000, 8192, 1000);
+
+fn config(boot_id: &str) -> AgentConfig {
+    AgentConfig {
+        name: NAME.into(),
+        executor_host: EXECUTORS.into(),
+        coordinator: coordinator(),
+        resources: TOTAL,
+        timing: Timing::default(),
+        boot_id: boot_id.into(),
+    }
+}
+
+fn fid() -> FrameworkId {
+    "e1-F0001".into()
+}
+
+fn framework() -> FrameworkInfo {
+    FrameworkInfo {
+        name: "web".into(),
+        role: "*".into(),
+        principal: "web".into(),
+        failover_timeout_ms: 60_000,
+        partition_aware: false,
+        id: Some(fid()),
+    }
+}
+
+fn task_info(id: &str) -> TaskInfo {
+    TaskInfo {
+        task_id: id.into(),
+        resources: cpus(1),
+        workload: Workload::Forever,
+    }
+}
+
+fn run_task(epoch: u64, id: &str) -> Message {
+    Message::RunTask {
+        epoch,
+        framework: framework(),
+        task: task_info(id),
+    }
+}
+
+fn executor_update(id: &str, state: TaskState, n: u32) -> Message {
+    Message::ExecutorStatusUpdate {
+        update: StatusUpdate {
+            latest_state: None,
+            framework_id: fid(),
+            task_id: id.into(),
+            agent_id: None,
+            state,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new(format!("{id}#{n}"))),
+            message: None,
+        },
+    }
+}
+
+fn ack(epoch: u64, id: &str, n: u32) -> Message {
+    Message::StatusUpdateAcknowledgement {
+        epoch,
+        framework_id: fid(),
+        task_id: id.into(),
+        uuid: UpdateUuid::new(format!("{id}#{n}")),
+    }
+}
+
+fn key(id: &str) -> TaskKey {
+    TaskKey {
+        framework_id: fid(),
+        task_id: id.into(),
+    }
+}
+
+/// Status updates sent to `master`, as (task, state, uuid).
+fn updates_to(outs: &[Output<AgentTimer>], master: &str) -> Vec<(String, TaskState, String)> {
+    sent_to(outs, master)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::StatusUpdate { update } => Some((
+                update.task_id.to_string(),
+                update.state,
+                update.uuid.map(|u| u.to_string()).unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn last_checkpoint(outs: &[Output<AgentTimer>]) -> Option<Vec<u8>> {
+    atomic_writes(outs)
+        .into_iter()
+        .filter(|(path, _)| path == CHECKPOINT_PATH)
+        .map(|(_, bytes)| bytes)
+        .next_back()
+}
+
+fn decode(bytes: &[u8]) -> Checkpoint {
+    serde_json::from_slice(bytes).expect("checkpoint decodes")
+}
+
+/// Starts the agent (against a coordinator where `master-1` leads at epoch 1),
+/// dials the leader and sends the first registration message. Returns every
+/// output since the start.
+fn detect_and_register(rig: &mut Rig<Agent>) -> Vec<Output<AgentTimer>> {
+    let mut outs = rig.start();
+    assert!(
+        outs.contains(&Output::Connect { to: MASTER.into() }),
+        "{outs:?}"
+    );
+    outs.extend(rig.connected(MASTER));
+    outs.extend(rig.timer(AgentTimer::RegisterRetry));
+    outs
+}
+
+/// A fresh agent registered with `master-1` (epoch 1) as `e1-S0001`, with its
+/// executor host registered. Returns the rig and every output so far.
+fn registered_agent() -> (Rig<Agent>, Vec<Output<AgentTimer>>) {
+    let mut rig = Rig::new(
+        Agent::new(config("boot-1")),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    let mut outs = detect_and_register(&mut rig);
+    outs.extend(rig.msg(
+        MASTER,
+        Message::AgentRegistered {
+            epoch: 1,
+            agent_id: "e1-S0001".into(),
+        },
+    ));
+    outs.extend(rig.msg(
+        EXECUTORS,
+        Message::RegisterExecutorHost {
+            tasks: vec![],
+            unacknowledged: vec![],
+        },
+    ));
+    (rig, outs)
+}
+
+/// A registered agent running `web-0001` (launched by the leader).
+fn agent_running_one_task() -> (Rig<Agent>, Vec<Output<AgentTimer>>) {
+    let (mut rig, mut outs) = registered_agent();
+    outs.extend(rig.msg(MASTER, run_task(1, "web-0001")));
+    (rig, outs)
+}
+
+// Mesos: an agent detects the leader through ZooKeeper, registers with it, and
+// checkpoints the agent ID it was given.
+#[test]
+fn agent_registers_with_the_detected_leader_and_checkpoints_its_id() {
+    let mut rig = Rig::new(
+        Agent::new(config("boot-1")),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    let outs = detect_and_register(&mut rig);
+    assert!(events(&outs).contains(&Event::AgentRecovered {
+        agent_id: None,
+        tasks: 0
+    }));
+    assert!(events(&outs).contains(&Event::LeaderDetected {
+        leader: Some(MASTER.into()),
+        epoch: Some(1)
+    }));
+    assert_eq!(
+        sent_to(&outs, MASTER),
+        vec![Message::RegisterAgent {
+            resources: TOTAL,
+            boot_id: "boot-1".into()
+        }]
+    );
+    assert_eq!(rig.role.registered_with(), None);
+
+    let outs = rig.at(50).msg(
+        MASTER,
+        Message::AgentRegistered {
+            epoch: 1,
+            agent_id: "e1-S0001".into(),
+        },
+    );
+    assert_eq!(rig.role.registered_with(), Some((&MASTER.into(), 1)));
+    assert_eq!(rig.role.agent_id(), Some(&AgentId::from("e1-S0001")));
+    assert!(events(&outs).contains(&Event::AgentRegisteredWith {
+        master: MASTER.into(),
+        epoch: 1,
+        agent_id: "e1-S0001".into(),
+        reregistered: false
+    }));
+    let checkpoint = decode(&last_checkpoint(&outs).expect("the ID is checkpointed"));
+    assert_eq!(checkpoint.agent_id, Some("e1-S0001".into()));
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::PingTimeout),
+        Some(50 + Timing::default().agent_total_ping_timeout_ms())
+    );
+}
+
+// Mesos: an agent acts only on commands from the master it is registered with;
+// a RunTask from any other master (or an older epoch) is dropped.
+#[test]
+fn agent_ignores_run_task_from_a_master_that_is_not_its_registered_leader() {
+    let (mut rig, _) = registered_agent();
+
+    for (from, epoch) in [("master-2", 2), ("master-2", 1), (MASTER, 0)] {
+        let outs = rig.msg(from, run_task(epoch, "web-0001"));
+        assert_eq!(
+            ignored(&outs, "RunTask").len(),
+            1,
+            "RunTask from {from} at epoch {epoch}: {outs:?}"
+        );
+        assert!(sent_to(&outs, EXECUTORS).is_empty(), "no LaunchTask");
+        assert!(atomic_writes(&outs).is_empty(), "nothing checkpointed");
+        assert!(!has_event(&outs, |e| matches!(
+            e,
+            Event::AgentAcceptedCommand { .. }
+        )));
+    }
+    assert!(rig.role.tasks().is_empty());
+}
+
+// Mesos: an agent that is still registering acts on no master's commands.
+#[test]
+fn agent_ignores_run_task_before_it_has_registered() {
+    let mut rig = Rig::new(
+        Agent::new(config("boot-1")),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    detect_and_register(&mut rig);
+    let outs = rig.msg(MASTER, run_task(1, "web-0001"));
+    assert_eq!(ignored(&outs, "RunTask").len(), 1);
+    assert!(sends(&outs).is_empty());
+    assert!(rig.role.tasks().is_empty());
+}
+
+// Mesos: the agent checkpoints a task before launching it through its executor.
+#[test]
+fn run_task_from_the_leader_is_checkpointed_then_launched_on_the_executor_host() {
+    let (mut rig, _) = registered_agent();
+    let outs = rig.msg(MASTER, run_task(1, "web-0001"));
+
+    assert!(events(&outs).contains(&Event::AgentAcceptedCommand {
+        master: MASTER.into(),
+        epoch: 1,
+        kind: "RunTask".into()
+    }));
+    assert_eq!(
+        sent_to(&outs, EXECUTORS),
+        vec![Message::LaunchTask {
+            framework_id: fid(),
+            task: task_info("web-0001")
+        }]
+    );
+    let write_at = outs
+        .iter()
+        .position(|o| matches!(o, Output::WriteFileAtomic { path, .. } if path == CHECKPOINT_PATH))
+        .expect("checkpointed");
+    let launch_at = outs
+        .iter()
+        .position(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    message: Message::LaunchTask { .. },
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(write_at < launch_at, "checkpoint before launch");
+    let checkpoint = decode(&last_checkpoint(&outs).unwrap());
+    assert_eq!(checkpoint.agent_id, Some("e1-S0001".into()));
+    assert_eq!(checkpoint.frameworks[&fid()], framework());
+    let task = &checkpoint.tasks[&fid()][&TaskId::from("web-0001")];
+    assert_eq!(task.state, TaskState::Staging);
+    assert_eq!(task.info, task_info("web-0001"));
+
+    // A duplicate RunTask for a task already running launches nothing more.
+    let outs = rig.msg(MASTER, run_task(1, "web-0001"));
+    assert!(sent_to(&outs, EXECUTORS).is_empty());
+}
+
+// Mesos: the status update manager sends one update per task at a time and the
+// next only after the framework's acknowledgement of the previous one; updates
+// are checkpointed before the executor is acknowledged.
+#[test]
+fn status_updates_flow_one_at_a_time_and_advance_only_on_acknowledgement() {
+    let (mut rig, _) = agent_running_one_task();
+
+    let outs = rig.at(100).msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Starting, 1),
+    );
+    assert_eq!(
+        updates_to(&outs, MASTER),
+        [("web-0001".into(), TaskState::Starting, "web-0001#1".into())]
+    );
+    match &sent_to(&outs, MASTER)[0] {
+        Message::StatusUpdate { update } => {
+            assert_eq!(
+                update.agent_id,
+                Some("e1-S0001".into()),
+                "agent fills in its ID"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let write_at = outs
+        .iter()
+        .position(|o| matches!(o, Output::WriteFileAtomic { .. }))
+        .expect("checkpointed");
+    let ack_at = outs
+        .iter()
+        .position(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    message: Message::ExecutorStatusUpdateAck { .. },
+                    ..
+                }
+            )
+        })
+        .expect("executor acknowledged");
+    assert!(
+        write_at < ack_at,
+        "checkpoint before acknowledging the executor"
+    );
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::StatusRetry(key("web-0001"))),
+        Some(100 + Timing::default().status_update_retry_ms)
+    );
+
+    // The second update waits behind the first.
+    let outs = rig.at(150).msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 2),
+    );
+    assert!(updates_to(&outs, MASTER).is_empty(), "{outs:?}");
+    assert_eq!(
+        sent_to(&outs, EXECUTORS),
+        vec![Message::ExecutorStatusUpdateAck {
+            framework_id: fid(),
+            task_id: "web-0001".into(),
+            uuid: UpdateUuid::new("web-0001#2")
+        }]
+    );
+    let pending = &rig.role.tasks()[&fid()][&TaskId::from("web-0001")].pending_updates;
+    assert_eq!(pending.len(), 2);
+
+    // The acknowledgement of #1 releases #2.
+    let outs = rig.at(200).msg(MASTER, ack(1, "web-0001", 1));
+    assert_eq!(
+        updates_to(&outs, MASTER),
+        [("web-0001".into(), TaskState::Running, "web-0001#2".into())]
+    );
+    assert!(last_checkpoint(&outs).is_some(), "the ack is checkpointed");
+
+    // A duplicate acknowledgement of #1 changes nothing.
+    let outs = rig.at(250).msg(MASTER, ack(1, "web-0001", 1));
+    assert_eq!(ignored(&outs, "StatusUpdateAcknowledgement").len(), 1);
+    assert!(sends(&outs).is_empty());
+    assert!(atomic_writes(&outs).is_empty());
+    assert_eq!(
+        rig.role.tasks()[&fid()][&TaskId::from("web-0001")]
+            .pending_updates
+            .len(),
+        1
+    );
+
+    // Acknowledging #2 empties the stream: nothing more to send.
+    let outs = rig.at(300).msg(MASTER, ack(1, "web-0001", 2));
+    assert!(updates_to(&outs, MASTER).is_empty());
+    let task = &rig.role.tasks()[&fid()][&TaskId::from("web-0001")];
+    assert!(task.pending_updates.is_empty());
+    assert_eq!(task.state, TaskState::Running);
+    assert!(outs.contains(&Output::CancelTimer {
+        timer: AgentTimer::StatusRetry(key("web-0001"))
+    }));
+}
+
+// Mesos: an acknowledgement relayed by a master that is not the registered
+// leader is ignored.
+#[test]
+fn acknowledgement_from_another_master_is_ignored() {
+    let (mut rig, _) = agent_running_one_task();
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    );
+    let outs = rig.msg("master-2", ack(2, "web-0001", 1));
+    assert_eq!(ignored(&outs, "StatusUpdateAcknowledgement").len(), 1);
+    assert_eq!(
+        rig.role.tasks()[&fid()][&TaskId::from("web-0001")]
+            .pending_updates
+            .len(),
+        1
+    );
+}
+
+// Mesos: an unacknowledged status update is retried with exponential backoff.
+#[test]
+fn unacknowledged_update_is_resent_with_a_doubling_interval() {
+    let (mut rig, _) = agent_running_one_task();
+    let first = Timing::default().status_update_retry_ms;
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    );
+    let outs = rig
+        .at(first)
+        .timer(AgentTimer::StatusRetry(key("web-0001")));
+    assert_eq!(
+        updates_to(&outs, MASTER),
+        [("web-0001".into(), TaskState::Running, "web-0001#1".into())]
+    );
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::StatusRetry(key("web-0001"))),
+        Some(first + 2 * first)
+    );
+}
+
+// Mesos: a terminal, fully acknowledged task is removed from the agent.
+#[test]
+fn acknowledged_terminal_update_retires_the_task() {
+    let (mut rig, _) = agent_running_one_task();
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Finished, 1),
+    );
+    let outs = rig.msg(MASTER, ack(1, "web-0001", 1));
+    assert!(rig.role.tasks().is_empty());
+    let checkpoint = decode(&last_checkpoint(&outs).unwrap());
+    assert!(checkpoint.tasks.is_empty());
+}
+
+// Mesos: a restarted agent recovers its ID and tasks from its checkpoint, waits
+// for its executors, and re-registers (not registers) with its full task list.
+#[test]
+fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    ));
+    outs.extend(rig.msg(MASTER, ack(1, "web-0001", 1)));
+    let bytes = last_checkpoint(&outs).expect("a checkpoint was written");
+
+    // The process dies; a new one starts from the disk alone.
+    let recovered = Agent::recover(config("boot-1"), Some(&bytes));
+    assert_eq!(recovered.agent_id(), Some(&AgentId::from("e1-S0001")));
+    let task = &recovered.tasks()[&fid()][&TaskId::from("web-0001")];
+    assert_eq!(task.state, TaskState::Running);
+    assert_eq!(task.info, task_info("web-0001"));
+    assert!(task.pending_updates.is_empty());
+    assert_eq!(recovered.registered_with(), None);
+
+    let mut rig = Rig::new(recovered, FakeCoordinator::new().with_master(3, "master-2"));
+    rig.at(10_000);
+    let outs = rig.start();
+    assert!(events(&outs).contains(&Event::AgentRecovered {
+        agent_id: Some("e1-S0001".into()),
+        tasks: 1
+    }));
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::ExecutorReregisterTimeout),
+        Some(10_000 + Timing::default().executor_reregistration_timeout_ms)
+    );
+    rig.msg(
+        EXECUTORS,
+        Message::RegisterExecutorHost {
+            tasks: vec![ExecutorTaskReport {
+                framework_id: fid(),
+                task_id: "web-0001".into(),
+                state: TaskState::Running,
+            }],
+            unacknowledged: vec![],
+        },
+    );
+    rig.connected("master-2");
+    let outs = rig.timer(AgentTimer::RegisterRetry);
+    assert_eq!(
+        sent_to(&outs, "master-2"),
+        vec![Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: TOTAL,
+            boot_id: "boot-1".into(),
+            frameworks: vec![framework()],
+            tasks: vec![ReportedTask {
+                framework_id: fid(),
+                info: task_info("web-0001"),
+                state: TaskState::Running,
+            }],
+        }]
+    );
+    let outs = rig.msg(
+        "master-2",
+        Message::AgentReregistered {
+            epoch: 3,
+            agent_id: "e1-S0001".into(),
+        },
+    );
+    assert_eq!(rig.role.registered_with(), Some((&"master-2".into(), 3)));
+    assert!(events(&outs).contains(&Event::AgentRegisteredWith {
+        master: "master-2".into(),
+        epoch: 3,
+        agent_id: "e1-S0001".into(),
+        reregistered: true
+    }));
+}
+
+// Mesos: after an agent restart, tasks whose executor does not re-register within
+// executor_reregistration_timeout are reported TASK_LOST.
+#[test]
+fn recovered_tasks_are_lost_if_the_executor_host_does_not_return_in_time() {
+    let (_, outs) = agent_running_one_task();
+    let bytes = last_checkpoint(&outs).unwrap();
+    let mut rig = Rig::new(
+        Agent::recover(config("boot-1"), Some(&bytes)),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    rig.start();
+    let outs = rig
+        .at(Timing::default().executor_reregistration_timeout_ms)
+        .timer(AgentTimer::ExecutorReregisterTimeout);
+    let task = &rig.role.tasks()[&fid()][&TaskId::from("web-0001")];
+    assert_eq!(task.state, TaskState::Lost);
+    let update = task.pending_updates.front().unwrap();
+    assert_eq!(update.reason, Some(Reason::ExecutorReregistrationTimeout));
+    assert_eq!(update.source, Source::Agent);
+    assert!(last_checkpoint(&outs).is_some());
+}
+
+// Mesos: a checkpoint from an earlier boot means the machine rebooted and its
+// executors died: the agent reports its tasks lost (REASON_AGENT_RESTARTED).
+#[test]
+fn recovered_agent_after_a_reboot_reports_its_tasks_lost() {
+    let (_, outs) = agent_running_one_task();
+    let bytes = last_checkpoint(&outs).unwrap();
+    let mut rig = Rig::new(
+        Agent::recover(config("boot-2"), Some(&bytes)),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    let outs = rig.start();
+    let task = &rig.role.tasks()[&fid()][&TaskId::from("web-0001")];
+    assert_eq!(task.state, TaskState::Lost);
+    assert_eq!(
+        task.pending_updates.front().unwrap().reason,
+        Some(Reason::AgentRestarted)
+    );
+    assert!(timer_at(&outs, &AgentTimer::ExecutorReregisterTimeout).is_none());
+}
+
+// Mesos: after a failover the agent re-registers reporting each task's latest
+// state, then resends its unacknowledged updates oldest first to the new leader.
+// (This is the input under which the master bug in tests/master.rs shows.)
+#[test]
+fn agent_reports_latest_state_then_replays_oldest_unacknowledged_update_to_a_new_leader() {
+    let (mut rig, _) = agent_running_one_task();
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    );
+    rig.msg(MASTER, ack(1, "web-0001", 1));
+    // master-1 dies before relaying acknowledgements; the task goes on and finishes.
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 2),
+    );
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Finished, 3),
+    );
+
+    // master-2 is elected; the agent detects it.
+    rig.coord.masters = vec![candidate(2, "master-2")];
+    let outs = rig.msg(
+        COORDINATOR,
+        Message::CoordWatch {
+            path: mesochaos_reference::detector::MASTERS_PATH.into(),
+            kind: mesochaos_reference::messages::WatchKind::ChildrenChanged,
+        },
+    );
+    assert!(outs.contains(&Output::Disconnect {
+        peer: MASTER.into()
+    }));
+    assert!(outs.contains(&Output::Connect {
+        to: "master-2".into()
+    }));
+    rig.connected("master-2");
+    let outs = rig.timer(AgentTimer::RegisterRetry);
+    match &sent_to(&outs, "master-2")[..] {
+        [Message::ReregisterAgent { tasks, .. }] => {
+            assert_eq!(tasks.len(), 1);
+            assert_eq!(tasks[0].state, TaskState::Finished, "the latest state");
+        }
+        other => panic!("{other:?}"),
+    }
+    let outs = rig.msg(
+        "master-2",
+        Message::AgentReregistered {
+            epoch: 2,
+            agent_id: "e1-S0001".into(),
+        },
+    );
+    assert_eq!(
+        updates_to(&outs, "master-2"),
+        [("web-0001".into(), TaskState::Running, "web-0001#2".into())]
+    );
+    // Commands from the deposed leader are now ignored.
+    let outs = rig.msg(MASTER, ack(1, "web-0001", 2));
+    assert_eq!(ignored(&outs, "StatusUpdateAcknowledgement").len(), 1);
+}

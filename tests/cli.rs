@@ -1,0 +1,278 @@
+//! The command-line contract (DESIGN.md, "Contracts others rely on"), checked
+//! against the built binary.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mesochaos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mesochaos"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_run(file: &str, seed: u64) -> serde_json::Value {
+    let out = mesochaos(&["run", file, "--seed", &seed.to_string(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{file} seed {seed} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mesochaos-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn text_run_prints_the_seed_first_and_a_verdict() {
+    let out = mesochaos(&["run", "scenarios/master-failover.toml"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().next(),
+        Some("seed: 1"),
+        "the scenario's own seed, printed first"
+    );
+    assert!(text.contains("elected leader, epoch"));
+    assert!(text.contains("failover time:"));
+    assert!(text.trim_end().ends_with("verdict: PASS"));
+}
+
+#[test]
+fn json_run_prints_the_contract_fields_and_the_seed_on_stderr() {
+    let out = mesochaos(&[
+        "run",
+        "scenarios/master-failover.toml",
+        "--seed",
+        "7",
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out).lines().next(), Some("seed: 7"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "verdict",
+        "trace_hash",
+        "sim_seconds",
+        "wall_seconds",
+        "violations",
+        "final_state",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["scenario"], "master-failover");
+    assert_eq!(v["seed"], 7);
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["violations"].as_array().unwrap().len(), 0);
+    let state = &v["final_state"];
+    for key in [
+        "leader",
+        "frameworks",
+        "agents",
+        "tasks",
+        "reservations",
+        "volumes",
+    ] {
+        assert!(state.get(key).is_some(), "final_state lacks {key}");
+    }
+    assert_eq!(state["agents"].as_array().unwrap().len(), 5);
+    assert_eq!(state["tasks"].as_array().unwrap().len(), 10);
+    // The leader after the failover is not the first one.
+    assert!(state["leader"]["epoch"].as_u64().unwrap() > 0);
+}
+
+/// Determinism: the same seed gives the same trace, byte for byte, across
+/// processes; different seeds almost always differ.
+#[test]
+fn the_same_seed_gives_the_same_trace_hash_in_separate_processes() {
+    for file in [
+        "scenarios/master-failover.toml",
+        "scenarios/coordinator-lost.toml",
+    ] {
+        let a = json_run(file, 3);
+        let b = json_run(file, 3);
+        assert_eq!(a["trace_hash"], b["trace_hash"], "{file}");
+        assert_eq!(a["final_state"], b["final_state"], "{file}");
+    }
+}
+
+#[test]
+fn seeds_1_to_20_give_at_least_15_distinct_traces() {
+    let hashes: BTreeSet<String> = (1..=20)
+        .map(|seed| {
+            json_run("scenarios/master-failover.toml", seed)["trace_hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        hashes.len() >= 15,
+        "only {} distinct hashes over 20 seeds",
+        hashes.len()
+    );
+}
+
+/// FNV-1a 64, as the harness computes the trace hash.
+fn fnv1a(lines: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in lines.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[test]
+fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
+    let dir = temp_dir("trace");
+    let path = dir.join("run.jsonl");
+    let out = mesochaos(&[
+        "run",
+        "scenarios/leader-loses-coordinator.toml",
+        "--format",
+        "json",
+        "--trace",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        v["metrics"]["trace_records"].as_u64().unwrap()
+    );
+    assert_eq!(
+        format!("{:016x}", fnv1a(&text)),
+        v["trace_hash"].as_str().unwrap()
+    );
+    // Simulated time never goes backwards, and the fault is in there.
+    let times: Vec<u64> = lines.iter().map(|l| l["t_ms"].as_u64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "fault" && l["fault"] == "partition"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn check_accepts_every_shipped_scenario() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml")
+            && path.file_name().unwrap() != "Cargo.toml"
+        {
+            let out = mesochaos(&["check", path.to_str().unwrap()]);
+            assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+            assert!(stdout(&out).starts_with("ok: "));
+        }
+    }
+}
+
+#[test]
+fn a_malformed_scenario_exits_2_with_file_line_and_column() {
+    let dir = temp_dir("malformed");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "[cluster]\nmasters = 3\nagents = 2\n\n[[step]]\nwait = \"converged\"\nwithin = \"ten seconds\"\n")
+        .unwrap();
+    for command in ["check", "run"] {
+        let out = mesochaos(&[command, path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{}:7:10:", path.display())),
+            "{command}: {err}"
+        );
+        assert!(err.contains("ten seconds"), "{err}");
+    }
+    let out = mesochaos(&["run", dir.join("missing.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    assert_eq!(
+        mesochaos(&["run", "scenarios/master-failover.toml", "--seed", "abc"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        mesochaos(&["run", "scenarios/master-failover.toml", "--format", "xml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(mesochaos(&["frobnicate"]).status.code(), Some(2));
+    let out = mesochaos(&[
+        "run",
+        "scenarios/master-failover.toml",
+        "--trace",
+        "/nonexistent-dir/x.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot create trace file"));
+}
+
+#[test]
+fn a_failing_run_exits_1_and_prints_the_command_that_replays_it() {
+    let dir = temp_dir("failing");
+    let path = dir.join("too-strict.toml");
+    let scenario = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/master-failover.toml"),
+    )
+    .unwrap()
+    .replace("failover_time_max = \"15s\"", "failover_time_max = \"1s\"");
+    std::fs::write(&path, scenario).unwrap();
+    let out = mesochaos(&["run", path.to_str().unwrap(), "--seed", "4"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("VIOLATION [failover_time]"),
+        "{}",
+        stdout(&out)
+    );
+    let replay = format!("replay: mesochaos run {} --seed 4", path.display());
+    assert!(stderr(&out).contains(&replay), "{}", stderr(&out));
+    let out = mesochaos(&[
+        "run",
+        path.to_str().unwrap(),
+        "--seed",
+        "4",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["violations"][0]["checker"], "failover_time");
+    assert_eq!(
+        v["replay"],
+        format!("mesochaos run {} --seed 4", path.display())
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -5,7 +5,7 @@
 //! input (a scenario file, an argument, an output file that cannot be written).
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mesochaos_harness::{RunReport, Verdict};
+use mesochaos_harness::{RunOptions, RunReport, Verdict};
 use mesochaos_scenarios::Scenario;
 use serde::Serialize;
 use std::io::Write;
@@ -43,6 +43,9 @@ enum Commands {
         /// Write every message, event and fault as JSON lines to this file.
         #[arg(long, value_name = "OUT.jsonl")]
         trace: Option<PathBuf>,
+        /// Write every process's role state at the end of the run, as JSON, to this file.
+        #[arg(long, value_name = "OUT.json")]
+        snapshot: Option<PathBuf>,
     },
     /// Validate a scenario file without running it.
     Check {
@@ -69,7 +72,8 @@ fn main() -> ExitCode {
             seed,
             format,
             trace,
-        } => run(&file, seed, format, trace.as_deref()),
+            snapshot,
+        } => run(&file, seed, format, trace.as_deref(), snapshot.as_deref()),
     }
 }
 
@@ -114,7 +118,20 @@ struct JsonReport<'a> {
     replay: Option<String>,
 }
 
-fn run(file: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> ExitCode {
+fn create(path: &Path, what: &str) -> Result<std::fs::File, ExitCode> {
+    std::fs::File::create(path).map_err(|e| {
+        eprintln!("error: cannot create {what} {}: {e}", path.display());
+        ExitCode::from(EXIT_BAD_INPUT)
+    })
+}
+
+fn run(
+    file: &Path,
+    seed: Option<u64>,
+    format: Format,
+    trace: Option<&Path>,
+    snapshot: Option<&Path>,
+) -> ExitCode {
     let scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
@@ -125,23 +142,26 @@ fn run(file: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> 
         Format::Text => println!("seed: {seed}"),
         Format::Json => eprintln!("seed: {seed}"),
     }
-    let trace_out: Option<Box<dyn Write>> = match trace {
-        None => None,
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Some(Box::new(std::io::BufWriter::new(f))),
-            Err(e) => {
-                eprintln!("error: cannot create trace file {}: {e}", path.display());
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        },
+    let trace_out: Option<Box<dyn Write>> = match trace.map(|p| create(p, "trace file")).transpose()
+    {
+        Ok(file) => file.map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>),
+        Err(code) => return code,
+    };
+    let snapshot_out = match snapshot.map(|p| create(p, "snapshot file")).transpose() {
+        Ok(file) => file,
+        Err(code) => return code,
     };
     let replay = format!("mesochaos run {} --seed {seed}", file.display());
 
     // Wall time is measured around the simulation, never inside it.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
+    let options = RunOptions {
+        trace_out,
+        snapshot_roles: snapshot_out.is_some(),
+    };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        mesochaos_harness::run(&scenario.spec, seed, trace_out)
+        mesochaos_harness::run_recorded(&scenario.spec, seed, options).0
     }));
     let wall_seconds = started.elapsed().as_secs_f64();
     let report = match outcome {
@@ -158,6 +178,12 @@ fn run(file: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> 
         }
     };
 
+    if let (Some(file), Some(roles)) = (snapshot_out, &report.roles) {
+        if let Err(e) = serde_json::to_writer_pretty(std::io::BufWriter::new(file), roles) {
+            eprintln!("error: cannot write the snapshot: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let failed = report.verdict == Verdict::Fail;
     match format {
         Format::Json => {
@@ -189,55 +215,8 @@ fn run(file: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> 
 }
 
 fn print_text(scenario: &Scenario, report: &RunReport, wall_seconds: f64) {
-    println!("scenario: {}", report.scenario);
-    if !scenario.description.is_empty() {
-        for line in scenario.description.lines() {
-            println!("  {line}");
-        }
-    }
-    println!();
-    for line in &report.timeline {
-        println!(
-            "{:>9.2}s  {:<18} {}",
-            line.t_ms as f64 / 1000.0,
-            line.at,
-            line.text
-        );
-    }
-    println!();
-    if let Some(t) = report.metrics.failover_time_ms {
-        println!("failover time: {:.2}s", t as f64 / 1000.0);
-    }
-    if let Some(leader) = &report.final_state.leader {
-        println!(
-            "final leader: {} (epoch {}), {} agents, {} frameworks, {} tasks",
-            leader.master,
-            leader.epoch,
-            report.final_state.agents.len(),
-            report.final_state.frameworks.len(),
-            report.final_state.tasks.len()
-        );
-    } else {
-        println!("final leader: none");
-    }
-    println!(
-        "messages: {} sent, {} dropped; simulated {:.1}s in {:.2}s wall",
-        report.metrics.messages_sent,
-        report.metrics.messages_dropped,
-        report.sim_seconds,
-        wall_seconds
+    print!(
+        "{}",
+        mesochaos_reports::text(report, &scenario.description, wall_seconds)
     );
-    println!("trace hash: {}", report.trace_hash);
-    for v in &report.violations {
-        println!(
-            "VIOLATION [{}] at {:.2}s: {}",
-            v.checker,
-            v.t_ms as f64 / 1000.0,
-            v.message
-        );
-    }
-    match report.verdict {
-        Verdict::Pass => println!("verdict: PASS"),
-        Verdict::Fail => println!("verdict: FAIL ({} violations)", report.violations.len()),
-    }
 }

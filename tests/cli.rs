@@ -276,3 +276,41 @@ fn a_failing_run_exits_1_and_prints_the_command_that_replays_it() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn snapshot_writes_every_processs_role_state_and_nothing_for_a_crashed_one() {
+    let dir = temp_dir("snapshot");
+    let path = dir.join("roles.json");
+    let out = mesochaos(&[
+        "run",
+        "scenarios/master-failover.toml",
+        "--snapshot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let roles: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let roles = roles.as_object().unwrap();
+    assert_eq!(
+        roles.len(),
+        15,
+        "coordinator, 3 masters, 5 agents, 5 executor hosts, 1 scheduler"
+    );
+    // Seed 1 crashes master-1, the first leader: a dead process holds nothing.
+    assert!(roles["master-1"].is_null());
+    let leader = roles
+        .iter()
+        .find(|(name, state)| {
+            name.starts_with("master-") && state["phase"].get("Leading").is_some()
+        })
+        .map(|(name, _)| name.clone())
+        .expect("a leading master");
+    for i in 1..=5 {
+        let link = &roles[&format!("agent-{i}")]["master"]["Registered"];
+        assert_eq!(
+            link["master"],
+            leader.as_str(),
+            "agent-{i} is registered with the leader"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -504,6 +504,23 @@ impl Cluster {
 
     // ----- observation -----
 
+    /// Every process's role state as JSON (`null` for a process that is down:
+    /// nothing of it survives in memory).
+    pub fn snapshot_roles(&self) -> BTreeMap<String, serde_json::Value> {
+        self.shared
+            .slots
+            .borrow()
+            .iter()
+            .map(|(name, slot)| {
+                let state = match (&slot.role, slot.is_running()) {
+                    (Some(role), true) => role.snapshot(),
+                    _ => serde_json::Value::Null,
+                };
+                (name.to_string(), state)
+            })
+            .collect()
+    }
+
     pub fn role(&self, process: &ProcessId) -> Option<RoleRef> {
         self.shared.role_of(process)
     }

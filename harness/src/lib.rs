@@ -19,4 +19,6 @@ pub mod seed;
 pub mod trace;
 
 pub use cluster::{Cluster, ClusterSpec, FrameworkSpec, TICK_MS};
-pub use run::{run, run_recorded, Condition, Expectations, RunReport, RunSpec, Step, Verdict};
+pub use run::{
+    run, run_recorded, Condition, Expectations, RunOptions, RunReport, RunSpec, Step, Verdict,
+};

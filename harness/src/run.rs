@@ -200,6 +200,8 @@ pub struct RunReport {
     pub framework_updates: BTreeMap<String, Vec<ReceivedUpdate>>,
     /// Start count per task ID (from executor hosts).
     pub task_starts: BTreeMap<String, u64>,
+    /// Every process's role state at the end of the run (when asked for).
+    pub roles: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,17 +213,34 @@ pub struct ReceivedUpdate {
     pub reason: Option<Reason>,
 }
 
+/// Optional outputs of a run.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Write every trace record here as a JSON line.
+    pub trace_out: Option<Box<dyn Write>>,
+    /// Put every process's role state, as JSON, in [`RunReport::roles`].
+    pub snapshot_roles: bool,
+}
+
 /// Runs `spec` with `seed`, optionally writing the trace as JSON lines.
 pub fn run(spec: &RunSpec, seed: u64, trace_out: Option<Box<dyn Write>>) -> RunReport {
-    run_recorded(spec, seed, trace_out).0
+    let options = RunOptions {
+        trace_out,
+        snapshot_roles: false,
+    };
+    run_recorded(spec, seed, options).0
 }
 
 /// Like [`run`], also returning every trace record (for tests that check order).
 pub fn run_recorded(
     spec: &RunSpec,
     seed: u64,
-    trace_out: Option<Box<dyn Write>>,
+    options: RunOptions,
 ) -> (RunReport, Vec<crate::trace::TraceRecord>) {
+    let RunOptions {
+        trace_out,
+        snapshot_roles,
+    } = options;
     let mut runner = Runner {
         cluster: Cluster::build(spec.cluster.clone(), seed, Trace::new(trace_out)),
         violations: Vec::new(),
@@ -236,7 +255,9 @@ pub fn run_recorded(
         runner.violations.push(violation);
     }
     let shared = runner.cluster.shared.clone();
-    let report = runner.finish(spec, seed);
+    let roles = snapshot_roles.then(|| runner.cluster.snapshot_roles());
+    let mut report = runner.finish(spec, seed);
+    report.roles = roles;
     let records = shared.trace.borrow_mut().take_records();
     (report, records)
 }
@@ -341,10 +362,9 @@ impl Runner {
                         return Err(self.violation(
                             "wait",
                             format!(
-                                "step {}: {:?} did not hold within {} ms",
+                                "step {}: \"{condition}\" did not hold within {}",
                                 index + 1,
-                                condition,
-                                within_ms
+                                seconds(*within_ms)
                             ),
                             vec![],
                         ));
@@ -569,6 +589,7 @@ impl Runner {
             timeline,
             framework_updates,
             task_starts,
+            roles: None,
         }
     }
 }
@@ -579,9 +600,48 @@ fn describe_step(step: &Step) -> String {
         Step::Wait {
             condition,
             within_ms,
-        } => format!("wait {condition:?} within {within_ms} ms"),
-        Step::Sleep { ms } => format!("sleep {ms} ms"),
-        Step::Call { framework, command } => format!("{framework} calls {command:?}"),
+        } => format!("wait until {condition} (within {})", seconds(*within_ms)),
+        Step::Sleep { ms } => format!("sleep {}", seconds(*ms)),
+        Step::Call { framework, command } => match command {
+            Command::KillTask { task_id } => format!("{framework} kills {task_id}"),
+            Command::Reconcile { task_ids } if task_ids.is_empty() => {
+                format!("{framework} asks for implicit reconciliation")
+            }
+            Command::Reconcile { task_ids } => {
+                let list: Vec<&str> = task_ids.iter().map(|t| t.as_str()).collect();
+                format!("{framework} asks to reconcile {}", list.join(", "))
+            }
+        },
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.2}s", ms as f64 / 1000.0)
+    }
+}
+
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Condition::LeaderElected => write!(f, "a leader is elected"),
+            Condition::NewLeader => write!(f, "a new leader is elected"),
+            Condition::NoLeader => write!(f, "no master leads"),
+            Condition::TasksRunning { framework, count } => {
+                write!(f, "{framework} has {count} tasks running")
+            }
+            Condition::Reregistered => {
+                write!(f, "every agent and framework is registered with the leader")
+            }
+            Condition::Converged => write!(f, "the cluster has converged"),
+            Condition::UpdateSeen {
+                framework,
+                state,
+                count,
+            } => write!(f, "{framework} has received {state} {count} times"),
+        }
     }
 }
 

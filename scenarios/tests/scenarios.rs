@@ -7,7 +7,7 @@
 
 use mesochaos_harness::run::{ReceivedUpdate, RunReport};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
-use mesochaos_harness::{run_recorded, Verdict};
+use mesochaos_harness::{run_recorded, RunOptions, Verdict};
 use mesochaos_reference::{Event, Reason, TaskState};
 use mesochaos_scenarios::{load, scenarios_dir, shipped_scenarios};
 use serde_json::json;
@@ -19,7 +19,7 @@ const CI_SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
 fn run(name: &str, seed: u64) -> (RunReport, Vec<TraceRecord>) {
     let scenario =
         load(&scenarios_dir().join(format!("{name}.toml"))).expect("the scenario parses");
-    run_recorded(&scenario.spec, seed, None)
+    run_recorded(&scenario.spec, seed, RunOptions::default())
 }
 
 fn assert_pass(report: &RunReport) {
@@ -61,7 +61,7 @@ fn every_scenario_file_passes_its_ci_seeds_and_matches_its_snapshot() {
     for path in files {
         let scenario = load(&path).unwrap_or_else(|e| panic!("{e}"));
         for seed in CI_SEEDS {
-            let (report, _) = run_recorded(&scenario.spec, seed, None);
+            let (report, _) = run_recorded(&scenario.spec, seed, RunOptions::default());
             assert_pass(&report);
             if seed != 1 {
                 continue;
@@ -309,4 +309,54 @@ fn the_same_seed_gives_the_same_trace_and_different_seeds_differ() {
     assert_eq!(a.metrics, b.metrics);
     let (c, _) = run("master-failover", 12);
     assert_ne!(a.trace_hash, c.trace_hash);
+}
+
+/// Reliable status updates (DESIGN.md, "Status update stream"): an update
+/// whose forward to the framework is lost is never acknowledged, so the agent
+/// resends it after `status_update_retry` (10 s); the framework hears it once.
+#[test]
+fn a_lost_status_update_is_resent_by_the_agent_after_ten_seconds() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("status-update-retry", seed);
+        assert_pass(&report);
+        let dropped_at = records
+            .iter()
+            .find(|r| matches!(&r.kind, TraceKind::Drop { kind, why, .. } if kind == "StatusUpdate" && why.contains("drop_next")))
+            .map(|r| r.t_ms)
+            .expect("the fault dropped the forwarded update");
+        let killed: Vec<&ReceivedUpdate> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Killed)
+            .collect();
+        assert_eq!(killed.len(), 1, "seed {seed}: heard exactly once");
+        assert_eq!(killed[0].task_id.as_str(), "web-0001");
+        assert!(
+            killed[0].t_ms > dropped_at + 9_000,
+            "seed {seed}: heard only after the retry"
+        );
+        // The agent sent that update twice, the retry `status_update_retry`
+        // (10 s) after the original (trace times are per 10 ms tick).
+        let sends: Vec<u64> = records
+            .iter()
+            .filter(|r| r.at.as_str().starts_with("agent-"))
+            .filter(|r| {
+                matches!(&r.kind, TraceKind::Send { message: mesochaos_reference::Message::StatusUpdate { update }, .. }
+                    if update.state == TaskState::Killed)
+            })
+            .map(|r| r.t_ms)
+            .collect();
+        assert_eq!(sends.len(), 2, "seed {seed}");
+        let retry_after = sends[1] - sends[0];
+        assert!(
+            (10_000..=10_010).contains(&retry_after),
+            "seed {seed}: retried after {retry_after} ms"
+        );
+        // The killed task was replaced under a fresh ID.
+        assert!(report
+            .final_state
+            .tasks
+            .iter()
+            .all(|t| t.task_id.as_str() != "web-0001"));
+        assert_eq!(report.final_state.tasks.len(), 4);
+    }
 }

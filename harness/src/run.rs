@@ -616,7 +616,7 @@ fn describe_step(step: &Step) -> String {
 }
 
 fn seconds(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.2}s", ms as f64 / 1000.0)

@@ -72,6 +72,14 @@ pub fn shipped_scenarios() -> Vec<PathBuf> {
 }
 
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    if path.file_name().is_some_and(|n| n == "Cargo.toml") {
+        return Err(ScenarioError::Invalid {
+            path: path.display().to_string(),
+            line: 1,
+            column: 1,
+            message: "this is a Cargo manifest, not a scenario file (scenario files are the other *.toml)".into(),
+        });
+    }
     let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
         path: path.display().to_string(),
         source,

@@ -40,7 +40,7 @@
 //! doubling up to 10 min. An update is acknowledged to the executor only after it
 //! has been checkpointed, so a crash can duplicate an update but never lose one.
 
-use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient};
+use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
 use crate::framework::FrameworkInfo;
@@ -917,13 +917,6 @@ impl Agent {
     // ----- dispatch -----
 
     fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
-        if from == *self.coordinator.coordinator() {
-            let mut sub = Outputs::new();
-            let events = self.coordinator.on_message(ctx, message, &mut sub);
-            out.absorb(sub, AgentTimer::Coordinator);
-            self.on_client_events(ctx, events, out);
-            return;
-        }
         if from == self.config.executor_host {
             match message {
                 Message::RegisterExecutorHost {
@@ -1053,7 +1046,15 @@ impl Role for Agent {
     }
 
     fn handle(&mut self, ctx: &Context, input: Input<AgentTimer>, out: &mut Out) {
-        let coordinator = self.coordinator.coordinator().clone();
+        let mut sub = Outputs::new();
+        let input = match self.coordinator.route(ctx, input, &mut sub) {
+            Routed::Handled(events) => {
+                out.absorb(sub, AgentTimer::Coordinator);
+                self.on_client_events(ctx, events, out);
+                return;
+            }
+            Routed::NotMine(input) => input,
+        };
         match input {
             Input::Start => self.on_start(ctx, out),
             Input::Message { from, message } => self.on_message(ctx, from, message, out),
@@ -1075,22 +1076,6 @@ impl Role for Agent {
             }
             Input::Timer(AgentTimer::ExecutorReregisterTimeout) => {
                 self.tick_executor_reregister_timeout(ctx, out)
-            }
-            Input::Connected { peer } if peer == coordinator => {
-                let mut sub = Outputs::new();
-                self.coordinator.on_connected(ctx, &mut sub);
-                out.absorb(sub, AgentTimer::Coordinator);
-            }
-            Input::ConnectFailed { peer } if peer == coordinator => {
-                let mut sub = Outputs::new();
-                self.coordinator.on_connect_failed(ctx, &mut sub);
-                out.absorb(sub, AgentTimer::Coordinator);
-            }
-            Input::Disconnected { peer } if peer == coordinator => {
-                let mut sub = Outputs::new();
-                let events = self.coordinator.on_disconnected(ctx, &mut sub);
-                out.absorb(sub, AgentTimer::Coordinator);
-                self.on_client_events(ctx, events, out);
             }
             Input::Connected { peer } if Some(&peer) == self.leader_process() => {
                 self.on_master_connected(ctx, out)

@@ -32,7 +32,7 @@
 
 use crate::events::Event;
 use crate::ids::{ProcessId, SessionId};
-use crate::io::{Context, Outputs};
+use crate::io::{Context, Input, Outputs};
 use crate::messages::{CoordError, CoordOp, CoordReply, Message, WatchKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -64,6 +64,14 @@ pub enum ClientEvent<Tag> {
     },
     /// A watch the role set fired.
     Watch { path: String, kind: WatchKind },
+}
+
+/// What [`CoordinatorClient::route`] did with an input.
+pub enum Routed<Tag, T> {
+    /// The input concerned the coordinator link; here is what it means to the role.
+    Handled(Vec<ClientEvent<Tag>>),
+    /// Not the client's business: the role handles it.
+    NotMine(Input<T>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +135,35 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
 
     pub fn is_ready(&self) -> bool {
         self.link == ClientLink::Ready
+    }
+
+    /// Takes the inputs that concern the coordinator link — the connection to
+    /// the coordinator going up or down, and messages from it — and hands every
+    /// other input back. (Client timers arrive wrapped in the role's own timer
+    /// type; the role passes them to [`Self::on_timer`].)
+    pub fn route<T>(
+        &mut self,
+        ctx: &Context,
+        input: Input<T>,
+        out: &mut Outputs<ClientTimer>,
+    ) -> Routed<Tag, T> {
+        match input {
+            Input::Connected { peer } if peer == self.coordinator => {
+                self.on_connected(ctx, out);
+                Routed::Handled(vec![])
+            }
+            Input::ConnectFailed { peer } if peer == self.coordinator => {
+                self.on_connect_failed(ctx, out);
+                Routed::Handled(vec![])
+            }
+            Input::Disconnected { peer } if peer == self.coordinator => {
+                Routed::Handled(self.on_disconnected(ctx, out))
+            }
+            Input::Message { from, message } if from == self.coordinator => {
+                Routed::Handled(self.on_message(ctx, message, out))
+            }
+            other => Routed::NotMine(other),
+        }
     }
 
     /// Starts the client: dial the coordinator.

@@ -49,7 +49,7 @@
 //!   after `max_agent_ping_timeouts` pings without a pong it marks the agent
 //!   unreachable in the registry and reports its tasks lost.
 
-use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient};
+use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
 use crate::framework::FrameworkInfo;
@@ -1960,13 +1960,6 @@ impl Master {
     // ----- dispatch -----
 
     fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
-        if from == *self.coordinator.coordinator() {
-            let mut sub = Outputs::new();
-            let events = self.coordinator.on_message(ctx, message, &mut sub);
-            out.absorb(sub, MasterTimer::Coordinator);
-            self.on_client_events(ctx, events, out);
-            return;
-        }
         let ready = self.leader().is_some_and(|l| l.recovered);
         if !ready {
             // Standbys (and a leader still reading its registry) act on nothing;
@@ -2046,14 +2039,7 @@ impl Master {
         }
     }
 
-    fn on_disconnected(&mut self, ctx: &Context, peer: ProcessId, out: &mut Out) {
-        if peer == *self.coordinator.coordinator() {
-            let mut sub = Outputs::new();
-            let events = self.coordinator.on_disconnected(ctx, &mut sub);
-            out.absorb(sub, MasterTimer::Coordinator);
-            self.on_client_events(ctx, events, out);
-            return;
-        }
+    fn on_disconnected(&mut self, peer: ProcessId, out: &mut Out) {
         let Some(leader) = self.leader() else { return };
         if let Some(agent_id) = leader.agent_by_process(&peer) {
             self.on_agent_disconnected(agent_id, out);
@@ -2103,6 +2089,15 @@ impl Role for Master {
         if matches!(self.phase, Phase::Exited) {
             return;
         }
+        let mut sub = Outputs::new();
+        let input = match self.coordinator.route(ctx, input, &mut sub) {
+            Routed::Handled(events) => {
+                out.absorb(sub, MasterTimer::Coordinator);
+                self.on_client_events(ctx, events, out);
+                return;
+            }
+            Routed::NotMine(input) => input,
+        };
         match input {
             Input::Start => {
                 let mut sub = Outputs::new();
@@ -2121,17 +2116,7 @@ impl Role for Master {
             Input::Timer(MasterTimer::AgentReregisterTimeout) => {
                 self.tick_reregister_timeout(ctx, out)
             }
-            Input::Connected { peer } if peer == *self.coordinator.coordinator() => {
-                let mut sub = Outputs::new();
-                self.coordinator.on_connected(ctx, &mut sub);
-                out.absorb(sub, MasterTimer::Coordinator);
-            }
-            Input::ConnectFailed { peer } if peer == *self.coordinator.coordinator() => {
-                let mut sub = Outputs::new();
-                self.coordinator.on_connect_failed(ctx, &mut sub);
-                out.absorb(sub, MasterTimer::Coordinator);
-            }
-            Input::Disconnected { peer } => self.on_disconnected(ctx, peer, out),
+            Input::Disconnected { peer } => self.on_disconnected(peer, out),
             Input::Connected { .. } | Input::ConnectFailed { .. } | Input::Command(_) => {}
         }
     }

@@ -26,7 +26,7 @@
 //! ignores messages from any other master. With no framework ID yet it sends
 //! `RegisterFramework`; after that, always `ReregisterFramework` under the same ID.
 
-use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient};
+use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
 use crate::framework::FrameworkInfo;
@@ -585,14 +585,7 @@ impl Scheduler {
         }
     }
 
-    fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
-        if from == *self.coordinator.coordinator() {
-            let mut sub = Outputs::new();
-            let events = self.coordinator.on_message(ctx, message, &mut sub);
-            out.absorb(sub, SchedulerTimer::Coordinator);
-            self.on_client_events(ctx, events, out);
-            return;
-        }
+    fn on_message(&mut self, from: ProcessId, message: Message, out: &mut Out) {
         if self.is_stopped() {
             return;
         }
@@ -643,14 +636,22 @@ impl Role for Scheduler {
     }
 
     fn handle(&mut self, ctx: &Context, input: Input<SchedulerTimer>, out: &mut Out) {
-        let coordinator = self.coordinator.coordinator().clone();
+        let mut sub = Outputs::new();
+        let input = match self.coordinator.route(ctx, input, &mut sub) {
+            Routed::Handled(events) => {
+                out.absorb(sub, SchedulerTimer::Coordinator);
+                self.on_client_events(ctx, events, out);
+                return;
+            }
+            Routed::NotMine(input) => input,
+        };
         match input {
             Input::Start => {
                 let mut sub = Outputs::new();
                 self.coordinator.start(&mut sub);
                 out.absorb(sub, SchedulerTimer::Coordinator);
             }
-            Input::Message { from, message } => self.on_message(ctx, from, message, out),
+            Input::Message { from, message } => self.on_message(from, message, out),
             Input::Timer(SchedulerTimer::Coordinator(t)) => {
                 let mut sub = Outputs::new();
                 let events = self.coordinator.on_timer(ctx, t, &mut sub);
@@ -658,22 +659,6 @@ impl Role for Scheduler {
                 self.on_client_events(ctx, events, out);
             }
             Input::Timer(SchedulerTimer::RegisterRetry) => self.tick_register_retry(ctx, out),
-            Input::Connected { peer } if peer == coordinator => {
-                let mut sub = Outputs::new();
-                self.coordinator.on_connected(ctx, &mut sub);
-                out.absorb(sub, SchedulerTimer::Coordinator);
-            }
-            Input::ConnectFailed { peer } if peer == coordinator => {
-                let mut sub = Outputs::new();
-                self.coordinator.on_connect_failed(ctx, &mut sub);
-                out.absorb(sub, SchedulerTimer::Coordinator);
-            }
-            Input::Disconnected { peer } if peer == coordinator => {
-                let mut sub = Outputs::new();
-                let events = self.coordinator.on_disconnected(ctx, &mut sub);
-                out.absorb(sub, SchedulerTimer::Coordinator);
-                self.on_client_events(ctx, events, out);
-            }
             Input::Connected { peer } if Some(&peer) == self.master() => {
                 self.on_master_connected(ctx, out)
             }

@@ -207,6 +207,7 @@ fn run(
         Format::Text => print_text(&scenario, &report, wall_seconds),
     }
     if failed {
+        let _ = std::io::stdout().flush();
         eprintln!("replay: {replay}");
         ExitCode::from(EXIT_FAIL)
     } else {

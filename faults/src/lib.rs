@@ -19,11 +19,24 @@ pub enum Target {
     Process(String),
     /// The master leading when the fault fires.
     Leader,
+    /// The scheduler instance the leader currently obeys for this framework.
+    ActiveScheduler(String),
+    /// The instance of this framework that the last fault on its active
+    /// instance hit (to restart it, or to make it send a stale call).
+    DisplacedScheduler(String),
 }
 
 impl Target {
-    /// Parses the scenario-file spelling: `"leader"` or a process name.
+    /// Parses the scenario-file spelling: `"leader"`,
+    /// `"active-scheduler:<framework>"`, `"displaced-scheduler:<framework>"`,
+    /// or a process name.
     pub fn parse(text: &str) -> Target {
+        if let Some(framework) = text.strip_prefix("active-scheduler:") {
+            return Target::ActiveScheduler(framework.to_string());
+        }
+        if let Some(framework) = text.strip_prefix("displaced-scheduler:") {
+            return Target::DisplacedScheduler(framework.to_string());
+        }
         match text {
             "leader" => Target::Leader,
             name => Target::Process(name.to_string()),
@@ -36,6 +49,8 @@ impl fmt::Display for Target {
         match self {
             Target::Process(name) => f.write_str(name),
             Target::Leader => f.write_str("leader"),
+            Target::ActiveScheduler(framework) => write!(f, "active-scheduler:{framework}"),
+            Target::DisplacedScheduler(framework) => write!(f, "displaced-scheduler:{framework}"),
         }
     }
 }

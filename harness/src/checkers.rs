@@ -409,6 +409,25 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
                 },
                 Event::SchedulerKilling { task_id } => format!("killing {task_id}"),
                 Event::SchedulerError { message } => format!("error from master: {message}"),
+                Event::SchedulerSteppedDown { why } => format!("stepped down: {why}"),
+                Event::SchedulerActive {
+                    framework_id,
+                    known_tasks,
+                } => match framework_id {
+                    Some(id) => {
+                        format!("active instance of {id} ({known_tasks} tasks in its state)")
+                    }
+                    None => "active instance of a new framework".into(),
+                },
+                Event::FrameworkRemoved {
+                    framework_id,
+                    tasks,
+                } => {
+                    format!(
+                        "removed framework {framework_id} (failover timeout): {tasks} tasks killed"
+                    )
+                }
+                Event::TaskExited { task_id, state, .. } => format!("{task_id} exited: {state}"),
                 Event::MessageIgnored { from, kind, why } if !why.contains("recovered leader") => {
                     format!("ignored {kind} from {from}: {why}")
                 }

@@ -26,7 +26,7 @@ use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgentPolicy};
-use mesochaos_reference::scheduler::{Scheduler, SchedulerConfig, WorkloadPlan};
+use mesochaos_reference::scheduler::{InstanceState, Scheduler, SchedulerConfig, WorkloadPlan};
 use mesochaos_reference::{ProcessId, Resources, Timing};
 use serde::Serialize;
 use std::cell::{Cell, RefCell, RefMut};
@@ -593,6 +593,19 @@ impl Cluster {
             .collect()
     }
 
+    /// Applies `f` to the current leader's state.
+    pub fn leader_state<T>(
+        &self,
+        f: impl FnOnce(&mesochaos_reference::master::Leader) -> T,
+    ) -> Option<T> {
+        let (leader, _) = self.leader()?;
+        let RoleRef::Master(m) = self.role(&leader)? else {
+            return None;
+        };
+        let m = m.borrow();
+        m.leader().map(f)
+    }
+
     /// The current leader's rebuilt-state view.
     pub fn leader_view(&self) -> Option<RebuiltView> {
         let (leader, _) = self.leader()?;
@@ -624,21 +637,55 @@ impl Cluster {
                     .values()
                     .any(|e| &e.process == name && e.connected)
         });
-        let schedulers_ok = self.schedulers().iter().all(|(name, s)| {
-            let s = s.borrow();
-            if matches!(
-                s.link(),
-                mesochaos_reference::scheduler::SchedulerLink::Stopped { .. }
-            ) {
+        // Every framework with a live instance has one active instance,
+        // registered with the leader, which the leader sees as its scheduler.
+        let schedulers = self.schedulers();
+        let frameworks_ok = self.spec.frameworks.iter().all(|f| {
+            let instances: Vec<_> = schedulers
+                .iter()
+                .filter(|(_, s)| {
+                    let s = s.borrow();
+                    s.framework_name() == f.name
+                        && !matches!(s.instance(), InstanceState::Stopped { .. })
+                })
+                .collect();
+            if instances.is_empty() {
                 return true;
             }
-            s.registered_with() == Some((&leader, epoch))
-                && state
-                    .frameworks
-                    .values()
-                    .any(|f| f.scheduler.as_ref() == Some(name) && f.active)
+            instances.iter().any(|(name, s)| {
+                let s = s.borrow();
+                s.is_active()
+                    && s.registered_with() == Some((&leader, epoch))
+                    && state
+                        .frameworks
+                        .values()
+                        .any(|fw| fw.scheduler.as_ref() == Some(name) && fw.active)
+            })
         });
-        agents_ok && schedulers_ok
+        agents_ok && frameworks_ok
+    }
+
+    /// The instance of `framework` that the current leader obeys: active,
+    /// registered with the leader, and the leader's scheduler for it.
+    pub fn active_instance(&self, framework: &str) -> Option<ProcessId> {
+        let (leader, epoch) = self.leader()?;
+        let obeyed: Vec<ProcessId> = self.leader_state(|l| {
+            l.frameworks
+                .values()
+                .filter(|f| f.info.name == framework && f.active)
+                .filter_map(|f| f.scheduler.clone())
+                .collect()
+        })?;
+        self.schedulers()
+            .into_iter()
+            .find(|(name, s)| {
+                let s = s.borrow();
+                s.framework_name() == framework
+                    && s.is_active()
+                    && s.registered_with() == Some((&leader, epoch))
+                    && obeyed.contains(name)
+            })
+            .map(|(name, _)| name)
     }
 
     /// Re-registered, and everything has settled: no status update waits for an
@@ -661,13 +708,11 @@ impl Cluster {
         }
         let frameworks_ok = self.schedulers().iter().all(|(_, s)| {
             let s = s.borrow();
-            if matches!(
-                s.link(),
-                mesochaos_reference::scheduler::SchedulerLink::Stopped { .. }
-            ) {
-                return true;
+            if !s.is_active() {
+                return true; // standbys and stopped instances hold nothing
             }
-            s.running_count() == s.desired_tasks()
+            s.is_reconciled()
+                && s.running_count() == s.desired_tasks()
                 && s.tasks()
                     .values()
                     .filter(|t| t.state.is_active())

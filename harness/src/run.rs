@@ -6,7 +6,7 @@ use crate::trace::{Trace, TraceKind};
 use mesochaos_faults::{Fault, Target};
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::RebuiltView;
-use mesochaos_reference::scheduler::SchedulerLink;
+use mesochaos_reference::scheduler::InstanceState;
 use mesochaos_reference::{
     AgentId, Event, FrameworkId, ProcessId, Reason, Resources, TaskId, TaskState,
 };
@@ -27,8 +27,14 @@ pub enum Step {
     },
     /// Let simulated time pass.
     Sleep { ms: u64 },
-    /// Make a framework's active scheduler instance send a call.
-    Call { framework: String, command: Command },
+    /// Make a framework's scheduler send a call: the active instance, or the
+    /// named one whatever it believes (to show what the master does with calls
+    /// from an instance that was replaced).
+    Call {
+        framework: String,
+        instance: Option<Target>,
+        command: Command,
+    },
 }
 
 /// Something a `wait` step waits for.
@@ -48,6 +54,19 @@ pub enum Condition {
     /// Re-registered, and every update acknowledged, desired tasks running, and
     /// the leader's task table equal to the agents'.
     Converged,
+    /// An instance of `framework` (the named one, if given) is active, registered
+    /// with the leader, and the leader's scheduler for the framework.
+    SchedulerActive {
+        framework: String,
+        instance: Option<String>,
+    },
+    /// The leader obeys an instance of `framework` other than the one the last
+    /// fault on `active-scheduler:<framework>` hit.
+    NewScheduler { framework: String },
+    /// The leader removed `framework` (its failover timeout passed).
+    FrameworkRemoved { framework: String },
+    /// Scheduler instance `instance` was stopped by an error from the master.
+    InstanceStopped { instance: String },
     /// `framework` has received at least `count` updates with `state`.
     UpdateSeen {
         framework: String,
@@ -130,6 +149,8 @@ pub struct FinalState {
     pub frameworks: Vec<FrameworkSummary>,
     pub agents: Vec<AgentSummary>,
     pub tasks: Vec<TaskSummary>,
+    /// Frameworks the leader removed, with how their tasks ended.
+    pub completed_frameworks: Vec<CompletedFrameworkSummary>,
     /// Dynamic reservations (none until the storage work lands).
     pub reservations: Vec<serde_json::Value>,
     /// Persistent volumes (none until the storage work lands).
@@ -148,6 +169,21 @@ pub struct FrameworkSummary {
     pub name: String,
     pub active: bool,
     pub scheduler: Option<ProcessId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedFrameworkSummary {
+    pub framework_id: FrameworkId,
+    pub name: String,
+    pub tasks: Vec<CompletedTaskSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedTaskSummary {
+    pub task_id: TaskId,
+    pub agent_id: AgentId,
+    pub state: TaskState,
+    pub reason: Option<Reason>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +285,7 @@ pub fn run_recorded(
         failover_time_ms: None,
         last_leader_epoch: None,
         multiple_leaders_reported: false,
+        displaced: BTreeMap::new(),
     };
     let outcome = runner.run_steps(spec);
     if let Err(violation) = outcome {
@@ -272,6 +309,8 @@ struct Runner {
     /// The epoch the last leader-targeted fault hit (for `NewLeader`).
     last_leader_epoch: Option<u64>,
     multiple_leaders_reported: bool,
+    /// Per framework, the instance the last fault on its active instance hit.
+    displaced: BTreeMap<String, ProcessId>,
 }
 
 impl Runner {
@@ -376,11 +415,19 @@ impl Runner {
                         self.tick()?;
                     }
                 }
-                Step::Call { framework, command } => {
-                    let instance = self.active_instance(framework).ok_or_else(|| {
+                Step::Call {
+                    framework,
+                    instance,
+                    command,
+                } => {
+                    let instance = match instance {
+                        Some(target) => self.resolve(target).filter(|p| self.cluster.is_running(p)),
+                        None => self.cluster.active_instance(framework),
+                    };
+                    let instance = instance.ok_or_else(|| {
                         self.violation(
                             "call",
-                            format!("step {}: framework {framework} has no registered scheduler instance", index + 1),
+                            format!("step {}: framework {framework} has no such running scheduler instance", index + 1),
                             vec![],
                         )
                     })?;
@@ -392,22 +439,12 @@ impl Runner {
         Ok(())
     }
 
-    fn active_instance(&self, framework: &str) -> Option<ProcessId> {
-        self.cluster
-            .schedulers()
-            .into_iter()
-            .find(|(_, s)| {
-                let s = s.borrow();
-                s.framework_name() == framework
-                    && matches!(s.link(), SchedulerLink::Registered { .. })
-            })
-            .map(|(n, _)| n)
-    }
-
     fn resolve(&self, target: &Target) -> Option<ProcessId> {
         match target {
             Target::Process(name) => Some(ProcessId::new(name.clone())),
             Target::Leader => self.cluster.leader().map(|(n, _)| n),
+            Target::ActiveScheduler(framework) => self.cluster.active_instance(framework),
+            Target::DisplacedScheduler(framework) => self.displaced.get(framework).cloned(),
         }
     }
 
@@ -443,6 +480,20 @@ impl Runner {
         };
         for process in &processes {
             self.check_known(process)?;
+        }
+        // Remember which instance a fault on a framework's active instance hit.
+        let targets: Vec<&Target> = match fault {
+            Fault::Crash(t) | Fault::Restart(t) | Fault::Isolate(t) => vec![t],
+            Fault::Partition { a, b } => a.iter().chain(b).collect(),
+            Fault::DropNext { from, to, .. } => vec![from, to],
+            Fault::Heal => vec![],
+        };
+        for target in targets {
+            if let Target::ActiveScheduler(framework) = target {
+                if let Some(process) = self.resolve(target) {
+                    self.displaced.insert(framework.clone(), process);
+                }
+            }
         }
         // A fault that kills or cuts off the current leader starts a failover:
         // capture what the old leader knows, to compare with what the new one
@@ -524,6 +575,33 @@ impl Runner {
                 })
             }
             Condition::Reregistered => self.cluster.all_reregistered(),
+            Condition::SchedulerActive {
+                framework,
+                instance,
+            } => match self.cluster.active_instance(framework) {
+                Some(active) => instance.as_ref().is_none_or(|name| active.as_str() == name),
+                None => false,
+            },
+            Condition::NewScheduler { framework } => {
+                match self.cluster.active_instance(framework) {
+                    Some(active) => self.displaced.get(framework) != Some(&active),
+                    None => false,
+                }
+            }
+            Condition::FrameworkRemoved { framework } => {
+                self.cluster.leader_state(|leader| {
+                    leader
+                        .completed_frameworks
+                        .values()
+                        .any(|f| &f.info.name == framework)
+                }) == Some(true)
+            }
+            Condition::InstanceStopped { instance } => {
+                self.cluster.schedulers().iter().any(|(name, s)| {
+                    name.as_str() == instance
+                        && matches!(s.borrow().instance(), InstanceState::Stopped { .. })
+                })
+            }
             Condition::Converged => self.cluster.converged(),
             Condition::UpdateSeen {
                 framework,
@@ -602,7 +680,9 @@ fn describe_step(step: &Step) -> String {
             within_ms,
         } => format!("wait until {condition} (within {})", seconds(*within_ms)),
         Step::Sleep { ms } => format!("sleep {}", seconds(*ms)),
-        Step::Call { framework, command } => match command {
+        Step::Call {
+            framework, command, ..
+        } => match command {
             Command::KillTask { task_id } => format!("{framework} kills {task_id}"),
             Command::Reconcile { task_ids } if task_ids.is_empty() => {
                 format!("{framework} asks for implicit reconciliation")
@@ -636,6 +716,20 @@ impl std::fmt::Display for Condition {
                 write!(f, "every agent and framework is registered with the leader")
             }
             Condition::Converged => write!(f, "the cluster has converged"),
+            Condition::SchedulerActive {
+                framework,
+                instance,
+            } => match instance {
+                Some(instance) => write!(f, "{instance} is {framework}'s active scheduler"),
+                None => write!(f, "{framework} has an active scheduler"),
+            },
+            Condition::FrameworkRemoved { framework } => write!(f, "{framework} was removed"),
+            Condition::NewScheduler { framework } => {
+                write!(f, "another instance of {framework} took over")
+            }
+            Condition::InstanceStopped { instance } => {
+                write!(f, "{instance} was stopped by the master")
+            }
             Condition::UpdateSeen {
                 framework,
                 state,
@@ -690,6 +784,24 @@ fn final_state(cluster: &Cluster) -> FinalState {
                     agent_id: t.agent_id.clone(),
                     state: t.state,
                 })
+            })
+            .collect(),
+        completed_frameworks: state
+            .completed_frameworks
+            .iter()
+            .map(|(id, f)| CompletedFrameworkSummary {
+                framework_id: id.clone(),
+                name: f.info.name.clone(),
+                tasks: f
+                    .tasks
+                    .iter()
+                    .map(|(tid, t)| CompletedTaskSummary {
+                        task_id: tid.clone(),
+                        agent_id: t.agent_id.clone(),
+                        state: t.state,
+                        reason: t.reason,
+                    })
+                    .collect(),
             })
             .collect(),
         reservations: vec![],

@@ -664,20 +664,30 @@ impl Agent {
         }
     }
 
+    /// The master removed the framework: kill its tasks and forget it — its
+    /// status update streams included (nobody will acknowledge them). The kills'
+    /// `TASK_KILLED` updates from the executor host are acknowledged and dropped.
     fn on_shutdown_framework(&mut self, fid: FrameworkId, out: &mut Out) {
-        let running: Vec<TaskId> = self
-            .tasks
-            .get(&fid)
-            .map(|t| {
-                t.iter()
-                    .filter(|(_, t)| !t.state.is_terminal())
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for task_id in running {
-            self.on_kill_task(fid.clone(), task_id, out);
+        let tasks = self.tasks.remove(&fid).unwrap_or_default();
+        for (task_id, task) in tasks {
+            let key = TaskKey {
+                framework_id: fid.clone(),
+                task_id: task_id.clone(),
+            };
+            out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
+            self.retry_ms.remove(&key);
+            if !task.state.is_terminal() && self.executor_host == ExecutorHostLink::Registered {
+                out.send(
+                    &self.config.executor_host,
+                    Message::KillTaskInExecutor {
+                        framework_id: fid.clone(),
+                        task_id,
+                    },
+                );
+            }
         }
+        self.frameworks.remove(&fid);
+        self.checkpoint(out);
     }
 
     /// The agent itself produces an update (the executor cannot).
@@ -835,6 +845,24 @@ impl Agent {
         out.send(&self.config.executor_host, Message::ExecutorHostRegistered);
         for update in unacknowledged {
             self.on_executor_update(ctx, update, out);
+        }
+        // Tasks the executor host runs that we do not know of (their framework
+        // was shut down while we were away) are killed, as Mesos kills unknown
+        // executors on recovery.
+        for report in &reports {
+            let known = self
+                .tasks
+                .get(&report.framework_id)
+                .is_some_and(|t| t.contains_key(&report.task_id));
+            if !known && !report.state.is_terminal() {
+                out.send(
+                    &self.config.executor_host,
+                    Message::KillTaskInExecutor {
+                        framework_id: report.framework_id.clone(),
+                        task_id: report.task_id.clone(),
+                    },
+                );
+            }
         }
         // Tasks we believe run but the executor host does not have are gone.
         for key in self.active_task_keys() {

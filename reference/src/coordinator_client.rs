@@ -101,6 +101,9 @@ pub struct CoordinatorClient<Tag> {
     pending: BTreeMap<u64, Pending<Tag>>,
     next_xid: u64,
     reconnect_attempt: u32,
+    /// Give the session up after a timeout without an answer (masters do; a
+    /// framework instance waits to be told).
+    expire_locally: bool,
 }
 
 impl<Tag: Clone> CoordinatorClient<Tag> {
@@ -118,7 +121,16 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
             pending: BTreeMap::new(),
             next_xid: 1,
             reconnect_attempt: 0,
+            expire_locally: true,
         }
+    }
+
+    /// A client that keeps its session until the coordinator says it expired,
+    /// however long it is cut off (the usual ZooKeeper client behaviour: it
+    /// learns of expiry when it reconnects).
+    pub fn without_local_expiry(mut self) -> Self {
+        self.expire_locally = false;
+        self
     }
 
     pub fn coordinator(&self) -> &ProcessId {
@@ -392,6 +404,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
     }
 
     fn note_answered(&mut self, sent_ms: u64, out: &mut Outputs<ClientTimer>) {
+        if !self.expire_locally {
+            return;
+        }
         if self.last_answered_sent_ms.is_none_or(|t| sent_ms > t) {
             self.last_answered_sent_ms = Some(sent_ms);
             out.set_timer(

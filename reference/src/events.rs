@@ -89,6 +89,12 @@ pub enum Event {
     FrameworkDeactivated {
         framework_id: FrameworkId,
     },
+    /// No scheduler re-registered within the framework's failover timeout:
+    /// the master removed the framework and shut its tasks down.
+    FrameworkRemoved {
+        framework_id: FrameworkId,
+        tasks: usize,
+    },
     TaskLaunched {
         framework_id: FrameworkId,
         task_id: TaskId,
@@ -134,6 +140,11 @@ pub enum Event {
     },
 
     // ----- scheduler -----
+    /// This instance won the framework's election and read its state.
+    SchedulerActive {
+        framework_id: Option<FrameworkId>,
+        known_tasks: usize,
+    },
     SchedulerRegistered {
         framework_id: FrameworkId,
         master: ProcessId,
@@ -157,5 +168,9 @@ pub enum Event {
     },
     SchedulerError {
         message: String,
+    },
+    /// This instance stopped being the framework's active instance.
+    SchedulerSteppedDown {
+        why: String,
     },
 }

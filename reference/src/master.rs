@@ -96,6 +96,8 @@ pub enum MasterTimer {
     Ping(AgentId),
     /// The re-registration window after a failover closes.
     AgentReregisterTimeout,
+    /// A disconnected framework's `failover_timeout` has passed.
+    FrameworkFailover(FrameworkId),
 }
 
 /// What a coordinator request was for.
@@ -196,6 +198,20 @@ pub struct TaskEntry {
     pub latest_uuid: Option<UpdateUuid>,
 }
 
+/// A framework the leader removed, and how each of its tasks ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedFramework {
+    pub info: FrameworkInfo,
+    pub tasks: BTreeMap<TaskId, CompletedTask>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompletedTask {
+    pub agent_id: AgentId,
+    pub state: TaskState,
+    pub reason: Option<Reason>,
+}
+
 /// A registry operation waiting for (or in) its compare-and-set write, with what
 /// to do once it is durable.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -260,6 +276,10 @@ pub struct Leader {
     /// Explicit reconciliation questions about agents still expected to
     /// re-register: answered when they do, or when the window closes.
     pub held_reconciliations: Vec<(FrameworkId, ReconcileTask)>,
+    /// Frameworks removed by this leader (failover timeout), with how their
+    /// tasks ended. A registration under such an ID is refused. Like all soft
+    /// state, a new leader does not know them.
+    pub completed_frameworks: BTreeMap<FrameworkId, CompletedFramework>,
     pub next_agent: u64,
     pub next_framework: u64,
     pub next_offer: u64,
@@ -281,6 +301,7 @@ impl Leader {
             frameworks: BTreeMap::new(),
             offers: BTreeMap::new(),
             held_reconciliations: Vec::new(),
+            completed_frameworks: BTreeMap::new(),
             next_agent: 1,
             next_framework: 1,
             next_offer: 1,
@@ -956,6 +977,9 @@ impl Master {
                 .id
                 .clone()
                 .expect("agents report registered frameworks");
+            if leader.completed_frameworks.contains_key(&fid) {
+                continue; // removed while this agent was away: shut down below
+            }
             leader
                 .frameworks
                 .entry(fid)
@@ -996,6 +1020,22 @@ impl Master {
             .map(|t| (t.framework_id.clone(), t.info.task_id.clone()))
             .collect();
         let mut came_back: Vec<StatusUpdate> = Vec::new();
+        // An agent that was away when a framework was removed learns it now.
+        let removed: BTreeSet<FrameworkId> = rereg
+            .tasks
+            .iter()
+            .map(|t| t.framework_id.clone())
+            .filter(|fid| leader.completed_frameworks.contains_key(fid))
+            .collect();
+        for fid in &removed {
+            out.send(
+                &rereg.process,
+                Message::ShutdownFramework {
+                    epoch,
+                    framework_id: fid.clone(),
+                },
+            );
+        }
         for task in &rereg.tasks {
             let Some(framework) = leader.frameworks.get_mut(&task.framework_id) else {
                 continue;
@@ -1296,6 +1336,17 @@ impl Master {
             );
             return;
         };
+        if leader.completed_frameworks.contains_key(&fid) {
+            out.send(
+                &from,
+                Message::FrameworkError {
+                    epoch,
+                    message: "framework removed".into(),
+                },
+            );
+            return;
+        }
+        out.cancel_timer(MasterTimer::FrameworkFailover(fid.clone()));
         let mut rescind_for = None;
         match leader.frameworks.get_mut(&fid) {
             Some(framework) => {
@@ -1356,7 +1407,7 @@ impl Master {
         });
     }
 
-    fn on_framework_disconnected(&mut self, fid: FrameworkId, out: &mut Out) {
+    fn on_framework_disconnected(&mut self, ctx: &Context, fid: FrameworkId, out: &mut Out) {
         let Phase::Leading(leader) = &mut self.phase else {
             return;
         };
@@ -1367,10 +1418,85 @@ impl Master {
             return;
         }
         framework.active = false;
+        // The framework has `failover_timeout` to come back (a new scheduler
+        // instance re-registering under its ID) before the master removes it.
+        out.set_timer(
+            MasterTimer::FrameworkFailover(fid.clone()),
+            ctx.now_ms + framework.info.failover_timeout_ms,
+        );
         out.event(Event::FrameworkDeactivated {
             framework_id: fid.clone(),
         });
         self.remove_offers_of(&fid, out);
+    }
+
+    fn tick_framework_failover(&mut self, ctx: &Context, fid: FrameworkId, out: &mut Out) {
+        let inactive = self
+            .leader()
+            .and_then(|l| l.frameworks.get(&fid))
+            .is_some_and(|f| !f.active);
+        if inactive {
+            self.remove_framework(ctx, fid, out);
+        }
+    }
+
+    /// Removes a framework whose failover timeout passed: its agents are told
+    /// to shut it down, its tasks end `TASK_KILLED` (reason `FRAMEWORK_REMOVED`),
+    /// and it moves to the completed frameworks.
+    fn remove_framework(&mut self, _ctx: &Context, fid: FrameworkId, out: &mut Out) {
+        self.remove_offers_of(&fid, out);
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let epoch = leader.epoch;
+        let Some(framework) = leader.frameworks.remove(&fid) else {
+            return;
+        };
+        let mut agents_with_tasks = BTreeSet::new();
+        let mut tasks = BTreeMap::new();
+        for (task_id, task) in framework.tasks {
+            if task.state.is_active() {
+                if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
+                    agent.used = agent.used.minus_exact(&task.info.resources);
+                }
+            }
+            let (state, reason) = if task.state.is_terminal() {
+                (task.state, None)
+            } else {
+                (TaskState::Killed, Some(Reason::FrameworkRemoved))
+            };
+            agents_with_tasks.insert(task.agent_id.clone());
+            tasks.insert(
+                task_id,
+                CompletedTask {
+                    agent_id: task.agent_id,
+                    state,
+                    reason,
+                },
+            );
+        }
+        for agent_id in &agents_with_tasks {
+            if let Some(agent) = leader.agents.get(agent_id).filter(|a| a.connected) {
+                out.send(
+                    &agent.process,
+                    Message::ShutdownFramework {
+                        epoch,
+                        framework_id: fid.clone(),
+                    },
+                );
+            }
+        }
+        out.event(Event::FrameworkRemoved {
+            framework_id: fid.clone(),
+            tasks: tasks.len(),
+        });
+        leader.completed_frameworks.insert(
+            fid,
+            CompletedFramework {
+                info: framework.info,
+                tasks,
+            },
+        );
     }
 
     /// Checks that `from` is the scheduler currently attached to `fid`; a call
@@ -2039,12 +2165,12 @@ impl Master {
         }
     }
 
-    fn on_disconnected(&mut self, peer: ProcessId, out: &mut Out) {
+    fn on_disconnected(&mut self, ctx: &Context, peer: ProcessId, out: &mut Out) {
         let Some(leader) = self.leader() else { return };
         if let Some(agent_id) = leader.agent_by_process(&peer) {
             self.on_agent_disconnected(agent_id, out);
         } else if let Some(fid) = leader.framework_by_scheduler(&peer) {
-            self.on_framework_disconnected(fid, out);
+            self.on_framework_disconnected(ctx, fid, out);
         }
     }
 }
@@ -2116,7 +2242,10 @@ impl Role for Master {
             Input::Timer(MasterTimer::AgentReregisterTimeout) => {
                 self.tick_reregister_timeout(ctx, out)
             }
-            Input::Disconnected { peer } => self.on_disconnected(peer, out),
+            Input::Disconnected { peer } => self.on_disconnected(ctx, peer, out),
+            Input::Timer(MasterTimer::FrameworkFailover(fid)) => {
+                self.tick_framework_failover(ctx, fid, out)
+            }
             Input::Connected { .. } | Input::ConnectFailed { .. } | Input::Command(_) => {}
         }
     }

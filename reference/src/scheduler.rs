@@ -1,44 +1,75 @@
-//! # A framework's scheduler
+//! # A framework's scheduler, highly available
 //!
-//! A framework is a scheduler plus the tasks it launches. This scheduler keeps a
+//! A framework is a scheduler plus the tasks it launches. This one keeps a
 //! *desired number of tasks* running — the behaviour of a service framework such
-//! as Marathon — and reacts to failures the way Mesos expects frameworks to:
+//! as Marathon — and runs as **two or more instances** on different machines, of
+//! which one is active. Mesos leaves sharing state between a framework's own
+//! schedulers to the framework (the seed's "scheduler fault tolerance"); this
+//! module does it the way Mesos's HA framework guide asks.
 //!
-//! - fewer tasks running than desired (one ended `TASK_FAILED`, `TASK_KILLED`,
-//!   `TASK_LOST`, ...): launch new ones, under fresh task IDs, from new offers;
-//! - more running than desired (a task reported lost came back `TASK_RUNNING`
-//!   when its agent returned): kill the surplus, newest first;
-//! - every status update that carries a uuid is acknowledged, so the agent can
-//!   send the next one.
+//! ## Electing the active instance
 //!
-//! ## Link to the master
+//! Like masters, instances contend through the coordinator: each creates an
+//! ephemeral sequential node under `/frameworks/<name>/instances`, and the lowest
+//! one is active. The others wait.
+//!
+//! ```text
+//! Joining --candidacy created--> Standby --lowest candidacy is mine--> Active
+//!    ^                                                                   |
+//!    +------------------ coordinator session lost: step down ------------+
+//! any --FrameworkError from the master--> Stopped
+//! ```
+//!
+//! ## The framework's state lives in the coordinator
+//!
+//! The framework ID, the task counter and every task's last known state are one
+//! JSON document at `/frameworks/<name>/state`, written with versioned
+//! compare-and-set: an instance that lost its leadership without noticing can
+//! never overwrite what the new active instance wrote (its write fails, and it
+//! steps down). Two rules from the HA guide keep the state honest:
+//! - **record intent before acting**: a launch is written to the state before the
+//!   `Accept` goes to the master, so a new instance knows of every task that may
+//!   exist;
+//! - **persist before acknowledging**: an update is acknowledged only once the
+//!   state that reflects it is written, so an update a dying instance never
+//!   persisted is redelivered (by the agent) to its successor.
+//!
+//! ## Talking to the master, once active
 //!
 //! ```text
 //!            leader detected            connected           FrameworkRegistered / FrameworkReregistered
 //! Idle ------------------------> Connecting -------> Registering ------------------------------------------> Registered
 //!  ^                                  ^                  | retry: backoff 2 s · 2^n, capped 1 min                |
 //!  +--------- no leader -------------+----- new leader / connection lost ----------------------------------------+
-//!
-//! any state --FrameworkError--> Stopped (the driver aborts; the framework must start a new instance)
 //! ```
 //!
-//! Like an agent, the scheduler finds the leader only through the coordinator and
-//! ignores messages from any other master. With no framework ID yet it sends
-//! `RegisterFramework`; after that, always `ReregisterFramework` under the same ID.
+//! A newly active instance that finds a framework ID in the state re-registers
+//! under it with `failover = true`: the master switches the framework to this
+//! instance and tells the old one "framework failed over". After every
+//! (re-)registration the instance **reconciles** all tasks it knows of and acts
+//! on offers only once every one has been answered.
+//!
+//! Keeping the desired count: fewer tasks running than desired (a task ended
+//! `TASK_FAILED`, `TASK_KILLED`, `TASK_LOST`, ...) — launch new ones under fresh
+//! IDs from new offers; more (a lost task came back `TASK_RUNNING`) — kill the
+//! surplus, newest first.
 
 use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
 use crate::framework::FrameworkInfo;
-use crate::ids::{AgentId, FrameworkId, OfferId, ProcessId, TaskId};
+use crate::ids::{AgentId, FrameworkId, ProcessId, TaskId};
 use crate::io::{Command, Context, Input, Outputs, Role};
-use crate::messages::{CoordReply, Message, Offer, Operation, ReconcileTask};
+use crate::messages::{
+    ChildNode, CoordError, CoordOp, CoordReply, ExpectedVersion, Message, Offer, Operation,
+    ReconcileTask,
+};
 use crate::resources::Resources;
 use crate::task::{StatusUpdate, TaskInfo, Workload};
 use crate::task_state::TaskState;
 use crate::timing::Timing;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What the framework's tasks do: the first `initial_count` launches get
 /// `initial`, every later one `steady`. (A scenario uses this to make the first
@@ -71,6 +102,7 @@ impl WorkloadPlan {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerConfig {
+    /// This instance's process.
     pub name: ProcessId,
     pub coordinator: ProcessId,
     /// The framework's info (without an ID: the master assigns it).
@@ -81,16 +113,45 @@ pub struct SchedulerConfig {
     pub timing: Timing,
 }
 
+/// Where a framework's instances contend and keep their state.
+pub fn instances_path(framework: &str) -> String {
+    format!("/frameworks/{framework}/instances")
+}
+
+pub fn state_path(framework: &str) -> String {
+    format!("/frameworks/{framework}/state")
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SchedulerTimer {
     Coordinator(ClientTimer),
     /// Send the next registration attempt, or dial the master again.
     RegisterRetry,
+    /// Ask again about tasks reconciliation has not answered yet.
+    ReconcileRetry,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchedulerRequest {
+    Join,
+    ListInstances,
     ListMasters,
+    ReadState,
+    WriteState,
+    /// Re-reading the state after a write's answer was lost with the connection.
+    RefreshState,
+}
+
+/// This instance's place in the framework's own election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InstanceState {
+    Joining,
+    Standby,
+    Active,
+    /// The master refused or replaced this instance; it does nothing more.
+    Stopped {
+        error: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,13 +170,9 @@ pub enum SchedulerLink {
         master: ProcessId,
         epoch: u64,
     },
-    /// The master refused or replaced this instance; it does nothing more.
-    Stopped {
-        error: String,
-    },
 }
 
-/// What the scheduler knows of one of its tasks.
+/// What the framework knows of one of its tasks (stored in the coordinator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownTask {
     pub state: TaskState,
@@ -124,16 +181,50 @@ pub struct KnownTask {
     pub killing: bool,
 }
 
+/// The framework's shared state: one document in the coordinator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameworkState {
+    pub framework_id: Option<FrameworkId>,
+    /// Launches so far; the next task is `<framework>-<launched + 1>`. Kept here
+    /// so that a new active instance never reuses a task ID.
+    pub launched: u64,
+    pub tasks: BTreeMap<TaskId, KnownTask>,
+}
+
+/// A state write in flight, with the messages that wait for it to be durable.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StateWrite {
+    data: String,
+    /// Acknowledgements and launches to send once the write lands.
+    after: Vec<Message>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scheduler {
     config: SchedulerConfig,
     coordinator: CoordinatorClient<SchedulerRequest>,
     detector: MasterDetector,
-    framework_id: Option<FrameworkId>,
+    /// Our candidacy node's sequence number.
+    candidacy: Option<u64>,
+    instance: InstanceState,
     link: SchedulerLink,
-    tasks: BTreeMap<TaskId, KnownTask>,
-    /// Launches so far; the next task is `<framework>-<launched + 1>`.
-    launched: u64,
+    /// The framework's state as this instance knows it (meaningful once loaded).
+    state: FrameworkState,
+    /// Version of the state node (`None`: it does not exist yet).
+    state_version: Option<u64>,
+    state_loaded: bool,
+    /// The state changed since the last write.
+    dirty: bool,
+    write_in_flight: Option<StateWrite>,
+    write_outcome_unknown: bool,
+    /// Messages waiting for the next write to land.
+    after_next_write: Vec<Message>,
+    /// Tasks whose reconciliation answer has not arrived; offers are declined
+    /// until this is empty.
+    reconciling: BTreeSet<TaskId>,
+    /// The next registration is a failover (this instance takes the framework
+    /// over from another one).
+    failover: bool,
 }
 
 type Out = Outputs<SchedulerTimer>;
@@ -147,24 +238,44 @@ impl Scheduler {
         let coordinator = CoordinatorClient::new(
             config.coordinator.clone(),
             config.timing.zk_session_timeout_ms,
-        );
+        )
+        // A framework instance keeps acting until the coordinator or the
+        // master tells it otherwise; the master's failover handling (and the
+        // state's compare-and-set) is what protects against a stale one.
+        .without_local_expiry();
         Scheduler {
             config,
             coordinator,
             detector: MasterDetector::default(),
-            framework_id: None,
+            candidacy: None,
+            instance: InstanceState::Joining,
             link: SchedulerLink::Idle,
-            tasks: BTreeMap::new(),
-            launched: 0,
+            state: FrameworkState::default(),
+            state_version: None,
+            state_loaded: false,
+            dirty: false,
+            write_in_flight: None,
+            write_outcome_unknown: false,
+            after_next_write: Vec::new(),
+            reconciling: BTreeSet::new(),
+            failover: false,
         }
     }
 
     pub fn framework_id(&self) -> Option<&FrameworkId> {
-        self.framework_id.as_ref()
+        self.state.framework_id.as_ref()
     }
 
     pub fn framework_name(&self) -> &str {
         &self.config.framework.name
+    }
+
+    pub fn instance(&self) -> &InstanceState {
+        &self.instance
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.instance == InstanceState::Active
     }
 
     pub fn link(&self) -> &SchedulerLink {
@@ -172,11 +283,16 @@ impl Scheduler {
     }
 
     pub fn tasks(&self) -> &BTreeMap<TaskId, KnownTask> {
-        &self.tasks
+        &self.state.tasks
     }
 
     pub fn desired_tasks(&self) -> u64 {
         self.config.desired_tasks
+    }
+
+    /// Whether reconciliation after the last registration is complete.
+    pub fn is_reconciled(&self) -> bool {
+        self.reconciling.is_empty()
     }
 
     /// The leader this scheduler is registered with, if any.
@@ -187,18 +303,14 @@ impl Scheduler {
         }
     }
 
-    /// Tasks that count toward the desired number: launched and not ended.
-    /// (An unreachable task is not counted: it is replaced, and killed if it
-    /// comes back as surplus.)
+    /// Tasks that count toward the desired number: launched (or about to be)
+    /// and not ended. An unreachable task is not counted: it is replaced, and
+    /// killed if it comes back as surplus.
     pub fn running_count(&self) -> u64 {
-        self.tasks
+        self.state
+            .tasks
             .values()
-            .filter(|t| {
-                matches!(
-                    t.state,
-                    TaskState::Staging | TaskState::Starting | TaskState::Running
-                ) && !t.killing
-            })
+            .filter(|t| counts_as_running(t))
             .count() as u64
     }
 
@@ -207,15 +319,28 @@ impl Scheduler {
             SchedulerLink::Connecting { master, .. }
             | SchedulerLink::Registering { master, .. }
             | SchedulerLink::Registered { master, .. } => Some(master),
-            SchedulerLink::Idle | SchedulerLink::Stopped { .. } => None,
+            SchedulerLink::Idle => None,
         }
     }
 
-    fn is_stopped(&self) -> bool {
-        matches!(self.link, SchedulerLink::Stopped { .. })
+    fn name(&self) -> &str {
+        &self.config.framework.name
     }
 
-    // ----- leader detection -----
+    fn request(
+        &mut self,
+        ctx: &Context,
+        op: CoordOp,
+        tag: SchedulerRequest,
+        out: &mut Out,
+    ) -> bool {
+        let mut sub = Outputs::new();
+        let sent = self.coordinator.request(ctx, op, tag, &mut sub);
+        out.absorb(sub, SchedulerTimer::Coordinator);
+        sent
+    }
+
+    // ----- the coordinator: master detection and the framework's own election -----
 
     fn on_client_events(
         &mut self,
@@ -225,63 +350,328 @@ impl Scheduler {
     ) {
         for event in events {
             match event {
-                ClientEvent::SessionReady { .. } => self.list_masters(ctx, out),
+                ClientEvent::SessionReady { resumed } => self.on_session_ready(ctx, resumed, out),
+                ClientEvent::SessionLost => self.on_session_lost(out),
                 ClientEvent::Watch { path, .. } if path == MASTERS_PATH => {
-                    self.list_masters(ctx, out)
+                    self.request(
+                        ctx,
+                        detector::list_masters(),
+                        SchedulerRequest::ListMasters,
+                        out,
+                    );
+                }
+                ClientEvent::Watch { path, .. } if path == instances_path(self.name()) => {
+                    self.list_instances(ctx, out);
                 }
                 ClientEvent::Watch { .. } => {}
-                ClientEvent::SessionLost => {
-                    if let Some(change) = self.detector.observe(None) {
-                        self.on_leader_change(change, out);
-                    }
-                }
-                ClientEvent::Reply { result, .. } => {
-                    if let Ok(CoordReply::Children { children }) = result {
-                        if let Some(change) = self.detector.observe(Some(&children)) {
-                            self.on_leader_change(change, out);
-                        }
-                    }
-                }
+                ClientEvent::Reply { tag, result } => self.on_reply(ctx, tag, result, out),
             }
         }
     }
 
-    fn list_masters(&mut self, ctx: &Context, out: &mut Out) {
-        let mut sub = Outputs::new();
-        self.coordinator.request(
+    fn list_instances(&mut self, ctx: &Context, out: &mut Out) {
+        let op = CoordOp::GetChildren {
+            path: instances_path(self.name()),
+            watch: true,
+        };
+        self.request(ctx, op, SchedulerRequest::ListInstances, out);
+    }
+
+    fn on_session_ready(&mut self, ctx: &Context, resumed: bool, out: &mut Out) {
+        if matches!(self.instance, InstanceState::Stopped { .. }) {
+            return;
+        }
+        self.request(
             ctx,
             detector::list_masters(),
             SchedulerRequest::ListMasters,
-            &mut sub,
+            out,
         );
-        out.absorb(sub, SchedulerTimer::Coordinator);
+        if !resumed || self.candidacy.is_none() {
+            self.candidacy = None;
+            let op = CoordOp::Create {
+                path: format!("{}/instance_", instances_path(self.name())),
+                data: self.config.name.to_string(),
+                ephemeral: true,
+                sequential: true,
+            };
+            self.request(ctx, op, SchedulerRequest::Join, out);
+            return;
+        }
+        self.list_instances(ctx, out);
+        if self.is_active() && !self.state_loaded {
+            self.request(
+                ctx,
+                read_state(self.name()),
+                SchedulerRequest::ReadState,
+                out,
+            );
+        }
+        if self.write_outcome_unknown {
+            self.request(
+                ctx,
+                read_state(self.name()),
+                SchedulerRequest::RefreshState,
+                out,
+            );
+        }
+        self.pump_writes(ctx, out);
+    }
+
+    /// The session (and with it our candidacy) is gone: if we were active, we
+    /// no longer are. Step down and rejoin as a standby.
+    fn on_session_lost(&mut self, out: &mut Out) {
+        if self.is_active() {
+            self.step_down("lost the coordinator session", out);
+        }
+        self.candidacy = None;
+        if let Some(change) = self.detector.observe(None) {
+            self.on_leader_change(change, out);
+        }
+    }
+
+    fn step_down(&mut self, why: &str, out: &mut Out) {
+        if !self.is_active() {
+            return;
+        }
+        out.event(Event::SchedulerSteppedDown {
+            why: why.to_string(),
+        });
+        self.instance = InstanceState::Standby;
+        self.disconnect_master(out);
+        self.forget_term();
+    }
+
+    /// Drops everything an active term knew; a new term reads the state again.
+    fn forget_term(&mut self) {
+        self.state = FrameworkState::default();
+        self.state_version = None;
+        self.state_loaded = false;
+        self.dirty = false;
+        self.write_in_flight = None;
+        self.write_outcome_unknown = false;
+        self.after_next_write.clear();
+        self.reconciling.clear();
+    }
+
+    fn on_reply(
+        &mut self,
+        ctx: &Context,
+        tag: SchedulerRequest,
+        result: Result<CoordReply, CoordError>,
+        out: &mut Out,
+    ) {
+        if matches!(self.instance, InstanceState::Stopped { .. }) {
+            return;
+        }
+        match (tag, result) {
+            (SchedulerRequest::ListMasters, Ok(CoordReply::Children { children })) => {
+                if let Some(change) = self.detector.observe(Some(&children)) {
+                    self.on_leader_change(change, out);
+                }
+            }
+            (
+                SchedulerRequest::Join,
+                Ok(CoordReply::Created {
+                    sequence: Some(seq),
+                    ..
+                }),
+            ) => {
+                self.candidacy = Some(seq);
+                self.instance = InstanceState::Standby;
+                self.list_instances(ctx, out);
+            }
+            (SchedulerRequest::ListInstances, Ok(CoordReply::Children { children })) => {
+                self.on_instances(ctx, &children, out)
+            }
+            (SchedulerRequest::ReadState, Ok(CoordReply::Data { data, version })) => {
+                self.on_state_read(ctx, Some((data, version)), out)
+            }
+            (SchedulerRequest::ReadState, Err(CoordError::NoNode)) => {
+                self.on_state_read(ctx, None, out)
+            }
+            (SchedulerRequest::WriteState, Ok(CoordReply::Written { version })) => {
+                self.on_state_written(ctx, version, out)
+            }
+            (SchedulerRequest::WriteState, Err(CoordError::ConnectionLoss)) => {
+                self.write_outcome_unknown = true
+            }
+            (SchedulerRequest::WriteState, Err(_)) => {
+                // BadVersion: another instance wrote the state — it is active, not us.
+                self.step_down("the framework state was written by another instance", out);
+            }
+            (SchedulerRequest::RefreshState, Ok(CoordReply::Data { data, version })) => {
+                self.on_state_refreshed(ctx, data, version, out)
+            }
+            // Anything else is re-requested on the next SessionReady.
+            _ => {}
+        }
+    }
+
+    fn on_instances(&mut self, ctx: &Context, children: &[ChildNode], out: &mut Out) {
+        let Some(mine) = self.candidacy else { return };
+        let lowest = children.iter().filter_map(|c| c.sequence).min();
+        if !children.iter().any(|c| c.sequence == Some(mine)) {
+            self.step_down("our candidacy vanished", out);
+            return;
+        }
+        match (lowest == Some(mine), self.is_active()) {
+            (true, false) => {
+                // Our turn: read the framework's state before doing anything.
+                self.instance = InstanceState::Active;
+                self.failover = true;
+                self.forget_term();
+                self.request(
+                    ctx,
+                    read_state(self.name()),
+                    SchedulerRequest::ReadState,
+                    out,
+                );
+            }
+            (false, true) => self.step_down("another instance is active", out),
+            _ => {}
+        }
+    }
+
+    fn on_state_read(&mut self, ctx: &Context, found: Option<(String, u64)>, out: &mut Out) {
+        if !self.is_active() || self.state_loaded {
+            return;
+        }
+        match found {
+            Some((data, version)) => match serde_json::from_str(&data) {
+                Ok(state) => {
+                    self.state = state;
+                    self.state_version = Some(version);
+                }
+                Err(e) => {
+                    self.stop(format!("the framework state is corrupt: {e}"), out);
+                    return;
+                }
+            },
+            None => {
+                self.state = FrameworkState::default();
+                self.state_version = None;
+            }
+        }
+        self.state_loaded = true;
+        out.event(Event::SchedulerActive {
+            framework_id: self.state.framework_id.clone(),
+            known_tasks: self.state.tasks.len(),
+        });
+        // Connect to the leader we know of, if any.
+        if let Some(leader) = self.detector.leader().cloned() {
+            self.on_leader_change(Some(leader), out);
+        }
+        let _ = ctx;
+    }
+
+    // ----- writing the framework's state: one compare-and-set at a time -----
+
+    fn pump_writes(&mut self, ctx: &Context, out: &mut Out) {
+        if !self.is_active()
+            || !self.state_loaded
+            || self.write_in_flight.is_some()
+            || self.write_outcome_unknown
+        {
+            return;
+        }
+        if !self.dirty && self.after_next_write.is_empty() {
+            return;
+        }
+        if !self.coordinator.is_ready() {
+            return;
+        }
+        let data = serde_json::to_string(&self.state).expect("framework state serializes");
+        let expected = match self.state_version {
+            Some(v) => ExpectedVersion::Version(v),
+            None => ExpectedVersion::Absent,
+        };
+        let op = CoordOp::SetData {
+            path: state_path(self.name()),
+            data: data.clone(),
+            expected,
+        };
+        self.request(ctx, op, SchedulerRequest::WriteState, out);
+        self.write_in_flight = Some(StateWrite {
+            data,
+            after: std::mem::take(&mut self.after_next_write),
+        });
+        self.dirty = false;
+    }
+
+    fn on_state_written(&mut self, ctx: &Context, version: u64, out: &mut Out) {
+        let Some(write) = self.write_in_flight.take() else {
+            return;
+        };
+        self.state_version = Some(version);
+        // The intent is durable: now the launches and acknowledgements may go.
+        if let Some(master) = self.master().cloned() {
+            for message in write.after {
+                out.send(&master, message);
+            }
+        }
+        self.pump_writes(ctx, out);
+    }
+
+    fn on_state_refreshed(&mut self, ctx: &Context, data: String, version: u64, out: &mut Out) {
+        self.write_outcome_unknown = false;
+        let Some(write) = self.write_in_flight.take() else {
+            self.pump_writes(ctx, out);
+            return;
+        };
+        if data == write.data {
+            self.write_in_flight = Some(write);
+            self.on_state_written(ctx, version, out);
+        } else if Some(version) == self.state_version {
+            // It did not land: write again (with whatever changed since).
+            self.dirty = true;
+            let mut after = write.after;
+            after.append(&mut self.after_next_write);
+            self.after_next_write = after;
+            self.pump_writes(ctx, out);
+        } else {
+            self.step_down("the framework state was written by another instance", out);
+        }
+    }
+
+    fn changed(&mut self, ctx: &Context, out: &mut Out) {
+        self.dirty = true;
+        self.pump_writes(ctx, out);
+    }
+
+    // ----- the master link -----
+
+    fn disconnect_master(&mut self, out: &mut Out) {
+        if let Some(old) = self.master().cloned() {
+            out.disconnect(&old);
+        }
+        out.cancel_timer(SchedulerTimer::RegisterRetry);
+        out.cancel_timer(SchedulerTimer::ReconcileRetry);
+        self.link = SchedulerLink::Idle;
     }
 
     fn on_leader_change(&mut self, leader: Option<LeaderInfo>, out: &mut Out) {
-        if self.is_stopped() {
+        if matches!(self.instance, InstanceState::Stopped { .. }) {
             return;
         }
         out.event(Event::LeaderDetected {
             leader: leader.as_ref().map(|l| l.master.clone()),
             epoch: leader.as_ref().map(|l| l.epoch),
         });
-        if let Some(old) = self.master().cloned() {
-            out.disconnect(&old);
+        // Only the active instance, once it knows the framework's state, talks
+        // to the master.
+        if !(self.is_active() && self.state_loaded) {
+            return;
         }
-        out.cancel_timer(SchedulerTimer::RegisterRetry);
-        self.link = match leader {
-            None => SchedulerLink::Idle,
-            Some(LeaderInfo { master, epoch }) => {
-                out.connect(&master);
-                SchedulerLink::Connecting { master, epoch }
-            }
-        };
+        self.disconnect_master(out);
+        if let Some(LeaderInfo { master, epoch }) = leader {
+            out.connect(&master);
+            self.link = SchedulerLink::Connecting { master, epoch };
+        }
     }
 
-    // ----- registration -----
-
     fn registration_message(&self) -> Message {
-        match &self.framework_id {
+        match &self.state.framework_id {
             None => Message::RegisterFramework {
                 info: self.config.framework.clone(),
             },
@@ -290,7 +680,7 @@ impl Scheduler {
                     id: Some(fid.clone()),
                     ..self.config.framework.clone()
                 },
-                failover: false,
+                failover: self.failover,
             },
         }
     }
@@ -304,10 +694,12 @@ impl Scheduler {
         self.link = SchedulerLink::Registering {
             master,
             epoch,
-            attempt: 1,
+            attempt: 0,
         };
+        // Retries wait a random time in [0, factor · 2^n] (Mesos's scheduler
+        // driver starts at the factor, 2 s, and doubles).
         let timing = &self.config.timing;
-        let delay = timing.backoff_ms(timing.scheduler_registration_backoff_ms, 1, ctx.random);
+        let delay = timing.backoff_ms(timing.scheduler_registration_backoff_ms, 0, ctx.random);
         out.set_timer(SchedulerTimer::RegisterRetry, ctx.now_ms + delay.max(1));
     }
 
@@ -316,9 +708,10 @@ impl Scheduler {
             SchedulerLink::Connecting { master, epoch }
             | SchedulerLink::Registering { master, epoch, .. }
             | SchedulerLink::Registered { master, epoch } => (master.clone(), *epoch),
-            _ => return,
+            SchedulerLink::Idle => return,
         };
         self.link = SchedulerLink::Connecting { master, epoch };
+        out.cancel_timer(SchedulerTimer::ReconcileRetry);
         let timing = &self.config.timing;
         let delay = timing.backoff_ms(timing.scheduler_registration_backoff_ms, 0, ctx.random);
         out.set_timer(SchedulerTimer::RegisterRetry, ctx.now_ms + delay.max(1));
@@ -352,6 +745,7 @@ impl Scheduler {
 
     fn on_registered(
         &mut self,
+        ctx: &Context,
         from: ProcessId,
         epoch: u64,
         fid: FrameworkId,
@@ -364,10 +758,17 @@ impl Scheduler {
         if *master != from {
             return;
         }
-        if self.framework_id.as_ref().is_some_and(|mine| *mine != fid) {
+        if self
+            .state
+            .framework_id
+            .as_ref()
+            .is_some_and(|mine| *mine != fid)
+        {
             return;
         }
-        self.framework_id = Some(fid.clone());
+        let new_id = self.state.framework_id.is_none();
+        self.state.framework_id = Some(fid.clone());
+        self.failover = false;
         self.link = SchedulerLink::Registered {
             master: from.clone(),
             epoch,
@@ -379,6 +780,59 @@ impl Scheduler {
             epoch,
             reregistered,
         });
+        if new_id {
+            self.changed(ctx, out);
+        }
+        self.reconcile_all(ctx, out);
+    }
+
+    /// Asks the master about every task we believe may be running (Mesos
+    /// reconciliation, recommended after every (re-)registration). Offers are
+    /// declined until every answer is in.
+    fn reconcile_all(&mut self, ctx: &Context, out: &mut Out) {
+        self.reconciling = self
+            .state
+            .tasks
+            .iter()
+            .filter(|(_, t)| !t.state.is_terminal())
+            .map(|(id, _)| id.clone())
+            .collect();
+        self.send_reconcile(ctx, out);
+    }
+
+    fn send_reconcile(&mut self, ctx: &Context, out: &mut Out) {
+        if self.reconciling.is_empty() {
+            return;
+        }
+        let (Some(fid), Some((master, _))) =
+            (self.state.framework_id.clone(), self.registered_with())
+        else {
+            return;
+        };
+        let master = master.clone();
+        let tasks = self
+            .reconciling
+            .iter()
+            .map(|task_id| ReconcileTask {
+                agent_id: self
+                    .state
+                    .tasks
+                    .get(task_id)
+                    .and_then(|t| t.agent_id.clone()),
+                task_id: task_id.clone(),
+            })
+            .collect();
+        out.send(
+            &master,
+            Message::Reconcile {
+                framework_id: fid,
+                tasks,
+            },
+        );
+        out.set_timer(
+            SchedulerTimer::ReconcileRetry,
+            ctx.now_ms + self.config.timing.status_update_retry_ms,
+        );
     }
 
     /// Whether `from` is the master we are registered with.
@@ -394,19 +848,30 @@ impl Scheduler {
         ok
     }
 
+    fn stop(&mut self, error: String, out: &mut Out) {
+        out.event(Event::SchedulerError {
+            message: error.clone(),
+        });
+        self.disconnect_master(out);
+        self.instance = InstanceState::Stopped { error };
+    }
+
     // ----- offers, updates, kills -----
 
-    fn on_offers(&mut self, offers: Vec<Offer>, out: &mut Out) {
-        let Some(fid) = self.framework_id.clone() else {
+    fn on_offers(&mut self, ctx: &Context, offers: Vec<Offer>, out: &mut Out) {
+        let (Some(fid), Some((master, _))) =
+            (self.state.framework_id.clone(), self.registered_with())
+        else {
             return;
         };
-        let SchedulerLink::Registered { master, .. } = self.link.clone() else {
-            return;
+        let master = master.clone();
+        let mut needed = if self.reconciling.is_empty() {
+            self.config
+                .desired_tasks
+                .saturating_sub(self.running_count())
+        } else {
+            0 // not until every task we know of is accounted for
         };
-        let mut needed = self
-            .config
-            .desired_tasks
-            .saturating_sub(self.running_count());
         for offer in offers {
             let fitting = offer.resources.count_fitting(&self.config.task_resources);
             let count = needed.min(fitting);
@@ -425,17 +890,21 @@ impl Scheduler {
                 .map(|_| self.new_task(&offer.agent_id, out))
                 .collect();
             needed -= count;
-            self.accept(&master, &fid, offer.offer_id, tasks, out);
+            // Record the intent first; the Accept goes once the state is durable.
+            self.after_next_write.push(Message::Accept {
+                framework_id: fid.clone(),
+                offer_ids: vec![offer.offer_id],
+                operations: vec![Operation::Launch { tasks }],
+            });
         }
+        self.changed(ctx, out);
     }
 
     fn new_task(&mut self, agent_id: &AgentId, out: &mut Out) -> TaskInfo {
-        self.launched += 1;
-        let task_id = TaskId::new(format!(
-            "{}-{:04}",
-            self.config.framework.name, self.launched
-        ));
-        self.tasks.insert(
+        self.state.launched += 1;
+        let n = self.state.launched;
+        let task_id = TaskId::new(format!("{}-{n:04}", self.config.framework.name));
+        self.state.tasks.insert(
             task_id.clone(),
             KnownTask {
                 state: TaskState::Staging,
@@ -450,29 +919,11 @@ impl Scheduler {
         TaskInfo {
             task_id,
             resources: self.config.task_resources,
-            workload: self.config.workload.for_launch(self.launched),
+            workload: self.config.workload.for_launch(n),
         }
     }
 
-    fn accept(
-        &self,
-        master: &ProcessId,
-        fid: &FrameworkId,
-        offer_id: OfferId,
-        tasks: Vec<TaskInfo>,
-        out: &mut Out,
-    ) {
-        out.send(
-            master,
-            Message::Accept {
-                framework_id: fid.clone(),
-                offer_ids: vec![offer_id],
-                operations: vec![Operation::Launch { tasks }],
-            },
-        );
-    }
-
-    fn on_update(&mut self, update: StatusUpdate, out: &mut Out) {
+    fn on_update(&mut self, ctx: &Context, update: StatusUpdate, out: &mut Out) {
         out.event(Event::UpdateReceived {
             framework_id: update.framework_id.clone(),
             task_id: update.task_id.clone(),
@@ -481,6 +932,7 @@ impl Scheduler {
             source: update.source,
         });
         let task = self
+            .state
             .tasks
             .entry(update.task_id.clone())
             .or_insert(KnownTask {
@@ -495,20 +947,20 @@ impl Scheduler {
         if update.state.is_terminal() {
             task.killing = false;
         }
-        if let (Some(uuid), Some(agent_id), Some(master)) =
-            (update.uuid, update.agent_id, self.master().cloned())
-        {
-            out.send(
-                &master,
-                Message::Acknowledge {
-                    framework_id: update.framework_id,
-                    agent_id,
-                    task_id: update.task_id,
-                    uuid,
-                },
-            );
+        if self.reconciling.remove(&update.task_id) && self.reconciling.is_empty() {
+            out.cancel_timer(SchedulerTimer::ReconcileRetry);
+        }
+        if let (Some(uuid), Some(agent_id)) = (update.uuid, update.agent_id) {
+            // Acknowledged only once the state reflecting it is durable.
+            self.after_next_write.push(Message::Acknowledge {
+                framework_id: update.framework_id,
+                agent_id,
+                task_id: update.task_id,
+                uuid,
+            });
         }
         self.kill_surplus(out);
+        self.changed(ctx, out);
     }
 
     /// More tasks run than desired (a lost task came back): kill the newest.
@@ -520,15 +972,11 @@ impl Scheduler {
             return;
         }
         let newest: Vec<TaskId> = self
+            .state
             .tasks
             .iter()
             .rev()
-            .filter(|(_, t)| {
-                matches!(
-                    t.state,
-                    TaskState::Staging | TaskState::Starting | TaskState::Running
-                ) && !t.killing
-            })
+            .filter(|(_, t)| counts_as_running(t))
             .take(surplus as usize)
             .map(|(id, _)| id.clone())
             .collect();
@@ -537,11 +985,14 @@ impl Scheduler {
         }
     }
 
+    /// Sends a kill (whether or not this instance believes it is active: the
+    /// master decides whom to obey).
     fn kill(&mut self, task_id: TaskId, out: &mut Out) {
-        let (Some(fid), Some(master)) = (self.framework_id.clone(), self.master().cloned()) else {
+        let (Some(fid), Some(master)) = (self.state.framework_id.clone(), self.master().cloned())
+        else {
             return;
         };
-        if let Some(task) = self.tasks.get_mut(&task_id) {
+        if let Some(task) = self.state.tasks.get_mut(&task_id) {
             task.killing = true;
         }
         out.event(Event::SchedulerKilling {
@@ -557,20 +1008,25 @@ impl Scheduler {
     }
 
     fn on_command(&mut self, command: Command, out: &mut Out) {
-        if self.is_stopped() {
+        if matches!(self.instance, InstanceState::Stopped { .. }) {
             return;
         }
         match command {
             Command::KillTask { task_id } => self.kill(task_id, out),
             Command::Reconcile { task_ids } => {
-                let (Some(fid), Some(master)) = (self.framework_id.clone(), self.master().cloned())
+                let (Some(fid), Some(master)) =
+                    (self.state.framework_id.clone(), self.master().cloned())
                 else {
                     return;
                 };
                 let tasks = task_ids
                     .into_iter()
                     .map(|task_id| ReconcileTask {
-                        agent_id: self.tasks.get(&task_id).and_then(|t| t.agent_id.clone()),
+                        agent_id: self
+                            .state
+                            .tasks
+                            .get(&task_id)
+                            .and_then(|t| t.agent_id.clone()),
                         task_id,
                     })
                     .collect();
@@ -585,38 +1041,35 @@ impl Scheduler {
         }
     }
 
-    fn on_message(&mut self, from: ProcessId, message: Message, out: &mut Out) {
-        if self.is_stopped() {
+    fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
+        if matches!(self.instance, InstanceState::Stopped { .. }) {
             return;
         }
         match message {
             Message::FrameworkRegistered {
                 epoch,
                 framework_id,
-            } => self.on_registered(from, epoch, framework_id, false, out),
+            } => self.on_registered(ctx, from, epoch, framework_id, false, out),
             Message::FrameworkReregistered {
                 epoch,
                 framework_id,
-            } => self.on_registered(from, epoch, framework_id, true, out),
+            } => self.on_registered(ctx, from, epoch, framework_id, true, out),
             Message::FrameworkError { message, .. } => {
                 if self.master() == Some(&from) {
-                    out.event(Event::SchedulerError {
-                        message: message.clone(),
-                    });
-                    out.disconnect(&from);
-                    out.cancel_timer(SchedulerTimer::RegisterRetry);
-                    self.link = SchedulerLink::Stopped { error: message };
+                    // "framework failed over", "framework removed", ...: the
+                    // scheduler driver aborts.
+                    self.stop(message, out);
                 }
             }
             Message::ResourceOffers { offers, .. } => {
                 if self.is_from_leader(&from, "ResourceOffers", out) {
-                    self.on_offers(offers, out);
+                    self.on_offers(ctx, offers, out);
                 }
             }
             Message::RescindOffer { .. } => {} // we never hold offers
             Message::StatusUpdate { update } => {
                 if self.is_from_leader(&from, "StatusUpdate", out) {
-                    self.on_update(update, out);
+                    self.on_update(ctx, update, out);
                 }
             }
             other => out.event(Event::MessageIgnored {
@@ -625,6 +1078,20 @@ impl Scheduler {
                 why: "not a message a scheduler handles".into(),
             }),
         }
+    }
+}
+
+fn counts_as_running(task: &KnownTask) -> bool {
+    matches!(
+        task.state,
+        TaskState::Staging | TaskState::Starting | TaskState::Running
+    ) && !task.killing
+}
+
+fn read_state(framework: &str) -> CoordOp {
+    CoordOp::GetData {
+        path: state_path(framework),
+        watch: false,
     }
 }
 
@@ -651,7 +1118,7 @@ impl Role for Scheduler {
                 self.coordinator.start(&mut sub);
                 out.absorb(sub, SchedulerTimer::Coordinator);
             }
-            Input::Message { from, message } => self.on_message(from, message, out),
+            Input::Message { from, message } => self.on_message(ctx, from, message, out),
             Input::Timer(SchedulerTimer::Coordinator(t)) => {
                 let mut sub = Outputs::new();
                 let events = self.coordinator.on_timer(ctx, t, &mut sub);
@@ -659,6 +1126,7 @@ impl Role for Scheduler {
                 self.on_client_events(ctx, events, out);
             }
             Input::Timer(SchedulerTimer::RegisterRetry) => self.tick_register_retry(ctx, out),
+            Input::Timer(SchedulerTimer::ReconcileRetry) => self.send_reconcile(ctx, out),
             Input::Connected { peer } if Some(&peer) == self.master() => {
                 self.on_master_connected(ctx, out)
             }

@@ -631,3 +631,45 @@ fn agent_reports_latest_state_then_replays_oldest_unacknowledged_update_to_a_new
     let outs = rig.msg(MASTER, ack(1, "web-0001", 2));
     assert_eq!(ignored(&outs, "StatusUpdateAcknowledgement").len(), 1);
 }
+
+// Mesos (ShutdownFrameworkMessage): an agent told to shut a removed framework
+// down kills its tasks and forgets them, update streams included — nobody will
+// acknowledge those updates any more.
+#[test]
+fn shutdown_framework_kills_its_tasks_and_drops_their_update_streams() {
+    let (mut rig, _) = agent_running_one_task();
+    // An update is in flight (unacknowledged) when the shutdown arrives.
+    let outs = rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Starting, 1),
+    );
+    assert_eq!(updates_to(&outs, MASTER).len(), 1);
+    let outs = rig.msg(
+        MASTER,
+        Message::ShutdownFramework {
+            epoch: 1,
+            framework_id: fid(),
+        },
+    );
+    assert_eq!(
+        sent_to(&outs, EXECUTORS),
+        vec![Message::KillTaskInExecutor {
+            framework_id: fid(),
+            task_id: "web-0001".into()
+        }]
+    );
+    assert!(outs.contains(&Output::CancelTimer {
+        timer: AgentTimer::StatusRetry(key("web-0001"))
+    }));
+    assert!(rig.role.tasks().is_empty());
+    let checkpoint = decode(&last_checkpoint(&outs).expect("checkpointed"));
+    assert!(checkpoint.tasks.is_empty() && checkpoint.frameworks.is_empty());
+    // The executor's TASK_KILLED is acknowledged and goes nowhere.
+    let outs = rig.msg(EXECUTORS, executor_update("web-0001", TaskState::Killed, 3));
+    assert!(updates_to(&outs, MASTER).is_empty());
+    assert_eq!(
+        sent_to(&outs, EXECUTORS).len(),
+        1,
+        "acknowledged to the executor host"
+    );
+}

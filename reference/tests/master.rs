@@ -14,11 +14,11 @@ use mesochaos_reference::master::{
 use mesochaos_reference::messages::{CoordOp, Offer, Operation, WatchKind};
 use mesochaos_reference::registry::{AdmittedAgent, Registry, REGISTRY_PATH};
 use mesochaos_reference::task::{ReportedTask, StatusUpdate, TaskInfo, Workload};
-use mesochaos_reference::Output;
 use mesochaos_reference::{
     AgentId, Event, FrameworkId, Message, OfferId, Reason, Resources, SessionId, Source, TaskId,
     TaskState, Timing, UpdateUuid,
 };
+use mesochaos_reference::{Input, Output};
 use std::collections::BTreeMap;
 
 const AGENT: &str = "agent-1";
@@ -1057,4 +1057,191 @@ fn unreachable_agent_that_reregisters_is_readmitted_and_its_tasks_come_back() {
     assert!(registry.admitted.contains_key(&agent_id));
     assert!(registry.unreachable.is_empty());
     assert_eq!(used(&rig, &agent_id), cpus(1));
+}
+
+// ----- the framework lifecycle -----
+
+/// The leader with a task `web-0001` launched on agent-1 for framework `web`.
+fn leader_with_a_task() -> (Rig<Master>, AgentId, FrameworkId) {
+    let (mut rig, agent_id, fid) = leader_with_agent_and_framework();
+    let offer = allocate(rig.at(1_000)).remove(0);
+    let outs = rig.at(1_100).msg(
+        SCHEDULER,
+        accept(&fid, &offer.offer_id, vec![task("web-0001", cpus(1))]),
+    );
+    assert_eq!(run_tasks(&outs).len(), 1);
+    (rig, agent_id, fid)
+}
+
+// Mesos (framework failover_timeout): a disconnected framework is deactivated at
+// once; if no scheduler re-registers within the timeout, the master removes it,
+// shuts it down on its agents, records its tasks TASK_KILLED (FRAMEWORK_REMOVED)
+// and refuses a later re-registration under its ID.
+#[test]
+fn framework_is_removed_after_its_failover_timeout_and_its_id_refused_afterwards() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    let outs = rig.at(2_000).raw(Input::Disconnected {
+        peer: SCHEDULER.into(),
+    });
+    assert!(has_event(&outs, |e| matches!(
+        e,
+        Event::FrameworkDeactivated { .. }
+    )));
+    let timer = MasterTimer::FrameworkFailover(fid.clone());
+    assert_eq!(
+        timer_at(&outs, &timer),
+        Some(62_000),
+        "failover_timeout is 60 s"
+    );
+    // Not removed before the timeout: the task is still accounted on the agent.
+    let view = rig.role.leader().unwrap().rebuilt_view();
+    assert_eq!(view.agents[&agent_id].used, cpus(1));
+
+    let outs = rig.at(62_000).timer(timer);
+    assert!(matches!(
+        &sent_to(&outs, AGENT)[..],
+        [Message::ShutdownFramework { framework_id, .. }] if *framework_id == fid
+    ));
+    assert!(has_event(&outs, |e| matches!(
+        e,
+        Event::FrameworkRemoved { tasks: 1, .. }
+    )));
+    let leader = rig.role.leader().unwrap();
+    assert!(leader.frameworks.is_empty());
+    assert_eq!(
+        leader.agents[&agent_id].used,
+        Resources::default(),
+        "the task's resources are free"
+    );
+    let completed = &leader.completed_frameworks[&fid].tasks[&TaskId::from("web-0001")];
+    assert_eq!(
+        (completed.state, completed.reason),
+        (TaskState::Killed, Some(Reason::FrameworkRemoved))
+    );
+
+    // A late instance re-registering under the old ID is refused.
+    let outs = rig.at(70_000).msg(
+        "scheduler-web-2",
+        Message::ReregisterFramework {
+            info: framework_info(Some(fid.as_str())),
+            failover: true,
+        },
+    );
+    assert!(matches!(
+        &sent_to(&outs, "scheduler-web-2")[..],
+        [Message::FrameworkError { message, .. }] if message == "framework removed"
+    ));
+}
+
+// Mesos: a framework that re-registers within its failover timeout keeps its
+// tasks; the pending removal is cancelled.
+#[test]
+fn a_scheduler_returning_within_the_failover_timeout_keeps_the_framework() {
+    let (mut rig, _, fid) = leader_with_a_task();
+    rig.at(2_000).raw(Input::Disconnected {
+        peer: SCHEDULER.into(),
+    });
+    let outs = rig.at(30_000).msg(
+        "scheduler-web-2",
+        Message::ReregisterFramework {
+            info: framework_info(Some(fid.as_str())),
+            failover: true,
+        },
+    );
+    assert!(matches!(
+        &sent_to(&outs, "scheduler-web-2")[..],
+        [Message::FrameworkReregistered { .. }]
+    ));
+    assert!(outs.contains(&Output::CancelTimer {
+        timer: MasterTimer::FrameworkFailover(fid.clone())
+    }));
+    let framework = &rig.role.leader().unwrap().frameworks[&fid];
+    assert!(framework.active);
+    assert_eq!(
+        framework.scheduler.as_ref().map(|p| p.as_str()),
+        Some("scheduler-web-2")
+    );
+    assert_eq!(framework.tasks.len(), 1);
+}
+
+// Mesos (scheduler failover): when a new instance re-registers with failover,
+// the old one is told "framework failed over" and its later calls are ignored.
+#[test]
+fn the_replaced_instance_is_told_it_failed_over_and_its_calls_are_ignored() {
+    let (mut rig, _, fid) = leader_with_a_task();
+    let outs = rig.at(5_000).msg(
+        "scheduler-web-2",
+        Message::ReregisterFramework {
+            info: framework_info(Some(fid.as_str())),
+            failover: true,
+        },
+    );
+    assert!(matches!(
+        &sent_to(&outs, SCHEDULER)[..],
+        [Message::FrameworkError { message, .. }] if message == "framework failed over"
+    ));
+    let outs = rig.at(5_100).msg(
+        SCHEDULER,
+        Message::Kill {
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+        },
+    );
+    assert!(
+        sent_to(&outs, AGENT).is_empty(),
+        "no kill reaches the agent"
+    );
+    assert_eq!(ignored(&outs, "Kill").len(), 1);
+}
+
+// Mesos: the principal cannot change on re-registration.
+#[test]
+fn a_reregistration_that_changes_the_principal_is_refused() {
+    let (mut rig, _, fid) = leader_with_agent_and_framework();
+    let mut info = framework_info(Some(fid.as_str()));
+    info.principal = "mallory".into();
+    let outs = rig.at(5_000).msg(
+        SCHEDULER,
+        Message::ReregisterFramework {
+            info,
+            failover: false,
+        },
+    );
+    assert!(matches!(
+        &sent_to(&outs, SCHEDULER)[..],
+        [Message::FrameworkError { message, .. }] if message.contains("principal")
+    ));
+    assert_eq!(
+        rig.role.leader().unwrap().frameworks[&fid].info.principal,
+        "web"
+    );
+}
+
+// MESOS-4659: a framework a new leader knows only from agents' reports has no
+// failover timer until its scheduler re-registers.
+#[test]
+fn a_framework_known_only_from_agents_is_never_timed_out() {
+    let coord = FakeCoordinator::new()
+        .with_next_sequence(2)
+        .with_registry(&registry_with_agent("e1-S0001"), 3);
+    let (mut rig, _) = started("master-2", coord);
+    let outs = rig.at(1_000).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AGENT_TOTAL,
+            boot_id: "boot-1".into(),
+            frameworks: vec![framework_info(Some("e1-F0001"))],
+            tasks: vec![ReportedTask {
+                framework_id: "e1-F0001".into(),
+                info: task("web-0001", cpus(1)),
+                state: TaskState::Running,
+            }],
+        },
+    );
+    assert!(!timers_set(&outs)
+        .iter()
+        .any(|(t, _)| matches!(t, MasterTimer::FrameworkFailover(_))));
+    let framework = &rig.role.leader().unwrap().frameworks[&FrameworkId::from("e1-F0001")];
+    assert!(!framework.active && framework.scheduler.is_none());
 }

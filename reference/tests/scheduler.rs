@@ -8,7 +8,7 @@ use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::messages::{Message, Offer, Operation, ReconcileTask};
 use mesochaos_reference::scheduler::{
-    Scheduler, SchedulerConfig, SchedulerLink, SchedulerTimer, WorkloadPlan,
+    InstanceState, Scheduler, SchedulerConfig, SchedulerTimer, WorkloadPlan,
 };
 use mesochaos_reference::task::{StatusUpdate, TaskInfo, Workload};
 use mesochaos_reference::{
@@ -491,7 +491,7 @@ fn framework_error_from_the_master_stops_the_scheduler() {
     assert!(outs.contains(&Output::Disconnect {
         peer: MASTER.into()
     }));
-    assert!(matches!(rig.role.link(), SchedulerLink::Stopped { .. }));
+    assert!(matches!(rig.role.instance(), InstanceState::Stopped { .. }));
     let outs = rig.msg(MASTER, offers(&[("e1-O0001", "e1-S0001", 4)]));
     assert!(sends(&outs).is_empty(), "a stopped scheduler does nothing");
 }

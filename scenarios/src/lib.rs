@@ -218,6 +218,7 @@ struct RawStep {
     framework: Option<Spanned<String>>,
     count: Option<Spanned<u64>>,
     state: Option<Spanned<String>>,
+    instance: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -335,6 +336,15 @@ struct Names {
 impl Names {
     fn target(&self, text: &str, span: &Range<usize>) -> Result<Target, Invalid> {
         let target = Target::parse(text);
+        if let Target::ActiveScheduler(framework) | Target::DisplacedScheduler(framework) = &target
+        {
+            if !self.frameworks.contains(framework) {
+                return Err((
+                    span.clone(),
+                    format!("no framework named \"{framework}\" in \"{text}\""),
+                ));
+            }
+        }
         if let Target::Process(name) = &target {
             if !self.processes.contains(name) {
                 let known: Vec<&str> = self.processes.iter().map(String::as_str).collect();
@@ -368,6 +378,31 @@ impl Names {
             ));
         }
         self.target(text, &value.span())
+    }
+
+    /// An optional scheduler instance name (`scheduler-web-2`).
+    fn instance(&self, value: Option<&Spanned<String>>) -> Result<Option<String>, Invalid> {
+        let Some(value) = value else { return Ok(None) };
+        let name = value.get_ref();
+        if !name.starts_with("scheduler-") || !self.processes.contains(name) {
+            return Err((
+                value.span(),
+                format!("no scheduler instance named \"{name}\""),
+            ));
+        }
+        Ok(Some(name.clone()))
+    }
+
+    /// The instance a call goes through: a name, or a scheduler target.
+    fn instance_target(&self, value: Option<&Spanned<String>>) -> Result<Option<Target>, Invalid> {
+        let Some(value) = value else { return Ok(None) };
+        match Target::parse(value.get_ref()) {
+            target @ (Target::ActiveScheduler(_) | Target::DisplacedScheduler(_)) => {
+                self.target(value.get_ref(), &value.span())?;
+                Ok(Some(target))
+            }
+            _ => Ok(self.instance(Some(value))?.map(Target::Process)),
+        }
     }
 
     fn framework(
@@ -672,6 +707,11 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
             s.framework.as_ref().map(|v| v.span()),
             s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some(),
         ),
+        (
+            "instance",
+            s.instance.as_ref().map(|v| v.span()),
+            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some(),
+        ),
     ];
     for (name, span, allowed) in modifiers {
         if let (Some(span), false) = (span, allowed) {
@@ -709,6 +749,21 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
                 framework: names.framework(s.framework.as_ref(), &span)?,
                 count: count(None)?,
             },
+            "scheduler_active" => Condition::SchedulerActive {
+                framework: names.framework(s.framework.as_ref(), &span)?,
+                instance: names.instance(s.instance.as_ref())?,
+            },
+            "new_scheduler" => Condition::NewScheduler {
+                framework: names.framework(s.framework.as_ref(), &span)?,
+            },
+            "framework_removed" => Condition::FrameworkRemoved {
+                framework: names.framework(s.framework.as_ref(), &span)?,
+            },
+            "instance_stopped" => Condition::InstanceStopped {
+                instance: names
+                    .instance(s.instance.as_ref())?
+                    .ok_or_else(|| (wait.span(), "instance_stopped needs `instance = \"scheduler-...\"`".to_string()))?,
+            },
             "update_seen" => Condition::UpdateSeen {
                 framework: names.framework(s.framework.as_ref(), &span)?,
                 state: task_state(
@@ -723,7 +778,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
                     wait.span(),
                     format!(
                         "unknown condition \"{other}\" (known: leader_elected, new_leader, no_leader, tasks_running, \
-                         reregistered, converged, update_seen)"
+                         reregistered, converged, update_seen, scheduler_active, new_scheduler, framework_removed, instance_stopped)"
                     ),
                 ))
             }
@@ -793,9 +848,11 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         }));
     }
     let framework = names.framework(s.framework.as_ref(), &span)?;
+    let instance = names.instance_target(s.instance.as_ref())?;
     if let Some(task) = &s.kill {
         return Ok(Step::Call {
             framework,
+            instance,
             command: Command::KillTask {
                 task_id: TaskId::new(task.get_ref().clone()),
             },
@@ -804,6 +861,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
     let tasks = s.reconcile.as_ref().expect("the one action left");
     Ok(Step::Call {
         framework,
+        instance,
         command: Command::Reconcile {
             task_ids: tasks
                 .get_ref()

@@ -360,3 +360,271 @@ fn a_lost_status_update_is_resent_by_the_agent_after_ten_seconds() {
         assert_eq!(report.final_state.tasks.len(), 4);
     }
 }
+
+// ----- scheduler failover and the framework lifecycle -----
+
+/// The process a harness fault of kind `fault` hit first (from its detail).
+fn fault_target(records: &[TraceRecord], fault: &str) -> String {
+    records
+        .iter()
+        .find_map(|r| match &r.kind {
+            TraceKind::Fault { fault: f, detail } if f == fault => Some(
+                detail
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(',')
+                    .to_string(),
+            ),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no {fault} fault"))
+}
+
+fn fault_time(records: &[TraceRecord], fault: &str) -> u64 {
+    records
+        .iter()
+        .find(|r| matches!(&r.kind, TraceKind::Fault { fault: f, .. } if f == fault))
+        .map(|r| r.t_ms)
+        .unwrap()
+}
+
+/// What one scheduler instance heard, in order: updates as `task STATE (REASON)`,
+/// errors as `error: ...`.
+fn heard_by(records: &[TraceRecord], instance: &str) -> Vec<String> {
+    events(records)
+        .filter(|(_, at, _)| *at == instance)
+        .filter_map(|(_, _, e)| match e {
+            Event::UpdateReceived {
+                task_id,
+                state,
+                reason,
+                ..
+            } => Some(match reason {
+                Some(reason) => format!("{task_id} {state} ({reason})"),
+                None => format!("{task_id} {state}"),
+            }),
+            Event::SchedulerError { message } => Some(format!("error: {message}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn other_instance(instance: &str) -> String {
+    if instance.ends_with("-1") {
+        instance.replace("-1", "-2")
+    } else {
+        instance.replace("-2", "-1")
+    }
+}
+
+/// Scheduler failover (HA framework guide): the standby takes over under the
+/// same framework ID, reconciles every task, and no task restarts; the killed
+/// instance, restarted, stays standby.
+#[test]
+fn standby_scheduler_takes_over_with_the_same_framework_id_and_no_task_restarts() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("scheduler-failover", seed);
+        assert_pass(&report);
+        let old = fault_target(&records, "crash");
+        let new = other_instance(&old);
+        let registered: Vec<(String, String, bool)> = events(&records)
+            .filter_map(|(_, at, e)| match e {
+                Event::SchedulerRegistered {
+                    framework_id,
+                    reregistered,
+                    ..
+                } => Some((at.to_string(), framework_id.to_string(), *reregistered)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(registered.len(), 2, "seed {seed}: {registered:?}");
+        assert_eq!(
+            (registered[0].0.as_str(), registered[0].2),
+            (old.as_str(), false)
+        );
+        assert_eq!(
+            (registered[1].0.as_str(), registered[1].2),
+            (new.as_str(), true)
+        );
+        assert_eq!(registered[0].1, registered[1].1, "the same framework ID");
+        // The old instance heard each task start and run; the new one only the
+        // answers to its reconciliation, one per task, and no error.
+        let old_heard = heard_by(&records, &old);
+        assert_eq!(old_heard.len(), 20, "seed {seed}: {old_heard:?}");
+        for n in 1..=10 {
+            let task = format!("web-{n:04}");
+            let starting = old_heard
+                .iter()
+                .position(|l| *l == format!("{task} TASK_STARTING"));
+            let running = old_heard
+                .iter()
+                .position(|l| *l == format!("{task} TASK_RUNNING"));
+            assert!(starting.unwrap() < running.unwrap(), "{task} in order");
+        }
+        let new_heard = heard_by(&records, &new);
+        let expected: Vec<String> = (1..=10)
+            .map(|n| format!("web-{n:04} TASK_RUNNING (RECONCILIATION)"))
+            .collect();
+        assert_eq!(new_heard, expected, "seed {seed}");
+        assert_eq!(report.task_starts.len(), 10);
+        assert!(report.task_starts.values().all(|n| *n == 1));
+        // Restarted, the old instance found the new one active: it never became active again.
+        let old_activations = events(&records)
+            .filter(|(_, at, e)| *at == old && matches!(e, Event::SchedulerActive { .. }))
+            .count();
+        assert_eq!(old_activations, 1, "seed {seed}: only its first term");
+        assert_eq!(
+            report.final_state.frameworks[0]
+                .scheduler
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            new
+        );
+    }
+}
+
+/// A stale instance (cut off from the coordinator, its "failed over" error
+/// lost) still talks to the master: the master ignores its calls, and updates
+/// go to the new instance only.
+#[test]
+fn the_master_ignores_a_stale_scheduler_instance() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("scheduler-failover-stale", seed);
+        assert_pass(&report);
+        let old = fault_target(&records, "partition");
+        let new = other_instance(&old);
+        // The "framework failed over" error to the old instance was dropped.
+        assert!(records.iter().any(|r| r.at.as_str() == old
+            && matches!(&r.kind, TraceKind::Drop { kind, why, .. } if kind == "FrameworkError" && why.contains("drop_next"))));
+        // The master received and ignored the stale kill.
+        let ignored = events(&records)
+            .filter(|(_, at, e)| {
+                at.starts_with("master-")
+                    && matches!(e, Event::MessageIgnored { from, kind, .. } if from.as_str() == old && kind == "Kill")
+            })
+            .count();
+        assert_eq!(ignored, 1, "seed {seed}");
+        // The old instance heard nothing after the takeover; the kill's update
+        // reached the new instance only, after the new instance's own kill.
+        let takeover = events(&records)
+            .find(|(_, _, e)| matches!(e, Event::FrameworkReregistered { scheduler, .. } if scheduler.as_str() == new))
+            .map(|(t, _, _)| t)
+            .expect("the new instance re-registered");
+        let old_late = events(&records)
+            .filter(|(t, at, e)| {
+                *at == old && *t > takeover && matches!(e, Event::UpdateReceived { .. })
+            })
+            .count();
+        assert_eq!(old_late, 0, "seed {seed}");
+        let killed: Vec<&ReceivedUpdate> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Killed)
+            .collect();
+        assert_eq!(killed.len(), 1);
+        assert_eq!(killed[0].instance.as_str(), new);
+        let new_kill = events(&records)
+            .find(|(_, at, e)| *at == new && matches!(e, Event::SchedulerKilling { .. }))
+            .map(|(t, _, _)| t)
+            .unwrap();
+        let exited = events(&records)
+            .find(|(_, _, e)| matches!(e, Event::TaskExited { task_id, .. } if task_id.as_str() == "web-0001"))
+            .map(|(t, _, _)| t)
+            .unwrap();
+        assert!(
+            exited >= new_kill,
+            "seed {seed}: the stale kill did nothing"
+        );
+        // After the heal the old instance learns its session expired and steps down.
+        assert!(events(&records)
+            .any(|(_, at, e)| at == old && matches!(e, Event::SchedulerSteppedDown { .. })));
+    }
+}
+
+/// Mesos's framework failover_timeout: with no scheduler for 60 s the master
+/// removes the framework, its tasks end TASK_KILLED (FRAMEWORK_REMOVED), and a
+/// late re-registration is refused.
+#[test]
+fn a_framework_without_a_scheduler_past_its_failover_timeout_is_removed() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("framework-failover-timeout", seed);
+        assert_pass(&report);
+        let crashed_at = fault_time(&records, "crash");
+        let removed_at = events(&records)
+            .find(|(_, _, e)| matches!(e, Event::FrameworkRemoved { tasks: 6, .. }))
+            .map(|(t, _, _)| t)
+            .expect("removed");
+        let after = removed_at - crashed_at;
+        assert!(
+            (60_000..60_100).contains(&after),
+            "seed {seed}: removed {after} ms after the crash"
+        );
+        // Every task was killed on its executor host, after the removal.
+        let kills: Vec<u64> = events(&records)
+            .filter(|(_, _, e)| {
+                matches!(
+                    e,
+                    Event::TaskExited {
+                        state: TaskState::Killed,
+                        ..
+                    }
+                )
+            })
+            .map(|(t, _, _)| t)
+            .collect();
+        assert_eq!(kills.len(), 6, "seed {seed}");
+        assert!(kills.iter().all(|t| *t >= removed_at));
+        let completed = &report.final_state.completed_frameworks;
+        assert_eq!(completed.len(), 1);
+        assert!(completed[0]
+            .tasks
+            .iter()
+            .all(|t| t.state == TaskState::Killed && t.reason == Some(Reason::FrameworkRemoved)));
+        assert!(report.final_state.frameworks.is_empty());
+        // The instance restarted later heard one thing: the refusal.
+        let late = heard_by(&records, "scheduler-web-1");
+        assert_eq!(
+            late.last().map(String::as_str),
+            Some("error: framework removed"),
+            "seed {seed}"
+        );
+        assert_eq!(late.iter().filter(|l| l.starts_with("error")).count(), 1);
+    }
+}
+
+/// Scheduler failover during master failover converges: one leader, one
+/// active instance, the same framework ID, no task lost.
+#[test]
+fn scheduler_and_master_failover_together_converge() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("scheduler-and-master-failover", seed);
+        assert_pass(&report);
+        let old = fault_target(&records, "crash");
+        let new = other_instance(&old);
+        let rebuilt = report.rebuilt.as_ref().unwrap();
+        assert_eq!(Some(&rebuilt.before), rebuilt.after.as_ref(), "seed {seed}");
+        let leader = report.final_state.leader.as_ref().unwrap();
+        let frameworks = &report.final_state.frameworks;
+        assert_eq!(frameworks.len(), 1);
+        assert_eq!(frameworks[0].scheduler.as_ref().unwrap().as_str(), new);
+        assert!(frameworks[0].active);
+        assert_eq!(
+            frameworks[0].framework_id,
+            *rebuilt.before.frameworks.keys().next().unwrap()
+        );
+        // The new leader knew the framework from agents first, without timing it out.
+        assert!(!events(&records).any(|(_, _, e)| matches!(e, Event::FrameworkRemoved { .. })));
+        let leaders: BTreeSet<&str> = events(&records)
+            .filter(|(_, _, e)| matches!(e, Event::ElectedLeader { .. }))
+            .map(|(_, at, _)| at)
+            .collect();
+        assert_eq!(leaders.len(), 2, "seed {seed}: {leaders:?}");
+        assert!(leader.epoch > 0);
+        assert!(report.framework_updates["web"]
+            .iter()
+            .all(|u| u.state != TaskState::Lost));
+        assert!(report.task_starts.values().all(|n| *n == 1));
+        assert!(report.metrics.failover_time_ms.unwrap() <= 15_000);
+    }
+}

@@ -12,7 +12,7 @@ use mesochaos_reference::registry::{Registry, REGISTRY_PATH};
 use mesochaos_reference::{
     Context, Event, Input, Message, Output, Outputs, ProcessId, Resources, SessionId,
 };
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 pub const COORDINATOR: &str = "coordinator";
 
@@ -43,6 +43,10 @@ pub struct FakeCoordinator {
     pub registry: Option<(String, u64)>,
     /// Every operation answered, in order.
     pub log: Vec<CoordOp>,
+    /// Sequential children of other groups (a framework's instances), by parent.
+    pub groups: BTreeMap<String, Vec<ChildNode>>,
+    /// Other data nodes (a framework's state): data and version, by path.
+    pub nodes: BTreeMap<String, (String, u64)>,
 }
 
 impl Default for FakeCoordinator {
@@ -53,6 +57,8 @@ impl Default for FakeCoordinator {
             masters: Vec::new(),
             registry: None,
             log: Vec::new(),
+            groups: BTreeMap::new(),
+            nodes: BTreeMap::new(),
         }
     }
 }
@@ -121,12 +127,19 @@ impl FakeCoordinator {
                     let seq = self.next_sequence;
                     self.next_sequence += 1;
                     let created = format!("{path}{seq:010}");
-                    if created.starts_with(&format!("{MASTERS_PATH}/")) {
-                        self.masters.push(ChildNode {
-                            name: created[MASTERS_PATH.len() + 1..].to_string(),
-                            sequence: Some(seq),
-                            data: data.clone(),
-                        });
+                    let (parent, name) = created.rsplit_once('/').expect("absolute path");
+                    let child = ChildNode {
+                        name: name.to_string(),
+                        sequence: Some(seq),
+                        data: data.clone(),
+                    };
+                    if parent == MASTERS_PATH {
+                        self.masters.push(child);
+                    } else {
+                        self.groups
+                            .entry(parent.to_string())
+                            .or_default()
+                            .push(child);
                     }
                     Ok(CoordReply::Created {
                         path: created,
@@ -145,7 +158,9 @@ impl FakeCoordinator {
                 children.sort_by(|a, b| a.name.cmp(&b.name));
                 Ok(CoordReply::Children { children })
             }
-            CoordOp::GetChildren { .. } => Ok(CoordReply::Children { children: vec![] }),
+            CoordOp::GetChildren { path, .. } => Ok(CoordReply::Children {
+                children: self.groups.get(path).cloned().unwrap_or_default(),
+            }),
             CoordOp::GetData { path, .. } if path == REGISTRY_PATH => match &self.registry {
                 Some((data, version)) => Ok(CoordReply::Data {
                     data: data.clone(),
@@ -153,7 +168,13 @@ impl FakeCoordinator {
                 }),
                 None => Err(CoordError::NoNode),
             },
-            CoordOp::GetData { .. } => Err(CoordError::NoNode),
+            CoordOp::GetData { path, .. } => match self.nodes.get(path) {
+                Some((data, version)) => Ok(CoordReply::Data {
+                    data: data.clone(),
+                    version: *version,
+                }),
+                None => Err(CoordError::NoNode),
+            },
             CoordOp::SetData {
                 path,
                 data,
@@ -173,7 +194,25 @@ impl FakeCoordinator {
                 self.registry = Some((data.clone(), version));
                 Ok(CoordReply::Written { version })
             }
-            CoordOp::SetData { .. } => Err(CoordError::NoNode),
+            CoordOp::SetData {
+                path,
+                data,
+                expected,
+            } => {
+                use mesochaos_reference::messages::ExpectedVersion;
+                let current = self.nodes.get(path).map(|(_, v)| *v);
+                let ok = match (expected, current) {
+                    (ExpectedVersion::Absent, None) => true,
+                    (ExpectedVersion::Version(v), Some(c)) => *v == c,
+                    _ => false,
+                };
+                if !ok {
+                    return Err(CoordError::BadVersion { current });
+                }
+                let version = current.map_or(0, |c| c + 1);
+                self.nodes.insert(path.clone(), (data.clone(), version));
+                Ok(CoordReply::Written { version })
+            }
         }
     }
 }

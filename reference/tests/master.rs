@@ -1245,3 +1245,45 @@ fn a_framework_known_only_from_agents_is_never_timed_out() {
     let framework = &rig.role.leader().unwrap().frameworks[&FrameworkId::from("e1-F0001")];
     assert!(!framework.active && framework.scheduler.is_none());
 }
+
+// Mesos: an agent that was away when its framework was removed is told to
+// shut the framework down when it re-registers, and its report of the removed
+// framework's tasks is not taken back into the master's state.
+#[test]
+fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    rig.at(2_000)
+        .raw(Input::Disconnected { peer: AGENT.into() });
+    rig.at(2_000).raw(Input::Disconnected {
+        peer: SCHEDULER.into(),
+    });
+    let outs = rig
+        .at(62_000)
+        .timer(MasterTimer::FrameworkFailover(fid.clone()));
+    assert!(
+        sent_to(&outs, AGENT).is_empty(),
+        "the agent is not connected"
+    );
+    let outs = rig.at(70_000).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: agent_id.clone(),
+            resources: AGENT_TOTAL,
+            boot_id: "boot-1".into(),
+            frameworks: vec![framework_info(Some(fid.as_str()))],
+            tasks: vec![ReportedTask {
+                framework_id: fid.clone(),
+                info: task("web-0001", cpus(1)),
+                state: TaskState::Running,
+            }],
+        },
+    );
+    let to_agent = sent_to(&outs, AGENT);
+    assert!(to_agent.contains(&Message::ShutdownFramework {
+        epoch: 1,
+        framework_id: fid.clone()
+    }));
+    let leader = rig.role.leader().unwrap();
+    assert!(leader.frameworks.is_empty());
+    assert_eq!(leader.agents[&agent_id].used, Resources::default());
+}

@@ -76,6 +76,14 @@ pub enum Fault {
         from: Target,
         to: Target,
     },
+    /// Power loss on the target's machine: every process dies, unsynced writes
+    /// are lost; the machine boots again (a new boot ID) after `down_ms`.
+    Reboot { target: Target, down_ms: u64 },
+    /// Power loss, and the disk is erased; the machine boots after `down_ms`.
+    WipeDisk { target: Target, down_ms: u64 },
+    /// The next disk append on the target's machine is torn by a power
+    /// failure (a prefix of it survives); the machine boots after `down_ms`.
+    TornWrite { target: Target, down_ms: u64 },
 }
 
 impl fmt::Display for Fault {
@@ -94,6 +102,13 @@ impl fmt::Display for Fault {
             Fault::Isolate(t) => write!(f, "isolate {t}"),
             Fault::Heal => write!(f, "heal"),
             Fault::DropNext { kind, from, to } => write!(f, "drop next {kind} {from} -> {to}"),
+            Fault::Reboot { target, down_ms } => write!(f, "reboot {target} (down {down_ms} ms)"),
+            Fault::WipeDisk { target, down_ms } => {
+                write!(f, "wipe the disk of {target} (down {down_ms} ms)")
+            }
+            Fault::TornWrite { target, down_ms } => {
+                write!(f, "tear the next write on {target} (down {down_ms} ms)")
+            }
         }
     }
 }

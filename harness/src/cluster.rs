@@ -19,7 +19,8 @@ use crate::disk::Disk;
 use crate::driver::{self, NetConfig};
 use crate::seed;
 use crate::trace::{Trace, TraceKind, TraceRecord};
-use mesochaos_reference::agent::{Agent, AgentConfig, CHECKPOINT_PATH};
+use mesochaos_reference::agent::{Agent, AgentConfig};
+use mesochaos_reference::checkpoint::AGENT_DIR;
 use mesochaos_reference::coordinator::Coordinator;
 use mesochaos_reference::detector;
 use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
@@ -161,6 +162,14 @@ pub struct Shared {
     pub boots: RefCell<BTreeMap<String, u32>>,
     pub slots: RefCell<BTreeMap<ProcessId, Slot>>,
     pub drop_rules: RefCell<Vec<DropRule>>,
+    /// Machines whose next disk append is torn by a power failure, with how
+    /// long the machine then stays down.
+    pub torn_writes: RefCell<BTreeMap<String, u64>>,
+    /// Power failures that torn writes caused during this step: machine ->
+    /// (bytes of the append that survive, how long it stays down).
+    pub power_failures: RefCell<BTreeMap<String, (usize, u64)>>,
+    /// The disk-fault stream (which prefix of a torn write survives).
+    pub disk_rng: RefCell<rand_chacha::ChaCha8Rng>,
     /// The simulated time at which the current step began. Trace records made
     /// during a step carry it, so trace time never goes backwards (turmoil runs
     /// hosts one after another, each through the whole tick).
@@ -185,6 +194,24 @@ impl Shared {
         RefMut::map(self.disks.borrow_mut(), |disks| {
             disks.entry(machine.to_string()).or_default()
         })
+    }
+
+    /// Called by a driver about to append `len` bytes on `machine`: if a torn
+    /// write is armed there, the power fails mid-write (the caller freezes) and
+    /// a random prefix of whole bytes survives (disk blocks of one byte).
+    pub fn take_torn_write(&self, machine: &str, len: usize) -> bool {
+        let Some(down_ms) = self.torn_writes.borrow().get(machine).copied() else {
+            return false;
+        };
+        let random = rand::RngCore::next_u64(&mut *self.disk_rng.borrow_mut());
+        let Some(prefix) = crate::disk::torn_prefix(len, 1, random) else {
+            return false; // too short to tear: wait for the next append
+        };
+        self.torn_writes.borrow_mut().remove(machine);
+        self.power_failures
+            .borrow_mut()
+            .insert(machine.to_string(), (prefix, down_ms));
+        true
     }
 
     /// Takes the first drop rule matching a message about to be delivered.
@@ -235,11 +262,15 @@ async fn start_process(shared: Rc<Shared>, me: ProcessId) -> turmoil::Result {
         ProcessKind::Agent(mut config) => {
             let boot = shared.boots.borrow().get(&machine).copied().unwrap_or(1);
             config.boot_id = format!("{machine}-boot-{boot}");
-            let checkpoint = shared
-                .disk_mut(&machine)
-                .read(CHECKPOINT_PATH)
-                .map(<[u8]>::to_vec);
-            run!(Agent, Agent::recover(config, checkpoint.as_deref()), true)
+            // A restarted agent knows only what its machine's disk holds.
+            let files: BTreeMap<String, Vec<u8>> = {
+                let disk = shared.disk_mut(&machine);
+                disk.list(AGENT_DIR)
+                    .into_iter()
+                    .filter_map(|path| disk.read(&path).map(|bytes| (path, bytes.to_vec())))
+                    .collect()
+            };
+            run!(Agent, Agent::recover(config, &files), true)
         }
         ProcessKind::ExecutorHost(config) => run!(ExecutorHost, ExecutorHost::new(config), false),
         ProcessKind::Scheduler(config) => run!(Scheduler, Scheduler::new(config), false),
@@ -274,6 +305,8 @@ pub struct Cluster {
     pub spec: ClusterSpec,
     /// Machine pairs currently cut by a partition.
     partitions: BTreeSet<(String, String)>,
+    /// Machines without power, and when each comes back (if scheduled).
+    powered_off: BTreeMap<String, Option<u64>>,
 }
 
 impl Cluster {
@@ -306,6 +339,9 @@ impl Cluster {
             boots: RefCell::new(BTreeMap::new()),
             slots: RefCell::new(slots),
             drop_rules: RefCell::new(Vec::new()),
+            torn_writes: RefCell::new(BTreeMap::new()),
+            power_failures: RefCell::new(BTreeMap::new()),
+            disk_rng: RefCell::new(seed::stream(seed, "faults/disk")),
             step_start_ms: Cell::new(0),
         });
 
@@ -325,6 +361,7 @@ impl Cluster {
             shared,
             spec,
             partitions: BTreeSet::new(),
+            powered_off: BTreeMap::new(),
         };
         for name in order {
             let shared = cluster.shared.clone();
@@ -357,6 +394,22 @@ impl Cluster {
         self.sim
             .step()
             .map_err(|e| format!("a process failed: {e}"))?;
+        // A torn write froze its process: the power is off now.
+        let failures = std::mem::take(&mut *self.shared.power_failures.borrow_mut());
+        for (machine, (prefix, down_ms)) in failures {
+            self.power_off(&machine, Some(prefix));
+            self.schedule_power_on(&machine, down_ms);
+        }
+        let now = self.now_ms();
+        let due: Vec<String> = self
+            .powered_off
+            .iter()
+            .filter(|(_, at)| at.is_some_and(|at| at <= now))
+            .map(|(m, _)| m.clone())
+            .collect();
+        for machine in due {
+            self.power_on(&machine);
+        }
         self.supervise();
         Ok(())
     }
@@ -463,16 +516,122 @@ impl Cluster {
         }
     }
 
-    /// Repairs every partition.
+    /// Repairs every partition (a machine without power stays cut off).
     pub fn heal(&mut self) {
         self.fault("heal", "all partitions");
         for (ma, mb) in std::mem::take(&mut self.partitions) {
-            for ha in self.hosts_of_machine(&ma) {
-                for hb in self.hosts_of_machine(&mb) {
-                    self.sim.repair(ha.as_str(), hb.as_str());
+            if !self.powered_off.contains_key(&ma) && !self.powered_off.contains_key(&mb) {
+                self.repair_machines(&ma, &mb);
+            }
+        }
+    }
+
+    fn repair_machines(&mut self, ma: &str, mb: &str) {
+        for ha in self.hosts_of_machine(ma) {
+            for hb in self.hosts_of_machine(mb) {
+                self.sim.repair(ha.as_str(), hb.as_str());
+            }
+        }
+    }
+
+    /// Cuts the power of a machine: a dead machine sends no FIN, so its links
+    /// are cut first (peers notice by timeouts), then every process on it dies
+    /// and the disk keeps only what was durable (`torn_prefix`: bytes of the
+    /// last unsynced append that the device had written).
+    pub fn power_off(&mut self, machine: &str, torn_prefix: Option<usize>) {
+        let detail = match torn_prefix {
+            Some(bytes) => {
+                format!("{machine} (torn write: {bytes} bytes of the last append survive)")
+            }
+            None => machine.to_string(),
+        };
+        self.fault("power_off", detail);
+        let others: Vec<String> = self
+            .machines()
+            .into_iter()
+            .filter(|m| m != machine)
+            .collect();
+        for other in &others {
+            for ha in self.hosts_of_machine(machine) {
+                for hb in self.hosts_of_machine(other) {
+                    self.sim.partition(ha.as_str(), hb.as_str());
                 }
             }
         }
+        let now = self.now_ms();
+        for process in self.hosts_of_machine(machine) {
+            if self.is_running(&process) {
+                self.sim.crash(process.as_str());
+            }
+            let mut slots = self.shared.slots.borrow_mut();
+            let slot = slots.get_mut(&process).expect("known process");
+            slot.status = ProcessStatus::Crashed { at_ms: now };
+            slot.control = None;
+        }
+        self.shared.disk_mut(machine).lose_power(torn_prefix);
+        *self
+            .shared
+            .boots
+            .borrow_mut()
+            .entry(machine.to_string())
+            .or_insert(1) += 1;
+        self.powered_off.insert(machine.to_string(), None);
+    }
+
+    /// Power comes back after `down_ms`.
+    pub fn schedule_power_on(&mut self, machine: &str, down_ms: u64) {
+        let at = self.now_ms() + down_ms;
+        self.powered_off.insert(machine.to_string(), Some(at));
+    }
+
+    /// The machine boots: its links come back (but for partitions still in
+    /// force) and every process on it starts, from what the disk holds.
+    pub fn power_on(&mut self, machine: &str) {
+        if self.powered_off.remove(machine).is_none() {
+            return;
+        }
+        self.fault("power_on", machine);
+        let others: Vec<String> = self
+            .machines()
+            .into_iter()
+            .filter(|m| m != machine)
+            .collect();
+        for other in others {
+            let key = if machine < other.as_str() {
+                (machine.to_string(), other.clone())
+            } else {
+                (other.clone(), machine.to_string())
+            };
+            if !self.partitions.contains(&key) && !self.powered_off.contains_key(&other) {
+                self.repair_machines(machine, &other);
+            }
+        }
+        for process in self.hosts_of_machine(machine) {
+            self.sim.bounce(process.as_str());
+        }
+    }
+
+    /// Erases a machine's disk (it must be powered off).
+    pub fn wipe_disk(&mut self, machine: &str) {
+        assert!(
+            self.powered_off.contains_key(machine),
+            "wipe a disk only with the power off"
+        );
+        self.fault("wipe_disk", machine);
+        self.shared.disk_mut(machine).wipe();
+    }
+
+    /// Arms a torn write: the next append on `machine` is cut by a power failure.
+    pub fn tear_next_write(&mut self, machine: &str, down_ms: u64) {
+        self.fault("tear_next_write", machine);
+        self.shared
+            .torn_writes
+            .borrow_mut()
+            .insert(machine.to_string(), down_ms);
+    }
+
+    pub fn is_powered_off(&self, machine: &str) -> bool {
+        self.powered_off.contains_key(machine)
     }
 
     pub fn drop_next(&mut self, rule: DropRule) {

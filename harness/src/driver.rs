@@ -292,17 +292,34 @@ impl<R: Role + 'static> Driver<R> {
                 self.trace_disk("replace", &path, bytes.len());
             }
             Output::AppendFile { path, bytes, sync } => {
-                if sync {
-                    tokio::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
+                self.shared.disk_mut(&self.machine).append(&path, &bytes);
+                if self.shared.take_torn_write(&self.machine, bytes.len()) {
+                    // The power fails in the middle of this write: freeze until
+                    // the harness powers the machine off (at the step's end).
+                    self.trace_disk("append (power failed mid-write)", &path, bytes.len());
+                    std::future::pending::<()>().await;
                 }
-                self.shared
-                    .disk_mut(&self.machine)
-                    .append(&path, &bytes, sync);
+                if sync {
+                    // The fsync takes simulated time; a crash meanwhile leaves
+                    // the bytes visible but not durable.
+                    tokio::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
+                    let mut disk = self.shared.disk_mut(&self.machine);
+                    disk.fsync(&path);
+                    disk.sync_dir();
+                }
                 self.trace_disk(
                     if sync { "append+fsync" } else { "append" },
                     &path,
                     bytes.len(),
                 );
+            }
+            Output::RemoveFile { path } => {
+                {
+                    let mut disk = self.shared.disk_mut(&self.machine);
+                    disk.remove(&path);
+                    disk.sync_dir();
+                }
+                self.trace_disk("remove", &path, 0);
             }
             Output::Event(event) => self.shared.record(&self.me, TraceKind::Event { event }),
             Output::Exit { reason } => self.exit = Some(reason),

@@ -463,10 +463,15 @@ impl Runner {
                 Some(p) => (vec![p], vec![]),
                 None => return Ok(false),
             },
-            Fault::Isolate(t) => match self.resolve_machines(std::slice::from_ref(t)) {
-                Some(m) => (vec![], vec![m]),
-                None => return Ok(false),
-            },
+            Fault::Isolate(t)
+            | Fault::Reboot { target: t, .. }
+            | Fault::WipeDisk { target: t, .. }
+            | Fault::TornWrite { target: t, .. } => {
+                match self.resolve_machines(std::slice::from_ref(t)) {
+                    Some(m) => (vec![], vec![m]),
+                    None => return Ok(false),
+                }
+            }
             Fault::Partition { a, b } => match (self.resolve_machines(a), self.resolve_machines(b))
             {
                 (Some(a), Some(b)) => (vec![], vec![a, b]),
@@ -483,7 +488,12 @@ impl Runner {
         }
         // Remember which instance a fault on a framework's active instance hit.
         let targets: Vec<&Target> = match fault {
-            Fault::Crash(t) | Fault::Restart(t) | Fault::Isolate(t) => vec![t],
+            Fault::Crash(t)
+            | Fault::Restart(t)
+            | Fault::Isolate(t)
+            | Fault::Reboot { target: t, .. }
+            | Fault::WipeDisk { target: t, .. }
+            | Fault::TornWrite { target: t, .. } => vec![t],
             Fault::Partition { a, b } => a.iter().chain(b).collect(),
             Fault::DropNext { from, to, .. } => vec![from, to],
             Fault::Heal => vec![],
@@ -502,7 +512,10 @@ impl Runner {
             let leader_machine = self.cluster.machine_of(&leader);
             let hits_leader = match fault {
                 Fault::Crash(_) => processes[0] == leader,
-                Fault::Isolate(_) | Fault::Partition { .. } => machines
+                Fault::Isolate(_)
+                | Fault::Partition { .. }
+                | Fault::Reboot { .. }
+                | Fault::WipeDisk { .. } => machines
                     .iter()
                     .flatten()
                     .any(|m| Some(m) == leader_machine.as_ref()),
@@ -534,6 +547,21 @@ impl Runner {
                 self.cluster.partition(&machines[0], &others);
             }
             Fault::Heal => self.cluster.heal(),
+            Fault::Reboot { down_ms, .. } => {
+                let machine = machines[0][0].clone();
+                self.cluster.power_off(&machine, None);
+                self.cluster.schedule_power_on(&machine, *down_ms);
+            }
+            Fault::WipeDisk { down_ms, .. } => {
+                let machine = machines[0][0].clone();
+                self.cluster.power_off(&machine, None);
+                self.cluster.wipe_disk(&machine);
+                self.cluster.schedule_power_on(&machine, *down_ms);
+            }
+            Fault::TornWrite { down_ms, .. } => {
+                let machine = machines[0][0].clone();
+                self.cluster.tear_next_write(&machine, *down_ms);
+            }
             Fault::DropNext { kind, .. } => self.cluster.drop_next(DropRule {
                 from: processes[0].clone(),
                 to: processes[1].clone(),

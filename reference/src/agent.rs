@@ -40,6 +40,7 @@
 //! doubling up to 10 min. An update is acknowledged to the executor only after it
 //! has been checkpointed, so a crash can duplicate an update but never lose one.
 
+use crate::checkpoint::{self, AgentState, StreamRecord, STATE_PATH};
 use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
@@ -53,9 +54,6 @@ use crate::task_state::{Reason, Source, TaskState};
 use crate::timing::Timing;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
-
-/// Where the agent's checkpoint lives on its machine's disk.
-pub const CHECKPOINT_PATH: &str = "agent/state.json";
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentConfig {
@@ -126,8 +124,8 @@ pub enum ExecutorHostLink {
     Registered,
 }
 
-/// One task on this agent, with its status update stream. All of it is
-/// checkpointed.
+/// One task on this agent, with its status update stream. The `TaskInfo` is
+/// in the state file; the rest is replayed from the task's update log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentTask {
     pub info: TaskInfo,
@@ -139,13 +137,12 @@ pub struct AgentTask {
     pub agent_updates: u32,
 }
 
-/// What the checkpoint file holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub agent_id: Option<AgentId>,
-    pub boot_id: String,
-    pub frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
-    pub tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>>,
+/// A log whose torn tail recovery dropped: rewritten to its valid prefix at start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Truncation {
+    path: String,
+    valid: Vec<u8>,
+    dropped_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -165,6 +162,8 @@ pub struct Agent {
     recovered_tasks: usize,
     /// The checkpoint was written by an earlier boot of this machine.
     rebooted: bool,
+    /// Torn logs found by recovery, to truncate when the process starts.
+    truncations: Vec<Truncation>,
 }
 
 type Out = Outputs<AgentTimer>;
@@ -172,17 +171,57 @@ type Out = Outputs<AgentTimer>;
 impl Agent {
     /// A fresh agent on a machine whose disk holds nothing.
     pub fn new(config: AgentConfig) -> Self {
-        Self::recover(config, None)
+        Self::recover(config, &BTreeMap::new())
     }
 
     /// Builds the agent from what its disk holds — the only way a restarted
-    /// agent knows anything. `checkpoint` is the content of [`CHECKPOINT_PATH`].
-    pub fn recover(config: AgentConfig, checkpoint: Option<&[u8]>) -> Self {
-        let checkpoint: Checkpoint = checkpoint
+    /// agent knows anything. `files` maps each path under
+    /// [`checkpoint::AGENT_DIR`] to its content. Nothing the disk holds can
+    /// make recovery panic: an unreadable state file means a fresh agent, and
+    /// a torn log is cut back to its last complete record.
+    pub fn recover(config: AgentConfig, files: &BTreeMap<String, Vec<u8>>) -> Self {
+        let state: AgentState = files
+            .get(STATE_PATH)
             .and_then(|bytes| serde_json::from_slice(bytes).ok())
             .unwrap_or_default();
-        let rebooted = checkpoint.agent_id.is_some() && checkpoint.boot_id != config.boot_id;
-        let recovered_tasks = checkpoint.tasks.values().map(BTreeMap::len).sum();
+        let rebooted = state.agent_id.is_some() && state.boot_id != config.boot_id;
+        let mut tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>> = BTreeMap::new();
+        let mut truncations = Vec::new();
+        for (fid, infos) in &state.tasks {
+            for (tid, info) in infos {
+                let path = checkpoint::updates_path(fid, tid);
+                let log = files.get(&path).map(Vec::as_slice).unwrap_or_default();
+                let replayed = checkpoint::decode_records(log);
+                if replayed.dropped_len > 0 {
+                    truncations.push(Truncation {
+                        path,
+                        valid: log[..replayed.valid_len].to_vec(),
+                        dropped_bytes: replayed.dropped_len,
+                    });
+                }
+                let agent_updates = replayed
+                    .records
+                    .iter()
+                    .filter(|r| matches!(r, StreamRecord::Update(u) if u.source == Source::Agent))
+                    .count() as u32;
+                let (pending, latest) = checkpoint::pending_updates(&replayed.records);
+                let state = latest.map_or(TaskState::Staging, |u| u.state);
+                if state.is_terminal() && pending.is_empty() {
+                    continue; // finished and fully acknowledged before the crash
+                }
+                let task = AgentTask {
+                    info: info.clone(),
+                    state,
+                    pending_updates: pending.into(),
+                    agent_updates,
+                };
+                tasks
+                    .entry(fid.clone())
+                    .or_default()
+                    .insert(tid.clone(), task);
+            }
+        }
+        let recovered_tasks = tasks.values().map(BTreeMap::len).sum();
         let coordinator = CoordinatorClient::new(
             config.coordinator.clone(),
             config.timing.zk_session_timeout_ms,
@@ -190,9 +229,9 @@ impl Agent {
         Agent {
             coordinator,
             detector: MasterDetector::default(),
-            agent_id: checkpoint.agent_id,
-            frameworks: checkpoint.frameworks,
-            tasks: checkpoint.tasks,
+            agent_id: state.agent_id,
+            frameworks: state.frameworks,
+            tasks,
             master: MasterLink::Idle,
             executor_host: ExecutorHostLink::Disconnected {
                 expected: recovered_tasks > 0 && !rebooted,
@@ -200,6 +239,7 @@ impl Agent {
             retry_ms: BTreeMap::new(),
             recovered_tasks,
             rebooted,
+            truncations,
             config,
         }
     }
@@ -228,15 +268,37 @@ impl Agent {
         }
     }
 
-    fn checkpoint(&self, out: &mut Out) {
-        let checkpoint = Checkpoint {
+    /// Rewrites the state file (agent ID, frameworks, task infos) atomically.
+    fn write_state(&self, out: &mut Out) {
+        let state = AgentState {
             agent_id: self.agent_id.clone(),
             boot_id: self.config.boot_id.clone(),
             frameworks: self.frameworks.clone(),
-            tasks: self.tasks.clone(),
+            tasks: self
+                .tasks
+                .iter()
+                .map(|(fid, tasks)| {
+                    let infos = tasks
+                        .iter()
+                        .map(|(tid, t)| (tid.clone(), t.info.clone()))
+                        .collect();
+                    (fid.clone(), infos)
+                })
+                .collect(),
         };
-        let bytes = serde_json::to_vec(&checkpoint).expect("checkpoint serializes");
-        out.write_file_atomic(CHECKPOINT_PATH, bytes);
+        let bytes = serde_json::to_vec(&state).expect("agent state serializes");
+        out.write_file_atomic(STATE_PATH, bytes);
+    }
+
+    /// Appends one record to a task's status update log, durably.
+    fn append_record(&self, key: &TaskKey, record: &StreamRecord, out: &mut Out) {
+        let path = checkpoint::updates_path(&key.framework_id, &key.task_id);
+        out.append_file(&path, checkpoint::encode_record(record), true);
+    }
+
+    /// Forgets a task on disk: its log goes, and the state file no longer lists it.
+    fn remove_task_files(&self, key: &TaskKey, out: &mut Out) {
+        out.remove_file(&checkpoint::updates_path(&key.framework_id, &key.task_id));
     }
 
     fn leader_process(&self) -> Option<&ProcessId> {
@@ -251,6 +313,15 @@ impl Agent {
     // ----- start and recovery -----
 
     fn on_start(&mut self, ctx: &Context, out: &mut Out) {
+        // Torn logs: keep every complete record, drop the partial tail.
+        for truncation in std::mem::take(&mut self.truncations) {
+            out.event(Event::CheckpointTruncated {
+                path: truncation.path.clone(),
+                kept_bytes: truncation.valid.len(),
+                dropped_bytes: truncation.dropped_bytes,
+            });
+            out.write_file_atomic(&truncation.path, truncation.valid);
+        }
         out.event(Event::AgentRecovered {
             agent_id: self.agent_id.clone(),
             tasks: self.recovered_tasks,
@@ -280,7 +351,9 @@ impl Agent {
                     out,
                 );
             }
-            self.checkpoint(out);
+            // Record the new boot, so a later process restart is not taken for
+            // another reboot.
+            self.write_state(out);
         } else if self.recovered_tasks > 0 {
             out.set_timer(
                 AgentTimer::ExecutorReregisterTimeout,
@@ -289,13 +362,21 @@ impl Agent {
         }
     }
 
+    fn all_task_keys(&self) -> Vec<TaskKey> {
+        self.task_keys(|_| true)
+    }
+
     fn active_task_keys(&self) -> Vec<TaskKey> {
+        self.task_keys(|t| !t.state.is_terminal())
+    }
+
+    fn task_keys(&self, keep: impl Fn(&AgentTask) -> bool) -> Vec<TaskKey> {
         self.tasks
             .iter()
             .flat_map(|(fid, tasks)| {
                 tasks
                     .iter()
-                    .filter(|(_, t)| !t.state.is_terminal())
+                    .filter(|(_, t)| keep(t))
                     .map(|(tid, _)| TaskKey {
                         framework_id: fid.clone(),
                         task_id: tid.clone(),
@@ -319,7 +400,6 @@ impl Agent {
                 out,
             );
         }
-        self.checkpoint(out);
     }
 
     // ----- the coordinator and leader detection -----
@@ -544,7 +624,7 @@ impl Agent {
             reregistered,
         });
         if first_time {
-            self.checkpoint(out);
+            self.write_state(out);
         }
         // A new leader (or a new connection) gets every pending update now.
         self.retry_ms.clear();
@@ -621,7 +701,8 @@ impl Agent {
                 agent_updates: 0,
             },
         );
-        self.checkpoint(out);
+        // Checkpoint the task before launching it, so a restarted agent knows it.
+        self.write_state(out);
         if self.executor_host == ExecutorHostLink::Registered {
             out.send(
                 &self.config.executor_host,
@@ -643,7 +724,6 @@ impl Agent {
                 "no executor host",
                 out,
             );
-            self.checkpoint(out);
         }
     }
 
@@ -676,6 +756,7 @@ impl Agent {
             };
             out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
             self.retry_ms.remove(&key);
+            self.remove_task_files(&key, out);
             if !task.state.is_terminal() && self.executor_host == ExecutorHostLink::Registered {
                 out.send(
                     &self.config.executor_host,
@@ -687,7 +768,7 @@ impl Agent {
             }
         }
         self.frameworks.remove(&fid);
-        self.checkpoint(out);
+        self.write_state(out);
     }
 
     /// The agent itself produces an update (the executor cannot).
@@ -747,8 +828,10 @@ impl Agent {
             "agent-side updates are acknowledged, so carry a uuid"
         );
         task.state = update.state;
-        task.pending_updates.push_back(update);
-        if task.pending_updates.len() == 1 {
+        task.pending_updates.push_back(update.clone());
+        let first = task.pending_updates.len() == 1;
+        self.append_record(key, &StreamRecord::Update(update), out);
+        if first {
             self.send_stream_head(ctx, key, out);
         }
     }
@@ -817,6 +900,7 @@ impl Agent {
         out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
         self.retry_ms.remove(&key);
         let finished = task.state.is_terminal() && task.pending_updates.is_empty();
+        self.append_record(&key, &StreamRecord::Ack(uuid), out);
         if finished {
             // Fully acknowledged and terminal: forget the task.
             let tasks = self.tasks.get_mut(&fid).expect("present");
@@ -824,8 +908,9 @@ impl Agent {
             if tasks.is_empty() {
                 self.tasks.remove(&fid);
             }
+            self.write_state(out);
+            self.remove_task_files(&key, out);
         }
-        self.checkpoint(out);
         if !finished {
             self.send_stream_head(ctx, &key, out);
         }
@@ -880,7 +965,6 @@ impl Agent {
                 );
             }
         }
-        self.checkpoint(out);
     }
 
     fn on_executor_update(&mut self, ctx: &Context, update: StatusUpdate, out: &mut Out) {
@@ -904,10 +988,10 @@ impl Agent {
             .any(|u| u.uuid.as_ref() == Some(&uuid))
             || (task.state.is_terminal() && update.state.is_terminal());
         if !duplicate {
+            // The update is appended to the task's log (synced) *before* it is
+            // acknowledged to the executor: a crash between the two can
+            // duplicate the update, never lose it.
             self.enqueue_update(ctx, &key, update, out);
-            // Checkpoint *before* acknowledging to the executor: a crash between
-            // the two can duplicate the update, never lose it.
-            self.checkpoint(out);
         }
         self.ack_executor(&key, uuid, out);
     }
@@ -939,7 +1023,6 @@ impl Agent {
                 out,
             );
         }
-        self.checkpoint(out);
     }
 
     // ----- dispatch -----
@@ -1058,10 +1141,13 @@ impl Agent {
                 }
             }
         }
+        for key in self.all_task_keys() {
+            self.remove_task_files(&key, out);
+        }
         self.agent_id = None;
         self.tasks.clear();
         self.frameworks.clear();
-        self.checkpoint(out);
+        self.write_state(out);
         out.exit(format!("shut down by the master: {message}"));
     }
 }

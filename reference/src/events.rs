@@ -112,6 +112,13 @@ pub enum Event {
         agent_id: Option<AgentId>,
         tasks: usize,
     },
+    /// Recovery found a torn or corrupt tail in a checkpoint log and cut the
+    /// log back to its last complete record.
+    CheckpointTruncated {
+        path: String,
+        kept_bytes: usize,
+        dropped_bytes: usize,
+    },
     AgentRegisteredWith {
         master: ProcessId,
         epoch: u64,

@@ -90,6 +90,10 @@ pub enum Output<T> {
         bytes: Vec<u8>,
         sync: bool,
     },
+    /// Remove a file (and make the removal durable).
+    RemoveFile {
+        path: String,
+    },
     /// Record an observable event in the trace.
     Event(Event),
     /// The process exits (a Mesos master that lost leadership "commits suicide";
@@ -114,6 +118,7 @@ impl<T> Output<T> {
             Output::CancelTimer { timer } => Output::CancelTimer { timer: f(timer) },
             Output::WriteFileAtomic { path, bytes } => Output::WriteFileAtomic { path, bytes },
             Output::AppendFile { path, bytes, sync } => Output::AppendFile { path, bytes, sync },
+            Output::RemoveFile { path } => Output::RemoveFile { path },
             Output::Event(event) => Output::Event(event),
             Output::Exit { reason } => Output::Exit { reason },
         }
@@ -166,6 +171,11 @@ impl<T> Outputs<T> {
             path: path.to_string(),
             bytes,
             sync,
+        });
+    }
+    pub fn remove_file(&mut self, path: &str) {
+        self.list.push(Output::RemoveFile {
+            path: path.to_string(),
         });
     }
     pub fn event(&mut self, event: Event) {

@@ -5,8 +5,9 @@
 mod common;
 
 use common::*;
-use mesochaos_reference::agent::{
-    Agent, AgentConfig, AgentTimer, Checkpoint, TaskKey, CHECKPOINT_PATH,
+use mesochaos_reference::agent::{Agent, AgentConfig, AgentTimer, TaskKey};
+use mesochaos_reference::checkpoint::{
+    decode_records, updates_path, AgentState, StreamRecord, STATE_PATH,
 };
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::messages::{ExecutorTaskReport, Message};
@@ -15,6 +16,7 @@ use mesochaos_reference::{
     AgentId, Event, FrameworkId, Output, Reason, Resources, Source, TaskId, TaskState, Timing,
     UpdateUuid,
 };
+use std::collections::BTreeMap;
 
 const NAME: &str = "agent-1";
 const EXECUTORS: &str = "executors-1";
@@ -110,16 +112,55 @@ fn updates_to(outs: &[Output<AgentTimer>], master: &str) -> Vec<(String, TaskSta
         .collect()
 }
 
+/// The last version of the state file the outputs wrote.
 fn last_checkpoint(outs: &[Output<AgentTimer>]) -> Option<Vec<u8>> {
     atomic_writes(outs)
         .into_iter()
-        .filter(|(path, _)| path == CHECKPOINT_PATH)
+        .filter(|(path, _)| path == STATE_PATH)
         .map(|(_, bytes)| bytes)
         .next_back()
 }
 
-fn decode(bytes: &[u8]) -> Checkpoint {
-    serde_json::from_slice(bytes).expect("checkpoint decodes")
+fn decode(bytes: &[u8]) -> AgentState {
+    serde_json::from_slice(bytes).expect("the state file decodes")
+}
+
+/// The machine's disk after the outputs' writes, as recovery reads it.
+fn disk(outs: &[Output<AgentTimer>]) -> BTreeMap<String, Vec<u8>> {
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for o in outs {
+        match o {
+            Output::WriteFileAtomic { path, bytes } => {
+                files.insert(path.clone(), bytes.clone());
+            }
+            Output::AppendFile { path, bytes, .. } => {
+                files.entry(path.clone()).or_default().extend(bytes)
+            }
+            Output::RemoveFile { path } => {
+                files.remove(path);
+            }
+            _ => {}
+        }
+    }
+    files
+}
+
+/// The records appended to a task's update log by the outputs.
+fn log_records(outs: &[Output<AgentTimer>], task: &str) -> Vec<StreamRecord> {
+    let path = updates_path(&fid(), &TaskId::from(task));
+    let bytes: Vec<u8> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::AppendFile {
+                path: p,
+                bytes,
+                sync: true,
+            } if *p == path => Some(bytes.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    decode_records(&bytes).records
 }
 
 /// Starts the agent (against a coordinator where `master-1` leads at epoch 1),
@@ -274,7 +315,7 @@ fn run_task_from_the_leader_is_checkpointed_then_launched_on_the_executor_host()
     );
     let write_at = outs
         .iter()
-        .position(|o| matches!(o, Output::WriteFileAtomic { path, .. } if path == CHECKPOINT_PATH))
+        .position(|o| matches!(o, Output::WriteFileAtomic { path, .. } if path == STATE_PATH))
         .expect("checkpointed");
     let launch_at = outs
         .iter()
@@ -292,9 +333,10 @@ fn run_task_from_the_leader_is_checkpointed_then_launched_on_the_executor_host()
     let checkpoint = decode(&last_checkpoint(&outs).unwrap());
     assert_eq!(checkpoint.agent_id, Some("e1-S0001".into()));
     assert_eq!(checkpoint.frameworks[&fid()], framework());
-    let task = &checkpoint.tasks[&fid()][&TaskId::from("web-0001")];
-    assert_eq!(task.state, TaskState::Staging);
-    assert_eq!(task.info, task_info("web-0001"));
+    assert_eq!(
+        checkpoint.tasks[&fid()][&TaskId::from("web-0001")],
+        task_info("web-0001")
+    );
 
     // A duplicate RunTask for a task already running launches nothing more.
     let outs = rig.msg(MASTER, run_task(1, "web-0001"));
@@ -328,8 +370,8 @@ fn status_updates_flow_one_at_a_time_and_advance_only_on_acknowledgement() {
     }
     let write_at = outs
         .iter()
-        .position(|o| matches!(o, Output::WriteFileAtomic { .. }))
-        .expect("checkpointed");
+        .position(|o| matches!(o, Output::AppendFile { sync: true, .. }))
+        .expect("appended to the task's log, synced");
     let ack_at = outs
         .iter()
         .position(|o| {
@@ -374,7 +416,11 @@ fn status_updates_flow_one_at_a_time_and_advance_only_on_acknowledgement() {
         updates_to(&outs, MASTER),
         [("web-0001".into(), TaskState::Running, "web-0001#2".into())]
     );
-    assert!(last_checkpoint(&outs).is_some(), "the ack is checkpointed");
+    assert_eq!(
+        log_records(&outs, "web-0001"),
+        vec![StreamRecord::Ack(UpdateUuid::new("web-0001#1"))],
+        "the acknowledgement is appended to the task's log"
+    );
 
     // A duplicate acknowledgement of #1 changes nothing.
     let outs = rig.at(250).msg(MASTER, ack(1, "web-0001", 1));
@@ -464,10 +510,8 @@ fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
         executor_update("web-0001", TaskState::Running, 1),
     ));
     outs.extend(rig.msg(MASTER, ack(1, "web-0001", 1)));
-    let bytes = last_checkpoint(&outs).expect("a checkpoint was written");
-
     // The process dies; a new one starts from the disk alone.
-    let recovered = Agent::recover(config("boot-1"), Some(&bytes));
+    let recovered = Agent::recover(config("boot-1"), &disk(&outs));
     assert_eq!(recovered.agent_id(), Some(&AgentId::from("e1-S0001")));
     let task = &recovered.tasks()[&fid()][&TaskId::from("web-0001")];
     assert_eq!(task.state, TaskState::Running);
@@ -534,9 +578,8 @@ fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
 #[test]
 fn recovered_tasks_are_lost_if_the_executor_host_does_not_return_in_time() {
     let (_, outs) = agent_running_one_task();
-    let bytes = last_checkpoint(&outs).unwrap();
     let mut rig = Rig::new(
-        Agent::recover(config("boot-1"), Some(&bytes)),
+        Agent::recover(config("boot-1"), &disk(&outs)),
         FakeCoordinator::new().with_master(1, MASTER),
     );
     rig.start();
@@ -548,7 +591,10 @@ fn recovered_tasks_are_lost_if_the_executor_host_does_not_return_in_time() {
     let update = task.pending_updates.front().unwrap();
     assert_eq!(update.reason, Some(Reason::ExecutorReregistrationTimeout));
     assert_eq!(update.source, Source::Agent);
-    assert!(last_checkpoint(&outs).is_some());
+    assert!(
+        matches!(&log_records(&outs, "web-0001")[..], [StreamRecord::Update(u)] if u.state == TaskState::Lost),
+        "the agent's own update is appended to the log"
+    );
 }
 
 // Mesos: a checkpoint from an earlier boot means the machine rebooted and its
@@ -556,9 +602,8 @@ fn recovered_tasks_are_lost_if_the_executor_host_does_not_return_in_time() {
 #[test]
 fn recovered_agent_after_a_reboot_reports_its_tasks_lost() {
     let (_, outs) = agent_running_one_task();
-    let bytes = last_checkpoint(&outs).unwrap();
     let mut rig = Rig::new(
-        Agent::recover(config("boot-2"), Some(&bytes)),
+        Agent::recover(config("boot-2"), &disk(&outs)),
         FakeCoordinator::new().with_master(1, MASTER),
     );
     let outs = rig.start();
@@ -671,5 +716,153 @@ fn shutdown_framework_kills_its_tasks_and_drops_their_update_streams() {
         sent_to(&outs, EXECUTORS).len(),
         1,
         "acknowledged to the executor host"
+    );
+}
+
+// ----- recovery, one test per checkpoint record kind -----
+
+// Mesos agent recovery (status update stream): UPDATE records not followed by
+// their ACK are replayed as the updates still to deliver, in order.
+#[test]
+fn recovery_replays_unacknowledged_update_records_in_order() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Starting, 1),
+    ));
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 2),
+    ));
+    let recovered = Agent::recover(config("boot-1"), &disk(&outs));
+    let task = &recovered.tasks()[&fid()][&TaskId::from("web-0001")];
+    let pending: Vec<TaskState> = task.pending_updates.iter().map(|u| u.state).collect();
+    assert_eq!(pending, vec![TaskState::Starting, TaskState::Running]);
+    assert_eq!(
+        task.state,
+        TaskState::Running,
+        "the latest state is the last record's"
+    );
+}
+
+// Mesos: an ACK record retires the head of the stream; what remains after
+// recovery is exactly what was never acknowledged.
+#[test]
+fn recovery_applies_acknowledgement_records() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Starting, 1),
+    ));
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 2),
+    ));
+    outs.extend(rig.msg(MASTER, ack(1, "web-0001", 1)));
+    let recovered = Agent::recover(config("boot-1"), &disk(&outs));
+    let task = &recovered.tasks()[&fid()][&TaskId::from("web-0001")];
+    let pending: Vec<&str> = task
+        .pending_updates
+        .iter()
+        .map(|u| u.uuid.as_ref().unwrap().as_str())
+        .collect();
+    assert_eq!(pending, vec!["web-0001#2"]);
+}
+
+// A torn append (power lost mid-write) leaves a partial record at the end of a
+// log: recovery keeps every complete record, drops the tail, rewrites the log,
+// and says so in the trace — it never panics.
+#[test]
+fn recovery_truncates_a_torn_update_record_and_says_so() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Starting, 1),
+    ));
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 2),
+    ));
+    let mut files = disk(&outs);
+    let path = updates_path(&fid(), &TaskId::from("web-0001"));
+    let full = files[&path].clone();
+    for cut in [1, 9, 20] {
+        let torn = full[..full.len() - cut].to_vec();
+        files.insert(path.clone(), torn.clone());
+        let mut rig = Rig::new(
+            Agent::recover(config("boot-1"), &files),
+            FakeCoordinator::new().with_master(1, MASTER),
+        );
+        let task = &rig.role.tasks()[&fid()][&TaskId::from("web-0001")];
+        assert_eq!(
+            task.pending_updates.len(),
+            1,
+            "only the complete record survives"
+        );
+        assert_eq!(task.state, TaskState::Starting);
+        let outs = rig.start();
+        let truncated = events(&outs).into_iter().find_map(|e| match e {
+            Event::CheckpointTruncated {
+                path: p,
+                kept_bytes,
+                dropped_bytes,
+            } => Some((p, kept_bytes, dropped_bytes)),
+            _ => None,
+        });
+        let (p, kept_bytes, dropped_bytes) = truncated.expect("recovery reports the truncation");
+        assert_eq!(p, path);
+        assert_eq!(kept_bytes + dropped_bytes, torn.len());
+        assert!(atomic_writes(&outs).contains(&(path.clone(), torn[..kept_bytes].to_vec())));
+    }
+}
+
+// Garbage in the state file is not a crash: the agent starts afresh.
+#[test]
+fn an_unreadable_state_file_means_a_fresh_agent() {
+    let mut files = BTreeMap::new();
+    files.insert(STATE_PATH.to_string(), b"{not json".to_vec());
+    let agent = Agent::recover(config("boot-1"), &files);
+    assert_eq!(agent.agent_id(), None);
+    assert!(agent.tasks().is_empty());
+}
+
+// What is not checkpointed does not survive: the status update retry interval
+// lives only in memory, so after a restart the first retry is 10 s again.
+#[test]
+fn the_retry_backoff_is_not_checkpointed_and_restarts_at_ten_seconds() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.at(100).msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Starting, 1),
+    ));
+    // Two retries without acknowledgement: the interval doubles to 40 s.
+    rig.at(10_100)
+        .timer(AgentTimer::StatusRetry(key("web-0001")));
+    let retry = rig
+        .at(30_100)
+        .timer(AgentTimer::StatusRetry(key("web-0001")));
+    assert_eq!(
+        timer_at(&retry, &AgentTimer::StatusRetry(key("web-0001"))),
+        Some(30_100 + 40_000)
+    );
+
+    // The process restarts from its disk and re-registers.
+    let mut rig = Rig::new(
+        Agent::recover(config("boot-1"), &disk(&outs)),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    rig.at(40_000);
+    let mut outs = detect_and_register(&mut rig);
+    outs.extend(rig.msg(
+        MASTER,
+        Message::AgentReregistered {
+            epoch: 1,
+            agent_id: "e1-S0001".into(),
+        },
+    ));
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::StatusRetry(key("web-0001"))),
+        Some(rig.now + Timing::default().status_update_retry_ms),
+        "the backoff starts over"
     );
 }

@@ -213,12 +213,16 @@ struct RawStep {
     drop_next: Option<Spanned<RawDropNext>>,
     kill: Option<Spanned<String>>,
     reconcile: Option<Spanned<Vec<String>>>,
+    reboot: Option<Spanned<String>>,
+    wipe: Option<Spanned<String>>,
+    tear_next_write: Option<Spanned<String>>,
     // modifiers
     within: Option<Spanned<String>>,
     framework: Option<Spanned<String>>,
     count: Option<Spanned<u64>>,
     state: Option<Spanned<String>>,
     instance: Option<Spanned<String>>,
+    down: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -358,6 +362,19 @@ impl Names {
             }
         }
         Ok(target)
+    }
+
+    /// A target for a machine fault (reboot, wipe, torn write): never the
+    /// coordinator's machine.
+    fn machine_target(&self, value: &Spanned<String>) -> Result<Target, Invalid> {
+        if value.get_ref() == "coordinator" {
+            return Err((
+                value.span(),
+                "the coordinator stands in for a replicated ensemble: it has no disk to lose"
+                    .into(),
+            ));
+        }
+        self.target(value.get_ref(), &value.span())
     }
 
     /// A target for `crash` or `restart`: never the coordinator (it stands in for
@@ -673,13 +690,17 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         s.drop_next.is_some(),
         s.kill.is_some(),
         s.reconcile.is_some(),
+        s.reboot.is_some(),
+        s.wipe.is_some(),
+        s.tear_next_write.is_some(),
     ];
     match actions.iter().filter(|a| **a).count() {
         1 => {}
         0 => {
             return Err((
                 span,
-                "a step needs one action: wait, sleep, crash, restart, partition, isolate, heal, drop_next, kill or reconcile"
+                "a step needs one action: wait, sleep, crash, restart, partition, isolate, heal, drop_next, \
+                 reboot, wipe, tear_next_write, kill or reconcile"
                     .into(),
             ))
         }
@@ -712,11 +733,17 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
             s.instance.as_ref().map(|v| v.span()),
             s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some(),
         ),
+        (
+            "down",
+            s.down.as_ref().map(|v| v.span()),
+            s.reboot.is_some() || s.wipe.is_some() || s.tear_next_write.is_some(),
+        ),
     ];
     for (name, span, allowed) in modifiers {
         if let (Some(span), false) = (span, allowed) {
             let with = match name {
-                "framework" => "`wait`, `kill` or `reconcile`",
+                "framework" | "instance" => "`wait`, `kill` or `reconcile`",
+                "down" => "`reboot`, `wipe` or `tear_next_write`",
                 _ => "`wait`",
             };
             return Err((span, format!("`{name}` only goes with {with}")));
@@ -798,6 +825,25 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
     }
     if let Some(t) = &s.restart {
         return Ok(Step::Fault(Fault::Restart(names.process_target(t, true)?)));
+    }
+    let down_ms = s.down.as_ref().map(duration).transpose()?.unwrap_or(10_000);
+    if let Some(t) = &s.reboot {
+        return Ok(Step::Fault(Fault::Reboot {
+            target: names.machine_target(t)?,
+            down_ms,
+        }));
+    }
+    if let Some(t) = &s.wipe {
+        return Ok(Step::Fault(Fault::WipeDisk {
+            target: names.machine_target(t)?,
+            down_ms,
+        }));
+    }
+    if let Some(t) = &s.tear_next_write {
+        return Ok(Step::Fault(Fault::TornWrite {
+            target: names.machine_target(t)?,
+            down_ms,
+        }));
     }
     if let Some(t) = &s.isolate {
         return Ok(Step::Fault(Fault::Isolate(

@@ -24,12 +24,16 @@ pub enum Target {
     /// The instance of this framework that the last fault on its active
     /// instance hit (to restart it, or to make it send a stale call).
     DisplacedScheduler(String),
+    /// The agent running this task (for machine faults: its machine).
+    AgentOf(String),
+    /// The process the most recent `crash` hit (to restart it).
+    LastCrashed,
 }
 
 impl Target {
     /// Parses the scenario-file spelling: `"leader"`,
     /// `"active-scheduler:<framework>"`, `"displaced-scheduler:<framework>"`,
-    /// or a process name.
+    /// `"agent-of:<task>"`, `"last-crashed"`, or a process name.
     pub fn parse(text: &str) -> Target {
         if let Some(framework) = text.strip_prefix("active-scheduler:") {
             return Target::ActiveScheduler(framework.to_string());
@@ -37,8 +41,12 @@ impl Target {
         if let Some(framework) = text.strip_prefix("displaced-scheduler:") {
             return Target::DisplacedScheduler(framework.to_string());
         }
+        if let Some(task) = text.strip_prefix("agent-of:") {
+            return Target::AgentOf(task.to_string());
+        }
         match text {
             "leader" => Target::Leader,
+            "last-crashed" => Target::LastCrashed,
             name => Target::Process(name.to_string()),
         }
     }
@@ -51,6 +59,8 @@ impl fmt::Display for Target {
             Target::Leader => f.write_str("leader"),
             Target::ActiveScheduler(framework) => write!(f, "active-scheduler:{framework}"),
             Target::DisplacedScheduler(framework) => write!(f, "displaced-scheduler:{framework}"),
+            Target::AgentOf(task) => write!(f, "agent-of:{task}"),
+            Target::LastCrashed => f.write_str("last-crashed"),
         }
     }
 }

@@ -183,6 +183,7 @@ pub fn task_starts(records: &[TraceRecord]) -> BTreeMap<String, u64> {
 
 pub fn check_expectations(
     expect: &Expectations,
+    records: &[TraceRecord],
     end_ms: u64,
     failover_time_ms: Option<u64>,
     rebuilt: Option<&RebuiltComparison>,
@@ -275,6 +276,23 @@ pub fn check_expectations(
                     );
                 }
             }
+        }
+    }
+    if expect.checkpoint_truncated {
+        let truncated = records.iter().any(|r| {
+            matches!(
+                &r.kind,
+                TraceKind::Event {
+                    event: Event::CheckpointTruncated { .. }
+                }
+            )
+        });
+        if !truncated {
+            fail(
+                "checkpoint_truncated",
+                "no recovery truncated a torn checkpoint record".into(),
+                vec![],
+            );
         }
     }
     for e in &expect.updates {

@@ -120,9 +120,16 @@ impl RoleRef {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum ProcessStatus {
+    /// Started (or restarted) by the harness; its first tick has not run yet.
+    Starting,
     Running,
-    Exited { at_ms: u64, reason: String },
-    Crashed { at_ms: u64 },
+    Exited {
+        at_ms: u64,
+        reason: String,
+    },
+    Crashed {
+        at_ms: u64,
+    },
 }
 
 pub struct Slot {
@@ -323,7 +330,7 @@ impl Cluster {
                 Slot {
                     machine,
                     kind,
-                    status: ProcessStatus::Crashed { at_ms: 0 },
+                    status: ProcessStatus::Starting,
                     incarnation: 0,
                     role: None,
                     control: None,
@@ -429,7 +436,7 @@ impl Cluster {
             .collect();
         for name in due {
             self.fault("supervisor_restart", name.as_str());
-            self.sim.bounce(name.as_str());
+            self.bounce(&name);
         }
     }
 
@@ -488,7 +495,28 @@ impl Cluster {
     /// Starts a process that is not running.
     pub fn restart(&mut self, process: &ProcessId) {
         self.fault("restart", process.as_str());
+        self.bounce(process);
+    }
+
+    /// Starts a process again; it is `Starting` until its first tick runs, and
+    /// nothing of its previous incarnation is observable meanwhile.
+    fn bounce(&mut self, process: &ProcessId) {
+        {
+            let mut slots = self.shared.slots.borrow_mut();
+            let slot = slots.get_mut(process).expect("known process");
+            slot.status = ProcessStatus::Starting;
+            slot.role = None;
+        }
         self.sim.bounce(process.as_str());
+    }
+
+    /// Whether any process is between a (re)start and its first tick.
+    pub fn any_starting(&self) -> bool {
+        self.shared
+            .slots
+            .borrow()
+            .values()
+            .any(|s| s.status == ProcessStatus::Starting)
     }
 
     /// Cuts every link between the machines of `a` and the machines of `b`.
@@ -607,7 +635,7 @@ impl Cluster {
             }
         }
         for process in self.hosts_of_machine(machine) {
-            self.sim.bounce(process.as_str());
+            self.bounce(&process);
         }
     }
 
@@ -752,6 +780,20 @@ impl Cluster {
             .collect()
     }
 
+    /// The agent process on which task `task_id` (of any framework) is active.
+    pub fn agent_running(&self, task_id: &str) -> Option<ProcessId> {
+        self.agents()
+            .into_iter()
+            .find(|(_, a)| {
+                a.borrow().tasks().values().any(|tasks| {
+                    tasks
+                        .iter()
+                        .any(|(id, t)| id.as_str() == task_id && t.state.is_active())
+                })
+            })
+            .map(|(name, _)| name)
+    }
+
     /// Applies `f` to the current leader's state.
     pub fn leader_state<T>(
         &self,
@@ -779,6 +821,9 @@ impl Cluster {
     /// leader, and the leader sees each of them connected and active. The end of
     /// a failover (DESIGN.md).
     pub fn all_reregistered(&self) -> bool {
+        if self.any_starting() {
+            return false;
+        }
         let Some((leader, epoch)) = self.leader() else {
             return false;
         };

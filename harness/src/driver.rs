@@ -446,10 +446,32 @@ impl<R: Role + 'static> Driver<R> {
         true
     }
 
+    /// A process that exits on its own closes its sockets the way the kernel
+    /// does: what it already wrote is still sent, then FIN.
     async fn close_all(&mut self) {
-        let peers: Vec<ProcessId> = self.conns.keys().cloned().collect();
-        for peer in peers {
-            self.close(&peer, "process exited").await;
+        for (peer, conn) in std::mem::take(&mut self.conns) {
+            self.conn_peers.remove(&conn.id);
+            self.shared.record(
+                &self.me,
+                TraceKind::Conn {
+                    peer,
+                    conn: conn.id,
+                    what: "closed".into(),
+                    why: Some("process exited".into()),
+                },
+            );
+            let [reader, mut writer] = conn.tasks;
+            reader.abort();
+            let _ = reader.await;
+            drop(conn.tx); // the writer drains its queue, then stops
+            if tokio::time::timeout(Duration::from_millis(100), &mut writer)
+                .await
+                .is_err()
+            {
+                // A stalled connection: its queue can never drain.
+                writer.abort();
+                let _ = writer.await;
+            }
         }
     }
 

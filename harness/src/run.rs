@@ -92,6 +92,8 @@ pub struct Expectations {
     pub rebuilt_state_matches: bool,
     /// Counts of updates frameworks must (or must not) have received.
     pub updates: Vec<UpdateExpectation>,
+    /// Some agent's recovery found a torn checkpoint record and cut it off.
+    pub checkpoint_truncated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -286,6 +288,7 @@ pub fn run_recorded(
         last_leader_epoch: None,
         multiple_leaders_reported: false,
         displaced: BTreeMap::new(),
+        last_crashed: None,
     };
     let outcome = runner.run_steps(spec);
     if let Err(violation) = outcome {
@@ -311,6 +314,8 @@ struct Runner {
     multiple_leaders_reported: bool,
     /// Per framework, the instance the last fault on its active instance hit.
     displaced: BTreeMap<String, ProcessId>,
+    /// The process the most recent crash hit.
+    last_crashed: Option<ProcessId>,
 }
 
 impl Runner {
@@ -445,6 +450,8 @@ impl Runner {
             Target::Leader => self.cluster.leader().map(|(n, _)| n),
             Target::ActiveScheduler(framework) => self.cluster.active_instance(framework),
             Target::DisplacedScheduler(framework) => self.displaced.get(framework).cloned(),
+            Target::AgentOf(task) => self.cluster.agent_running(task),
+            Target::LastCrashed => self.last_crashed.clone(),
         }
     }
 
@@ -529,7 +536,10 @@ impl Runner {
             }
         }
         match fault {
-            Fault::Crash(_) => self.cluster.crash(&processes[0]),
+            Fault::Crash(_) => {
+                self.cluster.crash(&processes[0]);
+                self.last_crashed = Some(processes[0].clone());
+            }
             Fault::Restart(_) => {
                 if !self.cluster.is_running(&processes[0]) {
                     self.cluster.restart(&processes[0]);
@@ -665,6 +675,7 @@ impl Runner {
         });
         self.violations.extend(checkers::check_expectations(
             &spec.expect,
+            trace.records(),
             self.now(),
             self.failover_time_ms,
             rebuilt.as_ref(),

@@ -2044,7 +2044,11 @@ impl Master {
                 None => !leader.awaiting_reregistration.is_empty(),
             };
             if might_come_back {
-                leader.held_reconciliations.push((fid.clone(), q));
+                // One held answer per task, however often the scheduler asks.
+                let held = (fid.clone(), q);
+                if !leader.held_reconciliations.contains(&held) {
+                    leader.held_reconciliations.push(held);
+                }
                 continue;
             }
             let registered = q

@@ -247,6 +247,8 @@ struct RawExpect {
     rebuilt_state_matches: bool,
     #[serde(default)]
     updates: Vec<Spanned<RawUpdateExpect>>,
+    #[serde(default)]
+    checkpoint_truncated: bool,
 }
 
 #[derive(Deserialize)]
@@ -952,6 +954,7 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
         no_task_ended: raw.no_task_ended,
         rebuilt_state_matches: raw.rebuilt_state_matches,
         updates,
+        checkpoint_truncated: raw.checkpoint_truncated,
     })
 }
 

@@ -628,3 +628,447 @@ fn scheduler_and_master_failover_together_converge() {
         assert!(report.metrics.failover_time_ms.unwrap() <= 15_000);
     }
 }
+
+// ----- agent recovery, node failure, reliable status updates -----
+
+/// Per task, the states the framework heard, in order (reasons included).
+fn task_story(report: &RunReport, framework: &str, task: &str) -> Vec<String> {
+    report.framework_updates[framework]
+        .iter()
+        .filter(|u| u.task_id.as_str() == task)
+        .map(|u| match u.reason {
+            Some(reason) => format!("{} ({reason})", u.state),
+            None => u.state.to_string(),
+        })
+        .collect()
+}
+
+fn agent_ids_of(records: &[TraceRecord], agent: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for (_, _, e) in events(records) {
+        let id = match e {
+            Event::AgentAdmitted { agent_id, agent: a }
+            | Event::AgentReregistered {
+                agent_id, agent: a, ..
+            } if a.as_str() == agent => agent_id.to_string(),
+            _ => continue,
+        };
+        if ids.last() != Some(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// Agent recovery: the agent process dies, executors live on; a task that
+/// finishes meanwhile is reported once the agent is back — nothing lost,
+/// nothing relaunched, nothing started twice.
+#[test]
+fn a_restarted_agent_reconnects_to_running_executors_and_delivers_what_happened_meanwhile() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("agent-restart", seed);
+        assert_pass(&report);
+        let crashed = fault_time(&records, "crash");
+        let restarted = fault_time(&records, "restart");
+        let finished = report.framework_updates["batch"]
+            .iter()
+            .find(|u| u.state == TaskState::Finished)
+            .expect("the finish was delivered");
+        assert_eq!(finished.task_id.as_str(), "batch-0001");
+        assert!(
+            finished.t_ms > restarted,
+            "seed {seed}: delivered after the restart"
+        );
+        // It finished while the agent was down (20 s after launch, agent down for 30 s).
+        let exited = events(&records)
+            .find(|(_, _, e)| matches!(e, Event::TaskExited { task_id, .. } if task_id.as_str() == "batch-0001"))
+            .map(|(t, _, _)| t)
+            .unwrap();
+        assert!(crashed < exited && exited < restarted, "seed {seed}");
+        // At least once, in order, no gaps: an update whose acknowledgement the
+        // crash cut off is delivered again (a repeat, never a reordering).
+        let deduplicated = |mut story: Vec<String>| {
+            story.dedup();
+            story
+        };
+        assert_eq!(
+            deduplicated(task_story(&report, "batch", "batch-0001")),
+            ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+        );
+        for task in ["batch-0002", "batch-0003", "batch-0004"] {
+            assert_eq!(
+                deduplicated(task_story(&report, "batch", task)),
+                ["TASK_STARTING", "TASK_RUNNING"],
+                "seed {seed}"
+            );
+        }
+        // The agent kept its ID, the executor host re-registered, no start twice.
+        assert_eq!(agent_ids_of(&records, "agent-1").len(), 1);
+        assert!(report.task_starts.values().all(|n| *n == 1));
+        assert_eq!(
+            report.task_starts.len(),
+            5,
+            "four first tasks and one replacement"
+        );
+    }
+}
+
+/// An executor host dying under a running agent: TASK_FAILED
+/// (EXECUTOR_TERMINATED, source AGENT); dying while the agent is down: TASK_LOST
+/// (EXECUTOR_REREGISTRATION_TIMEOUT) when the agent comes back.
+#[test]
+fn executor_host_deaths_are_reported_failed_or_lost_by_the_agent() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("executor-host-crash", seed);
+        assert_pass(&report);
+        let updates = &report.framework_updates["web"];
+        let failed: Vec<_> = updates
+            .iter()
+            .filter(|u| u.state == TaskState::Failed)
+            .collect();
+        let lost: Vec<_> = updates
+            .iter()
+            .filter(|u| u.state == TaskState::Lost)
+            .collect();
+        assert_eq!(failed.len(), 4);
+        assert_eq!(lost.len(), 4);
+        assert!(failed
+            .iter()
+            .all(|u| u.reason == Some(Reason::ExecutorTerminated)));
+        assert!(lost
+            .iter()
+            .all(|u| u.reason == Some(Reason::ExecutorReregistrationTimeout)));
+        // The first four tasks failed, their replacements were lost.
+        let failed_ids: BTreeSet<&str> = failed.iter().map(|u| u.task_id.as_str()).collect();
+        let lost_ids: BTreeSet<&str> = lost.iter().map(|u| u.task_id.as_str()).collect();
+        assert_eq!(
+            failed_ids,
+            BTreeSet::from(["web-0001", "web-0002", "web-0003", "web-0004"])
+        );
+        assert!(failed_ids.is_disjoint(&lost_ids));
+        // Lost only after the executor re-registration window (2 s) from the agent's restart.
+        let restarted = records
+            .iter()
+            .filter(|r| matches!(&r.kind, TraceKind::Fault { fault, detail } if fault == "restart" && detail == "agent-1"))
+            .map(|r| r.t_ms)
+            .next()
+            .unwrap();
+        assert!(
+            lost.iter().all(|u| u.t_ms >= restarted + 2_000),
+            "seed {seed}"
+        );
+        let source_agent = events(&records)
+            .filter(|(_, at, e)| *at == "agent-1" && matches!(e, Event::MessageIgnored { .. }))
+            .count();
+        let _ = source_agent;
+        assert_eq!(report.final_state.tasks.len(), 4);
+    }
+}
+
+/// A reboot: executors are gone; the agent keeps its ID (synced disk), knows the
+/// boot changed and reports each task TASK_LOST (AGENT_RESTARTED); the tasks are
+/// replaced.
+#[test]
+fn a_rebooted_agent_keeps_its_id_and_reports_its_tasks_lost() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("agent-reboot", seed);
+        assert_pass(&report);
+        let machine = records
+            .iter()
+            .find_map(|r| match &r.kind {
+                TraceKind::Fault { fault, detail } if fault == "power_off" => Some(detail.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            agent_ids_of(&records, &machine).len(),
+            1,
+            "seed {seed}: same agent ID after the reboot"
+        );
+        let lost: Vec<_> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Lost)
+            .collect();
+        assert!(!lost.is_empty());
+        assert!(lost
+            .iter()
+            .all(|u| u.reason == Some(Reason::AgentRestarted)));
+        let sources = events(&records)
+            .filter(|(_, _, e)| matches!(e, Event::UpdateReceived { state: TaskState::Lost, source, .. } if *source == mesochaos_reference::Source::Agent))
+            .count();
+        assert_eq!(sources, lost.len(), "reported by the agent");
+        // The new boot is recorded in the agent's re-registration.
+        assert!(records.iter().any(|r| matches!(&r.kind,
+            TraceKind::Send { message: mesochaos_reference::Message::ReregisterAgent { boot_id, .. }, .. }
+                if boot_id == &format!("{machine}-boot-2"))));
+        assert_eq!(report.final_state.tasks.len(), 6);
+        assert!(report.task_starts.values().all(|n| *n == 1));
+    }
+}
+
+/// A wiped disk: the agent registers as a new agent; the master marks the old
+/// one gone at once and reports its tasks TASK_LOST (AGENT_REMOVED).
+#[test]
+fn an_agent_with_a_wiped_disk_registers_anew_and_its_old_tasks_are_lost() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("agent-disk-wipe", seed);
+        assert_pass(&report);
+        let machine = records
+            .iter()
+            .find_map(|r| match &r.kind {
+                TraceKind::Fault { fault, detail } if fault == "wipe_disk" => Some(detail.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let ids = agent_ids_of(&records, &machine);
+        assert_eq!(ids.len(), 2, "seed {seed}: a new agent ID: {ids:?}");
+        let lost: Vec<_> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Lost)
+            .collect();
+        assert!(!lost.is_empty());
+        assert!(lost.iter().all(|u| u.reason == Some(Reason::AgentRemoved)));
+        // Reported at once when the new registration arrives.
+        let admitted_again = events(&records)
+            .filter(|(_, _, e)| matches!(e, Event::AgentAdmitted { agent_id, .. } if agent_id.as_str() == ids[1]))
+            .map(|(t, _, _)| t)
+            .next()
+            .unwrap();
+        assert!(lost
+            .iter()
+            .all(|u| u.t_ms >= admitted_again && u.t_ms < admitted_again + 1_000));
+        assert!(report
+            .final_state
+            .agents
+            .iter()
+            .all(|a| a.agent_id.as_str() != ids[0]));
+    }
+}
+
+/// Health checks (DESIGN.md): a silent agent is marked unreachable after
+/// 5 × 15 s of missed pings — never earlier; its tasks are reported lost and
+/// replaced; after the heal they run again and the surplus copies are killed.
+#[test]
+fn a_partitioned_agent_is_lost_after_missed_health_checks_and_comes_back() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("agent-partition", seed);
+        assert_pass(&report);
+        let cut = fault_time(&records, "partition");
+        let lost: Vec<&ReceivedUpdate> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Lost)
+            .collect();
+        assert!(!lost.is_empty());
+        let first_lost = lost.iter().map(|u| u.t_ms).min().unwrap();
+        let after = first_lost - cut;
+        assert!(
+            (60_000..=90_000).contains(&after),
+            "seed {seed}: lost {after} ms after the cut"
+        );
+        let lost_ids: BTreeSet<&str> = lost.iter().map(|u| u.task_id.as_str()).collect();
+        let back: BTreeSet<&str> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| {
+                u.state == TaskState::Running && u.reason == Some(Reason::AgentReregistered)
+            })
+            .map(|u| u.task_id.as_str())
+            .collect();
+        assert_eq!(back, lost_ids, "seed {seed}: the same tasks run again");
+        let killed: BTreeSet<&str> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Killed)
+            .map(|u| u.task_id.as_str())
+            .collect();
+        assert_eq!(
+            killed.len(),
+            lost_ids.len(),
+            "one surplus copy killed per returning task"
+        );
+        assert!(
+            killed.is_disjoint(&lost_ids),
+            "the replacements are the surplus"
+        );
+        let running: BTreeSet<&str> = report
+            .final_state
+            .tasks
+            .iter()
+            .map(|t| t.task_id.as_str())
+            .collect();
+        assert!(lost_ids.is_subset(&running));
+        assert_eq!(running.len(), 4, "the desired count holds");
+    }
+}
+
+/// `removed_agent_policy = "shutdown"` (the seed's early Mesos): the returning
+/// agent is shut down, its tasks are killed, and it registers under a new ID.
+#[test]
+fn with_the_shutdown_policy_a_returning_agent_is_shut_down_and_registers_anew() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("agent-partition-shutdown-policy", seed);
+        assert_pass(&report);
+        let machine = records
+            .iter()
+            .find_map(|r| match &r.kind {
+                TraceKind::Fault { fault, detail } if fault == "partition" => {
+                    Some(detail.split(" | ").next().unwrap().to_string())
+                }
+                _ => None,
+            })
+            .unwrap();
+        let shut_down = records.iter().any(|r| {
+            r.at.as_str() == machine
+                && matches!(&r.kind, TraceKind::Process { what, why: Some(why), .. } if what == "exited" && why.contains("shut down"))
+        });
+        assert!(shut_down, "seed {seed}: the agent was shut down");
+        assert_eq!(
+            agent_ids_of(&records, &machine).len(),
+            2,
+            "seed {seed}: a new agent ID"
+        );
+        let lost: BTreeSet<&str> = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Lost)
+            .map(|u| u.task_id.as_str())
+            .collect();
+        let killed_on_executor: BTreeSet<String> = events(&records)
+            .filter_map(|(_, _, e)| match e {
+                Event::TaskExited {
+                    task_id,
+                    state: TaskState::Killed,
+                    ..
+                } => Some(task_id.to_string()),
+                _ => None,
+            })
+            .collect();
+        for task in &lost {
+            assert!(
+                killed_on_executor.contains(*task),
+                "seed {seed}: {task} was killed on its machine"
+            );
+        }
+        assert!(!report.framework_updates["web"]
+            .iter()
+            .any(|u| u.reason == Some(Reason::AgentReregistered)));
+    }
+}
+
+/// A partition-aware framework hears TASK_UNREACHABLE, never TASK_LOST.
+#[test]
+fn a_partition_aware_framework_hears_unreachable_not_lost() {
+    for seed in CI_SEEDS {
+        let (report, _) = run("agent-partition-aware", seed);
+        assert_pass(&report);
+        let updates = &report.framework_updates["web"];
+        assert!(updates.iter().all(|u| u.state != TaskState::Lost));
+        let unreachable: BTreeSet<&str> = updates
+            .iter()
+            .filter(|u| u.state == TaskState::Unreachable)
+            .map(|u| u.task_id.as_str())
+            .collect();
+        assert!(!unreachable.is_empty());
+        for task in &unreachable {
+            let story = task_story(&report, "web", task);
+            assert_eq!(
+                story[story.len() - 2..],
+                [
+                    "TASK_UNREACHABLE (AGENT_REMOVED)",
+                    "TASK_RUNNING (AGENT_REREGISTERED)"
+                ],
+                "seed {seed}: {task}"
+            );
+        }
+    }
+}
+
+/// An agent restarting while the master fails over re-registers with the new
+/// leader; nothing is lost or restarted and the rebuilt state matches.
+#[test]
+fn an_agent_restarting_during_a_master_failover_loses_nothing() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("agent-restart-during-master-failover", seed);
+        assert_pass(&report);
+        let rebuilt = report.rebuilt.as_ref().unwrap();
+        assert_eq!(Some(&rebuilt.before), rebuilt.after.as_ref());
+        assert_eq!(agent_ids_of(&records, "agent-1").len(), 1);
+        assert!(report.framework_updates["web"]
+            .iter()
+            .all(|u| !u.state.is_terminal()));
+        assert!(report.task_starts.values().all(|n| *n == 1));
+    }
+}
+
+/// Reconciliation after a failover (DESIGN.md): answers about an agent that may
+/// still re-register are held until its window closes, then TASK_LOST.
+#[test]
+fn reconciliation_answers_about_a_missing_agent_wait_for_its_reregistration_window() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("reconciliation-after-failover", seed);
+        assert_pass(&report);
+        let elected = events(&records)
+            .filter(|(_, _, e)| matches!(e, Event::ElectedLeader { .. }))
+            .map(|(t, _, _)| t)
+            .nth(1)
+            .unwrap();
+        let updates = &report.framework_updates["web"];
+        let lost: Vec<&ReceivedUpdate> = updates
+            .iter()
+            .filter(|u| u.state == TaskState::Lost && u.reason == Some(Reason::Reconciliation))
+            .collect();
+        assert!(!lost.is_empty());
+        for u in &lost {
+            let waited = u.t_ms - elected;
+            assert!(
+                (30_000..31_000).contains(&waited),
+                "seed {seed}: answered {waited} ms after the election"
+            );
+        }
+        // Every task of the missing agent got its answer; a reconciliation
+        // request repeated meanwhile may be answered once more, but held
+        // answers are not multiplied by the scheduler's retries.
+        let answered: BTreeSet<&str> = lost.iter().map(|u| u.task_id.as_str()).collect();
+        assert!(lost.len() <= 2 * answered.len(), "seed {seed}");
+        // Tasks on the agent that did re-register were answered at once.
+        let running: Vec<&ReceivedUpdate> = updates
+            .iter()
+            .filter(|u| u.state == TaskState::Running && u.reason == Some(Reason::Reconciliation))
+            .collect();
+        assert!(running.iter().all(|u| u.t_ms < elected + 10_000));
+        assert_eq!(report.final_state.tasks.len(), 6);
+    }
+}
+
+/// A torn checkpoint write: recovery cuts the log back to the last complete
+/// record, in every seed, and the agent carries on.
+#[test]
+fn recovery_cuts_a_torn_checkpoint_record_in_every_seed() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("torn-checkpoint", seed);
+        assert_pass(&report);
+        let torn = records
+            .iter()
+            .find_map(|r| match &r.kind {
+                TraceKind::Fault { fault, detail } if fault == "power_off" => Some(detail.clone()),
+                _ => None,
+            })
+            .expect("the power failed");
+        assert!(torn.contains("torn write"), "{torn}");
+        let truncated: Vec<(usize, usize)> = events(&records)
+            .filter_map(|(_, _, e)| match e {
+                Event::CheckpointTruncated {
+                    kept_bytes,
+                    dropped_bytes,
+                    ..
+                } => Some((*kept_bytes, *dropped_bytes)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(truncated.len(), 1, "seed {seed}");
+        assert!(truncated[0].1 > 0);
+        let lost = report.framework_updates["web"]
+            .iter()
+            .filter(|u| u.state == TaskState::Lost && u.reason == Some(Reason::AgentRestarted))
+            .count();
+        assert_eq!(lost, 4, "seed {seed}: every task of the rebooted machine");
+        assert_eq!(report.final_state.tasks.len(), 4);
+    }
+}

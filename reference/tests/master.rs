@@ -1287,3 +1287,49 @@ fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() 
     assert!(leader.frameworks.is_empty());
     assert_eq!(leader.agents[&agent_id].used, Resources::default());
 }
+
+// Mesos implicit reconciliation: the master answers for every task it knows,
+// terminal ones included until their terminal update is acknowledged.
+#[test]
+fn implicit_reconciliation_includes_terminal_tasks_until_acknowledged() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    let finished = Message::StatusUpdate {
+        update: StatusUpdate {
+            latest_state: Some(TaskState::Finished),
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+            agent_id: Some(agent_id.clone()),
+            state: TaskState::Finished,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new("web-0001#3")),
+            message: None,
+        },
+    };
+    rig.at(2_000).msg(AGENT, finished);
+    let reconcile = Message::Reconcile {
+        framework_id: fid.clone(),
+        tasks: vec![],
+    };
+    let outs = rig.at(2_100).msg(SCHEDULER, reconcile.clone());
+    let answers = updates_to_scheduler(&outs);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].state, TaskState::Finished);
+    assert_eq!(answers[0].reason, Some(Reason::Reconciliation));
+    assert_eq!(
+        answers[0].uuid, None,
+        "reconciliation answers are not acknowledged"
+    );
+    // Once the framework acknowledges the terminal update, the task is gone.
+    rig.at(2_200).msg(
+        SCHEDULER,
+        Message::Acknowledge {
+            framework_id: fid.clone(),
+            agent_id,
+            task_id: "web-0001".into(),
+            uuid: UpdateUuid::new("web-0001#3"),
+        },
+    );
+    let outs = rig.at(2_300).msg(SCHEDULER, reconcile);
+    assert!(updates_to_scheduler(&outs).is_empty());
+}

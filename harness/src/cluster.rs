@@ -27,7 +27,9 @@ use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgentPolicy};
-use mesochaos_reference::scheduler::{InstanceState, Scheduler, SchedulerConfig, WorkloadPlan};
+use mesochaos_reference::scheduler::{
+    InstanceState, Scheduler, SchedulerConfig, SchedulerMode, WorkloadPlan,
+};
 use mesochaos_reference::{ProcessId, Resources, Timing};
 use serde::Serialize;
 use std::cell::{Cell, RefCell, RefMut};
@@ -56,6 +58,7 @@ pub struct FrameworkSpec {
     pub desired_tasks: u64,
     pub task_resources: Resources,
     pub workload: WorkloadPlan,
+    pub mode: SchedulerMode,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -999,5 +1002,6 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
         task_resources: framework.task_resources,
         workload: framework.workload.clone(),
         timing: spec.timing.clone(),
+        mode: framework.mode.clone(),
     })
 }

@@ -313,6 +313,14 @@ impl<R: Role + 'static> Driver<R> {
                     bytes.len(),
                 );
             }
+            Output::ReadFile { path } => {
+                let bytes = self
+                    .shared
+                    .disk_mut(&self.machine)
+                    .read(&path)
+                    .map(<[u8]>::to_vec);
+                self.inputs.push_back(Input::FileRead { path, bytes });
+            }
             Output::RemoveFile { path } => {
                 {
                     let mut disk = self.shared.disk_mut(&self.machine);

@@ -153,10 +153,27 @@ pub struct FinalState {
     pub tasks: Vec<TaskSummary>,
     /// Frameworks the leader removed, with how their tasks ended.
     pub completed_frameworks: Vec<CompletedFrameworkSummary>,
-    /// Dynamic reservations (none until the storage work lands).
-    pub reservations: Vec<serde_json::Value>,
-    /// Persistent volumes (none until the storage work lands).
-    pub volumes: Vec<serde_json::Value>,
+    /// Dynamic reservations, per agent and role, as the leader knows them.
+    pub reservations: Vec<ReservationSummary>,
+    /// Persistent volumes, as the leader knows them.
+    pub volumes: Vec<VolumeSummary>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservationSummary {
+    pub agent_id: AgentId,
+    pub role: String,
+    pub resources: Resources,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSummary {
+    pub agent_id: AgentId,
+    pub role: String,
+    pub id: String,
+    pub disk_mb: u64,
+    /// The task using it, if any.
+    pub in_use_by: Option<TaskId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -730,6 +747,13 @@ fn describe_step(step: &Step) -> String {
                 let list: Vec<&str> = task_ids.iter().map(|t| t.as_str()).collect();
                 format!("{framework} asks to reconcile {}", list.join(", "))
             }
+            Command::Accept { operations } => {
+                let names: Vec<&str> = operations.iter().map(|o| o.name()).collect();
+                format!(
+                    "{framework} accepts its next offer with {}",
+                    names.join(", ")
+                )
+            }
         },
     }
 }
@@ -809,8 +833,8 @@ fn final_state(cluster: &Cluster) -> FinalState {
                 agent_id: id.clone(),
                 process: a.process.clone(),
                 connected: a.connected,
-                total: a.total,
-                used: a.used,
+                total: a.total.sum(),
+                used: a.used.sum(),
             })
             .collect(),
         tasks: state
@@ -843,7 +867,33 @@ fn final_state(cluster: &Cluster) -> FinalState {
                     .collect(),
             })
             .collect(),
-        reservations: vec![],
-        volumes: vec![],
+        reservations: state
+            .agents
+            .iter()
+            .flat_map(|(id, a)| {
+                a.total
+                    .0
+                    .iter()
+                    .filter(|(role, _)| role.as_str() != mesochaos_reference::resources::UNRESERVED)
+                    .map(move |(role, resources)| ReservationSummary {
+                        agent_id: id.clone(),
+                        role: role.clone(),
+                        resources: *resources,
+                    })
+            })
+            .collect(),
+        volumes: state
+            .agents
+            .iter()
+            .flat_map(|(id, a)| {
+                a.volumes.iter().map(move |(key, v)| VolumeSummary {
+                    agent_id: id.clone(),
+                    role: v.role.clone(),
+                    id: v.id.clone(),
+                    disk_mb: v.disk_mb,
+                    in_use_by: a.volumes_in_use.get(key).cloned(),
+                })
+            })
+            .collect(),
     }
 }

@@ -47,8 +47,9 @@ use crate::events::Event;
 use crate::framework::FrameworkInfo;
 use crate::ids::{AgentId, FrameworkId, ProcessId, TaskId, UpdateUuid};
 use crate::io::{Context, Input, Outputs, Role};
-use crate::messages::{CoordReply, ExecutorTaskReport, Message};
+use crate::messages::{CoordReply, ExecutorTaskReport, Message, Operation};
 use crate::resources::Resources;
+use crate::resources::{volume_key, AgentResources};
 use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
 use crate::task_state::{Reason, Source, TaskState};
 use crate::timing::Timing;
@@ -154,6 +155,10 @@ pub struct Agent {
     agent_id: Option<AgentId>,
     frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
     tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>>,
+    /// The machine's resources by role, with its dynamic reservations and
+    /// persistent volumes: checkpointed here, reported to every leader — the
+    /// master keeps none of it.
+    resources: AgentResources,
     master: MasterLink,
     executor_host: ExecutorHostLink,
     /// Current retry interval per task stream (volatile: a restart resets it).
@@ -232,6 +237,9 @@ impl Agent {
             agent_id: state.agent_id,
             frameworks: state.frameworks,
             tasks,
+            resources: state
+                .resources
+                .unwrap_or_else(|| AgentResources::unreserved(config.resources)),
             master: MasterLink::Idle,
             executor_host: ExecutorHostLink::Disconnected {
                 expected: recovered_tasks > 0 && !rebooted,
@@ -242,6 +250,10 @@ impl Agent {
             truncations,
             config,
         }
+    }
+
+    pub fn resources(&self) -> &AgentResources {
+        &self.resources
     }
 
     pub fn agent_id(&self) -> Option<&AgentId> {
@@ -273,6 +285,7 @@ impl Agent {
         let state = AgentState {
             agent_id: self.agent_id.clone(),
             boot_id: self.config.boot_id.clone(),
+            resources: Some(self.resources.clone()),
             frameworks: self.frameworks.clone(),
             tasks: self
                 .tasks
@@ -537,7 +550,7 @@ impl Agent {
     fn registration_message(&self) -> Message {
         match &self.agent_id {
             None => Message::RegisterAgent {
-                resources: self.config.resources,
+                resources: self.resources.clone(),
                 boot_id: self.config.boot_id.clone(),
             },
             Some(agent_id) => {
@@ -564,7 +577,7 @@ impl Agent {
                 }
                 Message::ReregisterAgent {
                     agent_id: agent_id.clone(),
-                    resources: self.config.resources,
+                    resources: self.resources.clone(),
                     boot_id: self.config.boot_id.clone(),
                     frameworks,
                     tasks,
@@ -742,6 +755,32 @@ impl Agent {
                 },
             );
         }
+    }
+
+    /// Reservations and volumes from the leader: applied, then checkpointed
+    /// (the master keeps none of it; this agent reports them to every leader).
+    /// A destroyed volume's data is deleted.
+    fn apply_operations(&mut self, operations: Vec<Operation>, out: &mut Out) {
+        for operation in operations {
+            let destroyed = match &operation {
+                Operation::Destroy { role, id } => {
+                    self.resources.volumes.get(&volume_key(role, id)).cloned()
+                }
+                _ => None,
+            };
+            if let Err(why) = self.resources.apply(&operation) {
+                out.event(Event::MessageIgnored {
+                    from: self.config.name.clone(),
+                    kind: operation.name().to_string(),
+                    why,
+                });
+                continue;
+            }
+            if let Some(volume) = destroyed {
+                out.remove_file(&volume.data_path());
+            }
+        }
+        self.write_state(out);
     }
 
     /// The master removed the framework: kill its tasks and forget it — its
@@ -1069,7 +1108,7 @@ impl Agent {
                 task,
             } => {
                 if self.accept_from_leader(&from, epoch, "RunTask", out) {
-                    self.on_run_task(ctx, framework, task, out);
+                    self.on_run_task(ctx, *framework, task, out);
                 }
             }
             Message::KillTask {
@@ -1079,6 +1118,11 @@ impl Agent {
             } => {
                 if self.accept_from_leader(&from, epoch, "KillTask", out) {
                     self.on_kill_task(framework_id, task_id, out);
+                }
+            }
+            Message::ApplyOperations { epoch, operations } => {
+                if self.accept_from_leader(&from, epoch, "ApplyOperations", out) {
+                    self.apply_operations(operations, out);
                 }
             }
             Message::ShutdownFramework {
@@ -1205,7 +1249,8 @@ impl Role for Agent {
             Input::Connected { .. }
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }
-            | Input::Command(_) => {}
+            | Input::Command(_)
+            | Input::FileRead { .. } => {}
         }
     }
 }

@@ -21,6 +21,7 @@
 
 use crate::framework::FrameworkInfo;
 use crate::ids::{AgentId, FrameworkId, TaskId, UpdateUuid};
+use crate::resources::AgentResources;
 use crate::task::{StatusUpdate, TaskInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,6 +43,9 @@ pub struct AgentState {
     /// The boot the state was written under; a different boot ID at recovery
     /// means the machine rebooted and every executor is gone.
     pub boot_id: String,
+    /// Reservations and volumes (none before the first write: all unreserved).
+    #[serde(default)]
+    pub resources: Option<AgentResources>,
     pub frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
     pub tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, TaskInfo>>,
 }
@@ -228,6 +232,8 @@ mod tests {
             TaskInfo {
                 task_id: "web-0001".into(),
                 resources: crate::resources::Resources::new(500, 512, 0),
+                role: "*".into(),
+                volume: None,
                 workload: crate::task::Workload::Forever,
             },
         );

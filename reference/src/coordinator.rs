@@ -416,7 +416,8 @@ impl Role for Coordinator {
             | Input::Connected { .. }
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }
-            | Input::Command(_) => {}
+            | Input::Command(_)
+            | Input::FileRead { .. } => {}
         }
     }
 }

@@ -95,6 +95,12 @@ pub enum Event {
         framework_id: FrameworkId,
         tasks: usize,
     },
+    /// An offer operation failed validation and was dropped.
+    OperationRefused {
+        framework_id: FrameworkId,
+        operation: String,
+        reason: String,
+    },
     TaskLaunched {
         framework_id: FrameworkId,
         task_id: TaskId,
@@ -146,6 +152,21 @@ pub enum Event {
         state: TaskState,
     },
 
+    /// A database task read its volume on start: `records` complete records,
+    /// the last numbered `last`.
+    DbRecovered {
+        task_id: TaskId,
+        volume: String,
+        records: u64,
+        last: u64,
+    },
+    /// A database task acknowledged record `record` to its client, after fsync.
+    DbRecordAcked {
+        task_id: TaskId,
+        volume: String,
+        record: u64,
+    },
+
     // ----- scheduler -----
     /// This instance won the framework's election and read its state.
     SchedulerActive {
@@ -169,6 +190,11 @@ pub enum Event {
     SchedulerLaunching {
         task_id: TaskId,
         agent_id: AgentId,
+    },
+    /// The master refused one of this scheduler's offer operations.
+    OperationErrorReceived {
+        operation: String,
+        message: String,
     },
     SchedulerKilling {
         task_id: TaskId,

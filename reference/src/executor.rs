@@ -31,6 +31,7 @@ use crate::events::Event;
 use crate::ids::{FrameworkId, ProcessId, TaskId, UpdateUuid};
 use crate::io::{Context, Input, Outputs, Role};
 use crate::messages::{ExecutorTaskReport, Message};
+use crate::resources::Volume;
 use crate::task::{StatusUpdate, TaskInfo, Workload};
 use crate::task_state::{Reason, Source, TaskState};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,8 @@ pub enum ExecutorTimer {
     Reconnect,
     /// A task's workload completes (finishes or fails).
     WorkloadDone(TaskKey),
+    /// A database task writes its next record.
+    DbWrite(TaskKey),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +69,9 @@ pub struct RunningTask {
     /// How many updates this task produced (the next uuid's number).
     pub updates: u32,
     pub started_ms: u64,
+    /// A database task's next record number.
+    #[serde(default)]
+    pub db_next: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -77,6 +83,8 @@ pub struct ExecutorHost {
     /// Updates the agent has not acknowledged, in the order they were made.
     unacknowledged: Vec<StatusUpdate>,
     reconnect_attempt: u32,
+    /// Database tasks waiting for their volume's content, by volume path.
+    db_reads: BTreeMap<String, TaskKey>,
 }
 
 type Out = Outputs<ExecutorTimer>;
@@ -91,6 +99,7 @@ impl ExecutorHost {
             tasks: BTreeMap::new(),
             unacknowledged: Vec::new(),
             reconnect_attempt: 0,
+            db_reads: BTreeMap::new(),
         }
     }
 
@@ -156,6 +165,7 @@ impl ExecutorHost {
                 state: TaskState::Staging,
                 updates: 0,
                 started_ms: ctx.now_ms,
+                db_next: 1,
             },
         );
         out.event(Event::TaskStarted {
@@ -163,13 +173,81 @@ impl ExecutorHost {
             task_id: task.task_id.clone(),
         });
         self.update(&key, TaskState::Starting, None, out);
-        self.update(&key, TaskState::Running, None, out);
-        match task.workload {
-            Workload::Forever => {}
-            Workload::FinishAfter { ms } | Workload::FailAfter { ms } => {
-                out.set_timer(ExecutorTimer::WorkloadDone(key), ctx.now_ms + ms);
+        match (task.workload, volume_path(&task)) {
+            (Workload::Db { .. }, Some(path)) => {
+                // A database first reads what its volume holds; it runs once
+                // it knows where it left off.
+                self.db_reads.insert(path.clone(), key);
+                out.read_file(&path);
+            }
+            (workload, _) => {
+                self.update(&key, TaskState::Running, None, out);
+                if let Workload::FinishAfter { ms } | Workload::FailAfter { ms } = workload {
+                    out.set_timer(ExecutorTimer::WorkloadDone(key), ctx.now_ms + ms);
+                }
             }
         }
+    }
+
+    /// A database task read its volume: it reports every complete record it
+    /// found (a torn last record is ignored) and starts writing after them.
+    fn on_volume_read(
+        &mut self,
+        ctx: &Context,
+        path: String,
+        bytes: Option<Vec<u8>>,
+        out: &mut Out,
+    ) {
+        let Some(key) = self.db_reads.remove(&path) else {
+            return;
+        };
+        let Some(task) = self
+            .tasks
+            .get_mut(&key.framework_id)
+            .and_then(|t| t.get_mut(&key.task_id))
+        else {
+            return;
+        };
+        let (records, last) = parse_records(bytes.as_deref().unwrap_or_default());
+        task.db_next = last + 1;
+        out.event(Event::DbRecovered {
+            task_id: key.task_id.clone(),
+            volume: path,
+            records,
+            last,
+        });
+        let Workload::Db { interval_ms } = task.info.workload else {
+            return;
+        };
+        self.update(&key, TaskState::Running, None, out);
+        out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+    }
+
+    /// The database appends its next record, fsynced, and acknowledges it to
+    /// its client only then (the event follows the write in the outputs, and
+    /// the driver performs outputs in order, awaiting the fsync).
+    fn tick_db_write(&mut self, ctx: &Context, key: TaskKey, out: &mut Out) {
+        let Some(task) = self
+            .tasks
+            .get_mut(&key.framework_id)
+            .and_then(|t| t.get_mut(&key.task_id))
+        else {
+            return;
+        };
+        let (Workload::Db { interval_ms }, Some(path)) =
+            (task.info.workload, volume_path(&task.info))
+        else {
+            return;
+        };
+        let n = task.db_next;
+        task.db_next += 1;
+        out.append_file(&path, format!("record {n}\n").into_bytes(), true);
+        out.event(Event::DbRecordAcked {
+            task_id: key.task_id.clone(),
+            volume: path,
+            record: n,
+        });
+        out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
     }
 
     fn on_workload_done(&mut self, key: TaskKey, out: &mut Out) {
@@ -183,7 +261,7 @@ impl ExecutorHost {
         let (state, reason) = match task.info.workload {
             Workload::FinishAfter { .. } => (TaskState::Finished, None),
             Workload::FailAfter { .. } => (TaskState::Failed, Some(Reason::CommandExecutorFailed)),
-            Workload::Forever => unreachable!("a task that runs forever has no workload timer"),
+            Workload::Forever | Workload::Db { .. } => return, // no end of their own
         };
         self.update(&key, state, reason, out);
     }
@@ -195,6 +273,7 @@ impl ExecutorHost {
             .is_some_and(|t| t.contains_key(&key.task_id))
         {
             out.cancel_timer(ExecutorTimer::WorkloadDone(key.clone()));
+            out.cancel_timer(ExecutorTimer::DbWrite(key.clone()));
             self.update(&key, TaskState::Killed, None, out);
         }
     }
@@ -253,6 +332,8 @@ impl Role for ExecutorHost {
                 }
             }
             Input::Timer(ExecutorTimer::WorkloadDone(key)) => self.on_workload_done(key, out),
+            Input::Timer(ExecutorTimer::DbWrite(key)) => self.tick_db_write(ctx, key, out),
+            Input::FileRead { path, bytes } => self.on_volume_read(ctx, path, bytes, out),
             Input::Connected { peer } if peer == self.config.agent => self.on_connected(out),
             Input::ConnectFailed { peer } | Input::Disconnected { peer }
                 if peer == self.config.agent =>
@@ -297,6 +378,42 @@ impl Role for ExecutorHost {
     }
 }
 
+/// Where a task's volume keeps its data on the machine's disk.
+fn volume_path(task: &TaskInfo) -> Option<String> {
+    let id = task.volume.as_ref()?;
+    Some(
+        Volume {
+            id: id.clone(),
+            role: task.role.clone(),
+            disk_mb: 0,
+        }
+        .data_path(),
+    )
+}
+
+/// The database's records: complete lines `record <n>`. Returns how many were
+/// found and the last number (a torn final line is not a record).
+pub fn parse_records(bytes: &[u8]) -> (u64, u64) {
+    let mut count = 0;
+    let mut last = 0;
+    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
+        Some(end) => &bytes[..=end],
+        None => &[][..],
+    };
+    for line in complete.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let Some(n) = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| l.strip_prefix("record "))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            break;
+        };
+        count += 1;
+        last = n;
+    }
+    (count, last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +450,8 @@ mod tests {
         let task = TaskInfo {
             task_id: "web-0001".into(),
             resources: Resources::new(100, 10, 0),
+            role: "*".into(),
+            volume: None,
             workload: Workload::FinishAfter { ms: 5_000 },
         };
         host.handle(

@@ -37,6 +37,11 @@ pub enum Input<T> {
     /// An established connection broke: closed by the peer, reset, or silent
     /// past the heartbeat timeout. This is libprocess's `exited` event.
     Disconnected { peer: ProcessId },
+    /// The content of a file the role asked to read (`None`: no such file).
+    FileRead {
+        path: String,
+        bytes: Option<Vec<u8>>,
+    },
     /// An instruction from the harness standing in for an operator or for the
     /// framework's business logic (a scheduler asked to kill a task).
     Command(Command),
@@ -49,6 +54,10 @@ pub enum Command {
     KillTask { task_id: TaskId },
     /// A scheduler asks for reconciliation (empty list: implicit, all tasks).
     Reconcile { task_ids: Vec<TaskId> },
+    /// A scheduler accepts its next offer with exactly these operations.
+    Accept {
+        operations: Vec<crate::messages::Operation>,
+    },
 }
 
 /// Something a role asks its driver to do.
@@ -94,6 +103,10 @@ pub enum Output<T> {
     RemoveFile {
         path: String,
     },
+    /// Read a file of the machine's disk; the driver answers with `FileRead`.
+    ReadFile {
+        path: String,
+    },
     /// Record an observable event in the trace.
     Event(Event),
     /// The process exits (a Mesos master that lost leadership "commits suicide";
@@ -119,6 +132,7 @@ impl<T> Output<T> {
             Output::WriteFileAtomic { path, bytes } => Output::WriteFileAtomic { path, bytes },
             Output::AppendFile { path, bytes, sync } => Output::AppendFile { path, bytes, sync },
             Output::RemoveFile { path } => Output::RemoveFile { path },
+            Output::ReadFile { path } => Output::ReadFile { path },
             Output::Event(event) => Output::Event(event),
             Output::Exit { reason } => Output::Exit { reason },
         }
@@ -171,6 +185,11 @@ impl<T> Outputs<T> {
             path: path.to_string(),
             bytes,
             sync,
+        });
+    }
+    pub fn read_file(&mut self, path: &str) {
+        self.list.push(Output::ReadFile {
+            path: path.to_string(),
         });
     }
     pub fn remove_file(&mut self, path: &str) {

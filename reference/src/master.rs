@@ -59,7 +59,7 @@ use crate::messages::{
     CoordError, CoordOp, CoordReply, ExpectedVersion, Message, Offer, Operation, ReconcileTask,
 };
 use crate::registry::{Registry, RegistryOp, REGISTRY_PATH};
-use crate::resources::Resources;
+use crate::resources::{volume_key, AgentResources, Resources, RoleResources, Volume, UNRESERVED};
 use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
 use crate::task_state::{Reason, Source, TaskState};
 use crate::timing::Timing;
@@ -142,11 +142,20 @@ pub struct Master {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentEntry {
     pub process: ProcessId,
-    pub total: Resources,
-    /// Sum of the resources of this agent's active tasks.
-    pub used: Resources,
-    /// Sum of the resources in outstanding offers for this agent.
-    pub offered: Resources,
+    /// The agent's resources by role, as it reported them: its dynamic
+    /// reservations live on the agent, never in the master's registry.
+    /// (Volumes' disk is not in here; it is in `volumes`.)
+    pub total: RoleResources,
+    /// The agent's persistent volumes, by key (`role/id`), as it reported them.
+    pub volumes: BTreeMap<String, Volume>,
+    /// Resources of this agent's active tasks, by the role they come from.
+    pub used: RoleResources,
+    /// Resources in outstanding offers for this agent, by role.
+    pub offered: RoleResources,
+    /// Volumes an active task uses (not offered until it ends).
+    pub volumes_in_use: BTreeMap<String, TaskId>,
+    /// Volumes in an outstanding offer.
+    pub volumes_offered: BTreeSet<String>,
     /// Whether the agent's connection is up (a disconnected agent gets no offers;
     /// only missed health checks make it unreachable).
     pub connected: bool,
@@ -158,15 +167,79 @@ pub struct AgentEntry {
 }
 
 impl AgentEntry {
-    pub fn free(&self) -> Resources {
+    fn new(process: ProcessId, resources: &AgentResources, boot_id: String) -> Self {
+        AgentEntry {
+            process,
+            total: resources.pools.clone(),
+            volumes: resources.volumes.clone(),
+            used: RoleResources::default(),
+            offered: RoleResources::default(),
+            volumes_in_use: BTreeMap::new(),
+            volumes_offered: BTreeSet::new(),
+            connected: true,
+            boot_id,
+            missed_pings: 0,
+            pong_received: true,
+        }
+    }
+
+    /// Resources neither used by a task nor in an offer, by role.
+    pub fn free(&self) -> RoleResources {
         self.total
             .minus(&self.used.plus(&self.offered))
             .unwrap_or_else(|| {
                 panic!(
-                    "agent {} over-committed: used {} + offered {} > total {}",
+                    "agent {} over-committed: used {:?} + offered {:?} > total {:?}",
                     self.process, self.used, self.offered, self.total
                 )
             })
+    }
+
+    /// `role`'s volumes that no task uses and no offer holds.
+    pub fn free_volumes(&self, role: &str) -> Vec<Volume> {
+        self.volumes
+            .iter()
+            .filter(|(key, v)| {
+                v.role == role
+                    && !self.volumes_in_use.contains_key(*key)
+                    && !self.volumes_offered.contains(*key)
+            })
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// An active task now holds its resources (and volume). Asserts the agent
+    /// is not over-committed: accounting is checked on both sides.
+    fn occupy(&mut self, task_id: &TaskId, info: &TaskInfo) {
+        self.used.add(&info.role, &info.resources);
+        if let Some(id) = &info.volume {
+            self.volumes_in_use
+                .insert(volume_key(&info.role, id), task_id.clone());
+        }
+        assert!(
+            self.total.contains(&self.used.plus(&self.offered)),
+            "task {task_id} over-commits agent {}",
+            self.process
+        );
+    }
+
+    /// A task ended: its resources (and volume) are free again.
+    fn release(&mut self, info: &TaskInfo) {
+        self.used.take_exact(&info.role, &info.resources);
+        if let Some(id) = &info.volume {
+            self.volumes_in_use.remove(&volume_key(&info.role, id));
+        }
+    }
+
+    fn assert_accounting(&self) {
+        assert!(
+            self.total.contains(&self.used.plus(&self.offered)),
+            "agent {} over-committed: used {:?} + offered {:?} > total {:?}",
+            self.process,
+            self.used,
+            self.offered,
+            self.total
+        );
     }
 }
 
@@ -227,7 +300,7 @@ pub enum AfterRegistry {
     AdmitAgent {
         agent_id: AgentId,
         process: ProcessId,
-        resources: Resources,
+        resources: AgentResources,
         boot_id: String,
     },
     ReadmitAgent(Box<Reregistration>),
@@ -243,7 +316,7 @@ pub enum AfterRegistry {
 pub struct Reregistration {
     pub agent_id: AgentId,
     pub process: ProcessId,
-    pub resources: Resources,
+    pub resources: AgentResources,
     pub boot_id: String,
     pub frameworks: Vec<FrameworkInfo>,
     pub tasks: Vec<ReportedTask>,
@@ -335,8 +408,9 @@ impl Leader {
                         id.clone(),
                         AgentView {
                             process: a.process.clone(),
-                            total: a.total,
-                            used: a.used,
+                            total: a.total.clone(),
+                            used: a.used.clone(),
+                            volumes: a.volumes.clone(),
                         },
                     )
                 })
@@ -384,8 +458,10 @@ pub struct RebuiltView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentView {
     pub process: ProcessId,
-    pub total: Resources,
-    pub used: Resources,
+    /// By role: reservations are part of what a new leader must rebuild.
+    pub total: RoleResources,
+    pub used: RoleResources,
+    pub volumes: BTreeMap<String, Volume>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -793,7 +869,7 @@ impl Master {
         &mut self,
         ctx: &Context,
         from: ProcessId,
-        resources: Resources,
+        resources: AgentResources,
         boot_id: String,
         out: &mut Out,
     ) {
@@ -823,7 +899,7 @@ impl Master {
         let op = RegistryOp::Admit {
             agent_id: agent_id.clone(),
             process: from.clone(),
-            resources,
+            resources: resources.total(),
         };
         let then = AfterRegistry::AdmitAgent {
             agent_id,
@@ -839,7 +915,7 @@ impl Master {
         ctx: &Context,
         agent_id: AgentId,
         process: ProcessId,
-        resources: Resources,
+        resources: AgentResources,
         boot_id: String,
         out: &mut Out,
     ) {
@@ -857,16 +933,7 @@ impl Master {
             .collect();
         leader.agents.insert(
             agent_id.clone(),
-            AgentEntry {
-                process: process.clone(),
-                total: resources,
-                used: Resources::default(),
-                offered: Resources::default(),
-                connected: true,
-                boot_id,
-                missed_pings: 0,
-                pong_received: true,
-            },
+            AgentEntry::new(process.clone(), &resources, boot_id),
         );
         out.send(
             &process,
@@ -931,7 +998,7 @@ impl Master {
                 let op = RegistryOp::MarkReachable {
                     agent_id: id.clone(),
                     process: rereg.process.clone(),
-                    resources: rereg.resources,
+                    resources: rereg.resources.total(),
                 };
                 let then = AfterRegistry::ReadmitAgent(Box::new(Reregistration {
                     was_unreachable: true,
@@ -951,7 +1018,7 @@ impl Master {
             let op = RegistryOp::MarkReachable {
                 agent_id: id.clone(),
                 process: rereg.process.clone(),
-                resources: rereg.resources,
+                resources: rereg.resources.total(),
             };
             self.registry_apply(ctx, op, AfterRegistry::ReadmitAgent(Box::new(rereg)), out);
         }
@@ -960,6 +1027,9 @@ impl Master {
     /// Merges a re-registering agent's report into the soft state: the agent,
     /// the frameworks of its tasks, and the tasks themselves.
     fn accept_reregistration(&mut self, ctx: &Context, rereg: Reregistration, out: &mut Out) {
+        // Outstanding offers for an agent that re-registers are taken back: its
+        // resources are rebuilt from its report.
+        self.rescind_offers_on(&rereg.agent_id, out);
         let Phase::Leading(leader) = &mut self.phase else {
             return;
         };
@@ -992,26 +1062,13 @@ impl Master {
                 });
         }
 
-        let mut entry = match leader.agents.remove(&id) {
-            Some(mut existing) => {
-                existing.process = rereg.process.clone();
-                existing.connected = true;
-                existing.boot_id = rereg.boot_id.clone();
-                existing
-            }
-            None => AgentEntry {
-                process: rereg.process.clone(),
-                total: rereg.resources,
-                used: Resources::default(),
-                offered: Resources::default(),
-                connected: true,
-                boot_id: rereg.boot_id.clone(),
-                missed_pings: 0,
-                pong_received: true,
-            },
-        };
-        entry.missed_pings = 0;
-        entry.pong_received = true;
+        // The agent's report is the truth about its resources — reservations
+        // and volumes included; what its tasks use is recomputed below.
+        let entry = AgentEntry::new(
+            rereg.process.clone(),
+            &rereg.resources,
+            rereg.boot_id.clone(),
+        );
 
         // Tasks the agent reports.
         let reported: BTreeSet<(FrameworkId, TaskId)> = rereg
@@ -1040,15 +1097,6 @@ impl Master {
             let Some(framework) = leader.frameworks.get_mut(&task.framework_id) else {
                 continue;
             };
-            let previous = framework.tasks.get(&task.info.task_id).map(|t| t.state);
-            if let Some(prev) = previous {
-                if prev.is_active() {
-                    entry.used = entry.used.minus_exact(&task.info.resources);
-                }
-            }
-            if task.state.is_active() {
-                entry.used = entry.used.plus(&task.info.resources);
-            }
             framework.tasks.insert(
                 task.info.task_id.clone(),
                 TaskEntry {
@@ -1088,9 +1136,6 @@ impl Master {
                     .collect();
                 for tid in missing {
                     let task = framework.tasks.remove(&tid).expect("listed above");
-                    if task.state.is_active() {
-                        entry.used = entry.used.minus_exact(&task.info.resources);
-                    }
                     if !task.state.is_terminal() {
                         vanished.push(StatusUpdate {
                             latest_state: None,
@@ -1111,10 +1156,14 @@ impl Master {
                 }
             }
         }
-        assert!(
-            entry.total.contains(&entry.used.plus(&entry.offered)),
-            "re-registration over-commits agent {id}"
-        );
+        let mut entry = entry;
+        for framework in leader.frameworks.values() {
+            for (task_id, task) in &framework.tasks {
+                if task.agent_id == id && task.state.is_active() {
+                    entry.occupy(task_id, &task.info);
+                }
+            }
+        }
         let task_count = rereg.tasks.len();
         leader.agents.insert(id.clone(), entry);
         out.send(
@@ -1457,7 +1506,7 @@ impl Master {
         for (task_id, task) in framework.tasks {
             if task.state.is_active() {
                 if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
-                    agent.used = agent.used.minus_exact(&task.info.resources);
+                    agent.release(&task.info);
                 }
             }
             let (state, reason) = if task.state.is_terminal() {
@@ -1536,16 +1585,14 @@ impl Master {
         let mut batches: BTreeMap<FrameworkId, Vec<Offer>> = BTreeMap::new();
         let agent_ids: Vec<AgentId> = leader.agents.keys().cloned().collect();
         for agent_id in agent_ids {
-            let agent = &leader.agents[&agent_id];
-            if !agent.connected {
+            if !leader.agents[&agent_id].connected {
                 continue;
             }
-            let free = agent.free();
-            if free.is_empty() {
-                continue;
-            }
-            // Smallest allocation first (a one-resource DRF), ties by ID.
-            let chosen = leader
+            // Smallest allocation first (a one-resource DRF), ties by ID. Each
+            // framework is offered the unreserved resources still free and what
+            // is reserved for its own role (with its role's free volumes); so
+            // reserved resources reach only frameworks of their role.
+            let mut candidates: Vec<(u64, FrameworkId, String)> = leader
                 .frameworks
                 .iter()
                 .filter(|(_, f)| f.active && f.scheduler.is_some())
@@ -1561,26 +1608,34 @@ impl Master {
                         .filter(|t| t.state.is_active())
                         .map(|t| t.info.resources.cpus_milli)
                         .sum();
-                    (allocated, fid.clone())
+                    (allocated, fid.clone(), f.info.role.clone())
                 })
-                .min();
-            let Some((_, fid)) = chosen else { continue };
-            let offer_id = OfferId::new(epoch_id(leader.epoch, 'O', leader.next_offer));
-            leader.next_offer += 1;
-            let agent = leader.agents.get_mut(&agent_id).expect("listed above");
-            agent.offered = agent.offered.plus(&free);
-            assert!(
-                agent.total.contains(&agent.used.plus(&agent.offered)),
-                "offer over-commits {agent_id}"
-            );
-            let offer = Offer {
-                offer_id: offer_id.clone(),
-                framework_id: fid.clone(),
-                agent_id: agent_id.clone(),
-                resources: free,
-            };
-            leader.offers.insert(offer_id, offer.clone());
-            batches.entry(fid).or_default().push(offer);
+                .collect();
+            candidates.sort();
+            for (_, fid, role) in candidates {
+                let agent = leader.agents.get_mut(&agent_id).expect("listed above");
+                let share = agent.free().for_role(&role);
+                let volumes = agent.free_volumes(&role);
+                if share.is_empty() && volumes.is_empty() {
+                    continue;
+                }
+                agent.offered = agent.offered.plus(&share);
+                agent
+                    .volumes_offered
+                    .extend(volumes.iter().map(Volume::key));
+                agent.assert_accounting();
+                let offer_id = OfferId::new(epoch_id(leader.epoch, 'O', leader.next_offer));
+                leader.next_offer += 1;
+                let offer = Offer {
+                    offer_id: offer_id.clone(),
+                    framework_id: fid.clone(),
+                    agent_id: agent_id.clone(),
+                    resources: share,
+                    volumes,
+                };
+                leader.offers.insert(offer_id, offer.clone());
+                batches.entry(fid).or_default().push(offer);
+            }
         }
         let epoch = leader.epoch;
         for (fid, offers) in batches {
@@ -1596,7 +1651,13 @@ impl Master {
     fn take_offer(leader: &mut Leader, offer_id: &OfferId) -> Option<Offer> {
         let offer = leader.offers.remove(offer_id)?;
         if let Some(agent) = leader.agents.get_mut(&offer.agent_id) {
-            agent.offered = agent.offered.minus_exact(&offer.resources);
+            agent.offered = agent
+                .offered
+                .minus(&offer.resources)
+                .expect("an offer's resources are counted as offered");
+            for volume in &offer.volumes {
+                agent.volumes_offered.remove(&volume.key());
+            }
         }
         Some(offer)
     }
@@ -1646,6 +1707,11 @@ impl Master {
         }
     }
 
+    /// An accept: the offers' resources form a pool, and the operations are
+    /// applied to it in order, each validated on its own (Mesos). An invalid
+    /// operation is dropped and reported (a LAUNCH ends `TASK_ERROR`); the valid
+    /// ones are applied: reservations and volumes are sent to the agent (which
+    /// checkpoints them) before the tasks that use them.
     fn on_accept(
         &mut self,
         ctx: &Context,
@@ -1664,7 +1730,6 @@ impl Master {
         };
         let epoch = leader.epoch;
         // Validate the offers: all must exist, be this framework's and be on one agent.
-        let mut pool = Resources::default();
         let mut agent_id: Option<AgentId> = None;
         let mut valid = true;
         for id in &offer_ids {
@@ -1678,12 +1743,13 @@ impl Master {
                 _ => valid = false,
             }
         }
+        let mut pool = RoleResources::default();
+        let mut pool_volumes: BTreeMap<String, Volume> = BTreeMap::new();
         for id in &offer_ids {
-            if let Some(offer) = leader.offers.get(id) {
-                if offer.framework_id == fid {
-                    let offer = Self::take_offer(leader, id).expect("present");
-                    pool = pool.plus(&offer.resources);
-                }
+            if leader.offers.get(id).is_some_and(|o| o.framework_id == fid) {
+                let offer = Self::take_offer(leader, id).expect("present");
+                pool = pool.plus(&offer.resources);
+                pool_volumes.extend(offer.volumes.into_iter().map(|v| (v.key(), v)));
             }
         }
         let framework = leader.frameworks.get(&fid).expect("checked scheduler");
@@ -1693,7 +1759,10 @@ impl Master {
         let agent_id = match (valid, agent_id) {
             (true, Some(a)) if leader.agents.get(&a).is_some_and(|e| e.connected) => a,
             (_, agent) => {
-                for Operation::Launch { tasks } in operations {
+                for operation in operations {
+                    let Operation::Launch { tasks } = operation else {
+                        continue;
+                    };
                     for task in tasks {
                         updates.push(master_update(
                             &fid,
@@ -1716,70 +1785,222 @@ impl Master {
             }
         };
         let agent_process = leader.agents[&agent_id].process.clone();
-        for Operation::Launch { tasks } in operations {
-            for task in tasks {
-                let framework = leader.frameworks.get_mut(&fid).expect("checked");
-                let duplicate = framework
-                    .tasks
-                    .get(&task.task_id)
-                    .is_some_and(|t| !t.state.is_terminal());
-                let problem = if duplicate {
-                    Some("task ID already in use")
-                } else if task.resources.is_empty() {
-                    Some("task uses no resources")
-                } else if !pool.contains(&task.resources) {
-                    Some("task needs more resources than offered")
-                } else {
-                    None
-                };
-                if let Some(problem) = problem {
-                    updates.push(master_update(
-                        &fid,
-                        &task.task_id,
-                        Some(agent_id.clone()),
-                        TaskState::Error,
-                        Reason::TaskInvalid,
-                        problem,
-                    ));
-                    continue;
+        let role = info.role.clone();
+        let mut resource_ops = Vec::new();
+        let mut launches = Vec::new();
+        let mut refusals: Vec<(Operation, String)> = Vec::new();
+        for operation in operations {
+            let agent = leader.agents.get_mut(&agent_id).expect("checked connected");
+            let refused: Option<String> = match &operation {
+                Operation::Reserve {
+                    role: target,
+                    resources,
+                } => {
+                    if *target != role || target == UNRESERVED {
+                        Some(format!(
+                            "cannot reserve for role {target}: the framework's role is {role}"
+                        ))
+                    } else if !pool.take(UNRESERVED, resources) {
+                        Some(format!(
+                            "reserving more than offered: {resources} asked, {} unreserved offered",
+                            pool.get(UNRESERVED)
+                        ))
+                    } else {
+                        pool.add(target, resources);
+                        agent.total.take_exact(UNRESERVED, resources);
+                        agent.total.add(target, resources);
+                        None
+                    }
                 }
-                pool = pool.minus_exact(&task.resources);
-                framework.tasks.insert(
-                    task.task_id.clone(),
-                    TaskEntry {
-                        agent_id: agent_id.clone(),
-                        info: task.clone(),
-                        state: TaskState::Staging,
-                        status_update_state: None,
-                        latest_uuid: None,
-                    },
-                );
-                let agent = leader.agents.get_mut(&agent_id).expect("checked connected");
-                agent.used = agent.used.plus(&task.resources);
-                assert!(
-                    agent.total.contains(&agent.used.plus(&agent.offered)),
-                    "launch over-commits {agent_id}"
-                );
-                out.event(Event::TaskLaunched {
-                    framework_id: fid.clone(),
-                    task_id: task.task_id.clone(),
-                    agent_id: agent_id.clone(),
-                });
-                out.send(
-                    &agent_process,
-                    Message::RunTask {
-                        epoch,
-                        framework: info.clone(),
-                        task,
-                    },
-                );
+                Operation::Unreserve {
+                    role: target,
+                    resources,
+                } => {
+                    let offered = pool.get(target);
+                    if *target != role {
+                        Some(format!("cannot unreserve resources of role {target}: the framework's role is {role}"))
+                    } else if !pool.take(target, resources) {
+                        let volume_disk: u64 = agent
+                            .volumes
+                            .values()
+                            .filter(|v| &v.role == target)
+                            .map(|v| v.disk_mb)
+                            .sum();
+                        if resources.disk_mb > offered.disk_mb && volume_disk > 0 {
+                            Some(format!("cannot unreserve disk that still holds a volume ({volume_disk} MB in volumes)"))
+                        } else {
+                            Some(format!("unreserving more than offered: {resources} asked, {offered} reserved offered"))
+                        }
+                    } else {
+                        pool.add(UNRESERVED, resources);
+                        agent.total.take_exact(target, resources);
+                        agent.total.add(UNRESERVED, resources);
+                        None
+                    }
+                }
+                Operation::Create { volume } => {
+                    let disk = Resources::new(0, 0, volume.disk_mb);
+                    if volume.role != role {
+                        Some(format!(
+                            "cannot create a volume for role {}: the framework's role is {role}",
+                            volume.role
+                        ))
+                    } else if agent.volumes.contains_key(&volume.key()) {
+                        Some(format!(
+                            "volume ID {} is already used by role {} on this agent",
+                            volume.id, volume.role
+                        ))
+                    } else if !pool.take(&volume.role, &disk) {
+                        Some(format!(
+                            "a volume needs disk reserved for {}: {} MB asked, {} MB reserved offered",
+                            volume.role,
+                            volume.disk_mb,
+                            pool.get(&volume.role).disk_mb
+                        ))
+                    } else {
+                        agent.total.take_exact(&volume.role, &disk);
+                        agent.volumes.insert(volume.key(), volume.clone());
+                        pool_volumes.insert(volume.key(), volume.clone());
+                        None
+                    }
+                }
+                Operation::Destroy { role: target, id } => {
+                    let key = volume_key(target, id);
+                    if let Some(task) = agent.volumes_in_use.get(&key) {
+                        Some(format!("cannot destroy volume {key}: task {task} uses it"))
+                    } else if !pool_volumes.contains_key(&key) {
+                        Some(format!("volume {key} is not in the offer"))
+                    } else {
+                        let volume = pool_volumes.remove(&key).expect("checked");
+                        agent.volumes.remove(&key);
+                        let disk = Resources::new(0, 0, volume.disk_mb);
+                        agent.total.add(target, &disk);
+                        pool.add(target, &disk);
+                        None
+                    }
+                }
+                Operation::Launch { tasks } => {
+                    for task in tasks {
+                        let framework = leader.frameworks.get(&fid).expect("checked");
+                        let duplicate = framework
+                            .tasks
+                            .get(&task.task_id)
+                            .is_some_and(|t| !t.state.is_terminal())
+                            || launches
+                                .iter()
+                                .any(|t: &TaskInfo| t.task_id == task.task_id);
+                        let volume_key = task.volume.as_ref().map(|v| volume_key(&task.role, v));
+                        let problem = if duplicate {
+                            Some("task ID already in use")
+                        } else if task.resources.is_empty() {
+                            Some("task uses no resources")
+                        } else if task.role != UNRESERVED && task.role != role {
+                            Some("task uses resources reserved for another role")
+                        } else if volume_key
+                            .as_ref()
+                            .is_some_and(|k| !pool_volumes.contains_key(k))
+                        {
+                            Some("task uses a volume that is not in the offer")
+                        } else if !pool.take(&task.role, &task.resources) {
+                            Some("task needs more resources than offered")
+                        } else {
+                            None
+                        };
+                        if let Some(problem) = problem {
+                            updates.push(master_update(
+                                &fid,
+                                &task.task_id,
+                                Some(agent_id.clone()),
+                                TaskState::Error,
+                                Reason::TaskInvalid,
+                                problem,
+                            ));
+                            continue;
+                        }
+                        if let Some(key) = volume_key {
+                            pool_volumes.remove(&key);
+                        }
+                        launches.push(task.clone());
+                    }
+                    None
+                }
+            };
+            match refused {
+                Some(reason) => refusals.push((operation, reason)),
+                None if !matches!(operation, Operation::Launch { .. }) => {
+                    resource_ops.push(operation)
+                }
+                None => {}
             }
         }
-        if !pool.is_empty() {
+        // Reservations and volumes reach the agent before the tasks using them.
+        if !resource_ops.is_empty() {
+            out.send(
+                &agent_process,
+                Message::ApplyOperations {
+                    epoch,
+                    operations: resource_ops,
+                },
+            );
+        }
+        for task in launches {
+            let framework = leader.frameworks.get_mut(&fid).expect("checked");
+            framework.tasks.insert(
+                task.task_id.clone(),
+                TaskEntry {
+                    agent_id: agent_id.clone(),
+                    info: task.clone(),
+                    state: TaskState::Staging,
+                    status_update_state: None,
+                    latest_uuid: None,
+                },
+            );
+            leader
+                .agents
+                .get_mut(&agent_id)
+                .expect("checked")
+                .occupy(&task.task_id, &task);
+            out.event(Event::TaskLaunched {
+                framework_id: fid.clone(),
+                task_id: task.task_id.clone(),
+                agent_id: agent_id.clone(),
+            });
+            out.send(
+                &agent_process,
+                Message::RunTask {
+                    epoch,
+                    framework: Box::new(info.clone()),
+                    task,
+                },
+            );
+        }
+        leader.agents[&agent_id].assert_accounting();
+        if !pool.is_empty() || !pool_volumes.is_empty() {
             // Unused resources of an accepted offer are filtered for a while
             // (Mesos applies the call's default `refuse_seconds` of 5 s).
             if let Some(framework) = leader.frameworks.get_mut(&fid) {
                 framework.filters.insert(agent_id, ctx.now_ms + refuse_ms);
+            }
+        }
+        let scheduler = leader
+            .frameworks
+            .get(&fid)
+            .and_then(|f| f.scheduler.clone());
+        for (operation, reason) in refusals {
+            out.event(Event::OperationRefused {
+                framework_id: fid.clone(),
+                operation: operation.name().to_string(),
+                reason: reason.clone(),
+            });
+            if let Some(scheduler) = &scheduler {
+                out.send(
+                    scheduler,
+                    Message::OperationError {
+                        epoch,
+                        operation,
+                        message: reason,
+                    },
+                );
             }
         }
         for update in updates {
@@ -1893,17 +2114,10 @@ impl Master {
             task.state = latest;
             task.status_update_state = Some(update.state);
             task.latest_uuid = update.uuid.clone();
-            let resources = task.info.resources;
             let agent = leader.agents.get_mut(&agent_id).expect("registered");
             match (was_active, latest.is_active()) {
-                (true, false) => agent.used = agent.used.minus_exact(&resources),
-                (false, true) => {
-                    agent.used = agent.used.plus(&resources);
-                    assert!(
-                        agent.total.contains(&agent.used.plus(&agent.offered)),
-                        "a task coming back over-commits {agent_id}"
-                    );
-                }
+                (true, false) => agent.release(&task.info),
+                (false, true) => agent.occupy(&update.task_id, &task.info),
                 _ => {}
             }
         }
@@ -2250,7 +2464,10 @@ impl Role for Master {
             Input::Timer(MasterTimer::FrameworkFailover(fid)) => {
                 self.tick_framework_failover(ctx, fid, out)
             }
-            Input::Connected { .. } | Input::ConnectFailed { .. } | Input::Command(_) => {}
+            Input::Connected { .. }
+            | Input::ConnectFailed { .. }
+            | Input::Command(_)
+            | Input::FileRead { .. } => {}
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::framework::FrameworkInfo;
 use crate::ids::{AgentId, FrameworkId, OfferId, SessionId, TaskId, UpdateUuid};
-use crate::resources::Resources;
+use crate::resources::{AgentResources, Resources, RoleResources, Volume};
 use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
 use crate::task_state::TaskState;
 use serde::{Deserialize, Serialize};
@@ -40,9 +40,11 @@ pub enum Message {
     },
 
     // ----- agent <-> master -----
-    /// First registration of an agent that has no ID yet.
+    /// First registration of an agent that has no ID yet. Its resources
+    /// include the reservations and volumes checkpointed on its disk (an agent
+    /// shut down and registering afresh keeps them).
     RegisterAgent {
-        resources: Resources,
+        resources: AgentResources,
         boot_id: String,
     },
     /// Re-registration under a known ID: after a leader change, a lost
@@ -50,7 +52,7 @@ pub enum Message {
     /// is how a new leader rebuilds its task table.
     ReregisterAgent {
         agent_id: AgentId,
-        resources: Resources,
+        resources: AgentResources,
         boot_id: String,
         frameworks: Vec<FrameworkInfo>,
         tasks: Vec<ReportedTask>,
@@ -77,7 +79,8 @@ pub enum Message {
     /// Launch a task on an agent (master -> agent).
     RunTask {
         epoch: u64,
-        framework: FrameworkInfo,
+        /// Boxed: it and the task are the largest parts of any message.
+        framework: Box<FrameworkInfo>,
         task: TaskInfo,
     },
     /// Kill a task on an agent (master -> agent).
@@ -85,6 +88,12 @@ pub enum Message {
         epoch: u64,
         framework_id: FrameworkId,
         task_id: TaskId,
+    },
+    /// Reservations and volumes to apply (master -> agent), in order, before
+    /// any launch of the same accept. The agent checkpoints them.
+    ApplyOperations {
+        epoch: u64,
+        operations: Vec<Operation>,
     },
     /// Tell an agent to shut down all of a framework's tasks.
     ShutdownFramework {
@@ -130,6 +139,13 @@ pub enum Message {
     ResourceOffers {
         epoch: u64,
         offers: Vec<Offer>,
+    },
+    /// An offer operation was invalid and dropped (the others of the accept
+    /// were applied); says why.
+    OperationError {
+        epoch: u64,
+        operation: Operation,
+        message: String,
     },
     RescindOffer {
         epoch: u64,
@@ -209,6 +225,8 @@ impl Message {
             Message::RunTask { .. } => "RunTask",
             Message::KillTask { .. } => "KillTask",
             Message::ShutdownFramework { .. } => "ShutdownFramework",
+            Message::ApplyOperations { .. } => "ApplyOperations",
+            Message::OperationError { .. } => "OperationError",
             Message::StatusUpdate { .. } => "StatusUpdate",
             Message::StatusUpdateAcknowledgement { .. } => "StatusUpdateAcknowledgement",
             Message::RegisterFramework { .. } => "RegisterFramework",
@@ -233,7 +251,9 @@ impl Message {
     }
 
     /// Every kind name, so a scenario file naming an unknown kind can be refused.
-    pub const KINDS: [&'static str; 34] = [
+    pub const KINDS: [&'static str; 36] = [
+        "ApplyOperations",
+        "OperationError",
         "CoordRequest",
         "CoordResponse",
         "CoordWatch",
@@ -271,19 +291,56 @@ impl Message {
     ];
 }
 
-/// An offer: resources on one agent, offered to one framework.
+/// An offer: resources on one agent, offered to one framework — the unreserved
+/// ones and those reserved for its role — and its role's free volumes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offer {
     pub offer_id: OfferId,
     pub framework_id: FrameworkId,
     pub agent_id: AgentId,
-    pub resources: Resources,
+    pub resources: RoleResources,
+    pub volumes: Vec<Volume>,
 }
 
-/// An offer operation inside an `Accept` (Mesos `Offer::Operation`).
+/// An offer operation inside an `Accept` (Mesos `Offer::Operation`). The
+/// operations of one accept are applied in order, each validated on its own.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operation {
-    Launch { tasks: Vec<TaskInfo> },
+    /// Dynamically reserve unreserved resources for `role`.
+    Reserve {
+        role: String,
+        resources: Resources,
+    },
+    /// Give `role`'s reserved resources back to the unreserved pool.
+    Unreserve {
+        role: String,
+        resources: Resources,
+    },
+    /// Create a persistent volume on `volume.role`'s reserved disk.
+    Create {
+        volume: Volume,
+    },
+    /// Destroy a persistent volume (its data is deleted).
+    Destroy {
+        role: String,
+        id: String,
+    },
+    Launch {
+        tasks: Vec<TaskInfo>,
+    },
+}
+
+impl Operation {
+    /// Mesos's name for the operation.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Reserve { .. } => "RESERVE",
+            Operation::Unreserve { .. } => "UNRESERVE",
+            Operation::Create { .. } => "CREATE",
+            Operation::Destroy { .. } => "DESTROY",
+            Operation::Launch { .. } => "LAUNCH",
+        }
+    }
 }
 
 /// One task named in an explicit reconciliation request.

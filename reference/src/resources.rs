@@ -7,6 +7,7 @@
 //! should be able to see.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(
@@ -101,5 +102,231 @@ mod tests {
         assert_eq!(left.plus(&task), agent);
         assert!(task.minus(&agent).is_none());
         assert_eq!(format!("{task}"), "cpus:0.500;mem:512;disk:0");
+    }
+}
+
+/// The role of unreserved resources, as Mesos writes it.
+pub const UNRESERVED: &str = "*";
+
+/// An agent's (or an offer's) resources by the role they are reserved for;
+/// `"*"` holds the unreserved ones.
+///
+/// **Dynamic reservation** (Mesos): a framework moves resources from `"*"` to its
+/// own role with a RESERVE operation; from then on they are offered only to
+/// frameworks of that role, until it UNRESERVEs them. The master keeps none of
+/// this durably: the agent checkpoints its reservations and reports them when it
+/// (re-)registers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RoleResources(pub BTreeMap<String, Resources>);
+
+impl RoleResources {
+    /// Everything unreserved.
+    pub fn unreserved(resources: Resources) -> Self {
+        let mut pools = RoleResources::default();
+        pools.add(UNRESERVED, &resources);
+        pools
+    }
+
+    pub fn get(&self, role: &str) -> Resources {
+        self.0.get(role).copied().unwrap_or_default()
+    }
+
+    pub fn add(&mut self, role: &str, resources: &Resources) {
+        if resources.is_empty() {
+            return;
+        }
+        let entry = self.0.entry(role.to_string()).or_default();
+        *entry = entry.plus(resources);
+    }
+
+    /// Takes `resources` out of `role`'s share; `false` (and no change) if they
+    /// are not all there.
+    pub fn take(&mut self, role: &str, resources: &Resources) -> bool {
+        let Some(left) = self.get(role).minus(resources) else {
+            return false;
+        };
+        if left.is_empty() {
+            self.0.remove(role);
+        } else {
+            self.0.insert(role.to_string(), left);
+        }
+        true
+    }
+
+    /// `take` for callers that already know the resources are there.
+    pub fn take_exact(&mut self, role: &str, resources: &Resources) {
+        assert!(
+            self.take(role, resources),
+            "resource accounting: {resources} not available in role {role} of {self:?}"
+        );
+    }
+
+    pub fn plus(&self, other: &RoleResources) -> RoleResources {
+        let mut sum = self.clone();
+        for (role, resources) in &other.0 {
+            sum.add(role, resources);
+        }
+        sum
+    }
+
+    /// `self - other`, role by role, or `None` if some role lacks what `other` has.
+    pub fn minus(&self, other: &RoleResources) -> Option<RoleResources> {
+        let mut left = self.clone();
+        for (role, resources) in &other.0 {
+            if !left.take(role, resources) {
+                return None;
+            }
+        }
+        Some(left)
+    }
+
+    /// Whether every role's share of `other` fits in this one's.
+    pub fn contains(&self, other: &RoleResources) -> bool {
+        self.minus(other).is_some()
+    }
+
+    /// All roles together.
+    pub fn sum(&self) -> Resources {
+        self.0
+            .values()
+            .fold(Resources::default(), |acc, r| acc.plus(r))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(Resources::is_empty)
+    }
+
+    /// Only the shares a framework of `role` may be offered: unreserved, and
+    /// its own role's reservations.
+    pub fn for_role(&self, role: &str) -> RoleResources {
+        let mut out = RoleResources::default();
+        out.add(UNRESERVED, &self.get(UNRESERVED));
+        if role != UNRESERVED {
+            out.add(role, &self.get(role));
+        }
+        out
+    }
+}
+
+/// A **persistent volume** (Mesos): disk carved out of a role's reservation, with
+/// an ID, whose data outlives the task that wrote it. When the task ends, the
+/// volume is offered again to frameworks of its role, so a later task — a
+/// restarted database — finds its data where it left it. Only a disk wipe loses it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Volume {
+    /// Unique per role on an agent.
+    pub id: String,
+    pub role: String,
+    pub disk_mb: u64,
+}
+
+impl Volume {
+    /// The key a volume is known by on its agent: `role/id`.
+    pub fn key(&self) -> String {
+        volume_key(&self.role, &self.id)
+    }
+
+    /// Where the volume's data lives on its machine's disk.
+    pub fn data_path(&self) -> String {
+        format!("volumes/{}/{}/data", self.role, self.id)
+    }
+}
+
+pub fn volume_key(role: &str, id: &str) -> String {
+    format!("{role}/{id}")
+}
+
+/// Everything an agent has, as it checkpoints and reports it: its resources by
+/// role (reservations included, volumes' disk excluded) and its volumes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentResources {
+    pub pools: RoleResources,
+    /// Volumes by key (`role/id`).
+    pub volumes: BTreeMap<String, Volume>,
+}
+
+impl AgentResources {
+    /// A fresh agent: everything unreserved, no volume.
+    pub fn unreserved(resources: Resources) -> Self {
+        AgentResources {
+            pools: RoleResources::unreserved(resources),
+            volumes: BTreeMap::new(),
+        }
+    }
+
+    /// The machine's capacity: every role's share plus the volumes' disk.
+    pub fn total(&self) -> Resources {
+        let volumes: u64 = self.volumes.values().map(|v| v.disk_mb).sum();
+        self.pools.sum().plus(&Resources::new(0, 0, volumes))
+    }
+
+    /// Applies a RESERVE, UNRESERVE, CREATE or DESTROY (already validated by the
+    /// master); an operation that does not fit is refused with the reason.
+    pub fn apply(&mut self, operation: &crate::messages::Operation) -> Result<(), String> {
+        use crate::messages::Operation;
+        match operation {
+            Operation::Reserve { role, resources } => {
+                if !self.pools.take(UNRESERVED, resources) {
+                    return Err("not enough unreserved resources".into());
+                }
+                self.pools.add(role, resources);
+            }
+            Operation::Unreserve { role, resources } => {
+                if !self.pools.take(role, resources) {
+                    return Err(format!("not enough resources reserved for {role}"));
+                }
+                self.pools.add(UNRESERVED, resources);
+            }
+            Operation::Create { volume } => {
+                if self.volumes.contains_key(&volume.key()) {
+                    return Err(format!("volume {} exists", volume.key()));
+                }
+                if !self
+                    .pools
+                    .take(&volume.role, &Resources::new(0, 0, volume.disk_mb))
+                {
+                    return Err(format!("not enough disk reserved for {}", volume.role));
+                }
+                self.volumes.insert(volume.key(), volume.clone());
+            }
+            Operation::Destroy { role, id } => {
+                let volume = self
+                    .volumes
+                    .remove(&volume_key(role, id))
+                    .ok_or_else(|| format!("no volume {}", volume_key(role, id)))?;
+                self.pools.add(role, &Resources::new(0, 0, volume.disk_mb));
+            }
+            Operation::Launch { .. } => return Err("a launch is not a resource operation".into()),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    #[test]
+    fn reserving_moves_resources_between_roles_and_keeps_the_total() {
+        let mut pools = RoleResources::unreserved(Resources::new(4000, 8192, 10_000));
+        let reservation = Resources::new(1000, 1024, 5_000);
+        assert!(pools.take(UNRESERVED, &reservation));
+        pools.add("db", &reservation);
+        assert_eq!(pools.sum(), Resources::new(4000, 8192, 10_000));
+        assert_eq!(pools.get("db"), reservation);
+        assert!(
+            !pools.take("db", &Resources::new(2000, 0, 0)),
+            "more than reserved"
+        );
+        assert_eq!(
+            pools.for_role("web").0.len(),
+            1,
+            "another role sees only the unreserved share"
+        );
+        assert_eq!(
+            pools.for_role("db").sum(),
+            Resources::new(4000, 8192, 10_000)
+        );
     }
 }

@@ -64,12 +64,12 @@ use crate::messages::{
     ChildNode, CoordError, CoordOp, CoordReply, ExpectedVersion, Message, Offer, Operation,
     ReconcileTask,
 };
-use crate::resources::Resources;
+use crate::resources::{Resources, Volume, UNRESERVED};
 use crate::task::{StatusUpdate, TaskInfo, Workload};
 use crate::task_state::TaskState;
 use crate::timing::Timing;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What the framework's tasks do: the first `initial_count` launches get
 /// `initial`, every later one `steady`. (A scenario uses this to make the first
@@ -111,6 +111,24 @@ pub struct SchedulerConfig {
     pub task_resources: Resources,
     pub workload: WorkloadPlan,
     pub timing: Timing,
+    #[serde(default)]
+    pub mode: SchedulerMode,
+}
+
+/// What kind of framework this is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SchedulerMode {
+    /// A service: keep `desired_tasks` running on whatever resources are offered
+    /// (unreserved first, then the framework's own reservations).
+    #[default]
+    Service,
+    /// A stateful service — the seed's database. The first launch reserves the
+    /// task's resources plus `volume_mb` of disk for the framework's role,
+    /// creates the persistent volume `volume_id` on it, and runs the task on
+    /// that volume, all in one accept. Every later launch goes where the volume
+    /// is (it is offered only to this role) and uses it again, so the task finds
+    /// its data. Only if the volume is reported gone does it start afresh.
+    Stateful { volume_id: String, volume_mb: u64 },
 }
 
 /// Where a framework's instances contend and keep their state.
@@ -189,6 +207,9 @@ pub struct FrameworkState {
     /// so that a new active instance never reuses a task ID.
     pub launched: u64,
     pub tasks: BTreeMap<TaskId, KnownTask>,
+    /// A stateful framework's volume, once created (where its data lives).
+    #[serde(default)]
+    pub volume: Option<Volume>,
 }
 
 /// A state write in flight, with the messages that wait for it to be durable.
@@ -225,6 +246,8 @@ pub struct Scheduler {
     /// The next registration is a failover (this instance takes the framework
     /// over from another one).
     failover: bool,
+    /// Operations a scenario asked this scheduler to send, each on the next offer.
+    scripted: VecDeque<Vec<Operation>>,
 }
 
 type Out = Outputs<SchedulerTimer>;
@@ -259,6 +282,7 @@ impl Scheduler {
             after_next_write: Vec::new(),
             reconciling: BTreeSet::new(),
             failover: false,
+            scripted: VecDeque::new(),
         }
     }
 
@@ -873,9 +897,19 @@ impl Scheduler {
             0 // not until every task we know of is accounted for
         };
         for offer in offers {
-            let fitting = offer.resources.count_fitting(&self.config.task_resources);
-            let count = needed.min(fitting);
-            if count == 0 {
+            // A scripted accept (a scenario's operations) takes the next offer.
+            if let Some(operations) = self.scripted.pop_front() {
+                self.accept(&fid, offer, operations, out);
+                continue;
+            }
+            let operations = match self.config.mode.clone() {
+                SchedulerMode::Service => self.place_service_tasks(&offer, &mut needed, out),
+                SchedulerMode::Stateful {
+                    volume_id,
+                    volume_mb,
+                } => self.place_stateful_task(&offer, &mut needed, &volume_id, volume_mb, out),
+            };
+            if operations.is_empty() {
                 out.send(
                     &master,
                     Message::Decline {
@@ -886,39 +920,136 @@ impl Scheduler {
                 );
                 continue;
             }
-            let tasks: Vec<TaskInfo> = (0..count)
-                .map(|_| self.new_task(&offer.agent_id, out))
-                .collect();
-            needed -= count;
-            // Record the intent first; the Accept goes once the state is durable.
-            self.after_next_write.push(Message::Accept {
-                framework_id: fid.clone(),
-                offer_ids: vec![offer.offer_id],
-                operations: vec![Operation::Launch { tasks }],
-            });
+            self.accept(&fid, offer, operations, out);
         }
         self.changed(ctx, out);
     }
 
-    fn new_task(&mut self, agent_id: &AgentId, out: &mut Out) -> TaskInfo {
+    /// Queues an accept; it goes to the master once the intent (the tasks it
+    /// launches, the volume it creates) is durable in the framework's state.
+    fn accept(
+        &mut self,
+        fid: &FrameworkId,
+        offer: Offer,
+        operations: Vec<Operation>,
+        out: &mut Out,
+    ) {
+        for operation in &operations {
+            if let Operation::Launch { tasks } = operation {
+                for task in tasks {
+                    self.state
+                        .tasks
+                        .entry(task.task_id.clone())
+                        .or_insert(KnownTask {
+                            state: TaskState::Staging,
+                            agent_id: Some(offer.agent_id.clone()),
+                            killing: false,
+                        });
+                    out.event(Event::SchedulerLaunching {
+                        task_id: task.task_id.clone(),
+                        agent_id: offer.agent_id.clone(),
+                    });
+                }
+            }
+        }
+        self.after_next_write.push(Message::Accept {
+            framework_id: fid.clone(),
+            offer_ids: vec![offer.offer_id],
+            operations,
+        });
+    }
+
+    /// Service tasks: as many as fit and are needed, on unreserved resources
+    /// first, then on the framework's own reservations.
+    fn place_service_tasks(
+        &mut self,
+        offer: &Offer,
+        needed: &mut u64,
+        _out: &mut Out,
+    ) -> Vec<Operation> {
+        let mut tasks = Vec::new();
+        let mut pools: Vec<(&String, Resources)> =
+            offer.resources.0.iter().map(|(r, res)| (r, *res)).collect();
+        // "*" sorts first: unreserved resources are used before reservations.
+        for (role, available) in pools.iter_mut() {
+            let count = (*needed).min(available.count_fitting(&self.config.task_resources));
+            for _ in 0..count {
+                let mut task = self.new_task();
+                task.role = role.to_string();
+                tasks.push(task);
+            }
+            *needed -= count;
+        }
+        if tasks.is_empty() {
+            return vec![];
+        }
+        vec![Operation::Launch { tasks }]
+    }
+
+    /// The stateful task: reserve and create its volume the first time; later,
+    /// relaunch only where the volume is offered.
+    fn place_stateful_task(
+        &mut self,
+        offer: &Offer,
+        needed: &mut u64,
+        volume_id: &str,
+        volume_mb: u64,
+        _out: &mut Out,
+    ) -> Vec<Operation> {
+        if *needed == 0 {
+            return vec![];
+        }
+        let role = self.config.framework.role.clone();
+        let task_resources = self.config.task_resources;
+        match self.state.volume.clone() {
+            Some(volume) => {
+                // Only where our volume is, and with our reservation free.
+                let offered = offer.volumes.iter().any(|v| v.key() == volume.key());
+                if !offered || !offer.resources.get(&role).contains(&task_resources) {
+                    return vec![];
+                }
+                *needed -= 1;
+                let mut task = self.new_task();
+                task.role = role;
+                task.volume = Some(volume.id.clone());
+                vec![Operation::Launch { tasks: vec![task] }]
+            }
+            None => {
+                let reservation = task_resources.plus(&Resources::new(0, 0, volume_mb));
+                if !offer.resources.get(UNRESERVED).contains(&reservation) {
+                    return vec![];
+                }
+                *needed -= 1;
+                let volume = Volume {
+                    id: volume_id.to_string(),
+                    role: role.clone(),
+                    disk_mb: volume_mb,
+                };
+                self.state.volume = Some(volume.clone());
+                let mut task = self.new_task();
+                task.role = role.clone();
+                task.volume = Some(volume.id.clone());
+                vec![
+                    Operation::Reserve {
+                        role,
+                        resources: reservation,
+                    },
+                    Operation::Create { volume },
+                    Operation::Launch { tasks: vec![task] },
+                ]
+            }
+        }
+    }
+
+    /// The next task (its ID from the framework's counter); the caller places it.
+    fn new_task(&mut self) -> TaskInfo {
         self.state.launched += 1;
         let n = self.state.launched;
-        let task_id = TaskId::new(format!("{}-{n:04}", self.config.framework.name));
-        self.state.tasks.insert(
-            task_id.clone(),
-            KnownTask {
-                state: TaskState::Staging,
-                agent_id: Some(agent_id.clone()),
-                killing: false,
-            },
-        );
-        out.event(Event::SchedulerLaunching {
-            task_id: task_id.clone(),
-            agent_id: agent_id.clone(),
-        });
         TaskInfo {
-            task_id,
+            task_id: TaskId::new(format!("{}-{n:04}", self.config.framework.name)),
             resources: self.config.task_resources,
+            role: UNRESERVED.to_string(),
+            volume: None,
             workload: self.config.workload.for_launch(n),
         }
     }
@@ -946,6 +1077,11 @@ impl Scheduler {
         }
         if update.state.is_terminal() {
             task.killing = false;
+        }
+        // A stateful task whose agent is gone for good (its disk with it) will
+        // never see its volume again: start afresh elsewhere.
+        if update.state == TaskState::Gone && self.state.volume.is_some() {
+            self.state.volume = None;
         }
         if self.reconciling.remove(&update.task_id) && self.reconciling.is_empty() {
             out.cancel_timer(SchedulerTimer::ReconcileRetry);
@@ -1013,6 +1149,7 @@ impl Scheduler {
         }
         match command {
             Command::KillTask { task_id } => self.kill(task_id, out),
+            Command::Accept { operations } => self.scripted.push_back(operations),
             Command::Reconcile { task_ids } => {
                 let (Some(fid), Some(master)) =
                     (self.state.framework_id.clone(), self.master().cloned())
@@ -1067,6 +1204,16 @@ impl Scheduler {
                 }
             }
             Message::RescindOffer { .. } => {} // we never hold offers
+            Message::OperationError {
+                operation, message, ..
+            } => {
+                if self.is_from_leader(&from, "OperationError", out) {
+                    out.event(Event::OperationErrorReceived {
+                        operation: operation.name().to_string(),
+                        message,
+                    });
+                }
+            }
             Message::StatusUpdate { update } => {
                 if self.is_from_leader(&from, "StatusUpdate", out) {
                     self.on_update(ctx, update, out);
@@ -1136,7 +1283,10 @@ impl Role for Scheduler {
                 self.on_master_link_lost(ctx, out)
             }
             Input::Command(command) => self.on_command(command, out),
-            Input::Connected { .. } | Input::ConnectFailed { .. } | Input::Disconnected { .. } => {}
+            Input::Connected { .. }
+            | Input::ConnectFailed { .. }
+            | Input::Disconnected { .. }
+            | Input::FileRead { .. } => {}
         }
     }
 }

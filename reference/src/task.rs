@@ -16,6 +16,10 @@ pub enum Workload {
     FinishAfter { ms: u64 },
     /// Exits with an error after this many milliseconds (`TASK_FAILED`).
     FailAfter { ms: u64 },
+    /// A database: appends a numbered record to its persistent volume every
+    /// `interval_ms`, acknowledging each to its client only once it is fsynced.
+    /// On start it reads the volume and reports what it found.
+    Db { interval_ms: u64 },
 }
 
 /// Mesos's `TaskInfo`: the task a scheduler asks to launch.
@@ -24,7 +28,31 @@ pub struct TaskInfo {
     pub task_id: TaskId,
     /// Resources the task consumes on its agent while it is active.
     pub resources: Resources,
+    /// Which share of the agent the resources come from: `"*"` (unreserved) or
+    /// the framework's role (its dynamic reservation).
+    #[serde(default = "unreserved_role")]
+    pub role: String,
+    /// The persistent volume (of `role`) the task uses, by ID.
+    #[serde(default)]
+    pub volume: Option<String>,
     pub workload: Workload,
+}
+
+fn unreserved_role() -> String {
+    crate::resources::UNRESERVED.to_string()
+}
+
+impl TaskInfo {
+    /// A task on unreserved resources without a volume.
+    pub fn unreserved(task_id: TaskId, resources: Resources, workload: Workload) -> Self {
+        TaskInfo {
+            task_id,
+            resources,
+            role: unreserved_role(),
+            volume: None,
+            workload,
+        }
+    }
 }
 
 /// Mesos's `TaskStatus` inside a `StatusUpdate`.

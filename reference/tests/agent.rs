@@ -11,6 +11,7 @@ use mesochaos_reference::checkpoint::{
 };
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::messages::{ExecutorTaskReport, Message};
+use mesochaos_reference::resources::AgentResources;
 use mesochaos_reference::task::{ReportedTask, StatusUpdate, TaskInfo, Workload};
 use mesochaos_reference::{
     AgentId, Event, FrameworkId, Output, Reason, Resources, Source, TaskId, TaskState, Timing,
@@ -53,6 +54,8 @@ fn task_info(id: &str) -> TaskInfo {
     TaskInfo {
         task_id: id.into(),
         resources: cpus(1),
+        role: "*".into(),
+        volume: None,
         workload: Workload::Forever,
     }
 }
@@ -60,7 +63,7 @@ fn task_info(id: &str) -> TaskInfo {
 fn run_task(epoch: u64, id: &str) -> Message {
     Message::RunTask {
         epoch,
-        framework: framework(),
+        framework: Box::new(framework()),
         task: task_info(id),
     }
 }
@@ -229,7 +232,7 @@ fn agent_registers_with_the_detected_leader_and_checkpoints_its_id() {
     assert_eq!(
         sent_to(&outs, MASTER),
         vec![Message::RegisterAgent {
-            resources: TOTAL,
+            resources: AgentResources::unreserved(TOTAL),
             boot_id: "boot-1".into()
         }]
     );
@@ -547,7 +550,7 @@ fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
         sent_to(&outs, "master-2"),
         vec![Message::ReregisterAgent {
             agent_id: "e1-S0001".into(),
-            resources: TOTAL,
+            resources: AgentResources::unreserved(TOTAL),
             boot_id: "boot-1".into(),
             frameworks: vec![framework()],
             tasks: vec![ReportedTask {

@@ -13,6 +13,7 @@ use mesochaos_reference::master::{
 };
 use mesochaos_reference::messages::{CoordOp, Offer, Operation, WatchKind};
 use mesochaos_reference::registry::{AdmittedAgent, Registry, REGISTRY_PATH};
+use mesochaos_reference::resources::{AgentResources, RoleResources};
 use mesochaos_reference::task::{ReportedTask, StatusUpdate, TaskInfo, Workload};
 use mesochaos_reference::{
     AgentId, Event, FrameworkId, Message, OfferId, Reason, Resources, SessionId, Source, TaskId,
@@ -49,6 +50,8 @@ fn task(id: &str, resources: Resources) -> TaskInfo {
     TaskInfo {
         task_id: id.into(),
         resources,
+        role: "*".into(),
+        volume: None,
         workload: Workload::Forever,
     }
 }
@@ -74,7 +77,7 @@ fn leader_with_agent_and_framework() -> (Rig<Master>, AgentId, FrameworkId) {
     let outs = rig.msg(
         AGENT,
         Message::RegisterAgent {
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
         },
     );
@@ -143,7 +146,9 @@ fn run_tasks(outs: &[Output<MasterTimer>]) -> Vec<TaskInfo> {
 }
 
 fn used(rig: &Rig<Master>, agent_id: &AgentId) -> Resources {
-    rig.role.leader().expect("leading").rebuilt_view().agents[agent_id].used
+    rig.role.leader().expect("leading").rebuilt_view().agents[agent_id]
+        .used
+        .sum()
 }
 
 // ----- election and step-down -----
@@ -228,7 +233,7 @@ fn master_with_higher_candidacy_is_standby_and_ignores_agent_registration() {
     let outs = rig.msg(
         AGENT,
         Message::RegisterAgent {
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
         },
     );
@@ -285,7 +290,7 @@ fn leader_that_sees_another_candidacy_lowest_exits() {
     let outs = rig.msg(
         AGENT,
         Message::RegisterAgent {
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
         },
     );
@@ -351,7 +356,7 @@ fn leader_exits_when_its_registry_write_is_refused() {
     let outs = rig.msg(
         AGENT,
         Message::RegisterAgent {
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
         },
     );
@@ -410,7 +415,7 @@ fn new_leader_merges_a_reregistering_agents_tasks_and_then_the_framework() {
         AGENT,
         Message::ReregisterAgent {
             agent_id: agent_id.clone(),
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
             frameworks: vec![framework_info(Some("e1-F0001"))],
             tasks: vec![
@@ -487,8 +492,9 @@ fn new_leader_merges_a_reregistering_agents_tasks_and_then_the_framework() {
         agent_id.clone(),
         AgentView {
             process: AGENT.into(),
-            total: AGENT_TOTAL,
-            used: Resources::new(1500, 1536, 10),
+            total: RoleResources::unreserved(AGENT_TOTAL),
+            used: RoleResources::unreserved(Resources::new(1500, 1536, 10)),
+            volumes: BTreeMap::new(),
         },
     )]);
     assert_eq!(
@@ -532,7 +538,7 @@ fn new_leader_merges_a_reregistering_agents_tasks_and_then_the_framework() {
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].framework_id, fid);
     assert_eq!(offers[0].agent_id, agent_id);
-    assert_eq!(offers[0].resources, Resources::new(2500, 6656, 990));
+    assert_eq!(offers[0].resources.sum(), Resources::new(2500, 6656, 990));
 }
 
 // Mesos: agents listed in the registry that do not re-register within
@@ -562,7 +568,7 @@ fn leader_with_a_replaying_agent() -> Rig<Master> {
         AGENT,
         Message::ReregisterAgent {
             agent_id: "e1-S0001".into(),
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
             frameworks: vec![framework_info(Some("e1-F0001"))],
             tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
@@ -615,7 +621,7 @@ fn accounting(rig: &Rig<Master>) -> (Resources, Resources, TaskState) {
         .filter(|t| t.state.is_active())
         .fold(Resources::default(), |acc, t| acc.plus(&t.resources));
     (
-        view.agents[&AgentId::from("e1-S0001")].used,
+        view.agents[&AgentId::from("e1-S0001")].used.sum(),
         active,
         fw.tasks[&TaskId::from("web-0001")].state,
     )
@@ -676,7 +682,7 @@ fn allocation_offers_an_agents_free_resources_to_the_active_framework() {
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].framework_id, fid);
     assert_eq!(offers[0].agent_id, agent_id);
-    assert_eq!(offers[0].resources, AGENT_TOTAL);
+    assert_eq!(offers[0].resources.sum(), AGENT_TOTAL);
     // Offered resources are not offered twice.
     assert!(allocate(rig.at(2_000)).is_empty());
 }
@@ -725,7 +731,7 @@ fn accepting_an_offer_sends_run_task_and_accounts_used_resources() {
     let refuse = Timing::default().offer_refuse_ms;
     let offers = allocate(rig.at(1_100 + refuse));
     assert_eq!(offers.len(), 1);
-    assert_eq!(offers[0].resources, AGENT_TOTAL.minus_exact(&cpus(2)));
+    assert_eq!(offers[0].resources.sum(), AGENT_TOTAL.minus_exact(&cpus(2)));
 }
 
 // Mesos: an Accept naming an offer that no longer exists is answered with
@@ -789,7 +795,11 @@ fn declined_resources_return_and_the_agent_is_filtered_until_the_refuse_time() {
     let offers = allocate(rig.at(11_500));
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].agent_id, agent_id);
-    assert_eq!(offers[0].resources, AGENT_TOTAL, "all resources came back");
+    assert_eq!(
+        offers[0].resources.sum(),
+        AGENT_TOTAL,
+        "all resources came back"
+    );
     assert_ne!(offers[0].offer_id, offer.offer_id, "a fresh offer");
 
     // The declined offer is gone: accepting it now is refused.
@@ -838,7 +848,7 @@ fn declined_resources_are_offered_to_another_framework_meanwhile() {
             assert_eq!(offers.len(), 1);
             assert_eq!(offers[0].framework_id, db);
             assert_eq!(offers[0].agent_id, agent_id);
-            assert_eq!(offers[0].resources, AGENT_TOTAL);
+            assert_eq!(offers[0].resources.sum(), AGENT_TOTAL);
         }
         other => panic!("expected an offer to db: {other:?}"),
     }
@@ -1029,7 +1039,7 @@ fn unreachable_agent_that_reregisters_is_readmitted_and_its_tasks_come_back() {
         AGENT,
         Message::ReregisterAgent {
             agent_id: agent_id.clone(),
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
             frameworks: vec![rig.role.leader().unwrap().frameworks[&fid].info.clone()],
             tasks: vec![ReportedTask {
@@ -1095,7 +1105,7 @@ fn framework_is_removed_after_its_failover_timeout_and_its_id_refused_afterwards
     );
     // Not removed before the timeout: the task is still accounted on the agent.
     let view = rig.role.leader().unwrap().rebuilt_view();
-    assert_eq!(view.agents[&agent_id].used, cpus(1));
+    assert_eq!(view.agents[&agent_id].used.sum(), cpus(1));
 
     let outs = rig.at(62_000).timer(timer);
     assert!(matches!(
@@ -1109,7 +1119,7 @@ fn framework_is_removed_after_its_failover_timeout_and_its_id_refused_afterwards
     let leader = rig.role.leader().unwrap();
     assert!(leader.frameworks.is_empty());
     assert_eq!(
-        leader.agents[&agent_id].used,
+        leader.agents[&agent_id].used.sum(),
         Resources::default(),
         "the task's resources are free"
     );
@@ -1229,7 +1239,7 @@ fn a_framework_known_only_from_agents_is_never_timed_out() {
         AGENT,
         Message::ReregisterAgent {
             agent_id: "e1-S0001".into(),
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
             frameworks: vec![framework_info(Some("e1-F0001"))],
             tasks: vec![ReportedTask {
@@ -1268,7 +1278,7 @@ fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() 
         AGENT,
         Message::ReregisterAgent {
             agent_id: agent_id.clone(),
-            resources: AGENT_TOTAL,
+            resources: AgentResources::unreserved(AGENT_TOTAL),
             boot_id: "boot-1".into(),
             frameworks: vec![framework_info(Some(fid.as_str()))],
             tasks: vec![ReportedTask {
@@ -1285,7 +1295,7 @@ fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() 
     }));
     let leader = rig.role.leader().unwrap();
     assert!(leader.frameworks.is_empty());
-    assert_eq!(leader.agents[&agent_id].used, Resources::default());
+    assert_eq!(leader.agents[&agent_id].used.sum(), Resources::default());
 }
 
 // Mesos implicit reconciliation: the master answers for every task it knows,

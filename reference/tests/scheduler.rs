@@ -7,8 +7,9 @@ use common::*;
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::messages::{Message, Offer, Operation, ReconcileTask};
+use mesochaos_reference::resources::RoleResources;
 use mesochaos_reference::scheduler::{
-    InstanceState, Scheduler, SchedulerConfig, SchedulerTimer, WorkloadPlan,
+    InstanceState, Scheduler, SchedulerConfig, SchedulerMode, SchedulerTimer, WorkloadPlan,
 };
 use mesochaos_reference::task::{StatusUpdate, TaskInfo, Workload};
 use mesochaos_reference::{
@@ -39,6 +40,7 @@ fn scheduler(desired: u64) -> Scheduler {
         task_resources: cpus(1),
         workload: WorkloadPlan::uniform(Workload::Forever),
         timing: Timing::default(),
+        mode: SchedulerMode::Service,
     })
 }
 
@@ -55,7 +57,8 @@ fn offers(list: &[(&str, &str, u64)]) -> Message {
                 offer_id: OfferId::from(*offer),
                 framework_id: fid(),
                 agent_id: AgentId::from(*agent),
-                resources: cpus(*n),
+                resources: RoleResources::unreserved(cpus(*n)),
+                volumes: vec![],
             })
             .collect(),
     }
@@ -95,7 +98,10 @@ fn launches(outs: &[Output<SchedulerTimer>]) -> Vec<(String, Vec<TaskInfo>)> {
                 assert_eq!(offer_ids.len(), 1);
                 let tasks = operations
                     .into_iter()
-                    .flat_map(|Operation::Launch { tasks }| tasks)
+                    .flat_map(|operation| match operation {
+                        Operation::Launch { tasks } => tasks,
+                        _ => vec![],
+                    })
                     .collect();
                 Some((offer_ids[0].to_string(), tasks))
             }
@@ -297,7 +303,8 @@ fn scheduler_declines_an_offer_too_small_for_a_task() {
                 offer_id: "e1-O0001".into(),
                 framework_id: fid(),
                 agent_id: "e1-S0001".into(),
-                resources: Resources::new(500, 4096, 0),
+                resources: RoleResources::unreserved(Resources::new(500, 4096, 0)),
+                volumes: vec![],
             }],
         },
     );

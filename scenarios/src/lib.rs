@@ -14,11 +14,13 @@ use mesochaos_harness::run::UpdateExpectation;
 use mesochaos_harness::{ClusterSpec, Condition, Expectations, RunSpec, Step};
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::RemovedAgentPolicy;
-use mesochaos_reference::scheduler::WorkloadPlan;
-use mesochaos_reference::task::Workload;
+use mesochaos_reference::messages::Operation;
+use mesochaos_reference::resources::{Volume, UNRESERVED};
+use mesochaos_reference::scheduler::{SchedulerMode, WorkloadPlan};
+use mesochaos_reference::task::{TaskInfo, Workload};
 use mesochaos_reference::{Message, Reason, Resources, TaskId, TaskState, Timing};
 use serde::Deserialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -186,6 +188,15 @@ struct RawFramework {
     task_resources: Spanned<RawResources>,
     workload: Option<Spanned<RawWorkload>>,
     first_tasks: Option<Spanned<RawFirstTasks>>,
+    /// A stateful framework: its task runs on this persistent volume.
+    volume: Option<Spanned<RawVolume>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVolume {
+    id: String,
+    size: String,
 }
 
 /// A workload: `"forever"`, `{ finish_after = "30s" }` or `{ fail_after = "20s" }`
@@ -213,6 +224,7 @@ struct RawStep {
     drop_next: Option<Spanned<RawDropNext>>,
     kill: Option<Spanned<String>>,
     reconcile: Option<Spanned<Vec<String>>>,
+    accept: Option<Spanned<Vec<toml::Value>>>,
     reboot: Option<Spanned<String>>,
     wipe: Option<Spanned<String>>,
     tear_next_write: Option<Spanned<String>>,
@@ -294,7 +306,7 @@ fn resources(raw: &Spanned<RawResources>) -> Result<Resources, Invalid> {
 }
 
 fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> {
-    const FORMS: &str = "use \"forever\", { finish_after = \"30s\" } or { fail_after = \"20s\" }";
+    const FORMS: &str = "use \"forever\", { finish_after = \"30s\" }, { fail_after = \"20s\" } or { db_write_every = \"1s\" }";
     match raw {
         toml::Value::String(name) if name == "forever" => Ok(Workload::Forever),
         toml::Value::Table(table) if table.len() == 1 => {
@@ -309,6 +321,7 @@ fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> 
             match key.as_str() {
                 "finish_after" => Ok(Workload::FinishAfter { ms }),
                 "fail_after" => Ok(Workload::FailAfter { ms }),
+                "db_write_every" if ms > 0 => Ok(Workload::Db { interval_ms: ms }),
                 other => Err((span, format!("unknown workload key \"{other}\": {FORMS}"))),
             }
         }
@@ -337,6 +350,8 @@ fn parse_reason(text: &str) -> Result<Reason, String> {
 struct Names {
     processes: BTreeSet<String>,
     frameworks: BTreeSet<String>,
+    /// Each framework's role (the default role of its offer operations).
+    roles: BTreeMap<String, String>,
 }
 
 impl Names {
@@ -485,6 +500,7 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
     let mut names = Names {
         processes: BTreeSet::new(),
         frameworks: BTreeSet::new(),
+        roles: BTreeMap::new(),
     };
     for f in &raw.framework {
         let span = f.span();
@@ -500,6 +516,9 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                 format!("framework name \"{name}\" must be lowercase letters, digits or _"),
             ));
         }
+        names
+            .roles
+            .insert(name.clone(), f.role.clone().unwrap_or_else(|| "*".into()));
         if !names.frameworks.insert(name.clone()) {
             return Err((
                 f.name.span(),
@@ -546,6 +565,23 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
             desired_tasks: *f.tasks.get_ref(),
             task_resources,
             workload: plan,
+            mode: match &f.volume {
+                None => SchedulerMode::Service,
+                Some(v) => {
+                    let role = f.role.clone().unwrap_or_else(|| "*".into());
+                    if role == "*" {
+                        return Err((
+                            v.span(),
+                            "a stateful framework needs a role to reserve for (role = \"...\")"
+                                .into(),
+                        ));
+                    }
+                    SchedulerMode::Stateful {
+                        volume_id: v.get_ref().id.clone(),
+                        volume_mb: parse_mem_mb(&v.get_ref().size).map_err(|e| (v.span(), e))?,
+                    }
+                }
+            },
             name,
         });
     }
@@ -692,6 +728,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         s.drop_next.is_some(),
         s.kill.is_some(),
         s.reconcile.is_some(),
+        s.accept.is_some(),
         s.reboot.is_some(),
         s.wipe.is_some(),
         s.tear_next_write.is_some(),
@@ -702,7 +739,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
             return Err((
                 span,
                 "a step needs one action: wait, sleep, crash, restart, partition, isolate, heal, drop_next, \
-                 reboot, wipe, tear_next_write, kill or reconcile"
+                 reboot, wipe, tear_next_write, kill, reconcile or accept"
                     .into(),
             ))
         }
@@ -728,12 +765,12 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         (
             "framework",
             s.framework.as_ref().map(|v| v.span()),
-            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some(),
+            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some() || s.accept.is_some(),
         ),
         (
             "instance",
             s.instance.as_ref().map(|v| v.span()),
-            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some(),
+            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some() || s.accept.is_some(),
         ),
         (
             "down",
@@ -744,7 +781,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
     for (name, span, allowed) in modifiers {
         if let (Some(span), false) = (span, allowed) {
             let with = match name {
-                "framework" | "instance" => "`wait`, `kill` or `reconcile`",
+                "framework" | "instance" => "`wait`, `kill`, `reconcile` or `accept`",
                 "down" => "`reboot`, `wipe` or `tear_next_write`",
                 _ => "`wait`",
             };
@@ -906,6 +943,19 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
             },
         });
     }
+    if let Some(list) = &s.accept {
+        let role = names.roles[&framework].clone();
+        let operations = list
+            .get_ref()
+            .iter()
+            .map(|value| operation(value, &role, list.span()))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Step::Call {
+            framework,
+            instance,
+            command: Command::Accept { operations },
+        });
+    }
     let tasks = s.reconcile.as_ref().expect("the one action left");
     Ok(Step::Call {
         framework,
@@ -917,6 +967,122 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
                 .map(|t| TaskId::new(t.clone()))
                 .collect(),
         },
+    })
+}
+
+/// One offer operation of an `accept` step: a table with one key, `reserve`,
+/// `unreserve`, `create_volume`, `destroy_volume` or `launch`.
+fn operation(
+    value: &toml::Value,
+    framework_role: &str,
+    span: Range<usize>,
+) -> Result<Operation, Invalid> {
+    const FORMS: &str =
+        "an operation is { reserve = {...} }, { unreserve = {...} }, { create_volume = {...} }, \
+                         { destroy_volume = {...} } or { launch = {...} }";
+    let fail = |message: String| (span.clone(), message);
+    let Some((kind, body)) = value
+        .as_table()
+        .filter(|t| t.len() == 1)
+        .and_then(|t| t.iter().next())
+    else {
+        return Err(fail(FORMS.into()));
+    };
+    let Some(body) = body.as_table() else {
+        return Err(fail(format!("{kind} takes a table")));
+    };
+    let allowed: &[&str] = match kind.as_str() {
+        "reserve" | "unreserve" => &["role", "cpus", "mem", "disk"],
+        "create_volume" => &["role", "id", "size"],
+        "destroy_volume" => &["role", "id"],
+        "launch" => &[
+            "task", "cpus", "mem", "disk", "reserved", "volume", "workload",
+        ],
+        other => return Err(fail(format!("unknown operation \"{other}\": {FORMS}"))),
+    };
+    if let Some(key) = body.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(fail(format!(
+            "{kind} has no key \"{key}\" (keys: {})",
+            allowed.join(", ")
+        )));
+    }
+    let text = |key: &str| -> Result<Option<String>, Invalid> {
+        match body.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(fail(format!("{kind}.{key} takes a string"))),
+        }
+    };
+    let role = text("role")?.unwrap_or_else(|| framework_role.to_string());
+    let resources = || -> Result<Resources, Invalid> {
+        let cpus = match body.get("cpus") {
+            None => 0,
+            Some(v) => {
+                let n = v.as_float().or(v.as_integer().map(|i| i as f64));
+                parse_cpus(n.ok_or_else(|| fail(format!("{kind}.cpus takes a number")))?)
+                    .map_err(fail)?
+            }
+        };
+        let mem = text("mem")?
+            .map(|m| parse_mem_mb(&m))
+            .transpose()
+            .map_err(fail)?
+            .unwrap_or(0);
+        let disk = text("disk")?
+            .map(|d| parse_mem_mb(&d))
+            .transpose()
+            .map_err(fail)?
+            .unwrap_or(0);
+        Ok(Resources::new(cpus, mem, disk))
+    };
+    let required = |key: &str| -> Result<String, Invalid> {
+        text(key)?.ok_or_else(|| fail(format!("{kind} needs `{key}`")))
+    };
+    Ok(match kind.as_str() {
+        "reserve" => Operation::Reserve {
+            role,
+            resources: resources()?,
+        },
+        "unreserve" => Operation::Unreserve {
+            role,
+            resources: resources()?,
+        },
+        "create_volume" => Operation::Create {
+            volume: Volume {
+                id: required("id")?,
+                role,
+                disk_mb: parse_mem_mb(&required("size")?).map_err(fail)?,
+            },
+        },
+        "destroy_volume" => Operation::Destroy {
+            role,
+            id: required("id")?,
+        },
+        _ => {
+            let reserved = match body.get("reserved") {
+                None => false,
+                Some(v) => v
+                    .as_bool()
+                    .ok_or_else(|| fail("launch.reserved takes true or false".into()))?,
+            };
+            let workload = match body.get("workload") {
+                None => Workload::Forever,
+                Some(w) => workload(w, span.clone())?,
+            };
+            Operation::Launch {
+                tasks: vec![TaskInfo {
+                    task_id: TaskId::new(required("task")?),
+                    resources: resources()?,
+                    role: if reserved {
+                        framework_role.to_string()
+                    } else {
+                        UNRESERVED.to_string()
+                    },
+                    volume: text("volume")?,
+                    workload,
+                }],
+            }
+        }
     })
 }
 

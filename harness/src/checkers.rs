@@ -17,12 +17,117 @@ use crate::run::{
     Expectations, Metrics, RebuiltComparison, ReceivedUpdate, TimelineEntry, Violation,
 };
 use crate::trace::{TraceKind, TraceRecord};
-use mesochaos_reference::{Event, ProcessId, TaskState};
+use mesochaos_reference::{Event, Message, ProcessId, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn candidacy_sequence(path: &str) -> Option<u64> {
     let rest = path.strip_prefix(mesochaos_reference::detector::CANDIDATE_PREFIX)?;
     rest.parse().ok()
+}
+
+/// The machine of a process (`executors-3` and `agent-3` run on `agent-3`).
+fn machine_of(process: &ProcessId) -> String {
+    match process.as_str().strip_prefix("executors-") {
+        Some(n) => format!("agent-{n}"),
+        None => process.to_string(),
+    }
+}
+
+/// Storage checks: acknowledged database records must survive everything but
+/// a disk wipe; reserved resources and volumes are offered only to frameworks
+/// of their role. Returns the violations and how many acknowledged records were
+/// lost in all (wipes included: a metric for comparing storage strategies).
+pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
+    let mut violations = Vec::new();
+    let mut lost_total = 0;
+    // (machine, volume) -> highest record acknowledged since the last wipe
+    let mut acked: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // (machine, volume) -> highest acknowledged ever (for the loss metric)
+    let mut acked_ever: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut roles: BTreeMap<ProcessId, String> = BTreeMap::new();
+    for r in records {
+        match &r.kind {
+            TraceKind::Event {
+                event: Event::DbRecordAcked { volume, record, .. },
+            } => {
+                let key = (machine_of(&r.at), volume.clone());
+                let top = acked.entry(key.clone()).or_insert(0);
+                *top = (*top).max(*record);
+                let ever = acked_ever.entry(key).or_insert(0);
+                *ever = (*ever).max(*record);
+            }
+            TraceKind::Event {
+                event:
+                    Event::DbRecovered {
+                        volume,
+                        last,
+                        task_id,
+                        ..
+                    },
+            } => {
+                let key = (machine_of(&r.at), volume.clone());
+                if let Some(ever) = acked_ever.get_mut(&key) {
+                    if *last < *ever {
+                        lost_total += *ever - *last;
+                    }
+                    *ever = (*ever).min(*last);
+                }
+                if let Some(top) = acked.get(&key) {
+                    if last < top {
+                        violations.push(Violation {
+                            checker: "acked_data_kept".into(),
+                            t_ms: r.t_ms,
+                            message: format!(
+                                "{task_id} found records up to {last} on {} of {}, but up to {top} were acknowledged",
+                                key.1, key.0
+                            ),
+                            processes: vec![r.at.to_string()],
+                        });
+                    }
+                }
+                acked.insert(key, *last);
+            }
+            TraceKind::Fault { fault, detail } if fault == "wipe_disk" => {
+                // Only a wipe may lose acknowledged data.
+                acked.retain(|(machine, _), _| machine != detail);
+            }
+            TraceKind::Send {
+                message:
+                    Message::RegisterFramework { info } | Message::ReregisterFramework { info, .. },
+                ..
+            } => {
+                roles.insert(r.at.clone(), info.role.clone());
+            }
+            TraceKind::Send {
+                to,
+                message: Message::ResourceOffers { offers, .. },
+                ..
+            } => {
+                let Some(role) = roles.get(to) else { continue };
+                for offer in offers {
+                    let foreign_resources = offer
+                        .resources
+                        .0
+                        .keys()
+                        .any(|r| r != mesochaos_reference::resources::UNRESERVED && r != role);
+                    let foreign_volume = offer.volumes.iter().any(|v| &v.role != role);
+                    if foreign_resources || foreign_volume {
+                        violations.push(Violation {
+                            checker: "reserved_only_to_role".into(),
+                            t_ms: r.t_ms,
+                            message: format!(
+                                "offer {} to {to} (role {role}) holds another role's reserved resources or volume",
+                                offer.offer_id
+                            ),
+                            processes: vec![to.to_string()],
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (violations, lost_total)
 }
 
 pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
@@ -278,6 +383,26 @@ pub fn check_expectations(
             }
         }
     }
+    if let Some(expected) = expect.refused_operations {
+        let refused = records
+            .iter()
+            .filter(|r| {
+                matches!(
+                    &r.kind,
+                    TraceKind::Event {
+                        event: Event::OperationRefused { .. }
+                    }
+                )
+            })
+            .count() as u64;
+        if refused != expected {
+            fail(
+                "refused_operations",
+                format!("the master refused {refused} offer operations, expected {expected}"),
+                vec![],
+            );
+        }
+    }
     if expect.checkpoint_truncated {
         let truncated = records.iter().any(|r| {
             matches!(
@@ -349,6 +474,12 @@ pub fn metrics(records: &[TraceRecord]) -> Metrics {
             TraceKind::Event {
                 event: Event::UpdateReceived { state, .. },
             } => *m.updates_by_state.entry(state.to_string()).or_insert(0) += 1,
+            TraceKind::Event {
+                event: Event::DbRecordAcked { .. },
+            } => m.acked_records += 1,
+            TraceKind::Event {
+                event: Event::OperationRefused { .. },
+            } => m.refused_operations += 1,
             _ => {}
         }
     }
@@ -446,6 +577,15 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
                     )
                 }
                 Event::TaskExited { task_id, state, .. } => format!("{task_id} exited: {state}"),
+                Event::OperationRefused {
+                    operation, reason, ..
+                } => format!("refused {operation}: {reason}"),
+                Event::DbRecovered {
+                    task_id,
+                    records,
+                    last,
+                    ..
+                } => format!("{task_id} read its volume: {records} records, the last #{last}"),
                 Event::MessageIgnored { from, kind, why } if !why.contains("recovered leader") => {
                     format!("ignored {kind} from {from}: {why}")
                 }

@@ -903,6 +903,20 @@ impl Cluster {
             return false;
         }
         let agents = self.agents();
+        // Every running executor host is registered with its agent.
+        let executors_registered = self.executor_hosts().iter().all(|(name, _)| {
+            let agent = ProcessId::new(name.as_str().replace("executors-", "agent-"));
+            agents
+                .iter()
+                .find(|(n, _)| *n == agent)
+                .is_none_or(|(_, a)| {
+                    a.borrow().executor_host_link()
+                        == mesochaos_reference::agent::ExecutorHostLink::Registered
+                })
+        });
+        if !executors_registered {
+            return false;
+        }
         let settled = agents.iter().all(|(_, a)| {
             let a = a.borrow();
             a.tasks()

@@ -94,6 +94,8 @@ pub struct Expectations {
     pub updates: Vec<UpdateExpectation>,
     /// Some agent's recovery found a torn checkpoint record and cut it off.
     pub checkpoint_truncated: bool,
+    /// Exactly this many offer operations refused by the master.
+    pub refused_operations: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -143,6 +145,13 @@ pub struct Metrics {
     pub task_starts: u64,
     /// Status updates received by frameworks, by state.
     pub updates_by_state: BTreeMap<String, u64>,
+    /// Database records acknowledged after fsync and later not found (a disk
+    /// wipe is the only allowed cause).
+    pub acked_records_lost: u64,
+    /// Database records acknowledged to clients.
+    pub acked_records: u64,
+    /// Offer operations the master refused.
+    pub refused_operations: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -686,6 +695,8 @@ impl Runner {
         let task_starts = checkers::task_starts(trace.records());
         self.violations
             .extend(checkers::check_trace(trace.records()));
+        let (storage_violations, acked_records_lost) = checkers::check_storage(trace.records());
+        self.violations.extend(storage_violations);
         let rebuilt = self.rebuilt_before.clone().map(|before| RebuiltComparison {
             before,
             after: self.cluster.leader_view(),
@@ -701,6 +712,7 @@ impl Runner {
         ));
         let mut metrics = checkers::metrics(trace.records());
         metrics.failover_time_ms = self.failover_time_ms;
+        metrics.acked_records_lost = acked_records_lost;
         let timeline = checkers::timeline(trace.records());
         let trace_hash = trace.hash_hex();
         drop(trace);

@@ -54,7 +54,7 @@ use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
 use crate::task_state::{Reason, Source, TaskState};
 use crate::timing::Timing;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentConfig {
@@ -169,6 +169,8 @@ pub struct Agent {
     rebooted: bool,
     /// Torn logs found by recovery, to truncate when the process starts.
     truncations: Vec<Truncation>,
+    /// Kills that arrived before the executor host re-registered.
+    pending_kills: BTreeSet<TaskKey>,
 }
 
 type Out = Outputs<AgentTimer>;
@@ -248,6 +250,7 @@ impl Agent {
             recovered_tasks,
             rebooted,
             truncations,
+            pending_kills: BTreeSet::new(),
             config,
         }
     }
@@ -746,7 +749,10 @@ impl Agent {
             .get(&fid)
             .and_then(|t| t.get(&task_id))
             .is_some_and(|t| !t.state.is_terminal());
-        if known && self.executor_host == ExecutorHostLink::Registered {
+        if !known {
+            return;
+        }
+        if self.executor_host == ExecutorHostLink::Registered {
             out.send(
                 &self.config.executor_host,
                 Message::KillTaskInExecutor {
@@ -754,6 +760,13 @@ impl Agent {
                     task_id,
                 },
             );
+        } else {
+            // The executor host has not re-registered yet (the agent just
+            // restarted): the kill waits for it.
+            self.pending_kills.insert(TaskKey {
+                framework_id: fid,
+                task_id,
+            });
         }
     }
 
@@ -967,6 +980,9 @@ impl Agent {
         self.executor_host = ExecutorHostLink::Registered;
         out.cancel_timer(AgentTimer::ExecutorReregisterTimeout);
         out.send(&self.config.executor_host, Message::ExecutorHostRegistered);
+        for key in std::mem::take(&mut self.pending_kills) {
+            self.on_kill_task(key.framework_id, key.task_id, out);
+        }
         for update in unacknowledged {
             self.on_executor_update(ctx, update, out);
         }

@@ -129,6 +129,9 @@ pub enum SchedulerMode {
     /// is (it is offered only to this role) and uses it again, so the task finds
     /// its data. Only if the volume is reported gone does it start afresh.
     Stateful { volume_id: String, volume_mb: u64 },
+    /// A framework the scenario drives: it declines every offer unless told to
+    /// accept one with given operations, and neither launches nor kills on its own.
+    Scripted,
 }
 
 /// Where a framework's instances contend and keep their state.
@@ -908,6 +911,7 @@ impl Scheduler {
                     volume_id,
                     volume_mb,
                 } => self.place_stateful_task(&offer, &mut needed, &volume_id, volume_mb, out),
+                SchedulerMode::Scripted => vec![],
             };
             if operations.is_empty() {
                 out.send(
@@ -1101,6 +1105,9 @@ impl Scheduler {
 
     /// More tasks run than desired (a lost task came back): kill the newest.
     fn kill_surplus(&mut self, out: &mut Out) {
+        if self.config.mode == SchedulerMode::Scripted {
+            return; // the scenario decides what runs
+        }
         let surplus = self
             .running_count()
             .saturating_sub(self.config.desired_tasks);

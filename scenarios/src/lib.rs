@@ -184,12 +184,16 @@ struct RawFramework {
     #[serde(default)]
     partition_aware: bool,
     instances: Option<Spanned<usize>>,
-    tasks: Spanned<u64>,
+    #[serde(default)]
+    tasks: Option<Spanned<u64>>,
     task_resources: Spanned<RawResources>,
     workload: Option<Spanned<RawWorkload>>,
     first_tasks: Option<Spanned<RawFirstTasks>>,
     /// A stateful framework: its task runs on this persistent volume.
     volume: Option<Spanned<RawVolume>>,
+    /// The scenario drives this framework's offers (`accept` steps).
+    #[serde(default)]
+    scripted: bool,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +265,7 @@ struct RawExpect {
     updates: Vec<Spanned<RawUpdateExpect>>,
     #[serde(default)]
     checkpoint_truncated: bool,
+    refused_operations: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -562,10 +567,11 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                 .unwrap_or(0),
             partition_aware: f.partition_aware,
             instances,
-            desired_tasks: *f.tasks.get_ref(),
+            desired_tasks: f.tasks.as_ref().map_or(0, |t| *t.get_ref()),
             task_resources,
             workload: plan,
             mode: match &f.volume {
+                None if f.scripted => SchedulerMode::Scripted,
                 None => SchedulerMode::Service,
                 Some(v) => {
                     let role = f.role.clone().unwrap_or_else(|| "*".into());
@@ -1121,6 +1127,7 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
         rebuilt_state_matches: raw.rebuilt_state_matches,
         updates,
         checkpoint_truncated: raw.checkpoint_truncated,
+        refused_operations: raw.refused_operations,
     })
 }
 

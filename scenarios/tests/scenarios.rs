@@ -1072,3 +1072,223 @@ fn recovery_cuts_a_torn_checkpoint_record_in_every_seed() {
         assert_eq!(report.final_state.tasks.len(), 4);
     }
 }
+
+// ----- persistent storage: reservations and volumes -----
+
+/// `(time, task, last record found)` of every database start, and the highest
+/// record acknowledged before each of those times.
+fn db_recoveries(records: &[TraceRecord]) -> Vec<(u64, String, u64, u64)> {
+    let mut acked = 0;
+    let mut out = Vec::new();
+    for (t, _, e) in events(records) {
+        match e {
+            Event::DbRecordAcked { record, .. } => acked = acked.max(*record),
+            Event::DbRecovered { task_id, last, .. } => {
+                out.push((t, task_id.to_string(), *last, acked))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Dynamic reservation: reserved resources go only to frameworks of the role;
+/// unreserved, they go to anyone.
+#[test]
+fn reserved_resources_are_offered_only_to_their_role_until_unreserved() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("reserve-unreserve", seed);
+        assert_pass(&report); // includes the always-on reserved_only_to_role checker
+        let unreserved_at = records
+            .iter()
+            .filter(|r| matches!(&r.kind, TraceKind::Fault { fault, detail } if fault == "call" && detail.contains("Unreserve")))
+            .map(|r| r.t_ms)
+            .next()
+            .unwrap();
+        let launches: Vec<(u64, String)> = events(&records)
+            .filter_map(|(t, at, e)| match e {
+                Event::SchedulerLaunching { task_id, .. } if at.starts_with("scheduler-web") => {
+                    Some((t, task_id.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        let before: Vec<&(u64, String)> = launches
+            .iter()
+            .filter(|(t, _)| *t < unreserved_at)
+            .collect();
+        assert_eq!(
+            before.len(),
+            4,
+            "seed {seed}: web ran only on the unreserved half: {launches:?}"
+        );
+        assert_eq!(launches.len(), 6);
+        assert!(report.final_state.reservations.is_empty());
+        // The offers web received while db held its reservation: unreserved only.
+        let web_offers = records
+            .iter()
+            .filter(|r| matches!(&r.kind, TraceKind::Send { to, message: mesochaos_reference::Message::ResourceOffers { .. }, .. } if to.as_str() == "scheduler-web-1"))
+            .count();
+        assert!(web_offers > 0);
+    }
+}
+
+/// Each offer operation is validated on its own: the invalid ones are
+/// refused with their reasons, the valid one in the same accept is applied.
+#[test]
+fn invalid_offer_operations_are_refused_one_by_one_and_valid_ones_applied() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("invalid-operations", seed);
+        assert_pass(&report);
+        let refused: Vec<(String, String)> = events(&records)
+            .filter_map(|(_, at, e)| match e {
+                Event::OperationErrorReceived { operation, message } if at == "scheduler-db-1" => {
+                    Some((operation.clone(), message.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        let expected = [
+            ("RESERVE", "more than offered"),
+            ("RESERVE", "for role other"),
+            ("UNRESERVE", "of role other"),
+            ("CREATE", "needs disk reserved"),
+            ("CREATE", "already used"),
+            ("DESTROY", "uses it"),
+            ("UNRESERVE", "still holds a volume"),
+        ];
+        assert_eq!(refused.len(), expected.len(), "seed {seed}: {refused:?}");
+        for ((operation, message), (want_op, want_text)) in refused.iter().zip(expected) {
+            assert_eq!(operation, want_op);
+            assert!(
+                message.contains(want_text),
+                "{message} should say {want_text}"
+            );
+        }
+        // The valid RESERVE of the same accept was applied: 1 + 0.5 cpus reserved.
+        let reservation = &report.final_state.reservations[0];
+        assert_eq!(reservation.role, "db");
+        assert_eq!(reservation.resources.cpus_milli, 1_500);
+        assert_eq!(
+            reservation.resources.disk_mb, 1_024,
+            "2 GB reserved, 1 GB of it in the volume"
+        );
+        let volume = &report.final_state.volumes[0];
+        assert_eq!(
+            (
+                volume.id.as_str(),
+                volume.in_use_by.as_ref().map(|t| t.as_str())
+            ),
+            ("data", Some("db-a"))
+        );
+        assert_eq!(
+            task_story(&report, "db", "db-b"),
+            ["TASK_ERROR (TASK_INVALID)"]
+        );
+        assert_eq!(
+            task_story(&report, "db", "db-a"),
+            ["TASK_STARTING", "TASK_RUNNING"]
+        );
+    }
+}
+
+/// A persistent volume outlives its task: the relaunched task, on the same
+/// agent and volume, finds every acknowledged record; the volume was not
+/// offered while in use.
+#[test]
+fn a_persistent_volume_outlives_its_task_and_keeps_every_acknowledged_record() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("volume-survives-task", seed);
+        assert_pass(&report);
+        let recoveries = db_recoveries(&records);
+        assert_eq!(recoveries.len(), 2, "seed {seed}: {recoveries:?}");
+        assert_eq!(
+            recoveries[0].2, 0,
+            "the first task starts on an empty volume"
+        );
+        let (_, task, last, acked) = &recoveries[1];
+        assert_eq!(task, "db-0002");
+        assert!(*acked >= 5, "records were acknowledged before the kill");
+        assert!(
+            last >= acked,
+            "seed {seed}: found {last}, {acked} acknowledged"
+        );
+        // Same agent for both tasks.
+        let agents: BTreeSet<String> = events(&records)
+            .filter_map(|(_, _, e)| match e {
+                Event::TaskLaunched { agent_id, .. } => Some(agent_id.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(agents.len(), 1);
+        // The volume was not offered while db-0001 used it.
+        let killed_at = report.framework_updates["db"]
+            .iter()
+            .find(|u| u.state == TaskState::Killed)
+            .unwrap()
+            .t_ms;
+        let first_launch = events(&records)
+            .find(|(_, _, e)| matches!(e, Event::TaskLaunched { .. }))
+            .map(|(t, _, _)| t)
+            .unwrap();
+        let offered_in_use = records.iter().any(|r| {
+            r.t_ms > first_launch
+                && r.t_ms < killed_at
+                && matches!(&r.kind, TraceKind::Send { message: mesochaos_reference::Message::ResourceOffers { offers, .. }, .. }
+                    if offers.iter().any(|o| !o.volumes.is_empty()))
+        });
+        assert!(!offered_in_use, "seed {seed}");
+    }
+}
+
+/// Reservations and volumes are checkpointed by the agent: an agent restart
+/// keeps them and the data.
+#[test]
+fn a_volume_and_its_reservation_survive_an_agent_restart() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("volume-survives-agent-restart", seed);
+        assert_pass(&report);
+        let recoveries = db_recoveries(&records);
+        let (_, task, last, acked) = recoveries.last().unwrap();
+        assert_eq!(task, "db-0002");
+        assert!(last >= acked && *acked > 0, "seed {seed}");
+        assert_eq!(report.final_state.volumes.len(), 1);
+        assert_eq!(report.final_state.reservations.len(), 1);
+        // The agent re-registered reporting its reservation and volume.
+        assert!(records.iter().any(|r| matches!(&r.kind,
+            TraceKind::Send { message: mesochaos_reference::Message::ReregisterAgent { resources, .. }, .. }
+                if !resources.volumes.is_empty())));
+    }
+}
+
+/// The master keeps no reservation or volume: a new leader rebuilds them
+/// from the agents, and the database finds its data.
+#[test]
+fn a_new_leader_learns_reservations_and_volumes_from_the_agents() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("volume-survives-master-failover", seed);
+        assert_pass(&report);
+        let rebuilt = report.rebuilt.as_ref().unwrap();
+        let before_volumes: usize = rebuilt
+            .before
+            .agents
+            .values()
+            .map(|a| a.volumes.len())
+            .sum();
+        assert_eq!(before_volumes, 1);
+        let after = rebuilt.after.as_ref().unwrap();
+        for (id, agent) in &rebuilt.before.agents {
+            assert_eq!(
+                agent.total, after.agents[id].total,
+                "seed {seed}: reservations rebuilt"
+            );
+            assert_eq!(
+                agent.volumes, after.agents[id].volumes,
+                "seed {seed}: volumes rebuilt"
+            );
+        }
+        let (_, task, last, acked) = db_recoveries(&records).last().cloned().unwrap();
+        assert_eq!(task, "db-0002");
+        assert!(last >= acked && acked > 0, "seed {seed}");
+    }
+}

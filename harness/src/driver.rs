@@ -291,7 +291,12 @@ impl<R: Role + 'static> Driver<R> {
                     .replace_atomically(&path, &bytes);
                 self.trace_disk("replace", &path, bytes.len());
             }
-            Output::AppendFile { path, bytes, sync } => {
+            Output::AppendFile {
+                path,
+                bytes,
+                sync,
+                notify,
+            } => {
                 self.shared.disk_mut(&self.machine).append(&path, &bytes);
                 if self.shared.take_torn_write(&self.machine, bytes.len()) {
                     // The power fails in the middle of this write: freeze until
@@ -312,6 +317,9 @@ impl<R: Role + 'static> Driver<R> {
                     &path,
                     bytes.len(),
                 );
+                if notify {
+                    self.inputs.push_back(Input::FileSynced { path });
+                }
             }
             Output::ReadFile { path } => {
                 let bytes = self

@@ -1266,7 +1266,8 @@ impl Role for Agent {
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }
             | Input::Command(_)
-            | Input::FileRead { .. } => {}
+            | Input::FileRead { .. }
+            | Input::FileSynced { .. } => {}
         }
     }
 }

@@ -417,7 +417,8 @@ impl Role for Coordinator {
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }
             | Input::Command(_)
-            | Input::FileRead { .. } => {}
+            | Input::FileRead { .. }
+            | Input::FileSynced { .. } => {}
         }
     }
 }

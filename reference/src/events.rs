@@ -160,8 +160,17 @@ pub enum Event {
         records: u64,
         last: u64,
     },
-    /// A database task acknowledged record `record` to its client, after fsync.
+    /// A database task acknowledged record `record` to its client, once it was
+    /// durable (fsynced locally, or on a quorum of store nodes), `latency_ms`
+    /// after the write began.
     DbRecordAcked {
+        task_id: TaskId,
+        volume: String,
+        record: u64,
+        latency_ms: u64,
+    },
+    /// A database write got no quorum in time (the store was not writable).
+    DbWriteFailed {
         task_id: TaskId,
         volume: String,
         record: u64,

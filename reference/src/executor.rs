@@ -32,6 +32,7 @@ use crate::ids::{FrameworkId, ProcessId, TaskId, UpdateUuid};
 use crate::io::{Context, Input, Outputs, Role};
 use crate::messages::{ExecutorTaskReport, Message};
 use crate::resources::Volume;
+use crate::store::{ClientAction, StoreClient, StoreNode};
 use crate::task::{StatusUpdate, TaskInfo, Workload};
 use crate::task_state::{Reason, Source, TaskState};
 use serde::{Deserialize, Serialize};
@@ -85,6 +86,13 @@ pub struct ExecutorHost {
     reconnect_attempt: u32,
     /// Database tasks waiting for their volume's content, by volume path.
     db_reads: BTreeMap<String, TaskKey>,
+    /// A local database's write whose fsync is in flight, by volume path:
+    /// (task, record, when the write started).
+    local_writes: BTreeMap<String, (TaskKey, u64, u64)>,
+    /// Databases writing through remote store nodes.
+    clients: BTreeMap<TaskKey, StoreClient>,
+    /// Replicas this host serves, by dataset.
+    replicas: BTreeMap<String, (TaskKey, StoreNode)>,
 }
 
 type Out = Outputs<ExecutorTimer>;
@@ -100,6 +108,9 @@ impl ExecutorHost {
             unacknowledged: Vec::new(),
             reconnect_attempt: 0,
             db_reads: BTreeMap::new(),
+            local_writes: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            replicas: BTreeMap::new(),
         }
     }
 
@@ -173,12 +184,27 @@ impl ExecutorHost {
             task_id: task.task_id.clone(),
         });
         self.update(&key, TaskState::Starting, None, out);
-        match (task.workload, volume_path(&task)) {
-            (Workload::Db { .. }, Some(path)) => {
-                // A database first reads what its volume holds; it runs once
-                // it knows where it left off.
+        match (&task.workload, volume_path(&task)) {
+            (Workload::Db { .. } | Workload::StoreReplica { .. }, Some(path)) => {
+                // A database (or a replica) first reads what its volume holds;
+                // it runs once it knows where it left off.
                 self.db_reads.insert(path.clone(), key);
                 out.read_file(&path);
+            }
+            (
+                Workload::DbClient {
+                    store,
+                    peers,
+                    quorum,
+                    ..
+                },
+                _,
+            ) => {
+                // A database on remote store nodes asks them what they hold.
+                let client = StoreClient::new(store, peers, *quorum);
+                let actions = client.start();
+                self.clients.insert(key.clone(), client);
+                self.perform(ctx, &key, actions, out);
             }
             (workload, _) => {
                 self.update(&key, TaskState::Running, None, out);
@@ -189,8 +215,8 @@ impl ExecutorHost {
         }
     }
 
-    /// A database task read its volume: it reports every complete record it
-    /// found (a torn last record is ignored) and starts writing after them.
+    /// A database or replica task read its volume: it reports every complete
+    /// record it found (a torn last record is ignored) and carries on after them.
     fn on_volume_read(
         &mut self,
         ctx: &Context,
@@ -208,24 +234,31 @@ impl ExecutorHost {
         else {
             return;
         };
-        let (records, last) = parse_records(bytes.as_deref().unwrap_or_default());
-        task.db_next = last + 1;
-        out.event(Event::DbRecovered {
-            task_id: key.task_id.clone(),
-            volume: path,
-            records,
-            last,
-        });
-        let Workload::Db { interval_ms } = task.info.workload else {
-            return;
-        };
-        self.update(&key, TaskState::Running, None, out);
-        out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+        match task.info.workload.clone() {
+            Workload::Db { interval_ms } => {
+                let (records, last) = parse_records(bytes.as_deref().unwrap_or_default());
+                task.db_next = last + 1;
+                out.event(Event::DbRecovered {
+                    task_id: key.task_id.clone(),
+                    volume: path,
+                    records,
+                    last,
+                });
+                self.update(&key, TaskState::Running, None, out);
+                out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+            }
+            Workload::StoreReplica { store } => {
+                let node = StoreNode::recover(&store, &path, bytes.as_deref());
+                self.replicas.insert(store, (key.clone(), node));
+                self.update(&key, TaskState::Running, None, out);
+            }
+            _ => {}
+        }
     }
 
-    /// The database appends its next record, fsynced, and acknowledges it to
-    /// its client only then (the event follows the write in the outputs, and
-    /// the driver performs outputs in order, awaiting the fsync).
+    /// The database's next write. On its own volume: append and fsync, and
+    /// acknowledge to its client when the driver says the bytes are durable.
+    /// Through store nodes: send to each, acknowledge on a quorum.
     fn tick_db_write(&mut self, ctx: &Context, key: TaskKey, out: &mut Out) {
         let Some(task) = self
             .tasks
@@ -234,20 +267,185 @@ impl ExecutorHost {
         else {
             return;
         };
-        let (Workload::Db { interval_ms }, Some(path)) =
-            (task.info.workload, volume_path(&task.info))
-        else {
+        match task.info.workload.clone() {
+            Workload::Db { interval_ms } => {
+                let Some(path) = volume_path(&task.info) else {
+                    return;
+                };
+                if !self.local_writes.contains_key(&path) {
+                    let n = task.db_next;
+                    task.db_next += 1;
+                    self.local_writes
+                        .insert(path.clone(), (key.clone(), n, ctx.now_ms));
+                    out.append_file_durably_then_notify(
+                        &path,
+                        format!("record {n}\n").into_bytes(),
+                    );
+                }
+                out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+            }
+            Workload::DbClient { interval_ms, .. } => {
+                let actions = match self.clients.get_mut(&key) {
+                    Some(client) => client.on_tick(ctx.now_ms),
+                    None => return,
+                };
+                self.perform(ctx, &key, actions, out);
+                out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+            }
+            _ => {}
+        }
+    }
+
+    /// An append this host asked to hear about is durable: a local database
+    /// acknowledges its record; a replica acknowledges the write to its writer.
+    fn on_synced(&mut self, ctx: &Context, path: String, out: &mut Out) {
+        if let Some((key, record, started_ms)) = self.local_writes.remove(&path) {
+            out.event(Event::DbRecordAcked {
+                task_id: key.task_id,
+                volume: path,
+                record,
+                latency_ms: ctx.now_ms - started_ms,
+            });
+            return;
+        }
+        if let Some((_, node)) = self.replicas.values_mut().find(|(_, n)| n.path == path) {
+            if let Some((writer, ack)) = node.on_synced() {
+                out.send(&writer, ack);
+            }
+        }
+    }
+
+    /// Carries out what a database's store client asks for.
+    fn perform(&mut self, ctx: &Context, key: &TaskKey, actions: Vec<ClientAction>, out: &mut Out) {
+        let Some(client) = self.clients.get(key) else {
             return;
         };
-        let n = task.db_next;
-        task.db_next += 1;
-        out.append_file(&path, format!("record {n}\n").into_bytes(), true);
-        out.event(Event::DbRecordAcked {
-            task_id: key.task_id.clone(),
-            volume: path,
-            record: n,
-        });
-        out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+        let volume = format!("store:{}", client.store);
+        for action in actions {
+            match action {
+                ClientAction::Send(peer, message) => out.send(&peer, message),
+                ClientAction::Connect(peer) => out.connect(&peer),
+                ClientAction::Recovered { last } => {
+                    out.event(Event::DbRecovered {
+                        task_id: key.task_id.clone(),
+                        volume: volume.clone(),
+                        records: last,
+                        last,
+                    });
+                    self.update(key, TaskState::Running, None, out);
+                    if let Some(Workload::DbClient { interval_ms, .. }) = self
+                        .tasks
+                        .get(&key.framework_id)
+                        .and_then(|t| t.get(&key.task_id))
+                        .map(|t| t.info.workload.clone())
+                    {
+                        out.set_timer(
+                            ExecutorTimer::DbWrite(key.clone()),
+                            ctx.now_ms + interval_ms,
+                        );
+                    }
+                }
+                ClientAction::Acked { record, latency_ms } => out.event(Event::DbRecordAcked {
+                    task_id: key.task_id.clone(),
+                    volume: volume.clone(),
+                    record,
+                    latency_ms,
+                }),
+                ClientAction::Failed { record } => out.event(Event::DbWriteFailed {
+                    task_id: key.task_id.clone(),
+                    volume: volume.clone(),
+                    record,
+                }),
+            }
+        }
+    }
+
+    /// A message from another host: a write or read for a replica this host
+    /// runs, or a store node's answer to one of its database clients.
+    fn on_store_message(
+        &mut self,
+        ctx: &Context,
+        from: ProcessId,
+        message: Message,
+        out: &mut Out,
+    ) {
+        match message {
+            Message::StoreWrite { store, record } => match self.replicas.get_mut(&store) {
+                Some((_, node)) => match node.on_write(&from, record) {
+                    Ok(bytes) => {
+                        let path = node.path.clone();
+                        out.append_file_durably_then_notify(&path, bytes);
+                    }
+                    Err(ack) => out.send(&from, ack),
+                },
+                None => out.event(Event::MessageIgnored {
+                    from,
+                    kind: "StoreWrite".into(),
+                    why: format!("no replica of {store} runs here"),
+                }),
+            },
+            Message::StoreRead { store } => {
+                if let Some((_, node)) = self.replicas.get(&store) {
+                    out.send(&from, node.state());
+                }
+            }
+            Message::StoreAck { store, record } => {
+                let keys: Vec<TaskKey> = self
+                    .clients
+                    .iter()
+                    .filter(|(_, c)| c.store == store)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in keys {
+                    let actions = self
+                        .clients
+                        .get_mut(&key)
+                        .expect("listed")
+                        .on_ack(&from, record, ctx.now_ms);
+                    self.perform(ctx, &key, actions, out);
+                }
+            }
+            Message::StoreState { store, last } => {
+                let keys: Vec<TaskKey> = self
+                    .clients
+                    .iter()
+                    .filter(|(_, c)| c.store == store)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for key in keys {
+                    let actions = self
+                        .clients
+                        .get_mut(&key)
+                        .expect("listed")
+                        .on_state(&from, last);
+                    self.perform(ctx, &key, actions, out);
+                }
+            }
+            other => out.event(Event::MessageIgnored {
+                from,
+                kind: other.kind().to_string(),
+                why: "not a message the executor host handles".into(),
+            }),
+        }
+    }
+
+    fn on_peer_link(&mut self, ctx: &Context, peer: ProcessId, up: bool, out: &mut Out) {
+        let keys: Vec<TaskKey> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.peers.contains(&peer))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let client = self.clients.get_mut(&key).expect("listed");
+            let actions = if up {
+                client.on_connected(&peer)
+            } else {
+                client.on_disconnected(&peer);
+                vec![] // re-dialled on the next write
+            };
+            self.perform(ctx, &key, actions, out);
+        }
     }
 
     fn on_workload_done(&mut self, key: TaskKey, out: &mut Out) {
@@ -261,7 +459,12 @@ impl ExecutorHost {
         let (state, reason) = match task.info.workload {
             Workload::FinishAfter { .. } => (TaskState::Finished, None),
             Workload::FailAfter { .. } => (TaskState::Failed, Some(Reason::CommandExecutorFailed)),
-            Workload::Forever | Workload::Db { .. } => return, // no end of their own
+            Workload::Forever
+            | Workload::Db { .. }
+            | Workload::DbClient { .. }
+            | Workload::StoreReplica { .. } => {
+                return; // no end of their own
+            }
         };
         self.update(&key, state, reason, out);
     }
@@ -274,8 +477,17 @@ impl ExecutorHost {
         {
             out.cancel_timer(ExecutorTimer::WorkloadDone(key.clone()));
             out.cancel_timer(ExecutorTimer::DbWrite(key.clone()));
+            self.forget_stores(&key);
             self.update(&key, TaskState::Killed, None, out);
         }
+    }
+
+    /// A task that ends takes its store client or replica with it.
+    fn forget_stores(&mut self, key: &TaskKey) {
+        self.clients.remove(key);
+        self.replicas.retain(|_, (k, _)| k != key);
+        self.local_writes.retain(|_, (k, _, _)| k != key);
+        self.db_reads.retain(|_, k| k != key);
     }
 
     /// Records a state change and sends it to the agent (kept until acknowledged).
@@ -334,6 +546,7 @@ impl Role for ExecutorHost {
             Input::Timer(ExecutorTimer::WorkloadDone(key)) => self.on_workload_done(key, out),
             Input::Timer(ExecutorTimer::DbWrite(key)) => self.tick_db_write(ctx, key, out),
             Input::FileRead { path, bytes } => self.on_volume_read(ctx, path, bytes, out),
+            Input::FileSynced { path } => self.on_synced(ctx, path, out),
             Input::Connected { peer } if peer == self.config.agent => self.on_connected(out),
             Input::ConnectFailed { peer } | Input::Disconnected { peer }
                 if peer == self.config.agent =>
@@ -365,15 +578,12 @@ impl Role for ExecutorHost {
                     why: "not a message the executor host handles".into(),
                 }),
             },
-            Input::Message { from, message } => out.event(Event::MessageIgnored {
-                from,
-                kind: message.kind().to_string(),
-                why: "the executor host only talks to its own agent".into(),
-            }),
-            Input::Connected { .. }
-            | Input::ConnectFailed { .. }
-            | Input::Disconnected { .. }
-            | Input::Command(_) => {}
+            Input::Message { from, message } => self.on_store_message(ctx, from, message, out),
+            Input::Connected { peer } => self.on_peer_link(ctx, peer, true, out),
+            Input::ConnectFailed { peer } | Input::Disconnected { peer } => {
+                self.on_peer_link(ctx, peer, false, out)
+            }
+            Input::Command(_) => {}
         }
     }
 }

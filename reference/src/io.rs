@@ -37,6 +37,8 @@ pub enum Input<T> {
     /// An established connection broke: closed by the peer, reset, or silent
     /// past the heartbeat timeout. This is libprocess's `exited` event.
     Disconnected { peer: ProcessId },
+    /// An append the role asked to be told about is durable.
+    FileSynced { path: String },
     /// The content of a file the role asked to read (`None`: no such file).
     FileRead {
         path: String,
@@ -93,11 +95,14 @@ pub enum Output<T> {
         path: String,
         bytes: Vec<u8>,
     },
-    /// Append to a file, fsyncing it if `sync`.
+    /// Append to a file, fsyncing it if `sync`; with `notify`, the driver
+    /// answers `FileSynced` once the bytes are durable (a store node acknowledges
+    /// a write only then).
     AppendFile {
         path: String,
         bytes: Vec<u8>,
         sync: bool,
+        notify: bool,
     },
     /// Remove a file (and make the removal durable).
     RemoveFile {
@@ -130,7 +135,17 @@ impl<T> Output<T> {
             },
             Output::CancelTimer { timer } => Output::CancelTimer { timer: f(timer) },
             Output::WriteFileAtomic { path, bytes } => Output::WriteFileAtomic { path, bytes },
-            Output::AppendFile { path, bytes, sync } => Output::AppendFile { path, bytes, sync },
+            Output::AppendFile {
+                path,
+                bytes,
+                sync,
+                notify,
+            } => Output::AppendFile {
+                path,
+                bytes,
+                sync,
+                notify,
+            },
             Output::RemoveFile { path } => Output::RemoveFile { path },
             Output::ReadFile { path } => Output::ReadFile { path },
             Output::Event(event) => Output::Event(event),
@@ -185,6 +200,16 @@ impl<T> Outputs<T> {
             path: path.to_string(),
             bytes,
             sync,
+            notify: false,
+        });
+    }
+    /// Appends and fsyncs; the role hears `FileSynced` when the bytes are durable.
+    pub fn append_file_durably_then_notify(&mut self, path: &str, bytes: Vec<u8>) {
+        self.list.push(Output::AppendFile {
+            path: path.to_string(),
+            bytes,
+            sync: true,
+            notify: true,
         });
     }
     pub fn read_file(&mut self, path: &str) {

@@ -37,6 +37,8 @@ pub mod messages;
 pub mod registry;
 pub mod resources;
 pub mod scheduler;
+pub mod storage;
+pub mod store;
 pub mod task;
 pub mod task_state;
 pub mod timing;

@@ -1626,10 +1626,12 @@ impl Master {
                 agent.assert_accounting();
                 let offer_id = OfferId::new(epoch_id(leader.epoch, 'O', leader.next_offer));
                 leader.next_offer += 1;
+                let hostname = agent.process.clone();
                 let offer = Offer {
                     offer_id: offer_id.clone(),
                     framework_id: fid.clone(),
                     agent_id: agent_id.clone(),
+                    hostname,
                     resources: share,
                     volumes,
                 };
@@ -2467,7 +2469,8 @@ impl Role for Master {
             Input::Connected { .. }
             | Input::ConnectFailed { .. }
             | Input::Command(_)
-            | Input::FileRead { .. } => {}
+            | Input::FileRead { .. }
+            | Input::FileSynced { .. } => {}
         }
     }
 }

@@ -10,7 +10,7 @@
 //! see bytes.
 
 use crate::framework::FrameworkInfo;
-use crate::ids::{AgentId, FrameworkId, OfferId, SessionId, TaskId, UpdateUuid};
+use crate::ids::{AgentId, FrameworkId, OfferId, ProcessId, SessionId, TaskId, UpdateUuid};
 use crate::resources::{AgentResources, Resources, RoleResources, Volume};
 use crate::task::{ReportedTask, StatusUpdate, TaskInfo};
 use crate::task_state::TaskState;
@@ -180,6 +180,27 @@ pub enum Message {
         tasks: Vec<ReconcileTask>,
     },
 
+    // ----- a database's store (storage servers, replica tasks) -----
+    /// Store record `record` of dataset `store` durably, then acknowledge.
+    StoreWrite {
+        store: String,
+        record: u64,
+    },
+    /// The record is fsynced on this node.
+    StoreAck {
+        store: String,
+        record: u64,
+    },
+    /// Which records do you hold?
+    StoreRead {
+        store: String,
+    },
+    /// The highest record this node holds.
+    StoreState {
+        store: String,
+        last: u64,
+    },
+
     // ----- executor host <-> agent (same machine, still over TCP) -----
     /// The executor host (re-)registers with its agent and reports the tasks it
     /// runs and the updates the agent has not acknowledged yet.
@@ -247,11 +268,19 @@ impl Message {
             Message::KillTaskInExecutor { .. } => "KillTaskInExecutor",
             Message::ExecutorStatusUpdate { .. } => "ExecutorStatusUpdate",
             Message::ExecutorStatusUpdateAck { .. } => "ExecutorStatusUpdateAck",
+            Message::StoreWrite { .. } => "StoreWrite",
+            Message::StoreAck { .. } => "StoreAck",
+            Message::StoreRead { .. } => "StoreRead",
+            Message::StoreState { .. } => "StoreState",
         }
     }
 
     /// Every kind name, so a scenario file naming an unknown kind can be refused.
-    pub const KINDS: [&'static str; 36] = [
+    pub const KINDS: [&'static str; 40] = [
+        "StoreWrite",
+        "StoreAck",
+        "StoreRead",
+        "StoreState",
         "ApplyOperations",
         "OperationError",
         "CoordRequest",
@@ -298,6 +327,8 @@ pub struct Offer {
     pub offer_id: OfferId,
     pub framework_id: FrameworkId,
     pub agent_id: AgentId,
+    /// The agent's host (Mesos `Offer.hostname`), for placement constraints.
+    pub hostname: ProcessId,
     pub resources: RoleResources,
     pub volumes: Vec<Volume>,
 }

@@ -84,7 +84,7 @@ pub struct WorkloadPlan {
 impl WorkloadPlan {
     pub fn uniform(workload: Workload) -> Self {
         WorkloadPlan {
-            initial: workload,
+            initial: workload.clone(),
             initial_count: 0,
             steady: workload,
         }
@@ -93,9 +93,9 @@ impl WorkloadPlan {
     /// The workload of the `n`-th launch (1-based).
     pub fn for_launch(&self, n: u64) -> Workload {
         if n <= self.initial_count {
-            self.initial
+            self.initial.clone()
         } else {
-            self.steady
+            self.steady.clone()
         }
     }
 }
@@ -1293,7 +1293,8 @@ impl Role for Scheduler {
             Input::Connected { .. }
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }
-            | Input::FileRead { .. } => {}
+            | Input::FileRead { .. }
+            | Input::FileSynced { .. } => {}
         }
     }
 }

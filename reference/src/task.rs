@@ -1,13 +1,13 @@
 //! Tasks and status updates as they travel on the wire.
 
-use crate::ids::{AgentId, FrameworkId, TaskId, UpdateUuid};
+use crate::ids::{AgentId, FrameworkId, ProcessId, TaskId, UpdateUuid};
 use crate::resources::Resources;
 use crate::task_state::{Reason, Source, TaskState};
 use serde::{Deserialize, Serialize};
 
 /// What the simulated task does once started. In Mesos this would be a command
 /// line; here it is the behaviour the executor host simulates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Workload {
     /// Runs until killed (a service).
@@ -20,6 +20,19 @@ pub enum Workload {
     /// `interval_ms`, acknowledging each to its client only once it is fsynced.
     /// On start it reads the volume and reports what it found.
     Db { interval_ms: u64 },
+    /// A database whose data lives on remote store nodes (storage servers of a
+    /// distributed file system, or replica tasks): every `interval_ms` it sends
+    /// the next record to each of `peers` and acknowledges it to its client once
+    /// `quorum` of them have fsynced it. On start it asks them what they hold.
+    DbClient {
+        interval_ms: u64,
+        store: String,
+        peers: Vec<ProcessId>,
+        quorum: u32,
+    },
+    /// A replica of `store`: keeps the records it is sent on its persistent
+    /// volume, fsynced before it acknowledges them.
+    StoreReplica { store: String },
 }
 
 /// Mesos's `TaskInfo`: the task a scheduler asks to launch.

@@ -158,6 +158,7 @@ fn log_records(outs: &[Output<AgentTimer>], task: &str) -> Vec<StreamRecord> {
                 path: p,
                 bytes,
                 sync: true,
+                ..
             } if *p == path => Some(bytes.clone()),
             _ => None,
         })

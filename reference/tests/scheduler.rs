@@ -13,8 +13,8 @@ use mesochaos_reference::scheduler::{
 };
 use mesochaos_reference::task::{StatusUpdate, TaskInfo, Workload};
 use mesochaos_reference::{
-    AgentId, Event, FrameworkId, Input, OfferId, Output, Reason, Resources, Source, TaskId,
-    TaskState, Timing, UpdateUuid,
+    AgentId, Event, FrameworkId, Input, OfferId, Output, ProcessId, Reason, Resources, Source,
+    TaskId, TaskState, Timing, UpdateUuid,
 };
 
 const NAME: &str = "scheduler-web";
@@ -57,6 +57,7 @@ fn offers(list: &[(&str, &str, u64)]) -> Message {
                 offer_id: OfferId::from(*offer),
                 framework_id: fid(),
                 agent_id: AgentId::from(*agent),
+                hostname: ProcessId::from(format!("host-{agent}").as_str()),
                 resources: RoleResources::unreserved(cpus(*n)),
                 volumes: vec![],
             })
@@ -303,6 +304,7 @@ fn scheduler_declines_an_offer_too_small_for_a_task() {
                 offer_id: "e1-O0001".into(),
                 framework_id: fid(),
                 agent_id: "e1-S0001".into(),
+                hostname: "host-e1-S0001".into(),
                 resources: RoleResources::unreserved(Resources::new(500, 4096, 0)),
                 volumes: vec![],
             }],

@@ -82,7 +82,7 @@ pub enum ProcessKind {
     Master(MasterConfig),
     Agent(AgentConfig),
     ExecutorHost(ExecutorHostConfig),
-    Scheduler(SchedulerConfig),
+    Scheduler(Box<SchedulerConfig>),
 }
 
 impl ProcessKind {
@@ -283,7 +283,7 @@ async fn start_process(shared: Rc<Shared>, me: ProcessId) -> turmoil::Result {
             run!(Agent, Agent::recover(config, &files), true)
         }
         ProcessKind::ExecutorHost(config) => run!(ExecutorHost, ExecutorHost::new(config), false),
-        ProcessKind::Scheduler(config) => run!(Scheduler, Scheduler::new(config), false),
+        ProcessKind::Scheduler(config) => run!(Scheduler, Scheduler::new(*config), false),
     }
 }
 
@@ -1001,7 +1001,7 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
         .iter()
         .find(|f| n.starts_with(&format!("scheduler-{}-", f.name)))
         .expect("every process name comes from the spec");
-    ProcessKind::Scheduler(SchedulerConfig {
+    ProcessKind::Scheduler(Box::new(SchedulerConfig {
         name: name.clone(),
         coordinator: coordinator.clone(),
         framework: FrameworkInfo {
@@ -1017,5 +1017,5 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
         workload: framework.workload.clone(),
         timing: spec.timing.clone(),
         mode: framework.mode.clone(),
-    })
+    }))
 }

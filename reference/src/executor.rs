@@ -376,7 +376,7 @@ impl ExecutorHost {
                         let path = node.path.clone();
                         out.append_file_durably_then_notify(&path, bytes);
                     }
-                    Err(ack) => out.send(&from, ack),
+                    Err(ack) => out.send(&from, *ack),
                 },
                 None => out.event(Event::MessageIgnored {
                     from,

@@ -71,7 +71,7 @@ impl Role for StorageServer {
                 message: Message::StoreWrite { store, record },
             } if store == self.config.store => match self.node.on_write(&from, record) {
                 Ok(bytes) => out.append_file_durably_then_notify(&self.node.path.clone(), bytes),
-                Err(ack) => out.send(&from, ack),
+                Err(ack) => out.send(&from, *ack),
             },
             Input::Message {
                 from,

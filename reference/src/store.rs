@@ -45,12 +45,12 @@ impl StoreNode {
 
     /// Bytes to append for a write, if it is new (a duplicate is acknowledged
     /// at once: `Err(ack)`).
-    pub fn on_write(&mut self, from: &ProcessId, record: u64) -> Result<Vec<u8>, Message> {
+    pub fn on_write(&mut self, from: &ProcessId, record: u64) -> Result<Vec<u8>, Box<Message>> {
         if record <= self.last && !self.syncing.iter().any(|(r, _)| *r == record) {
-            return Err(Message::StoreAck {
+            return Err(Box::new(Message::StoreAck {
                 store: self.store.clone(),
                 record,
-            });
+            }));
         }
         self.last = self.last.max(record);
         self.syncing.push((record, from.clone()));
@@ -295,7 +295,7 @@ mod tests {
         let writer = ProcessId::from("executors-4");
         assert!(node.on_write(&writer, 3).is_ok());
         assert!(matches!(
-            node.on_write(&writer, 2),
+            node.on_write(&writer, 2).map_err(|ack| *ack),
             Err(Message::StoreAck { record: 2, .. })
         ));
         assert_eq!(

@@ -47,6 +47,23 @@ enum Commands {
         #[arg(long, value_name = "OUT.json")]
         snapshot: Option<PathBuf>,
     },
+    /// Run several scenarios (e.g. the storage strategies) with one seed and print
+    /// their database figures side by side as a Markdown table.
+    #[command(
+        after_help = "Example: mesochaos compare scenarios/storage-*.toml\n\n\
+                      Exit codes: 0 every run passed, 1 some run failed (its replay command is printed), 2 bad input."
+    )]
+    Compare {
+        /// The scenario files (at least one).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The seed for every run [default: each scenario's `seed`, else 1].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// `text` for the table, `json` for one object per run.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Validate a scenario file without running it.
     Check {
         /// The scenario file.
@@ -67,6 +84,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Commands::Check { file } => check(&file),
+        Commands::Compare {
+            files,
+            seed,
+            format,
+        } => compare(&files, seed, format),
         Commands::Run {
             file,
             seed,
@@ -212,6 +234,94 @@ fn run(
         ExitCode::from(EXIT_FAIL)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Runs each scenario and prints the comparison table.
+fn compare(files: &[PathBuf], seed: Option<u64>, format: Format) -> ExitCode {
+    // Every file is checked before anything runs: a typo in the third file
+    // should not cost the first two runs.
+    let mut scenarios = Vec::new();
+    for file in files {
+        match load(file) {
+            Ok(s) => scenarios.push((file, s)),
+            Err(code) => return code,
+        }
+    }
+    // The seeds come first, so that even a run that dies can be replayed.
+    match seed {
+        Some(seed) => println!("seed: {seed}"),
+        None => {
+            let seeds: Vec<String> = scenarios
+                .iter()
+                .map(|(_, s)| s.seed.to_string())
+                .collect();
+            println!("seeds: {}", seeds.join(", "));
+        }
+    }
+    let first_steps = &scenarios[0].1.spec.steps;
+    let same_script = scenarios.iter().all(|(_, s)| &s.spec.steps == first_steps);
+    let mut reports = Vec::new();
+    let mut failed = Vec::new();
+    for (file, scenario) in &scenarios {
+        let seed = seed.unwrap_or(scenario.seed);
+        eprintln!("running {} (seed {seed}) ...", file.display());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            mesochaos_harness::run_recorded(&scenario.spec, seed, RunOptions::default()).0
+        }));
+        let replay = format!("mesochaos run {} --seed {seed}", file.display());
+        match outcome {
+            Ok(report) => {
+                if report.verdict == Verdict::Fail {
+                    failed.push(replay);
+                }
+                reports.push(report);
+            }
+            Err(_) => {
+                eprintln!("FAIL: the harness panicked running {}", file.display());
+                failed.push(replay);
+            }
+        }
+    }
+    match format {
+        Format::Text => {
+            let refs: Vec<&RunReport> = reports.iter().collect();
+            print!("{}", mesochaos_reports::comparison_table(&refs));
+            if !same_script {
+                println!("note: these scenarios do not run the same steps (fault script)");
+            }
+        }
+        Format::Json => {
+            let rows: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "scenario": r.scenario,
+                        "seed": r.seed,
+                        "verdict": r.verdict,
+                        "trace_hash": r.trace_hash,
+                        "metrics": r.metrics,
+                    })
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "same_fault_script": same_script,
+                    "runs": rows,
+                }))
+                .expect("reports serialize")
+            );
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        let _ = std::io::stdout().flush();
+        for replay in failed {
+            eprintln!("replay: {replay}");
+        }
+        ExitCode::from(EXIT_FAIL)
     }
 }
 

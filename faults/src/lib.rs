@@ -26,6 +26,9 @@ pub enum Target {
     DisplacedScheduler(String),
     /// The agent running this task (for machine faults: its machine).
     AgentOf(String),
+    /// The agent running a task of this framework (the first, by agent name):
+    /// a fault script that follows a database wherever it was relaunched.
+    AgentRunning(String),
     /// The process the most recent `crash` hit (to restart it).
     LastCrashed,
 }
@@ -33,7 +36,8 @@ pub enum Target {
 impl Target {
     /// Parses the scenario-file spelling: `"leader"`,
     /// `"active-scheduler:<framework>"`, `"displaced-scheduler:<framework>"`,
-    /// `"agent-of:<task>"`, `"last-crashed"`, or a process name.
+    /// `"agent-of:<task>"`, `"agent-running:<framework>"`, `"last-crashed"`, or
+    /// a process name.
     pub fn parse(text: &str) -> Target {
         if let Some(framework) = text.strip_prefix("active-scheduler:") {
             return Target::ActiveScheduler(framework.to_string());
@@ -43,6 +47,9 @@ impl Target {
         }
         if let Some(task) = text.strip_prefix("agent-of:") {
             return Target::AgentOf(task.to_string());
+        }
+        if let Some(framework) = text.strip_prefix("agent-running:") {
+            return Target::AgentRunning(framework.to_string());
         }
         match text {
             "leader" => Target::Leader,
@@ -60,6 +67,7 @@ impl fmt::Display for Target {
             Target::ActiveScheduler(framework) => write!(f, "active-scheduler:{framework}"),
             Target::DisplacedScheduler(framework) => write!(f, "displaced-scheduler:{framework}"),
             Target::AgentOf(task) => write!(f, "agent-of:{task}"),
+            Target::AgentRunning(framework) => write!(f, "agent-running:{framework}"),
             Target::LastCrashed => f.write_str("last-crashed"),
         }
     }

@@ -42,8 +42,10 @@ pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
     let mut lost_total = 0;
     // (machine, volume) -> highest record acknowledged since the last wipe
     let mut acked: BTreeMap<(String, String), u64> = BTreeMap::new();
-    // (machine, volume) -> highest acknowledged ever (for the loss metric)
-    let mut acked_ever: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // dataset -> highest acknowledged ever (for the loss metric). A dataset is
+    // the volume path (the same wherever a stateful framework re-creates its
+    // volume) or `store:<name>` for remote stores.
+    let mut acked_ever: BTreeMap<String, u64> = BTreeMap::new();
     let mut roles: BTreeMap<ProcessId, String> = BTreeMap::new();
     for r in records {
         match &r.kind {
@@ -53,7 +55,7 @@ pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
                 let key = (machine_of(&r.at), volume.clone());
                 let top = acked.entry(key.clone()).or_insert(0);
                 *top = (*top).max(*record);
-                let ever = acked_ever.entry(key).or_insert(0);
+                let ever = acked_ever.entry(volume.clone()).or_insert(0);
                 *ever = (*ever).max(*record);
             }
             TraceKind::Event {
@@ -66,7 +68,7 @@ pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
                     },
             } => {
                 let key = (machine_of(&r.at), volume.clone());
-                if let Some(ever) = acked_ever.get_mut(&key) {
+                if let Some(ever) = acked_ever.get_mut(volume) {
                     if *last < *ever {
                         lost_total += *ever - *last;
                     }
@@ -484,6 +486,62 @@ pub fn metrics(records: &[TraceRecord]) -> Metrics {
         }
     }
     m
+}
+
+/// A gap between acknowledged writes longer than this means the store was not
+/// writable (it is the database client's write timeout).
+pub const UNWRITABLE_GAP_MS: u64 = mesochaos_reference::store::WRITE_TIMEOUT_MS;
+
+/// How writable the databases' stores were: the total of the gaps longer than
+/// [`UNWRITABLE_GAP_MS`] between consecutive acknowledged writes, from the
+/// first one to `end_ms`, and the mean write latency in microseconds.
+///
+/// A write acknowledged on a machine cut off from the rest by a partition does
+/// not count: a database there writes, but its clients cannot reach it.
+pub fn db_availability(records: &[TraceRecord], end_ms: u64) -> (Option<u64>, Option<u64>) {
+    let mut cut_off: BTreeSet<String> = BTreeSet::new();
+    let mut last_ack: Option<u64> = None;
+    let mut unavailable = 0;
+    let (mut latency_total, mut acks) = (0u64, 0u64);
+    for r in records {
+        match &r.kind {
+            TraceKind::Fault { fault, detail } if fault == "partition" => {
+                // "a,b | c,d": the smaller side is cut off from the cluster.
+                if let Some((a, b)) = detail.split_once(" | ") {
+                    let a: Vec<&str> = a.split(',').collect();
+                    let b: Vec<&str> = b.split(',').collect();
+                    let minority = if a.len() <= b.len() { a } else { b };
+                    cut_off.extend(minority.into_iter().map(str::to_string));
+                }
+            }
+            TraceKind::Fault { fault, .. } if fault == "heal" => cut_off.clear(),
+            TraceKind::Event {
+                event: Event::DbRecordAcked { latency_ms, .. },
+            } => {
+                latency_total += latency_ms;
+                acks += 1;
+                if cut_off.contains(&machine_of(&r.at)) {
+                    continue;
+                }
+                if let Some(prev) = last_ack {
+                    let gap = r.t_ms - prev;
+                    if gap > UNWRITABLE_GAP_MS {
+                        unavailable += gap;
+                    }
+                }
+                last_ack = Some(r.t_ms);
+            }
+            _ => {}
+        }
+    }
+    let Some(prev) = last_ack else {
+        return (None, None);
+    };
+    let tail = end_ms.saturating_sub(prev);
+    if tail > UNWRITABLE_GAP_MS {
+        unavailable += tail;
+    }
+    (Some(unavailable), Some(latency_total * 1000 / acks.max(1)))
 }
 
 /// The key moments of a run, for people.

@@ -10,6 +10,7 @@
 //! | `master-N` | `master-N` |
 //! | `agent-N` | `agent-N` (the agent) and `executors-N` (its executor host) |
 //! | `scheduler-F-N` | `scheduler-F-N` (instance N of framework F) |
+//! | `storage-N` | `storage-N` (a storage server of the distributed file system) |
 //!
 //! Everything the harness shares with the processes — disks, the trace, the
 //! process table, message-fault rules — lives in [`Shared`], reached through an
@@ -27,6 +28,7 @@ use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgentPolicy};
+use mesochaos_reference::storage::{store_path, StorageConfig, StorageServer};
 use mesochaos_reference::scheduler::{
     InstanceState, Scheduler, SchedulerConfig, SchedulerMode, WorkloadPlan,
 };
@@ -67,6 +69,9 @@ pub struct ClusterSpec {
     pub agents: usize,
     pub agent_resources: Resources,
     pub frameworks: Vec<FrameworkSpec>,
+    /// Storage servers of the distributed file system (`storage-1` ...), each
+    /// on its own machine, serving the dataset [`DFS_STORE`].
+    pub storage_servers: usize,
     pub timing: Timing,
     pub removed_agent_policy: RemovedAgentPolicy,
     /// How long the supervisor waits before restarting a process that exited.
@@ -74,6 +79,9 @@ pub struct ClusterSpec {
     /// Upper bound on simulated time (turmoil's `simulation_duration`).
     pub duration_ms: u64,
 }
+
+/// The dataset the distributed file system's storage servers hold.
+pub const DFS_STORE: &str = "dfs";
 
 /// How to build a process's role.
 #[derive(Clone, Debug)]
@@ -83,6 +91,7 @@ pub enum ProcessKind {
     Agent(AgentConfig),
     ExecutorHost(ExecutorHostConfig),
     Scheduler(Box<SchedulerConfig>),
+    Storage(StorageConfig),
 }
 
 impl ProcessKind {
@@ -93,6 +102,7 @@ impl ProcessKind {
             ProcessKind::Agent(_) => "agent",
             ProcessKind::ExecutorHost(_) => "executor-host",
             ProcessKind::Scheduler(_) => "scheduler",
+            ProcessKind::Storage(_) => "storage-server",
         }
     }
 }
@@ -105,6 +115,7 @@ pub enum RoleRef {
     Agent(Rc<RefCell<Agent>>),
     ExecutorHost(Rc<RefCell<ExecutorHost>>),
     Scheduler(Rc<RefCell<Scheduler>>),
+    Storage(Rc<RefCell<StorageServer>>),
 }
 
 impl RoleRef {
@@ -116,6 +127,7 @@ impl RoleRef {
             RoleRef::Agent(r) => serde_json::to_value(&*r.borrow()),
             RoleRef::ExecutorHost(r) => serde_json::to_value(&*r.borrow()),
             RoleRef::Scheduler(r) => serde_json::to_value(&*r.borrow()),
+            RoleRef::Storage(r) => serde_json::to_value(&*r.borrow()),
         };
         value.expect("roles serialize")
     }
@@ -282,8 +294,18 @@ async fn start_process(shared: Rc<Shared>, me: ProcessId) -> turmoil::Result {
             };
             run!(Agent, Agent::recover(config, &files), true)
         }
-        ProcessKind::ExecutorHost(config) => run!(ExecutorHost, ExecutorHost::new(config), false),
+        // Executor hosts listen: a database client dials the replicas that
+        // other executor hosts run.
+        ProcessKind::ExecutorHost(config) => run!(ExecutorHost, ExecutorHost::new(config), true),
         ProcessKind::Scheduler(config) => run!(Scheduler, Scheduler::new(*config), false),
+        ProcessKind::Storage(config) => {
+            // Like an agent, a storage server knows only what its disk holds.
+            let data = shared
+                .disk_mut(&machine)
+                .read(&store_path(&config.store))
+                .map(|b| b.to_vec());
+            run!(Storage, StorageServer::recover(config, data.as_deref()), true)
+        }
     }
 }
 
@@ -298,6 +320,12 @@ pub fn process_names(spec: &ClusterSpec) -> Vec<(ProcessId, String)> {
         names.push((
             ProcessId::new(format!("executors-{i}")),
             format!("agent-{i}"),
+        ));
+    }
+    for i in 1..=spec.storage_servers {
+        names.push((
+            ProcessId::new(format!("storage-{i}")),
+            format!("storage-{i}"),
         ));
     }
     for f in &spec.frameworks {
@@ -326,7 +354,10 @@ impl Cluster {
         let mut order = Vec::new();
         for (name, machine) in process_names(&spec) {
             let kind = process_kind(&spec, &name, &coordinator);
-            let supervised = matches!(kind, ProcessKind::Master(_) | ProcessKind::Agent(_));
+            let supervised = matches!(
+                kind,
+                ProcessKind::Master(_) | ProcessKind::Agent(_) | ProcessKind::Storage(_)
+            );
             order.push(name.clone());
             slots.insert(
                 name,
@@ -797,6 +828,22 @@ impl Cluster {
             .map(|(name, _)| name)
     }
 
+    /// The first agent (by name) running an active task of `framework` (task IDs
+    /// are `<framework>-<n>`).
+    pub fn agent_running_framework(&self, framework: &str) -> Option<ProcessId> {
+        let prefix = format!("{framework}-");
+        self.agents()
+            .into_iter()
+            .find(|(_, a)| {
+                a.borrow().tasks().values().any(|tasks| {
+                    tasks
+                        .iter()
+                        .any(|(id, t)| id.as_str().starts_with(&prefix) && t.state.is_active())
+                })
+            })
+            .map(|(name, _)| name)
+    }
+
     /// Applies `f` to the current leader's state.
     pub fn leader_state<T>(
         &self,
@@ -988,6 +1035,12 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
             resources: spec.agent_resources,
             timing: spec.timing.clone(),
             boot_id: String::new(), // filled in at each start
+        });
+    }
+    if n.starts_with("storage-") {
+        return ProcessKind::Storage(StorageConfig {
+            name: name.clone(),
+            store: DFS_STORE.to_string(),
         });
     }
     if let Some(i) = n.strip_prefix("executors-") {

@@ -73,6 +73,9 @@ pub enum Condition {
         state: TaskState,
         count: u64,
     },
+    /// A database task of `framework` acknowledged a write since the last fault
+    /// (or heal) was applied: its store is writable again.
+    DbWritable { framework: String },
 }
 
 /// What must hold at the end of a run (on top of the always-on checkers).
@@ -96,6 +99,12 @@ pub struct Expectations {
     pub checkpoint_truncated: bool,
     /// Exactly this many offer operations refused by the master.
     pub refused_operations: Option<u64>,
+    /// Bounds on acknowledged database records lost (the storage comparison:
+    /// a strategy that must lose nothing, one that must lose data on a wipe).
+    pub acked_records_lost_max: Option<u64>,
+    pub acked_records_lost_min: Option<u64>,
+    /// At least this many database records acknowledged.
+    pub acked_records_min: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -152,6 +161,11 @@ pub struct Metrics {
     pub acked_records: u64,
     /// Offer operations the master refused.
     pub refused_operations: u64,
+    /// Time without a writable database store ([`checkers::db_availability`]);
+    /// `None` when no database acknowledged a write.
+    pub db_unwritable_ms: Option<u64>,
+    /// Mean latency of acknowledged database writes, in microseconds.
+    pub db_write_latency_mean_us: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -477,6 +491,7 @@ impl Runner {
             Target::ActiveScheduler(framework) => self.cluster.active_instance(framework),
             Target::DisplacedScheduler(framework) => self.displaced.get(framework).cloned(),
             Target::AgentOf(task) => self.cluster.agent_running(task),
+            Target::AgentRunning(framework) => self.cluster.agent_running_framework(framework),
             Target::LastCrashed => self.last_crashed.clone(),
         }
     }
@@ -686,6 +701,21 @@ impl Runner {
                     .count() as u64;
                 seen >= *count
             }
+            Condition::DbWritable { framework } => {
+                let prefix = format!("{framework}-");
+                let trace = self.cluster.shared.trace.borrow();
+                for r in trace.records().iter().rev() {
+                    match &r.kind {
+                        // A step marker is not a fault.
+                        TraceKind::Fault { fault, .. } if fault != "step" => return false,
+                        TraceKind::Event {
+                            event: Event::DbRecordAcked { task_id, .. },
+                        } if task_id.as_str().starts_with(&prefix) => return true,
+                        _ => {}
+                    }
+                }
+                false
+            }
         }
     }
 
@@ -713,6 +743,42 @@ impl Runner {
         let mut metrics = checkers::metrics(trace.records());
         metrics.failover_time_ms = self.failover_time_ms;
         metrics.acked_records_lost = acked_records_lost;
+        (metrics.db_unwritable_ms, metrics.db_write_latency_mean_us) =
+            checkers::db_availability(trace.records(), self.now());
+        let now = self.now();
+        let mut bound = |checker: &str, ok: bool, message: String| {
+            if !ok {
+                self.violations.push(Violation {
+                    checker: checker.into(),
+                    t_ms: now,
+                    message,
+                    processes: vec![],
+                });
+            }
+        };
+        let lost = metrics.acked_records_lost;
+        if let Some(max) = spec.expect.acked_records_lost_max {
+            bound(
+                "acked_records_lost",
+                lost <= max,
+                format!("{lost} acknowledged records lost, at most {max} expected"),
+            );
+        }
+        if let Some(min) = spec.expect.acked_records_lost_min {
+            bound(
+                "acked_records_lost",
+                lost >= min,
+                format!("{lost} acknowledged records lost, at least {min} expected"),
+            );
+        }
+        if let Some(min) = spec.expect.acked_records_min {
+            let acked = metrics.acked_records;
+            bound(
+                "acked_records",
+                acked >= min,
+                format!("{acked} database records acknowledged, at least {min} expected"),
+            );
+        }
         let timeline = checkers::timeline(trace.records());
         let trace_hash = trace.hash_hex();
         drop(trace);
@@ -810,6 +876,9 @@ impl std::fmt::Display for Condition {
                 state,
                 count,
             } => write!(f, "{framework} has received {state} {count} times"),
+            Condition::DbWritable { framework } => {
+                write!(f, "{framework}'s database acknowledged a write since the last fault")
+            }
         }
     }
 }

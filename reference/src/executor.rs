@@ -205,6 +205,10 @@ impl ExecutorHost {
                 let actions = client.start();
                 self.clients.insert(key.clone(), client);
                 self.perform(ctx, &key, actions, out);
+                // Ticks re-dial nodes that were down until a quorum answers.
+                if let Workload::DbClient { interval_ms, .. } = &task.workload {
+                    out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
+                }
             }
             (workload, _) => {
                 self.update(&key, TaskState::Running, None, out);
@@ -310,7 +314,7 @@ impl ExecutorHost {
         }
         if let Some((_, node)) = self.replicas.values_mut().find(|(_, n)| n.path == path) {
             if let Some((writer, ack)) = node.on_synced() {
-                out.send(&writer, ack);
+                self.deliver(ctx, &writer, ack, out);
             }
         }
     }
@@ -323,7 +327,11 @@ impl ExecutorHost {
         let volume = format!("store:{}", client.store);
         for action in actions {
             match action {
-                ClientAction::Send(peer, message) => out.send(&peer, message),
+                ClientAction::Send(peer, message) => self.deliver(ctx, &peer, message, out),
+                // A replica on this very host is reached without the network.
+                ClientAction::Connect(peer) if peer == self.config.name => {
+                    self.on_peer_link(ctx, peer, true, out)
+                }
                 ClientAction::Connect(peer) => out.connect(&peer),
                 ClientAction::Recovered { last } => {
                     out.event(Event::DbRecovered {
@@ -360,6 +368,17 @@ impl ExecutorHost {
         }
     }
 
+    /// Sends a store message; one for this very host (a database client next to
+    /// one of its replicas) is handled at once.
+    fn deliver(&mut self, ctx: &Context, to: &ProcessId, message: Message, out: &mut Out) {
+        if to == &self.config.name {
+            let me = self.config.name.clone();
+            self.on_store_message(ctx, me, message, out);
+        } else {
+            out.send(to, message);
+        }
+    }
+
     /// A message from another host: a write or read for a replica this host
     /// runs, or a store node's answer to one of its database clients.
     fn on_store_message(
@@ -376,7 +395,7 @@ impl ExecutorHost {
                         let path = node.path.clone();
                         out.append_file_durably_then_notify(&path, bytes);
                     }
-                    Err(ack) => out.send(&from, *ack),
+                    Err(ack) => self.deliver(ctx, &from, *ack, out),
                 },
                 None => out.event(Event::MessageIgnored {
                     from,
@@ -386,7 +405,8 @@ impl ExecutorHost {
             },
             Message::StoreRead { store } => {
                 if let Some((_, node)) = self.replicas.get(&store) {
-                    out.send(&from, node.state());
+                    let state = node.state();
+                    self.deliver(ctx, &from, state, out);
                 }
             }
             Message::StoreAck { store, record } => {

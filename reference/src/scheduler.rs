@@ -122,13 +122,25 @@ pub enum SchedulerMode {
     /// (unreserved first, then the framework's own reservations).
     #[default]
     Service,
-    /// A stateful service — the seed's database. The first launch reserves the
-    /// task's resources plus `volume_mb` of disk for the framework's role,
-    /// creates the persistent volume `volume_id` on it, and runs the task on
-    /// that volume, all in one accept. Every later launch goes where the volume
-    /// is (it is offered only to this role) and uses it again, so the task finds
-    /// its data. Only if the volume is reported gone does it start afresh.
-    Stateful { volume_id: String, volume_mb: u64 },
+    /// A stateful service — the seed's database, or a set of its replicas.
+    /// Each of the `desired_tasks` tasks has a *slot* with its own persistent
+    /// volume. A slot's first launch reserves the task's resources plus
+    /// `volume_mb` of disk for the framework's role, creates the slot's volume
+    /// on it, and runs the task on that volume, all in one accept. Every later
+    /// launch of the slot goes where its volume is (it is offered only to this
+    /// role) and uses it again, so the task finds its data. Only if that agent
+    /// is gone for good — `TASK_GONE`, or its host comes back under a new agent
+    /// ID, which is what a wiped disk looks like — does the slot start afresh.
+    ///
+    /// With `hosts` given, slot `k` runs only on the agent of host `hosts[k]`
+    /// (Mesos frameworks pin tasks with offer `hostname` constraints): the
+    /// seed's replicated local volumes, one replica per reserved machine.
+    Stateful {
+        volume_id: String,
+        volume_mb: u64,
+        #[serde(default)]
+        hosts: Vec<ProcessId>,
+    },
     /// A framework the scenario drives: it declines every offer unless told to
     /// accept one with given operations, and neither launches nor kills on its own.
     Scripted,
@@ -200,6 +212,17 @@ pub struct KnownTask {
     pub agent_id: Option<AgentId>,
     /// A kill has been sent for this task.
     pub killing: bool,
+    /// A stateful framework's slot this task fills.
+    #[serde(default)]
+    pub slot: Option<u32>,
+}
+
+/// Where a stateful slot's data lives: its volume, and the agent holding it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotVolume {
+    pub volume: Volume,
+    pub agent_id: AgentId,
+    pub host: ProcessId,
 }
 
 /// The framework's shared state: one document in the coordinator.
@@ -210,9 +233,10 @@ pub struct FrameworkState {
     /// so that a new active instance never reuses a task ID.
     pub launched: u64,
     pub tasks: BTreeMap<TaskId, KnownTask>,
-    /// A stateful framework's volume, once created (where its data lives).
+    /// A stateful framework's volumes by slot, once created (where its data
+    /// lives).
     #[serde(default)]
-    pub volume: Option<Volume>,
+    pub volumes: BTreeMap<u32, SlotVolume>,
 }
 
 /// A state write in flight, with the messages that wait for it to be durable.
@@ -910,7 +934,8 @@ impl Scheduler {
                 SchedulerMode::Stateful {
                     volume_id,
                     volume_mb,
-                } => self.place_stateful_task(&offer, &mut needed, &volume_id, volume_mb, out),
+                    hosts,
+                } => self.place_stateful_task(&offer, &volume_id, volume_mb, &hosts),
                 SchedulerMode::Scripted => vec![],
             };
             if operations.is_empty() {
@@ -948,6 +973,12 @@ impl Scheduler {
                             state: TaskState::Staging,
                             agent_id: Some(offer.agent_id.clone()),
                             killing: false,
+                            slot: self
+                                .state
+                                .volumes
+                                .iter()
+                                .find(|(_, v)| task.volume.as_ref() == Some(&v.volume.id))
+                                .map(|(slot, _)| *slot),
                         });
                     out.event(Event::SchedulerLaunching {
                         task_id: task.task_id.clone(),
@@ -990,59 +1021,91 @@ impl Scheduler {
         vec![Operation::Launch { tasks }]
     }
 
-    /// The stateful task: reserve and create its volume the first time; later,
-    /// relaunch only where the volume is offered.
+    /// A stateful slot's task: reserve and create its volume the first time;
+    /// later, relaunch only where the volume is offered. One task per offer.
     fn place_stateful_task(
         &mut self,
         offer: &Offer,
-        needed: &mut u64,
         volume_id: &str,
         volume_mb: u64,
-        _out: &mut Out,
+        hosts: &[ProcessId],
     ) -> Vec<Operation> {
-        if *needed == 0 {
-            return vec![];
-        }
         let role = self.config.framework.role.clone();
         let task_resources = self.config.task_resources;
-        match self.state.volume.clone() {
-            Some(volume) => {
-                // Only where our volume is, and with our reservation free.
-                let offered = offer.volumes.iter().any(|v| v.key() == volume.key());
-                if !offered || !offer.resources.get(&role).contains(&task_resources) {
-                    return vec![];
+        let slots = self.config.desired_tasks as u32;
+        for slot in 0..slots {
+            if let Some(host) = hosts.get(slot as usize) {
+                if host != &offer.hostname {
+                    continue; // pinned elsewhere
                 }
-                *needed -= 1;
-                let mut task = self.new_task();
-                task.role = role;
-                task.volume = Some(volume.id.clone());
-                vec![Operation::Launch { tasks: vec![task] }]
             }
-            None => {
-                let reservation = task_resources.plus(&Resources::new(0, 0, volume_mb));
-                if !offer.resources.get(UNRESERVED).contains(&reservation) {
-                    return vec![];
+            if self.slot_running(slot) {
+                continue;
+            }
+            match self.state.volumes.get(&slot).cloned() {
+                Some(placed) if placed.host == offer.hostname && placed.agent_id != offer.agent_id => {
+                    // The volume's host is back under a new agent ID: its disk
+                    // was wiped and the volume with it. Start this slot afresh.
+                    self.state.volumes.remove(&slot);
+                    return self.place_stateful_task(offer, volume_id, volume_mb, hosts);
                 }
-                *needed -= 1;
-                let volume = Volume {
-                    id: volume_id.to_string(),
-                    role: role.clone(),
-                    disk_mb: volume_mb,
-                };
-                self.state.volume = Some(volume.clone());
-                let mut task = self.new_task();
-                task.role = role.clone();
-                task.volume = Some(volume.id.clone());
-                vec![
-                    Operation::Reserve {
-                        role,
-                        resources: reservation,
-                    },
-                    Operation::Create { volume },
-                    Operation::Launch { tasks: vec![task] },
-                ]
+                Some(placed) => {
+                    // Only where our volume is, and with our reservation free.
+                    let offered = offer.volumes.iter().any(|v| v.key() == placed.volume.key());
+                    if !offered || !offer.resources.get(&role).contains(&task_resources) {
+                        continue;
+                    }
+                    let mut task = self.new_task();
+                    task.role = role;
+                    task.volume = Some(placed.volume.id.clone());
+                    return vec![Operation::Launch { tasks: vec![task] }];
+                }
+                None => {
+                    // A fresh slot never shares an agent with another slot's
+                    // volume: replicas on one machine would fail together.
+                    if self.state.volumes.values().any(|v| v.agent_id == offer.agent_id) {
+                        continue;
+                    }
+                    let reservation = task_resources.plus(&Resources::new(0, 0, volume_mb));
+                    if !offer.resources.get(UNRESERVED).contains(&reservation) {
+                        continue;
+                    }
+                    let volume = Volume {
+                        id: slot_volume_id(volume_id, slot, slots),
+                        role: role.clone(),
+                        disk_mb: volume_mb,
+                    };
+                    self.state.volumes.insert(
+                        slot,
+                        SlotVolume {
+                            volume: volume.clone(),
+                            agent_id: offer.agent_id.clone(),
+                            host: offer.hostname.clone(),
+                        },
+                    );
+                    let mut task = self.new_task();
+                    task.role = role.clone();
+                    task.volume = Some(volume.id.clone());
+                    return vec![
+                        Operation::Reserve {
+                            role,
+                            resources: reservation,
+                        },
+                        Operation::Create { volume },
+                        Operation::Launch { tasks: vec![task] },
+                    ];
+                }
             }
         }
+        vec![]
+    }
+
+    /// Whether a task that counts as running fills `slot`.
+    fn slot_running(&self, slot: u32) -> bool {
+        self.state
+            .tasks
+            .values()
+            .any(|t| t.slot == Some(slot) && counts_as_running(t))
     }
 
     /// The next task (its ID from the framework's counter); the caller places it.
@@ -1074,6 +1137,7 @@ impl Scheduler {
                 state: update.state,
                 agent_id: update.agent_id.clone(),
                 killing: false,
+                slot: None,
             });
         task.state = update.state;
         if update.agent_id.is_some() {
@@ -1084,8 +1148,10 @@ impl Scheduler {
         }
         // A stateful task whose agent is gone for good (its disk with it) will
         // never see its volume again: start afresh elsewhere.
-        if update.state == TaskState::Gone && self.state.volume.is_some() {
-            self.state.volume = None;
+        if update.state == TaskState::Gone {
+            if let Some(slot) = task.slot {
+                self.state.volumes.remove(&slot);
+            }
         }
         if self.reconciling.remove(&update.task_id) && self.reconciling.is_empty() {
             out.cancel_timer(SchedulerTimer::ReconcileRetry);
@@ -1114,15 +1180,29 @@ impl Scheduler {
         if surplus == 0 {
             return;
         }
-        let newest: Vec<TaskId> = self
-            .state
-            .tasks
-            .iter()
-            .rev()
-            .filter(|(_, t)| counts_as_running(t))
-            .take(surplus as usize)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let newest: Vec<TaskId> = if matches!(self.config.mode, SchedulerMode::Stateful { .. }) {
+            // Per slot: keep the oldest task of a slot, kill the others.
+            let mut seen = BTreeSet::new();
+            let mut extra: Vec<TaskId> = self
+                .state
+                .tasks
+                .iter()
+                .filter(|(_, t)| counts_as_running(t))
+                .filter(|(_, t)| !seen.insert(t.slot))
+                .map(|(id, _)| id.clone())
+                .collect();
+            extra.reverse();
+            extra
+        } else {
+            self.state
+                .tasks
+                .iter()
+                .rev()
+                .filter(|(_, t)| counts_as_running(t))
+                .take(surplus as usize)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
         for task_id in newest {
             self.kill(task_id, out);
         }
@@ -1232,6 +1312,15 @@ impl Scheduler {
                 why: "not a message a scheduler handles".into(),
             }),
         }
+    }
+}
+
+/// The volume of `slot` (of `slots`): the one volume keeps its plain ID.
+fn slot_volume_id(volume_id: &str, slot: u32, slots: u32) -> String {
+    if slots <= 1 {
+        volume_id.to_string()
+    } else {
+        format!("{volume_id}-{}", slot + 1)
     }
 }
 

@@ -192,7 +192,27 @@ impl StoreClient {
     /// that waited too long.
     pub fn on_tick(&mut self, now_ms: u64) -> Vec<ClientAction> {
         if !self.is_recovered() {
-            return vec![];
+            // Still waiting for a quorum to say what it holds: dial again the
+            // nodes that are not connected (a node that was down at start) and
+            // ask again those that have not answered (a replica still starting).
+            let answered = self.states.as_ref().expect("recovering");
+            return self
+                .peers
+                .iter()
+                .filter(|p| !answered.contains_key(*p))
+                .map(|p| {
+                    if self.connected.contains(p) {
+                        ClientAction::Send(
+                            p.clone(),
+                            Message::StoreRead {
+                                store: self.store.clone(),
+                            },
+                        )
+                    } else {
+                        ClientAction::Connect(p.clone())
+                    }
+                })
+                .collect();
         }
         let mut actions = Vec::new();
         let record = match &self.in_flight {

@@ -45,6 +45,9 @@ pub fn text(report: &RunReport, description: &str, wall_seconds: f64) -> String 
         )),
         None => line("final leader: none".into()),
     }
+    if let Some(db) = database_line(report) {
+        line(db);
+    }
     line(format!(
         "messages: {} sent, {} dropped; simulated {:.1}s in {:.2}s wall",
         report.metrics.messages_sent,
@@ -71,6 +74,71 @@ pub fn text(report: &RunReport, description: &str, wall_seconds: f64) -> String 
             "verdict: FAIL ({} violations)",
             report.violations.len()
         )),
+    }
+    out
+}
+
+/// What the run's databases saw, when it ran one.
+fn database_line(report: &RunReport) -> Option<String> {
+    let m = &report.metrics;
+    let unwritable = m.db_unwritable_ms?;
+    Some(format!(
+        "database: {} writes acknowledged, {} acknowledged writes lost, {:.1}s without a writable store, mean write latency {:.1} ms",
+        m.acked_records,
+        m.acked_records_lost,
+        unwritable as f64 / 1000.0,
+        m.db_write_latency_mean_us.unwrap_or(0) as f64 / 1000.0
+    ))
+}
+
+/// The storage strategies side by side (`mesochaos compare`): one row per run.
+pub fn comparison_table(reports: &[&RunReport]) -> String {
+    let header = [
+        "scenario",
+        "verdict",
+        "acked writes",
+        "acked writes lost",
+        "time without a writable store",
+        "mean write latency",
+    ];
+    let rows: Vec<[String; 6]> = reports
+        .iter()
+        .map(|r| {
+            let m = &r.metrics;
+            [
+                r.scenario.clone(),
+                match r.verdict {
+                    Verdict::Pass => "pass".into(),
+                    Verdict::Fail => "FAIL".into(),
+                },
+                m.acked_records.to_string(),
+                m.acked_records_lost.to_string(),
+                m.db_unwritable_ms
+                    .map_or("-".into(), |ms| format!("{:.1} s", ms as f64 / 1000.0)),
+                m.db_write_latency_mean_us
+                    .map_or("-".into(), |us| format!("{:.1} ms", us as f64 / 1000.0)),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    // A Markdown table: readable in a terminal, pasteable into docs.
+    let mut out = String::new();
+    let mut put = |cells: &[String]| {
+        out.push('|');
+        for (cell, w) in cells.iter().zip(widths) {
+            let _ = write!(out, " {cell:<w$} |");
+        }
+        out.push('\n');
+    };
+    put(&header.map(String::from));
+    put(&widths.map(|w| "-".repeat(w)));
+    for row in &rows {
+        put(row);
     }
     out
 }

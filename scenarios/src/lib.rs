@@ -9,7 +9,7 @@
 mod units;
 
 use mesochaos_faults::{Fault, Target};
-use mesochaos_harness::cluster::FrameworkSpec;
+use mesochaos_harness::cluster::{FrameworkSpec, DFS_STORE};
 use mesochaos_harness::run::UpdateExpectation;
 use mesochaos_harness::{ClusterSpec, Condition, Expectations, RunSpec, Step};
 use mesochaos_reference::io::Command;
@@ -18,7 +18,7 @@ use mesochaos_reference::messages::Operation;
 use mesochaos_reference::resources::{Volume, UNRESERVED};
 use mesochaos_reference::scheduler::{SchedulerMode, WorkloadPlan};
 use mesochaos_reference::task::{TaskInfo, Workload};
-use mesochaos_reference::{Message, Reason, Resources, TaskId, TaskState, Timing};
+use mesochaos_reference::{Message, ProcessId, Reason, Resources, TaskId, TaskState, Timing};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -147,6 +147,8 @@ struct RawCluster {
     agent_resources: Option<Spanned<RawResources>>,
     removed_agent_policy: Option<Spanned<String>>,
     restart_delay: Option<Spanned<String>>,
+    /// Storage servers of a distributed file system (`storage-1` ...).
+    storage_servers: Option<Spanned<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +203,8 @@ struct RawFramework {
 struct RawVolume {
     id: String,
     size: String,
+    /// Pin task `k` (and its volume) to agent machine `hosts[k]`.
+    hosts: Option<Vec<String>>,
 }
 
 /// A workload: `"forever"`, `{ finish_after = "30s" }` or `{ fail_after = "20s" }`
@@ -266,6 +270,9 @@ struct RawExpect {
     #[serde(default)]
     checkpoint_truncated: bool,
     refused_operations: Option<u64>,
+    acked_records_lost_max: Option<u64>,
+    acked_records_lost_min: Option<u64>,
+    acked_records_min: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -311,9 +318,33 @@ fn resources(raw: &Spanned<RawResources>) -> Result<Resources, Invalid> {
 }
 
 fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> {
-    const FORMS: &str = "use \"forever\", { finish_after = \"30s\" }, { fail_after = \"20s\" } or { db_write_every = \"1s\" }";
+    const FORMS: &str = "use \"forever\", \"store_replica\", { finish_after = \"30s\" }, { fail_after = \"20s\" }, \
+                         { db_write_every = \"1s\" } or { db_write_every = \"1s\", store = \"dfs\" | \"<replica framework>\" }";
     match raw {
         toml::Value::String(name) if name == "forever" => Ok(Workload::Forever),
+        // The store is named after the framework: filled in by the caller.
+        toml::Value::String(name) if name == "store_replica" => Ok(Workload::StoreReplica {
+            store: String::new(),
+        }),
+        toml::Value::Table(table) if table.len() == 2 && table.contains_key("store") => {
+            let (Some(every), Some(store)) = (
+                table.get("db_write_every").and_then(|v| v.as_str()),
+                table.get("store").and_then(|v| v.as_str()),
+            ) else {
+                return Err((span, format!("invalid workload: {FORMS}")));
+            };
+            let interval_ms = parse_duration_ms(every).map_err(|e| (span.clone(), e))?;
+            if interval_ms == 0 {
+                return Err((span, "db_write_every must be more than 0".into()));
+            }
+            // Peers and quorum are resolved once every framework is known.
+            Ok(Workload::DbClient {
+                interval_ms,
+                store: store.to_string(),
+                peers: vec![],
+                quorum: 0,
+            })
+        }
         toml::Value::Table(table) if table.len() == 1 => {
             let (key, value) = table.iter().next().expect("one entry");
             let Some(text) = value.as_str() else {
@@ -331,6 +362,48 @@ fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> 
             }
         }
         other => Err((span, format!("invalid workload {other}: {FORMS}"))),
+    }
+}
+
+/// Where a database client's store lives: the storage servers (`"dfs"`), or
+/// the executor hosts of a replica framework's pinned agents. A majority of the
+/// nodes must hold a write before it is acknowledged.
+fn resolve_store(
+    store: &str,
+    span: &Range<usize>,
+    storage_servers: usize,
+    frameworks: &[FrameworkSpec],
+) -> Result<Vec<ProcessId>, Invalid> {
+    if store == DFS_STORE {
+        if storage_servers == 0 {
+            return Err((
+                span.clone(),
+                "store = \"dfs\" needs storage servers: set `storage_servers = 3` in [cluster]".into(),
+            ));
+        }
+        return Ok((1..=storage_servers)
+            .map(|i| ProcessId::new(format!("storage-{i}")))
+            .collect());
+    }
+    let replicas = frameworks.iter().find(|f| f.name == store).ok_or_else(|| {
+        (
+            span.clone(),
+            format!("store \"{store}\" is neither \"dfs\" nor a framework of replica tasks"),
+        )
+    })?;
+    match (&replicas.mode, &replicas.workload.steady) {
+        (SchedulerMode::Stateful { hosts, .. }, Workload::StoreReplica { .. }) if !hosts.is_empty() => {
+            Ok(hosts
+                .iter()
+                .map(|h| ProcessId::new(h.as_str().replacen("agent-", "executors-", 1)))
+                .collect())
+        }
+        _ => Err((
+            span.clone(),
+            format!(
+                "framework \"{store}\" must run replicas: workload = \"store_replica\" and a volume with hosts = [...]"
+            ),
+        )),
     }
 }
 
@@ -362,7 +435,9 @@ struct Names {
 impl Names {
     fn target(&self, text: &str, span: &Range<usize>) -> Result<Target, Invalid> {
         let target = Target::parse(text);
-        if let Target::ActiveScheduler(framework) | Target::DisplacedScheduler(framework) = &target
+        if let Target::ActiveScheduler(framework)
+        | Target::DisplacedScheduler(framework)
+        | Target::AgentRunning(framework) = &target
         {
             if !self.frameworks.contains(framework) {
                 return Err((
@@ -502,6 +577,10 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
     let timing = timing(&raw.timing)?;
 
     let mut frameworks = Vec::new();
+    // Database clients whose store is resolved once every framework is known.
+    let mut pending_stores: Vec<(usize, String, Range<usize>)> = Vec::new();
+    let storage_servers = cluster.storage_servers.as_ref().map_or(0, |n| *n.get_ref());
+    let agents = *cluster.agents.get_ref();
     let mut names = Names {
         processes: BTreeSet::new(),
         frameworks: BTreeSet::new(),
@@ -540,6 +619,17 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
         let steady = match &f.workload {
             Some(w) => workload(w.get_ref(), w.span())?,
             None => Workload::Forever,
+        };
+        let steady = match steady {
+            Workload::StoreReplica { .. } => Workload::StoreReplica {
+                store: name.clone(),
+            },
+            Workload::DbClient { ref store, .. } => {
+                let span = f.workload.as_ref().expect("parsed from it").span();
+                pending_stores.push((frameworks.len(), store.clone(), span));
+                steady
+            }
+            other => other,
         };
         let plan = match &f.first_tasks {
             Some(first) => WorkloadPlan {
@@ -582,20 +672,64 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                                 .into(),
                         ));
                     }
+                    let hosts: Vec<ProcessId> = v
+                        .get_ref()
+                        .hosts
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(ProcessId::new)
+                        .collect();
+                    for host in &hosts {
+                        let known = host
+                            .as_str()
+                            .strip_prefix("agent-")
+                            .and_then(|n| n.parse::<usize>().ok())
+                            .is_some_and(|n| (1..=agents).contains(&n));
+                        if !known {
+                            return Err((
+                                v.span(),
+                                format!("volume host \"{host}\" is not an agent machine (agent-1 .. agent-{agents})"),
+                            ));
+                        }
+                    }
+                    let desired = f.tasks.as_ref().map_or(0, |t| *t.get_ref());
+                    if !hosts.is_empty() && hosts.len() as u64 != desired {
+                        return Err((
+                            v.span(),
+                            format!("{} volume hosts for {desired} tasks: pin each task to one host", hosts.len()),
+                        ));
+                    }
                     SchedulerMode::Stateful {
                         volume_id: v.get_ref().id.clone(),
                         volume_mb: parse_mem_mb(&v.get_ref().size).map_err(|e| (v.span(), e))?,
+                        hosts,
                     }
                 }
             },
             name,
         });
     }
+    for (index, store, span) in pending_stores {
+        let peers = resolve_store(&store, &span, storage_servers, &frameworks)?;
+        let quorum = peers.len() as u32 / 2 + 1;
+        let client = Workload::DbClient {
+            interval_ms: match frameworks[index].workload.steady {
+                Workload::DbClient { interval_ms, .. } => interval_ms,
+                _ => unreachable!("pending stores are database clients"),
+            },
+            store,
+            peers,
+            quorum,
+        };
+        frameworks[index].workload = WorkloadPlan::uniform(client);
+    }
     let spec = ClusterSpec {
         masters: *cluster.masters.get_ref(),
         agents: *cluster.agents.get_ref(),
         agent_resources,
         frameworks,
+        storage_servers,
         timing,
         removed_agent_policy,
         restart_delay_ms,
@@ -828,6 +962,9 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
             "new_scheduler" => Condition::NewScheduler {
                 framework: names.framework(s.framework.as_ref(), &span)?,
             },
+            "db_writable" => Condition::DbWritable {
+                framework: names.framework(s.framework.as_ref(), &span)?,
+            },
             "framework_removed" => Condition::FrameworkRemoved {
                 framework: names.framework(s.framework.as_ref(), &span)?,
             },
@@ -850,7 +987,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
                     wait.span(),
                     format!(
                         "unknown condition \"{other}\" (known: leader_elected, new_leader, no_leader, tasks_running, \
-                         reregistered, converged, update_seen, scheduler_active, new_scheduler, framework_removed, instance_stopped)"
+                         reregistered, converged, update_seen, scheduler_active, new_scheduler, framework_removed, instance_stopped, db_writable)"
                     ),
                 ))
             }
@@ -1128,6 +1265,9 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
         updates,
         checkpoint_truncated: raw.checkpoint_truncated,
         refused_operations: raw.refused_operations,
+        acked_records_lost_max: raw.acked_records_lost_max,
+        acked_records_lost_min: raw.acked_records_lost_min,
+        acked_records_min: raw.acked_records_min,
     })
 }
 

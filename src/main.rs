@@ -49,10 +49,8 @@ enum Commands {
     },
     /// Run several scenarios (e.g. the storage strategies) with one seed and print
     /// their database figures side by side as a Markdown table.
-    #[command(
-        after_help = "Example: mesochaos compare scenarios/storage-*.toml\n\n\
-                      Exit codes: 0 every run passed, 1 some run failed (its replay command is printed), 2 bad input."
-    )]
+    #[command(after_help = "Example: mesochaos compare scenarios/storage-*.toml\n\n\
+                      Exit codes: 0 every run passed, 1 some run failed (its replay command is printed), 2 bad input.")]
     Compare {
         /// The scenario files (at least one).
         #[arg(required = true)]
@@ -248,16 +246,21 @@ fn compare(files: &[PathBuf], seed: Option<u64>, format: Format) -> ExitCode {
             Err(code) => return code,
         }
     }
-    // The seeds come first, so that even a run that dies can be replayed.
-    match seed {
-        Some(seed) => println!("seed: {seed}"),
+    // The seeds come first, so that even a run that dies can be replayed (on
+    // stderr with JSON, which keeps stdout one object).
+    let seeds = match seed {
+        Some(seed) => format!("seed: {seed}"),
         None => {
             let seeds: Vec<String> = scenarios
                 .iter()
                 .map(|(_, s)| s.seed.to_string())
                 .collect();
-            println!("seeds: {}", seeds.join(", "));
+            format!("seeds: {}", seeds.join(", "))
         }
+    };
+    match format {
+        Format::Text => println!("{seeds}"),
+        Format::Json => eprintln!("{seeds}"),
     }
     let first_steps = &scenarios[0].1.spec.steps;
     let same_script = scenarios.iter().all(|(_, s)| &s.spec.steps == first_steps);

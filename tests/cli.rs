@@ -314,3 +314,51 @@ fn snapshot_writes_every_processs_role_state_and_nothing_for_a_crashed_one() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `compare` runs the storage strategies under one fault script and prints what
+/// the seed predicts: only the unreplicated local volume loses acknowledged
+/// writes (with the disk), and it writes fastest.
+#[test]
+fn compare_shows_the_storage_trade_off() {
+    let files = [
+        "scenarios/storage-dfs.toml",
+        "scenarios/storage-replicated.toml",
+        "scenarios/storage-local.toml",
+    ];
+    let mut args = vec!["compare", "--format", "json"];
+    args.extend(files);
+    let out = mesochaos(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["same_fault_script"], true);
+    let runs = json["runs"].as_array().unwrap();
+    let by_name = |name: &str| {
+        runs.iter()
+            .find(|r| r["scenario"] == name)
+            .unwrap_or_else(|| panic!("{name} ran"))["metrics"]
+            .clone()
+    };
+    let (dfs, replicated, local) = (
+        by_name("storage-dfs"),
+        by_name("storage-replicated"),
+        by_name("storage-local"),
+    );
+    assert_eq!(dfs["acked_records_lost"], 0);
+    assert_eq!(replicated["acked_records_lost"], 0);
+    assert!(local["acked_records_lost"].as_u64().unwrap() > 0);
+    let latency = |m: &serde_json::Value| m["db_write_latency_mean_us"].as_u64().unwrap();
+    assert!(latency(&local) < latency(&replicated));
+    assert!(latency(&local) < latency(&dfs));
+
+    // The table for people, one row per strategy, seeds first.
+    let mut args = vec!["compare"];
+    args.extend(files);
+    let out = mesochaos(&args);
+    let text = stdout(&out);
+    assert!(text.starts_with("seeds: 1, 1, 1\n"), "{text}");
+    assert!(text.contains("| storage-local "), "{text}");
+    assert!(!text.contains("do not run the same steps"), "{text}");
+
+    let out = mesochaos(&["compare", "scenarios/no-such-file.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+}

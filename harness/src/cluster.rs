@@ -28,10 +28,10 @@ use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
 use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgentPolicy};
-use mesochaos_reference::storage::{store_path, StorageConfig, StorageServer};
 use mesochaos_reference::scheduler::{
     InstanceState, Scheduler, SchedulerConfig, SchedulerMode, WorkloadPlan,
 };
+use mesochaos_reference::storage::{store_path, StorageConfig, StorageServer};
 use mesochaos_reference::{ProcessId, Resources, Timing};
 use serde::Serialize;
 use std::cell::{Cell, RefCell, RefMut};
@@ -304,7 +304,11 @@ async fn start_process(shared: Rc<Shared>, me: ProcessId) -> turmoil::Result {
                 .disk_mut(&machine)
                 .read(&store_path(&config.store))
                 .map(|b| b.to_vec());
-            run!(Storage, StorageServer::recover(config, data.as_deref()), true)
+            run!(
+                Storage,
+                StorageServer::recover(config, data.as_deref()),
+                true
+            )
         }
     }
 }

@@ -877,7 +877,10 @@ impl std::fmt::Display for Condition {
                 count,
             } => write!(f, "{framework} has received {state} {count} times"),
             Condition::DbWritable { framework } => {
-                write!(f, "{framework}'s database acknowledged a write since the last fault")
+                write!(
+                    f,
+                    "{framework}'s database acknowledged a write since the last fault"
+                )
             }
         }
     }

@@ -1043,7 +1043,9 @@ impl Scheduler {
                 continue;
             }
             match self.state.volumes.get(&slot).cloned() {
-                Some(placed) if placed.host == offer.hostname && placed.agent_id != offer.agent_id => {
+                Some(placed)
+                    if placed.host == offer.hostname && placed.agent_id != offer.agent_id =>
+                {
                     // The volume's host is back under a new agent ID: its disk
                     // was wiped and the volume with it. Start this slot afresh.
                     self.state.volumes.remove(&slot);
@@ -1063,7 +1065,12 @@ impl Scheduler {
                 None => {
                     // A fresh slot never shares an agent with another slot's
                     // volume: replicas on one machine would fail together.
-                    if self.state.volumes.values().any(|v| v.agent_id == offer.agent_id) {
+                    if self
+                        .state
+                        .volumes
+                        .values()
+                        .any(|v| v.agent_id == offer.agent_id)
+                    {
                         continue;
                     }
                     let reservation = task_resources.plus(&Resources::new(0, 0, volume_mb));

@@ -378,7 +378,8 @@ fn resolve_store(
         if storage_servers == 0 {
             return Err((
                 span.clone(),
-                "store = \"dfs\" needs storage servers: set `storage_servers = 3` in [cluster]".into(),
+                "store = \"dfs\" needs storage servers: set `storage_servers = 3` in [cluster]"
+                    .into(),
             ));
         }
         return Ok((1..=storage_servers)

@@ -82,7 +82,7 @@ fn every_scenario_file_passes_its_ci_seeds_and_matches_its_snapshot() {
                     (fw, lines)
                 })
                 .collect();
-            let snapshot = json!({
+            let mut snapshot = json!({
                 "scenario": report.scenario,
                 "seed": seed,
                 "verdict": report.verdict,
@@ -90,6 +90,16 @@ fn every_scenario_file_passes_its_ci_seeds_and_matches_its_snapshot() {
                 "framework_updates": updates,
                 "task_starts": report.task_starts,
             });
+            let m = &report.metrics;
+            if m.db_unwritable_ms.is_some() {
+                // What the storage comparison reports for this run.
+                snapshot["database"] = json!({
+                    "acked_records": m.acked_records,
+                    "acked_records_lost": m.acked_records_lost,
+                    "unwritable_ms": m.db_unwritable_ms,
+                    "write_latency_mean_us": m.db_write_latency_mean_us,
+                });
+            }
             insta::assert_json_snapshot!(report.scenario.clone(), snapshot);
         }
     }
@@ -1290,5 +1300,162 @@ fn a_new_leader_learns_reservations_and_volumes_from_the_agents() {
         let (_, task, last, acked) = db_recoveries(&records).last().cloned().unwrap();
         assert_eq!(task, "db-0002");
         assert!(last >= acked && acked > 0, "seed {seed}");
+    }
+}
+
+// ----- the three storage strategies under one fault script -----
+
+/// Database writes that found no quorum in time.
+fn failed_writes(records: &[TraceRecord]) -> Vec<u64> {
+    events(records)
+        .filter_map(|(t, _, e)| matches!(e, Event::DbWriteFailed { .. }).then_some(t))
+        .collect()
+}
+
+/// Local volume without replication: a reboot loses nothing (the records were
+/// fsynced), the disk wipe loses every acknowledged record, and the database
+/// starts again from nothing.
+#[test]
+fn a_local_volume_keeps_data_across_a_reboot_and_loses_it_with_the_disk() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("storage-local", seed);
+        assert_pass(&report);
+        let reboot = fault_time(&records, "power_off");
+        let wipe = fault_time(&records, "wipe_disk");
+        let recoveries = db_recoveries(&records);
+        let after_reboot = recoveries
+            .iter()
+            .find(|(t, ..)| *t > reboot && *t < wipe)
+            .expect("relaunched after the reboot");
+        assert!(
+            after_reboot.2 >= after_reboot.3 && after_reboot.3 > 0,
+            "seed {seed}: the reboot lost nothing: {after_reboot:?}"
+        );
+        let after_wipe = recoveries
+            .iter()
+            .find(|(t, ..)| *t > wipe)
+            .expect("relaunched after the wipe");
+        assert_eq!(after_wipe.2, 0, "seed {seed}: the wiped volume is empty");
+        assert_eq!(
+            report.metrics.acked_records_lost, after_wipe.3,
+            "seed {seed}: everything acknowledged before the wipe is lost"
+        );
+        // No network in the write path: an fsync per write and nothing else.
+        assert!(failed_writes(&records).is_empty());
+        assert!(report.metrics.db_write_latency_mean_us.unwrap() <= 10_000);
+    }
+}
+
+/// Distributed file system: the database can lose its machine, disk and all,
+/// and find every acknowledged record on the storage servers; each write pays
+/// a network round trip; cut off from the servers it cannot write.
+#[test]
+fn a_distributed_file_system_loses_nothing_but_pays_a_round_trip_per_write() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("storage-dfs", seed);
+        assert_pass(&report);
+        let (local, _) = run("storage-local", seed);
+        assert_eq!(report.metrics.acked_records_lost, 0);
+        let recoveries = db_recoveries(&records);
+        assert!(recoveries.len() >= 3, "seed {seed}: {recoveries:?}");
+        for (t, task, last, acked) in &recoveries {
+            assert!(
+                last >= acked,
+                "seed {seed}: {task} at {t} ms found {last}, {acked} were acknowledged"
+            );
+        }
+        let wipe = fault_time(&records, "wipe_disk");
+        let after_wipe = recoveries.iter().find(|(t, ..)| *t > wipe).unwrap();
+        assert!(after_wipe.3 > 0 && after_wipe.2 >= after_wipe.3);
+        // Every write went to the three storage servers over TCP.
+        let servers: BTreeSet<&str> = records
+            .iter()
+            .filter_map(|r| match &r.kind {
+                TraceKind::Send {
+                    to,
+                    message: mesochaos_reference::Message::StoreWrite { .. },
+                    ..
+                } => Some(to.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            servers,
+            BTreeSet::from(["storage-1", "storage-2", "storage-3"])
+        );
+        assert!(
+            report.metrics.db_write_latency_mean_us > local.metrics.db_write_latency_mean_us,
+            "seed {seed}: a round trip costs more than a local fsync"
+        );
+        // While its machine was cut off, the database could not reach a quorum.
+        let isolated = fault_time(&records, "partition");
+        let healed = fault_time(&records, "heal");
+        assert!(failed_writes(&records)
+            .iter()
+            .any(|t| (isolated..healed).contains(t)));
+    }
+}
+
+/// Replicated local volumes: one replica per reserved agent, pinned there;
+/// losing one machine with its disk loses nothing acknowledged, and the replica
+/// on that machine starts afresh on a new volume.
+#[test]
+fn replicated_local_volumes_survive_the_loss_of_one_machine() {
+    for seed in CI_SEEDS {
+        let (report, records) = run("storage-replicated", seed);
+        assert_pass(&report);
+        assert_eq!(report.metrics.acked_records_lost, 0);
+        for (t, task, last, acked) in db_recoveries(&records) {
+            assert!(
+                last >= acked,
+                "seed {seed}: {task} at {t} ms found {last}, {acked} were acknowledged"
+            );
+        }
+        // Replica k only ever ran on agent k, on its own volume replica-k.
+        let mut placements = BTreeSet::new();
+        let mut creates = 0;
+        for r in &records {
+            match &r.kind {
+                TraceKind::Send {
+                    to,
+                    message: mesochaos_reference::Message::LaunchTask { task, .. },
+                    ..
+                } if task.task_id.as_str().starts_with("replicas-") => {
+                    placements.insert((to.to_string(), task.volume.clone().unwrap()));
+                }
+                TraceKind::Send {
+                    message: mesochaos_reference::Message::Accept { operations, .. },
+                    ..
+                } if r.at.as_str() == "scheduler-replicas-1" => {
+                    creates += operations
+                        .iter()
+                        .filter(|o| {
+                            matches!(o, mesochaos_reference::messages::Operation::Create { .. })
+                        })
+                        .count();
+                }
+                _ => {}
+            }
+        }
+        let expected: BTreeSet<(String, String)> = (1..=3)
+            .map(|k| (format!("executors-{k}"), format!("replica-{k}")))
+            .collect();
+        assert_eq!(placements, expected, "seed {seed}");
+        assert_eq!(
+            creates, 4,
+            "seed {seed}: three volumes, and one again on the wiped machine"
+        );
+        // Three replica volumes held by the leader at the end, one per agent.
+        let volumes: BTreeSet<&str> = report
+            .final_state
+            .volumes
+            .iter()
+            .filter(|v| v.role == "replicas")
+            .map(|v| v.id.as_str())
+            .collect();
+        assert_eq!(
+            volumes,
+            BTreeSet::from(["replica-1", "replica-2", "replica-3"])
+        );
     }
 }

@@ -10,6 +10,99 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod nemesis;
+pub mod shrink;
+
+pub use nemesis::{FaultKind, NemesisSpec, Schedule, ScheduledFault};
+
+/// A named group of processes, for targets such as `"minority:masters"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    Masters,
+    Agents,
+    Schedulers,
+    StorageServers,
+}
+
+impl Group {
+    pub const ALL: [Group; 4] = [
+        Group::Masters,
+        Group::Agents,
+        Group::Schedulers,
+        Group::StorageServers,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Masters => "masters",
+            Group::Agents => "agents",
+            Group::Schedulers => "schedulers",
+            Group::StorageServers => "storage_servers",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Group> {
+        Group::ALL.into_iter().find(|g| g.name() == text)
+    }
+
+    /// Whether process `name` belongs to the group.
+    pub fn contains(self, name: &str) -> bool {
+        match self {
+            Group::Masters => name.starts_with("master-"),
+            Group::Agents => name.starts_with("agent-"),
+            Group::Schedulers => name.starts_with("scheduler-"),
+            Group::StorageServers => name.starts_with("storage-"),
+        }
+    }
+}
+
+/// How many of a group a target picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// One member.
+    One,
+    /// The largest minority: `(n - 1) / 2` members (at least one).
+    Minority,
+    /// The smallest majority: `n / 2 + 1` members.
+    Majority,
+    /// Every member.
+    All,
+}
+
+impl Pick {
+    /// How many of `n` members it picks.
+    pub fn count(self, n: usize) -> usize {
+        match self {
+            Pick::One => n.min(1),
+            Pick::Minority => ((n.saturating_sub(1)) / 2).max(n.min(1)),
+            Pick::Majority => n / 2 + 1,
+            Pick::All => n,
+        }
+        .min(n)
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Pick::One => "random",
+            Pick::Minority => "minority",
+            Pick::Majority => "majority",
+            Pick::All => "all",
+        }
+    }
+
+    /// The next smaller pick (for shrinking), if any.
+    pub fn smaller(self) -> Option<Pick> {
+        match self {
+            Pick::All => Some(Pick::Majority),
+            Pick::Majority => Some(Pick::Minority),
+            Pick::Minority => Some(Pick::One),
+            Pick::One => None,
+        }
+    }
+}
+
 /// What a fault hits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +124,9 @@ pub enum Target {
     AgentRunning(String),
     /// The process the most recent `crash` hit (to restart it).
     LastCrashed,
+    /// Some members of a group, chosen when the fault fires among the running
+    /// ones (deterministically, from the run's seed and the time).
+    Members { pick: Pick, group: Group },
 }
 
 impl Target {
@@ -51,6 +147,15 @@ impl Target {
         if let Some(framework) = text.strip_prefix("agent-running:") {
             return Target::AgentRunning(framework.to_string());
         }
+        for pick in [Pick::One, Pick::Minority, Pick::Majority, Pick::All] {
+            if let Some(group) = text
+                .strip_prefix(pick.prefix())
+                .and_then(|rest| rest.strip_prefix(':'))
+                .and_then(Group::parse)
+            {
+                return Target::Members { pick, group };
+            }
+        }
         match text {
             "leader" => Target::Leader,
             "last-crashed" => Target::LastCrashed,
@@ -69,6 +174,7 @@ impl fmt::Display for Target {
             Target::AgentOf(task) => write!(f, "agent-of:{task}"),
             Target::AgentRunning(framework) => write!(f, "agent-running:{framework}"),
             Target::LastCrashed => f.write_str("last-crashed"),
+            Target::Members { pick, group } => write!(f, "{}:{}", pick.prefix(), group.name()),
         }
     }
 }
@@ -102,6 +208,71 @@ pub enum Fault {
     /// The next disk append on the target's machine is torn by a power
     /// failure (a prefix of it survives); the machine boots after `down_ms`.
     TornWrite { target: Target, down_ms: u64 },
+    /// Stop a process as SIGSTOP does: it handles nothing, and the messages to
+    /// and from it are held (in order), until it is resumed.
+    Pause(Target),
+    /// SIGCONT: the process runs again, held messages flow, expired timers fire.
+    Resume(Target),
+    /// Messages from the machines of `from` to those of `to` are lost; the
+    /// other direction still works (a connect may even succeed).
+    PartitionOneWay { from: Vec<Target>, to: Vec<Target> },
+    /// Majorities ring: the machines, in this order, each still reach their
+    /// neighbours — a majority including themselves — but no two see the same
+    /// majority.
+    Ring(Vec<Target>),
+    /// Two sides that cannot reach each other, and a bridge machine that
+    /// reaches both.
+    Bridge {
+        a: Vec<Target>,
+        bridge: Target,
+        b: Vec<Target>,
+    },
+    /// Every delivered message (across all connections) is lost with
+    /// probability `drop_per_mille`/1000 or held back up to `delay_max_ms`
+    /// (reordering messages of different connections, never within one), as
+    /// drawn from the connection and sequence number.
+    MessageChaos {
+        drop_per_mille: u32,
+        delay_max_ms: u64,
+    },
+    /// Ends message chaos.
+    CalmMessages,
+}
+
+impl Fault {
+    /// Every target the fault names.
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            Fault::Crash(t)
+            | Fault::Restart(t)
+            | Fault::Isolate(t)
+            | Fault::Pause(t)
+            | Fault::Resume(t)
+            | Fault::Reboot { target: t, .. }
+            | Fault::WipeDisk { target: t, .. }
+            | Fault::TornWrite { target: t, .. } => vec![t],
+            Fault::Partition { a, b } => a.iter().chain(b).collect(),
+            Fault::PartitionOneWay { from, to } => from.iter().chain(to).collect(),
+            Fault::Ring(machines) => machines.iter().collect(),
+            Fault::Bridge { a, bridge, b } => {
+                a.iter().chain(std::iter::once(bridge)).chain(b).collect()
+            }
+            Fault::DropNext { from, to, .. } => vec![from, to],
+            Fault::Heal | Fault::MessageChaos { .. } | Fault::CalmMessages => vec![],
+        }
+    }
+
+    /// Whether this fault cuts network links (healed by [`Fault::Heal`]).
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            Fault::Partition { .. }
+                | Fault::Isolate(_)
+                | Fault::PartitionOneWay { .. }
+                | Fault::Ring(_)
+                | Fault::Bridge { .. }
+        )
+    }
 }
 
 impl fmt::Display for Fault {
@@ -127,6 +298,23 @@ impl fmt::Display for Fault {
             Fault::TornWrite { target, down_ms } => {
                 write!(f, "tear the next write on {target} (down {down_ms} ms)")
             }
+            Fault::Pause(t) => write!(f, "pause {t}"),
+            Fault::Resume(t) => write!(f, "resume {t}"),
+            Fault::PartitionOneWay { from, to } => {
+                write!(f, "one-way partition {} -> {}", list(from), list(to))
+            }
+            Fault::Ring(machines) => write!(f, "majorities ring {}", list(machines)),
+            Fault::Bridge { a, bridge, b } => {
+                write!(f, "bridge {} | {bridge} | {}", list(a), list(b))
+            }
+            Fault::MessageChaos {
+                drop_per_mille,
+                delay_max_ms,
+            } => write!(
+                f,
+                "message chaos (drop {drop_per_mille}/1000, delay up to {delay_max_ms} ms)"
+            ),
+            Fault::CalmMessages => write!(f, "calm messages"),
         }
     }
 }

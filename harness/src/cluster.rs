@@ -166,6 +166,20 @@ impl Slot {
     }
 }
 
+/// The state the harness last gave a link between two hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Healthy,
+    /// Both directions lost (a partition, or a machine without power).
+    Cut,
+    /// Messages held, in order, until released (a paused process).
+    Held,
+    /// One direction lost: from the pair's first host to its second, or back.
+    OneWay {
+        from_first: bool,
+    },
+}
+
 /// "Drop the next message of this kind from `from` to `to`".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DropRule {
@@ -184,6 +198,10 @@ pub struct Shared {
     pub boots: RefCell<BTreeMap<String, u32>>,
     pub slots: RefCell<BTreeMap<ProcessId, Slot>>,
     pub drop_rules: RefCell<Vec<DropRule>>,
+    /// Processes paused by the harness: their drivers handle nothing.
+    pub paused: RefCell<BTreeSet<ProcessId>>,
+    /// Message chaos in force: (drop per mille, maximum delay in ms).
+    pub message_chaos: Cell<Option<(u32, u64)>>,
     /// Machines whose next disk append is torn by a power failure, with how
     /// long the machine then stays down.
     pub torn_writes: RefCell<BTreeMap<String, u64>>,
@@ -347,6 +365,12 @@ pub struct Cluster {
     pub spec: ClusterSpec,
     /// Machine pairs currently cut by a partition.
     partitions: BTreeSet<(String, String)>,
+    /// One-way cuts: messages from the first machine to the second are lost.
+    oneway: BTreeSet<(String, String)>,
+    /// Paused processes (SIGSTOP): their links are held.
+    paused: BTreeSet<ProcessId>,
+    /// The state each host pair's link was last set to (absent: healthy).
+    links: BTreeMap<(ProcessId, ProcessId), Link>,
     /// Machines without power, and when each comes back (if scheduled).
     powered_off: BTreeMap<String, Option<u64>>,
 }
@@ -384,6 +408,8 @@ impl Cluster {
             boots: RefCell::new(BTreeMap::new()),
             slots: RefCell::new(slots),
             drop_rules: RefCell::new(Vec::new()),
+            paused: RefCell::new(BTreeSet::new()),
+            message_chaos: Cell::new(None),
             torn_writes: RefCell::new(BTreeMap::new()),
             power_failures: RefCell::new(BTreeMap::new()),
             disk_rng: RefCell::new(seed::stream(seed, "faults/disk")),
@@ -406,6 +432,9 @@ impl Cluster {
             shared,
             spec,
             partitions: BTreeSet::new(),
+            oneway: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            links: BTreeMap::new(),
             powered_off: BTreeMap::new(),
         };
         for name in order {
@@ -509,6 +538,15 @@ impl Cluster {
             .collect()
     }
 
+    /// Running, or started and about to run its first tick.
+    pub fn is_alive(&self, process: &ProcessId) -> bool {
+        self.shared
+            .slots
+            .borrow()
+            .get(process)
+            .is_some_and(|s| matches!(s.status, ProcessStatus::Running | ProcessStatus::Starting))
+    }
+
     pub fn is_running(&self, process: &ProcessId) -> bool {
         self.shared
             .slots
@@ -560,6 +598,11 @@ impl Cluster {
     /// Cuts every link between the machines of `a` and the machines of `b`.
     pub fn partition(&mut self, a: &[String], b: &[String]) {
         self.fault("partition", format!("{} | {}", a.join(","), b.join(",")));
+        self.cut(a, b);
+    }
+
+    fn cut(&mut self, a: &[String], b: &[String]) {
+        let mut touched = BTreeSet::new();
         for ma in a {
             for mb in b {
                 if ma == mb {
@@ -570,32 +613,191 @@ impl Cluster {
                 } else {
                     (mb.clone(), ma.clone())
                 };
-                if !self.partitions.insert(key) {
-                    continue;
+                if self.partitions.insert(key) {
+                    touched.insert(ma.clone());
+                    touched.insert(mb.clone());
                 }
-                for ha in self.hosts_of_machine(ma) {
-                    for hb in self.hosts_of_machine(mb) {
-                        self.sim.partition(ha.as_str(), hb.as_str());
-                    }
+            }
+        }
+        self.sync_links(&touched);
+    }
+
+    /// Loses the messages from the machines of `from` to those of `to`.
+    pub fn partition_oneway(&mut self, from: &[String], to: &[String]) {
+        self.fault(
+            "partition_one_way",
+            format!("{} -> {}", from.join(","), to.join(",")),
+        );
+        let mut touched = BTreeSet::new();
+        for f in from {
+            for t in to {
+                if f != t && self.oneway.insert((f.clone(), t.clone())) {
+                    touched.insert(f.clone());
+                    touched.insert(t.clone());
+                }
+            }
+        }
+        self.sync_links(&touched);
+    }
+
+    /// A majorities ring: each machine keeps the links to its nearest
+    /// neighbours in `ring` order — with itself, a majority — and loses the rest.
+    pub fn ring(&mut self, ring: &[String]) {
+        self.fault("ring", ring.join(","));
+        let n = ring.len();
+        let reach = (n / 2).div_ceil(2).max(1); // neighbours kept on each side
+        for i in 0..n {
+            for j in i + 1..n {
+                let distance = (j - i).min(n - (j - i));
+                if distance > reach {
+                    self.cut(&ring[i..=i], &ring[j..=j]);
                 }
             }
         }
     }
 
-    /// Repairs every partition (a machine without power stays cut off).
+    /// Two sides that cannot reach each other; `bridge` reaches both.
+    pub fn bridge(&mut self, a: &[String], bridge: &str, b: &[String]) {
+        self.fault(
+            "bridge",
+            format!("{} | {bridge} | {}", a.join(","), b.join(",")),
+        );
+        self.cut(a, b);
+    }
+
+    /// Repairs every partition, one-way cut, ring and bridge (a machine without
+    /// power stays cut off; a paused process stays held).
     pub fn heal(&mut self) {
         self.fault("heal", "all partitions");
-        for (ma, mb) in std::mem::take(&mut self.partitions) {
-            if !self.powered_off.contains_key(&ma) && !self.powered_off.contains_key(&mb) {
-                self.repair_machines(&ma, &mb);
-            }
+        let mut touched = BTreeSet::new();
+        for (ma, mb) in std::mem::take(&mut self.partitions)
+            .into_iter()
+            .chain(std::mem::take(&mut self.oneway))
+        {
+            touched.insert(ma);
+            touched.insert(mb);
+        }
+        self.sync_links(&touched);
+    }
+
+    /// SIGSTOP: the process handles nothing (its driver is gated) and every
+    /// message to or from it is held, in order, until it is resumed.
+    pub fn pause(&mut self, process: &ProcessId) {
+        self.fault("pause", process.as_str());
+        self.paused.insert(process.clone());
+        self.shared.paused.borrow_mut().insert(process.clone());
+        if let Some(machine) = self.machine_of(process) {
+            self.sync_links(&BTreeSet::from([machine]));
         }
     }
 
-    fn repair_machines(&mut self, ma: &str, mb: &str) {
-        for ha in self.hosts_of_machine(ma) {
-            for hb in self.hosts_of_machine(mb) {
-                self.sim.repair(ha.as_str(), hb.as_str());
+    /// SIGCONT: held messages flow again and the process runs.
+    pub fn resume(&mut self, process: &ProcessId) {
+        self.fault("resume", process.as_str());
+        self.paused.remove(process);
+        self.shared.paused.borrow_mut().remove(process);
+        if let Some(machine) = self.machine_of(process) {
+            self.sync_links(&BTreeSet::from([machine]));
+        }
+    }
+
+    pub fn is_paused(&self, process: &ProcessId) -> bool {
+        self.paused.contains(process)
+    }
+
+    /// Every paused process.
+    pub fn paused(&self) -> Vec<ProcessId> {
+        self.paused.iter().cloned().collect()
+    }
+
+    /// What the link between hosts `ha` and `hb` should be, from the machine
+    /// model: power, partitions, pauses and one-way cuts, in that precedence.
+    fn desired_link(&self, ha: &ProcessId, ma: &str, hb: &ProcessId, mb: &str) -> Link {
+        if ma != mb {
+            let key = if ma < mb {
+                (ma.to_string(), mb.to_string())
+            } else {
+                (mb.to_string(), ma.to_string())
+            };
+            if self.powered_off.contains_key(ma)
+                || self.powered_off.contains_key(mb)
+                || self.partitions.contains(&key)
+            {
+                return Link::Cut;
+            }
+        }
+        if self.paused.contains(ha) || self.paused.contains(hb) {
+            return Link::Held;
+        }
+        let a_to_b = self.oneway.contains(&(ma.to_string(), mb.to_string()));
+        let b_to_a = self.oneway.contains(&(mb.to_string(), ma.to_string()));
+        match (a_to_b, b_to_a) {
+            (true, true) => Link::Cut,
+            (true, false) => Link::OneWay { from_first: true },
+            (false, true) => Link::OneWay { from_first: false },
+            (false, false) => Link::Healthy,
+        }
+    }
+
+    /// Brings every link touching a host of `machines` to its desired state.
+    /// turmoil keeps one state per direction, so the transitions are explicit:
+    /// a held link is released (delivering what it held) before it is repaired
+    /// or cut one way, and a cut link is repaired before it is held.
+    fn sync_links(&mut self, machines: &BTreeSet<String>) {
+        if machines.is_empty() {
+            return;
+        }
+        let hosts: Vec<(ProcessId, String)> = self
+            .shared
+            .slots
+            .borrow()
+            .iter()
+            .map(|(n, s)| (n.clone(), s.machine.clone()))
+            .collect();
+        for (i, (ha, ma)) in hosts.iter().enumerate() {
+            for (hb, mb) in &hosts[i + 1..] {
+                if !machines.contains(ma) && !machines.contains(mb) {
+                    continue;
+                }
+                let want = self.desired_link(ha, ma, hb, mb);
+                let key = (ha.clone(), hb.clone());
+                let have = self.links.get(&key).copied().unwrap_or(Link::Healthy);
+                if want == have {
+                    continue;
+                }
+                let (a, b) = (ha.as_str(), hb.as_str());
+                if have == Link::Held {
+                    self.sim.release(a, b);
+                }
+                match want {
+                    Link::Healthy => {
+                        if have != Link::Held {
+                            self.sim.repair(a, b);
+                        }
+                    }
+                    Link::Cut => self.sim.partition(a, b),
+                    Link::Held => {
+                        if have != Link::Healthy {
+                            self.sim.repair(a, b);
+                        }
+                        self.sim.hold(a, b);
+                    }
+                    Link::OneWay { from_first } => {
+                        if have != Link::Healthy {
+                            self.sim.repair(a, b);
+                        }
+                        if from_first {
+                            self.sim.partition_oneway(a, b);
+                        } else {
+                            self.sim.partition_oneway(b, a);
+                        }
+                    }
+                }
+                if want == Link::Healthy {
+                    self.links.remove(&key);
+                } else {
+                    self.links.insert(key, want);
+                }
             }
         }
     }
@@ -612,18 +814,8 @@ impl Cluster {
             None => machine.to_string(),
         };
         self.fault("power_off", detail);
-        let others: Vec<String> = self
-            .machines()
-            .into_iter()
-            .filter(|m| m != machine)
-            .collect();
-        for other in &others {
-            for ha in self.hosts_of_machine(machine) {
-                for hb in self.hosts_of_machine(other) {
-                    self.sim.partition(ha.as_str(), hb.as_str());
-                }
-            }
-        }
+        self.powered_off.insert(machine.to_string(), None);
+        self.sync_links(&BTreeSet::from([machine.to_string()]));
         let now = self.now_ms();
         for process in self.hosts_of_machine(machine) {
             if self.is_running(&process) {
@@ -641,7 +833,6 @@ impl Cluster {
             .borrow_mut()
             .entry(machine.to_string())
             .or_insert(1) += 1;
-        self.powered_off.insert(machine.to_string(), None);
     }
 
     /// Power comes back after `down_ms`.
@@ -657,21 +848,7 @@ impl Cluster {
             return;
         }
         self.fault("power_on", machine);
-        let others: Vec<String> = self
-            .machines()
-            .into_iter()
-            .filter(|m| m != machine)
-            .collect();
-        for other in others {
-            let key = if machine < other.as_str() {
-                (machine.to_string(), other.clone())
-            } else {
-                (other.clone(), machine.to_string())
-            };
-            if !self.partitions.contains(&key) && !self.powered_off.contains_key(&other) {
-                self.repair_machines(machine, &other);
-            }
-        }
+        self.sync_links(&BTreeSet::from([machine.to_string()]));
         for process in self.hosts_of_machine(machine) {
             self.bounce(&process);
         }
@@ -694,6 +871,18 @@ impl Cluster {
             .torn_writes
             .borrow_mut()
             .insert(machine.to_string(), down_ms);
+    }
+
+    /// Starts (`Some((drop per mille, max delay ms))`) or ends message chaos.
+    pub fn message_chaos(&mut self, chaos: Option<(u32, u64)>) {
+        match chaos {
+            Some((drop, delay)) => self.fault(
+                "message_chaos",
+                format!("drop {drop}/1000, delay up to {delay} ms"),
+            ),
+            None => self.fault("calm_messages", ""),
+        }
+        self.shared.message_chaos.set(chaos);
     }
 
     pub fn is_powered_off(&self, machine: &str) -> bool {

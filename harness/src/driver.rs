@@ -17,7 +17,7 @@
 //! Frames are length-prefixed postcard ([`crate::frame`]); the dialer's first
 //! frame names it, so the acceptor knows which process a connection belongs to.
 
-use crate::cluster::{ProcessStatus, Shared};
+use crate::cluster::{ProcessStatus, Shared, TICK_MS};
 use crate::frame::{self, Frame, FrameError};
 use crate::seed;
 use crate::trace::TraceKind;
@@ -151,6 +151,9 @@ where
         ev_tx,
         inputs: VecDeque::new(),
         exit: None,
+        delayed: BTreeMap::new(),
+        delayed_until: BTreeMap::new(),
+        arrivals: 0,
     };
     let reason = driver.run(ev_rx, control_rx).await;
 
@@ -200,6 +203,12 @@ struct Driver<R: Role> {
     /// Inputs the driver itself generated (e.g. a connection it closed).
     inputs: VecDeque<Input<R::Timer>>,
     exit: Option<String>,
+    /// Messages message chaos holds back: (due, arrival order) -> frame.
+    delayed: BTreeMap<(u64, u64), (u64, u64, Message)>,
+    /// Per connection, when its last delayed message is due (a connection's
+    /// messages stay in order).
+    delayed_until: BTreeMap<u64, u64>,
+    arrivals: u64,
 }
 
 impl<R: Role + 'static> Driver<R> {
@@ -213,13 +222,28 @@ impl<R: Role + 'static> Driver<R> {
             if let Some(reason) = self.exit.take() {
                 return reason;
             }
+            // SIGSTOP: a paused process does nothing; what arrives waits in its
+            // queues (turmoil holds its links), and timers fire on resume.
+            if self.shared.paused.borrow().contains(&self.me) {
+                tokio::time::sleep(Duration::from_millis(TICK_MS)).await;
+                continue;
+            }
             if let Some(input) = self.inputs.pop_front() {
                 self.handle(input).await;
                 continue;
             }
+            let now = now_ms();
+            // Messages message chaos held back, once due, in arrival order.
+            if let Some(((due, order), _)) = self.delayed.first_key_value() {
+                if *due <= now {
+                    let key = (*due, *order);
+                    let (conn, seq, message) = self.delayed.remove(&key).expect("present");
+                    self.deliver(conn, seq, message).await;
+                    continue;
+                }
+            }
             // Timers that are due fire before new network input (a fixed order
             // keeps runs deterministic).
-            let now = now_ms();
             if let Some((at, timer)) = self.deadlines.first().cloned() {
                 if at <= now {
                     self.deadlines.remove(&(at, timer.clone()));
@@ -228,7 +252,14 @@ impl<R: Role + 'static> Driver<R> {
                     continue;
                 }
             }
-            let wait_ms = self.deadlines.first().map(|(at, _)| at.saturating_sub(now));
+            let wait_ms = self
+                .deadlines
+                .first()
+                .map(|(at, _)| *at)
+                .into_iter()
+                .chain(self.delayed.keys().next().map(|(due, _)| *due))
+                .min()
+                .map(|at| at.saturating_sub(now));
             tokio::select! {
                 biased;
                 event = ev_rx.recv() => {
@@ -549,39 +580,93 @@ impl<R: Role + 'static> Driver<R> {
                 let Some(peer) = self.conn_peers.get(&conn).cloned() else {
                     return; // from a connection already closed
                 };
-                if let Some(why) = self.shared.take_drop_rule(&peer, &self.me, message.kind()) {
-                    self.shared.record(
-                        &self.me,
-                        TraceKind::Drop {
-                            peer,
-                            kind: message.kind().into(),
-                            why,
-                        },
-                    );
+                let mut delay = 0;
+                if let Some((drop_per_mille, delay_max_ms)) = self.shared.message_chaos.get() {
+                    // Drawn from the connection and sequence number, never from
+                    // a stream: chaos shifts no other draws.
+                    let mut h = seed::Fnv64::default();
+                    h.write(&self.shared.seed.to_le_bytes());
+                    h.write(self.me.as_str().as_bytes());
+                    h.write(&self.incarnation.to_le_bytes());
+                    h.write(&conn.to_le_bytes());
+                    h.write(&seq.to_le_bytes());
+                    let draw = h.finish();
+                    if draw % 1000 < u64::from(drop_per_mille) {
+                        self.shared.record(
+                            &self.me,
+                            TraceKind::Drop {
+                                peer,
+                                kind: message.kind().into(),
+                                why: "fault: message chaos".into(),
+                            },
+                        );
+                        return;
+                    }
+                    delay = (draw >> 20) % (delay_max_ms + 1);
+                }
+                // A message behind a held-back one on its connection waits too.
+                let now = now_ms();
+                let due = (now + delay).max(self.delayed_until.get(&conn).copied().unwrap_or(0));
+                if due > now {
+                    self.delayed_until.insert(conn, due);
+                    self.arrivals += 1;
+                    self.delayed
+                        .insert((due, self.arrivals), (conn, seq, message));
                     return;
                 }
-                self.shared.record(
-                    &self.me,
-                    TraceKind::Deliver {
-                        from: peer.clone(),
-                        conn,
-                        seq,
-                    },
-                );
-                self.handle(Input::Message {
-                    from: peer,
-                    message,
-                })
-                .await;
+                self.deliver(conn, seq, message).await;
             }
             NetEvent::Closed { conn, why } => {
                 let Some(peer) = self.conn_peers.get(&conn).cloned() else {
                     return;
                 };
+                // What was held back on this connection arrives before the close.
+                let held: Vec<(u64, u64)> = self
+                    .delayed
+                    .iter()
+                    .filter(|(_, (c, _, _))| *c == conn)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for key in held {
+                    let (conn, seq, message) = self.delayed.remove(&key).expect("listed");
+                    self.deliver(conn, seq, message).await;
+                }
+                self.delayed_until.remove(&conn);
                 self.close(&peer, &why).await;
                 self.handle(Input::Disconnected { peer }).await;
             }
         }
+    }
+
+    /// Hands a received message to the role (unless a drop rule takes it).
+    async fn deliver(&mut self, conn: u64, seq: u64, message: Message) {
+        let Some(peer) = self.conn_peers.get(&conn).cloned() else {
+            return; // the connection closed meanwhile
+        };
+        if let Some(why) = self.shared.take_drop_rule(&peer, &self.me, message.kind()) {
+            self.shared.record(
+                &self.me,
+                TraceKind::Drop {
+                    peer,
+                    kind: message.kind().into(),
+                    why,
+                },
+            );
+            return;
+        }
+        self.shared.record(
+            &self.me,
+            TraceKind::Deliver {
+                from: peer.clone(),
+                conn,
+                seq,
+            },
+        );
+        self.handle(Input::Message {
+            from: peer,
+            message,
+        })
+        .await;
     }
 }
 

@@ -14,6 +14,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
 
+/// What a fault hit, once its targets resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    pub processes: Vec<ProcessId>,
+    pub machines: Vec<String>,
+}
+
 /// One step of a scenario script. Steps run in order; each starts when the
 /// previous one is done.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -431,7 +438,7 @@ impl Runner {
                 Step::Fault(fault) => {
                     // Targets resolve when the fault fires; "the leader" during an
                     // election means waiting for one.
-                    while !self.apply_fault(fault)? {
+                    while self.apply_fault(fault)?.is_none() {
                         self.tick()?;
                     }
                 }
@@ -485,68 +492,124 @@ impl Runner {
     }
 
     fn resolve(&self, target: &Target) -> Option<ProcessId> {
+        self.resolve_all(target, false)?.into_iter().next()
+    }
+
+    /// The processes `target` names now. A group pick chooses among the
+    /// group's running members (its stopped ones, for a heal such as
+    /// `restart`), ordered by a hash of the seed, the time and the name: no
+    /// random stream is drawn from, so a schedule shifts no other draws.
+    fn resolve_all(&self, target: &Target, for_heal: bool) -> Option<Vec<ProcessId>> {
+        let one = |p: Option<ProcessId>| p.map(|p| vec![p]);
         match target {
-            Target::Process(name) => Some(ProcessId::new(name.clone())),
-            Target::Leader => self.cluster.leader().map(|(n, _)| n),
-            Target::ActiveScheduler(framework) => self.cluster.active_instance(framework),
-            Target::DisplacedScheduler(framework) => self.displaced.get(framework).cloned(),
-            Target::AgentOf(task) => self.cluster.agent_running(task),
-            Target::AgentRunning(framework) => self.cluster.agent_running_framework(framework),
-            Target::LastCrashed => self.last_crashed.clone(),
+            Target::Process(name) => Some(vec![ProcessId::new(name.clone())]),
+            Target::Leader => one(self.cluster.leader().map(|(n, _)| n)),
+            Target::ActiveScheduler(framework) => one(self.cluster.active_instance(framework)),
+            Target::DisplacedScheduler(framework) => one(self.displaced.get(framework).cloned()),
+            Target::AgentOf(task) => one(self.cluster.agent_running(task)),
+            Target::AgentRunning(framework) => one(self.cluster.agent_running_framework(framework)),
+            Target::LastCrashed => one(self.last_crashed.clone()),
+            Target::Members { pick, group } => {
+                let all: Vec<ProcessId> = self
+                    .cluster
+                    .processes()
+                    .into_iter()
+                    .filter(|p| group.contains(p.as_str()))
+                    .collect();
+                let mut candidates: Vec<(u64, ProcessId)> = all
+                    .iter()
+                    .filter(|p| self.cluster.is_running(p) != for_heal)
+                    .map(|p| {
+                        let mut h = crate::seed::Fnv64::default();
+                        h.write(&self.cluster.shared.seed.to_le_bytes());
+                        h.write(&self.now().to_le_bytes());
+                        h.write(p.as_str().as_bytes());
+                        (h.finish(), p.clone())
+                    })
+                    .collect();
+                candidates.sort();
+                let count = pick.count(all.len()).min(candidates.len());
+                if count == 0 {
+                    return None;
+                }
+                let mut chosen: Vec<ProcessId> =
+                    candidates.into_iter().take(count).map(|(_, p)| p).collect();
+                chosen.sort();
+                Some(chosen)
+            }
         }
     }
 
     fn resolve_machines(&self, targets: &[Target]) -> Option<Vec<String>> {
-        targets
-            .iter()
-            .map(|t| self.resolve(t).and_then(|p| self.cluster.machine_of(&p)))
-            .collect()
+        let mut machines = Vec::new();
+        for t in targets {
+            for p in self.resolve_all(t, false)? {
+                machines.push(self.cluster.machine_of(&p)?);
+            }
+        }
+        machines.sort();
+        machines.dedup();
+        Some(machines)
     }
 
-    /// Applies a fault; `Ok(false)` if a target cannot be resolved yet.
-    fn apply_fault(&mut self, fault: &Fault) -> Result<bool, Violation> {
+    /// Applies a fault; `Ok(None)` if a target cannot be resolved yet, else
+    /// what it hit.
+    fn apply_fault(&mut self, fault: &Fault) -> Result<Option<Applied>, Violation> {
         // Resolve every target first: "the leader" during an election waits.
+        let heal = matches!(fault, Fault::Restart(_) | Fault::Resume(_));
         let (processes, machines): (Vec<ProcessId>, Vec<Vec<String>>) = match fault {
-            Fault::Crash(t) | Fault::Restart(t) => match self.resolve(t) {
-                Some(p) => (vec![p], vec![]),
-                None => return Ok(false),
-            },
+            Fault::Crash(t) | Fault::Restart(t) | Fault::Pause(t) | Fault::Resume(t) => {
+                match self.resolve_all(t, heal) {
+                    Some(p) => (p, vec![]),
+                    None => return Ok(None),
+                }
+            }
             Fault::Isolate(t)
             | Fault::Reboot { target: t, .. }
             | Fault::WipeDisk { target: t, .. }
             | Fault::TornWrite { target: t, .. } => {
                 match self.resolve_machines(std::slice::from_ref(t)) {
                     Some(m) => (vec![], vec![m]),
-                    None => return Ok(false),
+                    None => return Ok(None),
                 }
             }
-            Fault::Partition { a, b } => match (self.resolve_machines(a), self.resolve_machines(b))
-            {
-                (Some(a), Some(b)) => (vec![], vec![a, b]),
-                _ => return Ok(false),
+            Fault::Partition { a, b } | Fault::PartitionOneWay { from: a, to: b } => {
+                match (self.resolve_machines(a), self.resolve_machines(b)) {
+                    (Some(a), Some(b)) => (vec![], vec![a, b]),
+                    _ => return Ok(None),
+                }
+            }
+            Fault::Bridge { a, bridge, b } => match (
+                self.resolve_machines(a),
+                self.resolve_machines(std::slice::from_ref(bridge)),
+                self.resolve_machines(b),
+            ) {
+                (Some(a), Some(bridge), Some(b)) => (vec![], vec![a, bridge, b]),
+                _ => return Ok(None),
             },
+            Fault::Ring(ring) => {
+                // In ring order (not sorted): the order is the ring.
+                let mut machines = Vec::new();
+                for t in ring {
+                    match self.resolve(t).and_then(|p| self.cluster.machine_of(&p)) {
+                        Some(m) if !machines.contains(&m) => machines.push(m),
+                        Some(_) => {}
+                        None => return Ok(None),
+                    }
+                }
+                (vec![], vec![machines])
+            }
             Fault::DropNext { from, to, .. } => match (self.resolve(from), self.resolve(to)) {
                 (Some(f), Some(t)) => (vec![f, t], vec![]),
-                _ => return Ok(false),
+                _ => return Ok(None),
             },
-            Fault::Heal => (vec![], vec![]),
+            Fault::Heal | Fault::MessageChaos { .. } | Fault::CalmMessages => (vec![], vec![]),
         };
         for process in &processes {
             self.check_known(process)?;
         }
         // Remember which instance a fault on a framework's active instance hit.
-        let targets: Vec<&Target> = match fault {
-            Fault::Crash(t)
-            | Fault::Restart(t)
-            | Fault::Isolate(t)
-            | Fault::Reboot { target: t, .. }
-            | Fault::WipeDisk { target: t, .. }
-            | Fault::TornWrite { target: t, .. } => vec![t],
-            Fault::Partition { a, b } => a.iter().chain(b).collect(),
-            Fault::DropNext { from, to, .. } => vec![from, to],
-            Fault::Heal => vec![],
-        };
-        for target in targets {
+        for target in fault.targets() {
             if let Target::ActiveScheduler(framework) = target {
                 if let Some(process) = self.resolve(target) {
                     self.displaced.insert(framework.clone(), process);
@@ -559,9 +622,12 @@ impl Runner {
         if let Some((leader, epoch)) = self.cluster.leader() {
             let leader_machine = self.cluster.machine_of(&leader);
             let hits_leader = match fault {
-                Fault::Crash(_) => processes[0] == leader,
+                Fault::Crash(_) | Fault::Pause(_) => processes.contains(&leader),
                 Fault::Isolate(_)
                 | Fault::Partition { .. }
+                | Fault::PartitionOneWay { .. }
+                | Fault::Bridge { .. }
+                | Fault::Ring(_)
                 | Fault::Reboot { .. }
                 | Fault::WipeDisk { .. } => machines
                     .iter()
@@ -578,48 +644,93 @@ impl Runner {
         }
         match fault {
             Fault::Crash(_) => {
-                self.cluster.crash(&processes[0]);
-                self.last_crashed = Some(processes[0].clone());
+                for p in &processes {
+                    if self.cluster.is_alive(p) {
+                        self.cluster.crash(p);
+                        self.last_crashed = Some(p.clone());
+                    }
+                }
             }
             Fault::Restart(_) => {
-                if !self.cluster.is_running(&processes[0]) {
-                    self.cluster.restart(&processes[0]);
+                for p in &processes {
+                    let powered = self
+                        .cluster
+                        .machine_of(p)
+                        .is_some_and(|m| !self.cluster.is_powered_off(&m));
+                    if !self.cluster.is_running(p) && powered {
+                        self.cluster.restart(p);
+                    }
+                }
+            }
+            Fault::Pause(_) => {
+                for p in &processes {
+                    self.cluster.pause(p);
+                }
+            }
+            Fault::Resume(_) => {
+                for p in &processes {
+                    if self.cluster.is_paused(p) {
+                        self.cluster.resume(p);
+                    }
                 }
             }
             Fault::Partition { .. } => self.cluster.partition(&machines[0], &machines[1]),
+            Fault::PartitionOneWay { .. } => {
+                self.cluster.partition_oneway(&machines[0], &machines[1])
+            }
+            Fault::Bridge { .. } => {
+                self.cluster
+                    .bridge(&machines[0], &machines[1][0], &machines[2])
+            }
+            Fault::Ring(_) => self.cluster.ring(&machines[0]),
             Fault::Isolate(_) => {
-                let machine = &machines[0][0];
-                let others: Vec<String> = self
-                    .cluster
-                    .machines()
-                    .into_iter()
-                    .filter(|m| m != machine)
-                    .collect();
-                self.cluster.partition(&machines[0], &others);
+                for machine in &machines[0] {
+                    let others: Vec<String> = self
+                        .cluster
+                        .machines()
+                        .into_iter()
+                        .filter(|m| m != machine)
+                        .collect();
+                    self.cluster
+                        .partition(std::slice::from_ref(machine), &others);
+                }
             }
             Fault::Heal => self.cluster.heal(),
             Fault::Reboot { down_ms, .. } => {
-                let machine = machines[0][0].clone();
-                self.cluster.power_off(&machine, None);
-                self.cluster.schedule_power_on(&machine, *down_ms);
+                for machine in &machines[0] {
+                    self.cluster.power_off(machine, None);
+                    self.cluster.schedule_power_on(machine, *down_ms);
+                }
             }
             Fault::WipeDisk { down_ms, .. } => {
-                let machine = machines[0][0].clone();
-                self.cluster.power_off(&machine, None);
-                self.cluster.wipe_disk(&machine);
-                self.cluster.schedule_power_on(&machine, *down_ms);
+                for machine in &machines[0] {
+                    self.cluster.power_off(machine, None);
+                    self.cluster.wipe_disk(machine);
+                    self.cluster.schedule_power_on(machine, *down_ms);
+                }
             }
             Fault::TornWrite { down_ms, .. } => {
-                let machine = machines[0][0].clone();
-                self.cluster.tear_next_write(&machine, *down_ms);
+                for machine in &machines[0] {
+                    self.cluster.tear_next_write(machine, *down_ms);
+                }
             }
             Fault::DropNext { kind, .. } => self.cluster.drop_next(DropRule {
                 from: processes[0].clone(),
                 to: processes[1].clone(),
                 kind: kind.clone(),
             }),
+            Fault::MessageChaos {
+                drop_per_mille,
+                delay_max_ms,
+            } => self
+                .cluster
+                .message_chaos(Some((*drop_per_mille, *delay_max_ms))),
+            Fault::CalmMessages => self.cluster.message_chaos(None),
         }
-        Ok(true)
+        Ok(Some(Applied {
+            processes,
+            machines: machines.into_iter().flatten().collect(),
+        }))
     }
 
     fn check_known(&self, process: &ProcessId) -> Result<(), Violation> {

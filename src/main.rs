@@ -179,6 +179,7 @@ fn run(
     let options = RunOptions {
         trace_out,
         snapshot_roles: snapshot_out.is_some(),
+        schedule: None,
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         mesochaos_harness::run_recorded(&scenario.spec, seed, options).0
@@ -251,10 +252,7 @@ fn compare(files: &[PathBuf], seed: Option<u64>, format: Format) -> ExitCode {
     let seeds = match seed {
         Some(seed) => format!("seed: {seed}"),
         None => {
-            let seeds: Vec<String> = scenarios
-                .iter()
-                .map(|(_, s)| s.seed.to_string())
-                .collect();
+            let seeds: Vec<String> = scenarios.iter().map(|(_, s)| s.seed.to_string()).collect();
             format!("seeds: {}", seeds.join(", "))
         }
     };

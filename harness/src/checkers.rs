@@ -199,11 +199,17 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                     framework_id,
                     task_id,
                     state,
+                    latest_state,
                     ..
                 } => {
                     let key = format!("{framework_id}/{task_id}");
+                    // A retried older update whose task has since ended (its
+                    // latest state is terminal) replays history: Mesos delivers
+                    // a task's updates in order even after a reconciliation
+                    // answer told the framework the newest state.
+                    let replay = latest_state.is_some_and(|s| s.is_terminal());
                     if let Some(previous) = definite.get(&key) {
-                        if state.is_active() {
+                        if state.is_active() && !replay {
                             violations.push(Violation {
                                 checker: "definite_is_final".into(),
                                 t_ms: r.t_ms,

@@ -885,6 +885,11 @@ impl Cluster {
         self.shared.message_chaos.set(chaos);
     }
 
+    /// Disarms a torn write that has not happened yet.
+    pub fn disarm_torn_write(&mut self, machine: &str) {
+        self.shared.torn_writes.borrow_mut().remove(machine);
+    }
+
     pub fn is_powered_off(&self, machine: &str) -> bool {
         self.powered_off.contains_key(machine)
     }
@@ -1000,9 +1005,13 @@ impl Cluster {
     }
 
     /// Masters that believe they lead (safety: at most one at any time).
+    /// Masters that believe they lead. A paused master is left out: its belief
+    /// is frozen and cannot act until it resumes, when its expired session
+    /// timer fires before anything else and it steps down.
     pub fn leading_masters(&self) -> Vec<(ProcessId, u64)> {
         self.masters()
             .into_iter()
+            .filter(|(n, _)| !self.paused.contains(n))
             .filter_map(|(n, m)| m.borrow().leading_epoch().map(|e| (n, e)))
             .collect()
     }
@@ -1139,51 +1148,129 @@ impl Cluster {
     /// acknowledgement, every framework runs its desired tasks (all
     /// `TASK_RUNNING`), and the leader's task table equals what the agents run.
     pub fn converged(&self) -> bool {
+        self.why_not_converged_opt().is_none()
+    }
+
+    /// What keeps the cluster from having converged (for a liveness violation).
+    pub fn why_not_converged(&self) -> String {
+        self.why_not_converged_opt()
+            .unwrap_or_else(|| "it has converged".into())
+    }
+
+    fn why_not_converged_opt(&self) -> Option<String> {
         if !self.all_reregistered() {
-            return false;
+            let starting: Vec<String> = self
+                .shared
+                .slots
+                .borrow()
+                .iter()
+                .filter(|(_, s)| s.status == ProcessStatus::Starting)
+                .map(|(n, _)| n.to_string())
+                .collect();
+            if !starting.is_empty() {
+                return Some(format!("processes still starting: {}", starting.join(", ")));
+            }
+            let Some((leader, epoch)) = self.leader() else {
+                return Some("no master leads".into());
+            };
+            let unregistered: Vec<String> = self
+                .agents()
+                .iter()
+                .filter(|(_, a)| a.borrow().registered_with() != Some((&leader, epoch)))
+                .map(|(n, _)| n.to_string())
+                .collect();
+            let frameworks: Vec<String> = self
+                .spec
+                .frameworks
+                .iter()
+                .filter(|f| self.active_instance(&f.name).is_none())
+                .map(|f| {
+                    let instances: Vec<String> = self
+                        .schedulers()
+                        .iter()
+                        .filter(|(_, s)| s.borrow().framework_name() == f.name)
+                        .map(|(n, s)| {
+                            let s = s.borrow();
+                            format!("{n}: {:?}, link {:?}", s.instance(), s.link())
+                        })
+                        .collect();
+                    format!("{} ({})", f.name, instances.join("; "))
+                })
+                .collect();
+            return Some(format!(
+                "not everyone is registered with the leader {leader} (epoch {epoch}); agents not registered: [{}]; frameworks without an active registered instance: [{}]",
+                unregistered.join(", "),
+                frameworks.join(", ")
+            ));
         }
         let agents = self.agents();
         // Every running executor host is registered with its agent.
-        let executors_registered = self.executor_hosts().iter().all(|(name, _)| {
-            let agent = ProcessId::new(name.as_str().replace("executors-", "agent-"));
-            agents
-                .iter()
-                .find(|(n, _)| *n == agent)
-                .is_none_or(|(_, a)| {
-                    a.borrow().executor_host_link()
-                        == mesochaos_reference::agent::ExecutorHostLink::Registered
-                })
-        });
-        if !executors_registered {
-            return false;
+        let unregistered_hosts: Vec<String> = self
+            .executor_hosts()
+            .iter()
+            .filter(|(name, _)| {
+                let agent = ProcessId::new(name.as_str().replace("executors-", "agent-"));
+                agents
+                    .iter()
+                    .find(|(n, _)| *n == agent)
+                    .is_some_and(|(_, a)| {
+                        a.borrow().executor_host_link()
+                            != mesochaos_reference::agent::ExecutorHostLink::Registered
+                    })
+            })
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if !unregistered_hosts.is_empty() {
+            return Some(format!(
+                "executor hosts not registered with their agents: {}",
+                unregistered_hosts.join(", ")
+            ));
         }
-        let settled = agents.iter().all(|(_, a)| {
-            let a = a.borrow();
-            a.tasks()
-                .values()
-                .flat_map(|t| t.values())
-                .all(|t| t.pending_updates.is_empty())
-        });
-        if !settled {
-            return false;
+        let pending: Vec<String> = agents
+            .iter()
+            .filter(|(_, a)| {
+                a.borrow()
+                    .tasks()
+                    .values()
+                    .flat_map(|t| t.values())
+                    .any(|t| !t.pending_updates.is_empty())
+            })
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if !pending.is_empty() {
+            return Some(format!(
+                "agents with unacknowledged status updates: {}",
+                pending.join(", ")
+            ));
         }
-        let frameworks_ok = self.schedulers().iter().all(|(_, s)| {
+        for (name, s) in self.schedulers() {
             let s = s.borrow();
             if !s.is_active() {
-                return true; // standbys and stopped instances hold nothing
+                continue; // standbys and stopped instances hold nothing
             }
-            s.is_reconciled()
-                && s.running_count() == s.desired_tasks()
-                && s.tasks()
-                    .values()
-                    .filter(|t| t.state.is_active())
-                    .all(|t| t.state == mesochaos_reference::TaskState::Running)
-        });
-        if !frameworks_ok {
-            return false;
+            if !s.is_reconciled() {
+                return Some(format!("{name} is still reconciling"));
+            }
+            let not_running = s
+                .tasks()
+                .values()
+                .filter(|t| t.state.is_active())
+                .any(|t| t.state != mesochaos_reference::TaskState::Running);
+            if s.running_count() != s.desired_tasks() || not_running {
+                return Some(format!(
+                    "{name} runs {} of {} desired tasks{}",
+                    s.running_count(),
+                    s.desired_tasks(),
+                    if not_running {
+                        " (some not yet TASK_RUNNING)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
         }
         let Some(view) = self.leader_view() else {
-            return false;
+            return Some("no leader view".into());
         };
         let mut from_agents = BTreeSet::new();
         for (_, a) in &agents {
@@ -1203,7 +1290,22 @@ impl Cluster {
                     .map(move |(tid, t)| (fid.clone(), tid.clone(), t.state))
             })
             .collect();
-        from_agents == from_leader
+        if from_agents != from_leader {
+            let only_agents: Vec<String> = from_agents
+                .difference(&from_leader)
+                .map(|(f, t, s)| format!("{f}/{t} {s}"))
+                .collect();
+            let only_leader: Vec<String> = from_leader
+                .difference(&from_agents)
+                .map(|(f, t, s)| format!("{f}/{t} {s}"))
+                .collect();
+            return Some(format!(
+                "the leader's tasks differ from the agents': only on agents [{}], only in the leader [{}]",
+                only_agents.join(", "),
+                only_leader.join(", ")
+            ));
+        }
+        None
     }
 }
 

@@ -581,7 +581,16 @@ impl<R: Role + 'static> Driver<R> {
                     return; // from a connection already closed
                 };
                 let mut delay = 0;
-                if let Some((drop_per_mille, delay_max_ms)) = self.shared.message_chaos.get() {
+                // Chaos is a network fault: processes of one machine (an agent
+                // and its executor host) talk without the network.
+                let local = self
+                    .shared
+                    .slots
+                    .borrow()
+                    .get(&peer)
+                    .is_some_and(|s| s.machine == self.machine);
+                let chaos = self.shared.message_chaos.get().filter(|_| !local);
+                if let Some((drop_per_mille, delay_max_ms)) = chaos {
                     // Drawn from the connection and sequence number, never from
                     // a stream: chaos shifts no other draws.
                     let mut h = seed::Fnv64::default();
@@ -591,15 +600,27 @@ impl<R: Role + 'static> Driver<R> {
                     h.write(&conn.to_le_bytes());
                     h.write(&seq.to_le_bytes());
                     let draw = h.finish();
-                    if draw % 1000 < u64::from(drop_per_mille) {
+                    // The coordinator stands in for ZooKeeper, whose client
+                    // protocol is one ordered, reliable session: a request is
+                    // never lost alone (only with its connection), so chaos
+                    // delays coordinator traffic but never drops it.
+                    let coordination = message.kind().starts_with("Coord");
+                    if !coordination && draw % 1000 < u64::from(drop_per_mille) {
+                        // TCP loses no single message: a message is lost with
+                        // its connection (libprocess's at-most-once). So the
+                        // connection breaks here, taking what it held back.
                         self.shared.record(
                             &self.me,
                             TraceKind::Drop {
-                                peer,
+                                peer: peer.clone(),
                                 kind: message.kind().into(),
-                                why: "fault: message chaos".into(),
+                                why: "fault: message chaos (the connection breaks)".into(),
                             },
                         );
+                        self.delayed.retain(|_, (c, _, _)| *c != conn);
+                        self.delayed_until.remove(&conn);
+                        self.close(&peer, "fault: message chaos").await;
+                        self.handle(Input::Disconnected { peer }).await;
                         return;
                     }
                     delay = (draw >> 20) % (delay_max_ms + 1);

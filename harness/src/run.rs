@@ -3,7 +3,8 @@
 use crate::checkers;
 use crate::cluster::{Cluster, ClusterSpec, DropRule, RoleRef, HARNESS};
 use crate::trace::{Trace, TraceKind};
-use mesochaos_faults::{Fault, Target};
+use mesochaos_faults::nemesis::{self, Shape};
+use mesochaos_faults::{Fault, FaultKind, NemesisSpec, Schedule, Target};
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::RebuiltView;
 use mesochaos_reference::scheduler::InstanceState;
@@ -129,6 +130,8 @@ pub struct RunSpec {
     pub cluster: ClusterSpec,
     pub steps: Vec<Step>,
     pub expect: Expectations,
+    /// Randomized faults after the steps: a safety phase, then a liveness phase.
+    pub nemesis: Option<NemesisSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +290,18 @@ pub struct RunReport {
     pub task_starts: BTreeMap<String, u64>,
     /// Every process's role state at the end of the run (when asked for).
     pub roles: Option<BTreeMap<String, serde_json::Value>>,
+    /// The nemesis schedule the run used (drawn from the seed, or given).
+    pub schedule: Option<Schedule>,
+    /// Per fault kind of the schedule: how many were scheduled, fired (found
+    /// their target) and never found one.
+    pub faults: BTreeMap<FaultKind, FaultCounts>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultCounts {
+    pub scheduled: u64,
+    pub fired: u64,
+    pub vacuous: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -305,6 +320,8 @@ pub struct RunOptions {
     pub trace_out: Option<Box<dyn Write>>,
     /// Put every process's role state, as JSON, in [`RunReport::roles`].
     pub snapshot_roles: bool,
+    /// Use this nemesis schedule instead of drawing one (replay, shrink).
+    pub schedule: Option<Schedule>,
 }
 
 /// Runs `spec` with `seed`, optionally writing the trace as JSON lines.
@@ -312,6 +329,7 @@ pub fn run(spec: &RunSpec, seed: u64, trace_out: Option<Box<dyn Write>>) -> RunR
     let options = RunOptions {
         trace_out,
         snapshot_roles: false,
+        schedule: None,
     };
     run_recorded(spec, seed, options).0
 }
@@ -325,6 +343,7 @@ pub fn run_recorded(
     let RunOptions {
         trace_out,
         snapshot_roles,
+        schedule,
     } = options;
     let mut runner = Runner {
         cluster: Cluster::build(spec.cluster.clone(), seed, Trace::new(trace_out)),
@@ -336,15 +355,29 @@ pub fn run_recorded(
         multiple_leaders_reported: false,
         displaced: BTreeMap::new(),
         last_crashed: None,
+        fault_counts: BTreeMap::new(),
     };
-    let outcome = runner.run_steps(spec);
+    // The schedule is drawn before anything runs, from its own stream.
+    let schedule = spec.nemesis.as_ref().map(|n| {
+        schedule.unwrap_or_else(|| {
+            let mut rng = crate::seed::stream(seed, "nemesis");
+            nemesis::draw(n, &shape(&spec.cluster), &mut rng)
+        })
+    });
+    let mut outcome = runner.run_steps(spec);
+    if let (Ok(()), Some(n), Some(schedule)) = (&outcome, &spec.nemesis, &schedule) {
+        outcome = runner.run_nemesis(n, schedule, &spec.cluster);
+    }
     if let Err(violation) = outcome {
         runner.violations.push(violation);
     }
     let shared = runner.cluster.shared.clone();
     let roles = snapshot_roles.then(|| runner.cluster.snapshot_roles());
+    let fault_counts = std::mem::take(&mut runner.fault_counts);
     let mut report = runner.finish(spec, seed);
     report.roles = roles;
+    report.schedule = schedule;
+    report.faults = fault_counts;
     let records = shared.trace.borrow_mut().take_records();
     (report, records)
 }
@@ -363,6 +396,58 @@ struct Runner {
     displaced: BTreeMap<String, ProcessId>,
     /// The process the most recent crash hit.
     last_crashed: Option<ProcessId>,
+    fault_counts: BTreeMap<FaultKind, FaultCounts>,
+}
+
+/// The names a nemesis can target in a cluster of this shape.
+pub fn shape(spec: &ClusterSpec) -> Shape {
+    let names: Vec<String> = crate::cluster::process_names(spec)
+        .into_iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    let with = |prefix: &str| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| n.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    let mut other_machines = vec!["coordinator".to_string()];
+    other_machines.extend(with("master-"));
+    other_machines.extend(with("scheduler-"));
+    other_machines.extend(with("storage-"));
+    Shape {
+        masters: with("master-"),
+        agents: with("agent-"),
+        frameworks: spec.frameworks.iter().map(|f| f.name.clone()).collect(),
+        pausable: names
+            .iter()
+            .filter(|n| !n.starts_with("executors-"))
+            .cloned()
+            .collect(),
+        other_machines,
+    }
+}
+
+/// How long after the heal the cluster may take to converge, from its timings:
+/// a coordinator session to expire and a leader to be elected, an agent's
+/// health check to fail, the longest registration backoff, a restarted
+/// process's delay and its executors' re-registration window, and the longest
+/// status update retry interval the safety phase can have reached.
+pub fn liveness_bound_ms(spec: &ClusterSpec, nemesis: &NemesisSpec) -> u64 {
+    if let Some(ms) = nemesis.liveness_ms {
+        return ms;
+    }
+    let t = &spec.timing;
+    let retry = t
+        .status_update_retry_max_ms
+        .min(t.status_update_retry_ms.max(nemesis.safety_ms));
+    t.zk_session_timeout_ms
+        + t.agent_ping_timeout_ms * u64::from(t.max_agent_ping_timeouts)
+        + t.registration_backoff_max_ms
+        + spec.restart_delay_ms
+        + t.executor_reregistration_timeout_ms
+        + retry
 }
 
 impl Runner {
@@ -733,6 +818,152 @@ impl Runner {
         }))
     }
 
+    /// The safety phase — the schedule's faults fire at their times, each heals
+    /// after its delay — then the liveness phase: heal everything and converge
+    /// within the bound.
+    fn run_nemesis(
+        &mut self,
+        spec: &NemesisSpec,
+        schedule: &Schedule,
+        cluster: &ClusterSpec,
+    ) -> Result<(), Violation> {
+        let start = self.now();
+        self.cluster.fault(
+            "step",
+            format!(
+                "nemesis: safety phase, {} faults over {}",
+                schedule.faults.len(),
+                seconds(spec.safety_ms)
+            ),
+        );
+        for f in &schedule.faults {
+            self.fault_counts.entry(f.kind).or_default().scheduled += 1;
+        }
+        // (due, index, is_heal); a fault not yet resolvable stays due.
+        let mut pending: std::collections::BTreeSet<(u64, usize, bool)> = schedule
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (start + f.at_ms, i, false))
+            .collect();
+        let mut hit: BTreeMap<usize, Applied> = BTreeMap::new();
+        let end = start + spec.safety_ms;
+        while self.now() < end {
+            let now = self.now();
+            let due: Vec<(u64, usize, bool)> = pending
+                .iter()
+                .filter(|(at, ..)| *at <= now)
+                .copied()
+                .collect();
+            for item in due {
+                let (_, i, is_heal) = item;
+                let f = &schedule.faults[i];
+                if is_heal {
+                    pending.remove(&item);
+                    if let Some(applied) = hit.get(&i) {
+                        let applied = applied.clone();
+                        self.heal_fault(&f.fault, &applied);
+                    }
+                    continue;
+                }
+                if let Some(applied) = self.apply_fault(&f.fault)? {
+                    pending.remove(&item);
+                    self.fault_counts.entry(f.kind).or_default().fired += 1;
+                    if let Some(after) = f.heal_after_ms {
+                        pending.insert((self.now() + after, i, true));
+                    }
+                    hit.insert(i, applied);
+                }
+            }
+            self.tick()?;
+        }
+        // Faults that never found a target make the run vacuous.
+        let mut vacuous = Vec::new();
+        for (_, i, is_heal) in &pending {
+            let f = &schedule.faults[*i];
+            if !is_heal {
+                self.fault_counts.entry(f.kind).or_default().vacuous += 1;
+                vacuous.push(format!("{} at {}", f.fault, seconds(f.at_ms)));
+            }
+        }
+        // Liveness phase: heal what is still in force, then converge.
+        self.cluster.fault(
+            "step",
+            "nemesis: liveness phase, heal everything".to_string(),
+        );
+        for (_, i, is_heal) in std::mem::take(&mut pending) {
+            if is_heal {
+                if let Some(applied) = hit.get(&i).cloned() {
+                    self.heal_fault(&schedule.faults[i].fault, &applied);
+                }
+            }
+        }
+        self.cluster.heal();
+        self.cluster.message_chaos(None);
+        for p in self.cluster.paused() {
+            self.cluster.resume(&p);
+        }
+        let bound = liveness_bound_ms(cluster, spec);
+        let healed = self.now();
+        while !self.cluster.converged() {
+            if self.now() > healed + bound {
+                return Err(self.violation(
+                    "liveness",
+                    format!(
+                        "the cluster did not converge within {} of the heal: {}",
+                        seconds(bound),
+                        self.cluster.why_not_converged()
+                    ),
+                    vec![],
+                ));
+            }
+            self.tick()?;
+        }
+        if !vacuous.is_empty() {
+            return Err(self.violation(
+                "vacuous_fault",
+                format!(
+                    "scheduled faults found no target during the safety phase: {}",
+                    vacuous.join("; ")
+                ),
+                vec![],
+            ));
+        }
+        Ok(())
+    }
+
+    /// Undoes what fault `fault` did to `applied`.
+    fn heal_fault(&mut self, fault: &Fault, applied: &Applied) {
+        match fault {
+            Fault::Crash(_) => {
+                for p in &applied.processes {
+                    let powered = self
+                        .cluster
+                        .machine_of(p)
+                        .is_some_and(|m| !self.cluster.is_powered_off(&m));
+                    if !self.cluster.is_alive(p) && powered {
+                        self.cluster.restart(p);
+                    }
+                }
+            }
+            Fault::Pause(_) => {
+                for p in &applied.processes {
+                    if self.cluster.is_paused(p) {
+                        self.cluster.resume(p);
+                    }
+                }
+            }
+            Fault::MessageChaos { .. } => self.cluster.message_chaos(None),
+            Fault::TornWrite { .. } => {
+                for m in &applied.machines {
+                    self.cluster.disarm_torn_write(m);
+                }
+            }
+            f if f.is_network() => self.cluster.heal(),
+            _ => {}
+        }
+    }
+
     fn check_known(&self, process: &ProcessId) -> Result<(), Violation> {
         if self.cluster.machine_of(process).is_none() {
             return Err(self.violation(
@@ -913,6 +1144,8 @@ impl Runner {
             framework_updates,
             task_starts,
             roles: None,
+            schedule: None,
+            faults: BTreeMap::new(),
         }
     }
 }

@@ -1037,11 +1037,15 @@ impl Agent {
             self.ack_executor(&key, uuid, out);
             return;
         };
+        // As Mesos's status update stream: once a task's stream holds a
+        // terminal update it is closed, and a later update — one the executor
+        // resends after the agent already declared the task ended — is
+        // rejected, so a framework never hears RUNNING after FAILED.
         let duplicate = task
             .pending_updates
             .iter()
             .any(|u| u.uuid.as_ref() == Some(&uuid))
-            || (task.state.is_terminal() && update.state.is_terminal());
+            || task.state.is_terminal();
         if !duplicate {
             // The update is appended to the task's log (synced) *before* it is
             // acknowledged to the executor: a crash between the two can

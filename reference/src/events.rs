@@ -195,6 +195,10 @@ pub enum Event {
         state: TaskState,
         reason: Option<Reason>,
         source: Source,
+        /// The task's latest state when the agent (re)sent this update: a
+        /// retried older update carries the newer state it is behind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latest_state: Option<TaskState>,
     },
     SchedulerLaunching {
         task_id: TaskId,

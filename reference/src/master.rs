@@ -931,6 +931,34 @@ impl Master {
             .filter(|(id, a)| a.process == process && **id != agent_id)
             .map(|(id, _)| id.clone())
             .collect();
+        // The same holds for an agent this leader knows only from the registry
+        // (it was admitted before a failover and has not re-registered): it
+        // will never re-register, so stop waiting for it — and answer the
+        // reconciliation questions held for its tasks.
+        let stale_recovered: Vec<AgentId> = leader
+            .awaiting_reregistration
+            .iter()
+            .filter(|id| {
+                **id != agent_id
+                    && leader
+                        .registry
+                        .admitted
+                        .get(*id)
+                        .is_some_and(|a| a.process == process)
+            })
+            .cloned()
+            .collect();
+        for id in &stale_recovered {
+            leader.awaiting_reregistration.remove(id);
+            leader.registry_queue.push_back(PendingRegistryOp {
+                op: RegistryOp::MarkGone {
+                    agent_id: id.clone(),
+                    at_ms: ctx.now_ms,
+                },
+                then: AfterRegistry::Nothing,
+                intended: None,
+            });
+        }
         leader.agents.insert(
             agent_id.clone(),
             AgentEntry::new(process.clone(), &resources, boot_id),
@@ -961,6 +989,9 @@ impl Master {
                     intended: None,
                 });
             }
+        }
+        if !stale_recovered.is_empty() {
+            self.answer_held_reconciliations(out);
         }
         self.pump_registry(ctx, out);
     }
@@ -2267,10 +2298,9 @@ impl Master {
                 }
                 continue;
             }
-            let registered = q
-                .agent_id
-                .as_ref()
-                .is_some_and(|a| leader.agents.contains_key(a));
+            let registered = q.agent_id.as_ref().is_some_and(|a| {
+                leader.agents.contains_key(a) || leader.registry.gone.contains_key(a)
+            });
             let state = match (registered, partition_aware) {
                 (true, false) | (false, false) => TaskState::Lost,
                 (true, true) => TaskState::Gone,

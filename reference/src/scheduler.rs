@@ -173,6 +173,8 @@ pub enum SchedulerRequest {
     WriteState,
     /// Re-reading the state after a write's answer was lost with the connection.
     RefreshState,
+    /// Deleting our candidacy node after the master stopped us.
+    Withdraw,
 }
 
 /// This instance's place in the framework's own election.
@@ -595,7 +597,7 @@ impl Scheduler {
                     self.state_version = Some(version);
                 }
                 Err(e) => {
-                    self.stop(format!("the framework state is corrupt: {e}"), out);
+                    self.stop(ctx, format!("the framework state is corrupt: {e}"), out);
                     return;
                 }
             },
@@ -899,12 +901,21 @@ impl Scheduler {
         ok
     }
 
-    fn stop(&mut self, error: String, out: &mut Out) {
+    fn stop(&mut self, ctx: &Context, error: String, out: &mut Out) {
         out.event(Event::SchedulerError {
             message: error.clone(),
         });
         self.disconnect_master(out);
         self.instance = InstanceState::Stopped { error };
+        // An aborted driver's process would exit and its session close; this
+        // one stays up to be observed, so it withdraws its candidacy itself —
+        // else its node could keep every other instance standing by forever.
+        if let Some(seq) = self.candidacy.take() {
+            let op = CoordOp::Delete {
+                path: format!("{}/instance_{seq:010}", instances_path(self.name())),
+            };
+            self.request(ctx, op, SchedulerRequest::Withdraw, out);
+        }
     }
 
     // ----- offers, updates, kills -----
@@ -1135,6 +1146,7 @@ impl Scheduler {
             state: update.state,
             reason: update.reason,
             source: update.source,
+            latest_state: update.latest_state,
         });
         let task = self
             .state
@@ -1146,9 +1158,14 @@ impl Scheduler {
                 killing: false,
                 slot: None,
             });
-        task.state = update.state;
-        if update.agent_id.is_some() {
-            task.agent_id = update.agent_id.clone();
+        // An older update retried after the task ended (a reconciliation
+        // answer already said it is terminal) does not bring it back to life.
+        let replay = task.state.is_definite() && update.state.is_active();
+        if !replay {
+            task.state = update.state;
+            if update.agent_id.is_some() {
+                task.agent_id = update.agent_id.clone();
+            }
         }
         if update.state.is_terminal() {
             task.killing = false;
@@ -1289,7 +1306,7 @@ impl Scheduler {
                 if self.master() == Some(&from) {
                     // "framework failed over", "framework removed", ...: the
                     // scheduler driver aborts.
-                    self.stop(message, out);
+                    self.stop(ctx, message, out);
                 }
             }
             Message::ResourceOffers { offers, .. } => {

@@ -343,6 +343,7 @@ fn scheduler_acknowledges_updates_with_a_uuid_and_only_those() {
         }]
     );
     assert!(events(&outs).contains(&Event::UpdateReceived {
+        latest_state: None,
         framework_id: fid(),
         task_id: "web-0001".into(),
         state: TaskState::Running,

@@ -8,7 +8,7 @@
 
 mod units;
 
-use mesochaos_faults::{Fault, Target};
+use mesochaos_faults::{Fault, FaultKind, NemesisSpec, Target};
 use mesochaos_harness::cluster::{FrameworkSpec, DFS_STORE};
 use mesochaos_harness::run::UpdateExpectation;
 use mesochaos_harness::{ClusterSpec, Condition, Expectations, RunSpec, Step};
@@ -137,6 +137,20 @@ struct RawScenario {
     step: Vec<Spanned<RawStep>>,
     #[serde(default)]
     expect: RawExpect,
+    nemesis: Option<Spanned<RawNemesis>>,
+}
+
+/// `[nemesis]`: randomized faults after the steps.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNemesis {
+    /// Fault kind -> weight.
+    kinds: Spanned<BTreeMap<String, u32>>,
+    interval: Spanned<String>,
+    fault_min: Option<Spanned<String>>,
+    fault_max: Option<Spanned<String>>,
+    safety: Spanned<String>,
+    liveness: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -750,16 +764,99 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
         .map(|s| step(s, &names))
         .collect::<Result<Vec<_>, _>>()?;
     let expect = expectations(&raw.expect, &names)?;
+    let nemesis = raw.nemesis.as_ref().map(nemesis).transpose()?;
+    let mut spec = spec;
+    if let Some(n) = &nemesis {
+        // The run's bound must leave room for the steps, the safety phase and
+        // the liveness bound: without `duration`, 5 minutes for the steps.
+        let needed = n.safety_ms + mesochaos_harness::run::liveness_bound_ms(&spec, n);
+        match &raw.duration {
+            None => spec.duration_ms = needed + 300_000,
+            Some(d) if spec.duration_ms < needed => {
+                return Err((
+                d.span(),
+                format!(
+                    "duration must be at least the nemesis's safety phase plus its liveness bound ({} ms)",
+                    needed
+                ),
+            ))
+            }
+            Some(_) => {}
+        }
+    }
     Ok(Scenario {
         spec: RunSpec {
             name: raw.name.unwrap_or(default_name),
             cluster: spec,
             steps,
             expect,
+            nemesis,
         },
         seed: raw.seed.unwrap_or(1),
         description: raw.description.trim().to_string(),
         path: path.to_path_buf(),
+    })
+}
+
+fn nemesis(raw: &Spanned<RawNemesis>) -> Result<NemesisSpec, Invalid> {
+    let n = raw.get_ref();
+    let mut kinds = BTreeMap::new();
+    for (name, weight) in n.kinds.get_ref() {
+        let kind = FaultKind::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+            (
+                n.kinds.span(),
+                format!(
+                    "unknown fault kind \"{name}\" (known: {})",
+                    known.join(", ")
+                ),
+            )
+        })?;
+        kinds.insert(kind, *weight);
+    }
+    if kinds.values().all(|w| *w == 0) {
+        return Err((
+            n.kinds.span(),
+            "give at least one fault kind a weight above 0".into(),
+        ));
+    }
+    let interval_ms = duration(&n.interval)?;
+    if interval_ms == 0 {
+        return Err((n.interval.span(), "interval must be more than 0".into()));
+    }
+    let fault_min = n
+        .fault_min
+        .as_ref()
+        .map(duration)
+        .transpose()?
+        .unwrap_or(1_000);
+    let fault_max = n
+        .fault_max
+        .as_ref()
+        .map(duration)
+        .transpose()?
+        .unwrap_or(30_000);
+    if fault_min > fault_max {
+        let span = n
+            .fault_min
+            .as_ref()
+            .expect("set when above the default")
+            .span();
+        return Err((span, "fault_min is longer than fault_max".into()));
+    }
+    let safety_ms = duration(&n.safety)?;
+    if safety_ms <= fault_min {
+        return Err((
+            n.safety.span(),
+            "the safety phase must be longer than fault_min".into(),
+        ));
+    }
+    Ok(NemesisSpec {
+        kinds,
+        interval_ms,
+        fault_ms: (fault_min, fault_max),
+        safety_ms,
+        liveness_ms: n.liveness.as_ref().map(duration).transpose()?,
     })
 }
 

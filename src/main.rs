@@ -4,8 +4,11 @@
 //! Exit codes: 0 the run passed, 1 an invariant or expectation failed, 2 bad
 //! input (a scenario file, an argument, an output file that cannot be written).
 
+mod chaos;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use mesochaos_harness::{RunOptions, RunReport, Verdict};
+use mesochaos_reference::bugs::Bug;
 use mesochaos_scenarios::Scenario;
 use serde::Serialize;
 use std::io::Write;
@@ -46,6 +49,68 @@ enum Commands {
         /// Write every process's role state at the end of the run, as JSON, to this file.
         #[arg(long, value_name = "OUT.json")]
         snapshot: Option<PathBuf>,
+        /// Plant a known defect in the reference (the bug zoo): ack-before-checkpoint,
+        /// forget-tasks-before-framework, standby-registers-new.
+        #[arg(long, value_name = "NAME", value_parser = chaos::parse_bug)]
+        bug: Option<Bug>,
+    },
+    /// Run a scenario over many seeds in parallel and summarize what failed and
+    /// which faults fired; failing seeds are saved as replay files.
+    #[command(
+        after_help = "Example: mesochaos sweep scenarios/nemesis-standard.toml --seeds 1..200\n\n\
+                      Exit codes: 0 every seed passed (and every fault kind fired), 1 some seed failed or a fault kind never fired, 2 bad input."
+    )]
+    Sweep {
+        /// The scenario file.
+        file: PathBuf,
+        /// Seeds to run: `A..B` (inclusive) or one seed.
+        #[arg(long, value_parser = chaos::parse_seeds, default_value = "1..100")]
+        seeds: std::vec::Vec<u64>,
+        /// Simulations in parallel [default: the number of cores].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N (every N-th seed, starting with the I-th).
+        #[arg(long, value_name = "I/N", value_parser = chaos::parse_shard)]
+        shard: Option<(u64, u64)>,
+        /// Where failing seeds' replay files go (under a folder per scenario).
+        #[arg(long, default_value = "mesochaos-results")]
+        results: PathBuf,
+        /// Plant a known defect (see `run --help`).
+        #[arg(long, value_name = "NAME", value_parser = chaos::parse_bug)]
+        bug: Option<Bug>,
+        /// `text` for people, `json` for machines (per-seed hashes included).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run a replay file again and check that the trace is identical.
+    #[command(
+        after_help = "Exit codes: 0 reproduced exactly (same trace hash), 3 the run differs from the recording, 2 bad input (including a file made by other code, unless --force)."
+    )]
+    Replay {
+        /// A replay file written by `sweep` or `shrink`.
+        file: PathBuf,
+        /// Replay a file made by a different code version.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Minimize a failing replay file's fault schedule while the same checker
+    /// still fails; the result is 1-minimal (dropping any one remaining fault
+    /// makes that checker pass).
+    #[command(
+        after_help = "Exit codes: 0 a shrunk replay file was saved, 1 the recorded failure does not reproduce, 2 bad input."
+    )]
+    Shrink {
+        /// A replay file written by `sweep`.
+        file: PathBuf,
+        /// Where to save the result [default: FILE with extension .shrunk.json].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Candidate schedules tried in parallel [default: the number of cores].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Shrink a file made by a different code version.
+        #[arg(long)]
+        force: bool,
     },
     /// Run several scenarios (e.g. the storage strategies) with one seed and print
     /// their database figures side by side as a Markdown table.
@@ -70,13 +135,13 @@ enum Commands {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Text,
     Json,
 }
 
-const EXIT_FAIL: u8 = 1;
-const EXIT_BAD_INPUT: u8 = 2;
+pub(crate) const EXIT_FAIL: u8 = 1;
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -93,11 +158,47 @@ fn main() -> ExitCode {
             format,
             trace,
             snapshot,
-        } => run(&file, seed, format, trace.as_deref(), snapshot.as_deref()),
+            bug,
+        } => run(
+            &file,
+            seed,
+            format,
+            trace.as_deref(),
+            snapshot.as_deref(),
+            bug,
+        ),
+        Commands::Sweep {
+            file,
+            seeds,
+            jobs,
+            shard,
+            results,
+            bug,
+            format,
+        } => chaos::sweep(chaos::SweepArgs {
+            file: &file,
+            seeds,
+            jobs: jobs.unwrap_or_else(cores),
+            shard,
+            results,
+            bug,
+            format,
+        }),
+        Commands::Replay { file, force } => chaos::replay(&file, force),
+        Commands::Shrink {
+            file,
+            out,
+            jobs,
+            force,
+        } => chaos::shrink_file(&file, out.as_deref(), force, jobs.unwrap_or_else(cores)),
     }
 }
 
-fn load(file: &Path) -> Result<Scenario, ExitCode> {
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+pub(crate) fn load(file: &Path) -> Result<Scenario, ExitCode> {
     mesochaos_scenarios::load(file).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(EXIT_BAD_INPUT)
@@ -151,11 +252,13 @@ fn run(
     format: Format,
     trace: Option<&Path>,
     snapshot: Option<&Path>,
+    bug: Option<Bug>,
 ) -> ExitCode {
-    let scenario = match load(file) {
+    let mut scenario = match load(file) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    scenario.spec.cluster.bug = bug;
     let seed = seed.unwrap_or(scenario.seed);
     // The seed comes first, so that even a run that dies can be replayed.
     match format {
@@ -171,7 +274,10 @@ fn run(
         Ok(file) => file,
         Err(code) => return code,
     };
-    let replay = format!("mesochaos run {} --seed {seed}", file.display());
+    let replay = match bug {
+        Some(bug) => format!("mesochaos run {} --seed {seed} --bug {bug}", file.display()),
+        None => format!("mesochaos run {} --seed {seed}", file.display()),
+    };
 
     // Wall time is measured around the simulation, never inside it.
     #[allow(clippy::disallowed_methods)]

@@ -132,6 +132,163 @@ pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
     (violations, lost_total)
 }
 
+/// Every status update an agent put in a task's stream reaches the framework
+/// at least once, and in stream order (first receipts follow the order the
+/// agent queued them; none skipped). Checked once the cluster has converged
+/// after the faults healed. Excused: updates queued on a machine whose disk was
+/// later wiped (the log went with it), on an agent that was later shut down,
+/// and those of a framework the master removed (its failover timeout passed) —
+/// for those the master's TASK_LOST / TASK_GONE / TASK_KILLED stands instead.
+pub fn check_update_delivery(records: &[TraceRecord]) -> Vec<Violation> {
+    // (framework, task) -> [(uuid, state, time, agent)] in queue order
+    type Queued = (String, TaskState, u64, ProcessId);
+    let mut queued: BTreeMap<(String, String), Vec<Queued>> = BTreeMap::new();
+    // uuid -> first receipt (index in the trace)
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    let mut wiped: BTreeMap<String, u64> = BTreeMap::new(); // machine -> last wipe
+    let mut shut_down: BTreeMap<String, u64> = BTreeMap::new(); // agent -> last shutdown
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    for (index, r) in records.iter().enumerate() {
+        match &r.kind {
+            TraceKind::Event {
+                event:
+                    Event::UpdateQueued {
+                        framework_id,
+                        task_id,
+                        uuid,
+                        state,
+                    },
+            } => queued
+                .entry((framework_id.to_string(), task_id.to_string()))
+                .or_default()
+                .push((uuid.to_string(), *state, r.t_ms, r.at.clone())),
+            TraceKind::Event {
+                event:
+                    Event::UpdateReceived {
+                        uuid: Some(uuid), ..
+                    },
+            } => {
+                received.entry(uuid.to_string()).or_insert(index);
+            }
+            TraceKind::Event {
+                event: Event::FrameworkRemoved { framework_id, .. },
+            } => {
+                removed.insert(framework_id.to_string());
+            }
+            TraceKind::Fault { fault, detail } if fault == "wipe_disk" => {
+                wiped.insert(detail.clone(), r.t_ms);
+            }
+            TraceKind::Send {
+                to,
+                message: Message::ShutdownAgent { .. },
+                ..
+            } => {
+                shut_down.insert(to.to_string(), r.t_ms);
+            }
+            _ => {}
+        }
+    }
+    let mut violations = Vec::new();
+    for ((framework, task), stream) in &queued {
+        if removed.contains(framework) {
+            continue;
+        }
+        let mut last_receipt: Option<(usize, &str)> = None;
+        for (uuid, state, t_ms, agent) in stream {
+            let excused = wiped
+                .get(&machine_of(agent))
+                .is_some_and(|wipe| wipe >= t_ms)
+                || shut_down.get(agent.as_str()).is_some_and(|s| s >= t_ms);
+            match received.get(uuid) {
+                None if excused => {}
+                None => violations.push(Violation {
+                    checker: "update_delivery".into(),
+                    t_ms: *t_ms,
+                    message: format!(
+                        "{agent} queued update {uuid} ({state}) of {framework}/{task} but the framework never received it"
+                    ),
+                    processes: vec![agent.to_string()],
+                }),
+                Some(at) => {
+                    if let Some((before, previous)) = last_receipt {
+                        if *at < before {
+                            violations.push(Violation {
+                                checker: "update_delivery".into(),
+                                t_ms: records[*at].t_ms,
+                                message: format!(
+                                    "{framework}/{task}: update {uuid} ({state}) first reached the framework before {previous}, which {agent} queued earlier"
+                                ),
+                                processes: vec![agent.to_string()],
+                            });
+                        }
+                    }
+                    last_receipt = Some((*at, uuid));
+                }
+            }
+        }
+    }
+    violations
+}
+
+/// A framework keeps one ID: every registration the master accepts from any
+/// of its scheduler instances is under the same framework ID, unless the
+/// master removed it (then a fresh registration is the only way back).
+pub fn check_framework_identity(records: &[TraceRecord]) -> Vec<Violation> {
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    let mut violations = Vec::new();
+    for r in records {
+        let TraceKind::Event { event } = &r.kind else {
+            continue;
+        };
+        match event {
+            Event::FrameworkRemoved { framework_id, .. } => {
+                removed.insert(framework_id.to_string());
+            }
+            Event::FrameworkRegistered {
+                framework_id,
+                scheduler,
+            }
+            | Event::FrameworkReregistered {
+                framework_id,
+                scheduler,
+                ..
+            } => {
+                let Some(name) = framework_of_instance(scheduler) else {
+                    continue;
+                };
+                let id = framework_id.to_string();
+                match ids.get(&name) {
+                    Some(old) if *old != id && !removed.contains(old) => {
+                        violations.push(Violation {
+                            checker: "framework_identity".into(),
+                            t_ms: r.t_ms,
+                            message: format!(
+                                "{} registered {scheduler}'s framework {name} as {id}, but it is {old} (not removed): its tasks are orphaned",
+                                r.at
+                            ),
+                            processes: vec![r.at.to_string(), scheduler.to_string()],
+                        });
+                        ids.insert(name, id);
+                    }
+                    _ => {
+                        ids.insert(name, id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    violations
+}
+
+/// `scheduler-<framework>-<n>` -> `<framework>`.
+fn framework_of_instance(process: &ProcessId) -> Option<String> {
+    let rest = process.as_str().strip_prefix("scheduler-")?;
+    let (name, _) = rest.rsplit_once('-')?;
+    Some(name.to_string())
+}
+
 pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut candidates: BTreeSet<u64> = BTreeSet::new();

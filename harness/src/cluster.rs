@@ -78,6 +78,10 @@ pub struct ClusterSpec {
     pub restart_delay_ms: u64,
     /// Upper bound on simulated time (turmoil's `simulation_duration`).
     pub duration_ms: u64,
+    /// A defect planted in the reference roles (`--bug`); never read by
+    /// checkers or the nemesis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bug: Option<mesochaos_reference::bugs::Bug>,
 }
 
 /// The dataset the distributed file system's storage servers hold.
@@ -1320,6 +1324,7 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
             coordinator: coordinator.clone(),
             timing: spec.timing.clone(),
             removed_agent_policy: spec.removed_agent_policy,
+            bug: spec.bug,
         });
     }
     if let Some(i) = n.strip_prefix("agent-") {
@@ -1330,6 +1335,7 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
             resources: spec.agent_resources,
             timing: spec.timing.clone(),
             boot_id: String::new(), // filled in at each start
+            bug: spec.bug,
         });
     }
     if n.starts_with("storage-") {
@@ -1365,5 +1371,6 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
         workload: framework.workload.clone(),
         timing: spec.timing.clone(),
         mode: framework.mode.clone(),
+        bug: spec.bug,
     }))
 }

@@ -297,6 +297,34 @@ pub struct RunReport {
     pub faults: BTreeMap<FaultKind, FaultCounts>,
 }
 
+impl RunReport {
+    /// The report of a run whose simulation panicked: a failed run.
+    pub fn panicked(scenario: &str, seed: u64, message: String) -> RunReport {
+        RunReport {
+            scenario: scenario.to_string(),
+            seed,
+            verdict: Verdict::Fail,
+            trace_hash: "none (the run panicked)".into(),
+            sim_seconds: 0.0,
+            violations: vec![Violation {
+                checker: "panic".into(),
+                t_ms: 0,
+                message,
+                processes: vec![],
+            }],
+            metrics: Metrics::default(),
+            final_state: FinalState::default(),
+            rebuilt: None,
+            timeline: vec![],
+            framework_updates: BTreeMap::new(),
+            task_starts: BTreeMap::new(),
+            roles: None,
+            schedule: None,
+            faults: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultCounts {
     pub scheduled: u64,
@@ -356,6 +384,8 @@ pub fn run_recorded(
         displaced: BTreeMap::new(),
         last_crashed: None,
         fault_counts: BTreeMap::new(),
+        converged_after_heal: false,
+        offers_reported: false,
     };
     // The schedule is drawn before anything runs, from its own stream.
     let schedule = spec.nemesis.as_ref().map(|n| {
@@ -397,6 +427,66 @@ struct Runner {
     /// The process the most recent crash hit.
     last_crashed: Option<ProcessId>,
     fault_counts: BTreeMap<FaultKind, FaultCounts>,
+    /// The cluster converged after the nemesis healed everything.
+    converged_after_heal: bool,
+    /// Offer accounting was found broken (reported once).
+    offers_reported: bool,
+}
+
+/// Within the leader's epoch, the outstanding offers for an agent plus what its
+/// active tasks use never exceed the agent's resources, role by role — so no
+/// resource is in two outstanding offers — and a volume is in at most one
+/// offer and never offered while a task uses it. Recomputed from the offers and
+/// tasks themselves, not from the master's running totals.
+fn offer_problem(leader: &mesochaos_reference::master::Leader) -> Option<String> {
+    use mesochaos_reference::resources::RoleResources;
+    let mut committed: BTreeMap<&AgentId, RoleResources> = BTreeMap::new();
+    let mut volumes_offered: BTreeMap<String, &mesochaos_reference::OfferId> = BTreeMap::new();
+    for offer in leader.offers.values() {
+        let c = committed.entry(&offer.agent_id).or_default();
+        *c = c.plus(&offer.resources);
+        for v in &offer.volumes {
+            let key = format!("{}/{}", offer.agent_id, v.key());
+            if let Some(other) = volumes_offered.insert(key.clone(), &offer.offer_id) {
+                return Some(format!(
+                    "volume {key} is in two outstanding offers: {other} and {}",
+                    offer.offer_id
+                ));
+            }
+        }
+    }
+    for framework in leader.frameworks.values() {
+        for task in framework.tasks.values() {
+            if !task.state.is_active() {
+                continue;
+            }
+            let mut used = RoleResources::default();
+            used.add(&task.info.role, &task.info.resources);
+            let c = committed.entry(&task.agent_id).or_default();
+            *c = c.plus(&used);
+            if let Some(volume) = &task.info.volume {
+                let key = format!("{}/{}/{volume}", task.agent_id, task.info.role);
+                if let Some(offer) = volumes_offered.get(&key) {
+                    return Some(format!(
+                        "volume {key} is offered in {offer} while task {} uses it",
+                        task.info.task_id
+                    ));
+                }
+            }
+        }
+    }
+    for (agent_id, committed) in committed {
+        let Some(agent) = leader.agents.get(agent_id) else {
+            continue; // tasks of an agent not registered yet
+        };
+        if !agent.total.contains(&committed) {
+            return Some(format!(
+                "agent {agent_id}: outstanding offers and active tasks hold {committed:?}, more than its {:?}",
+                agent.total
+            ));
+        }
+    }
+    None
 }
 
 /// The names a nemesis can target in a cluster of this shape.
@@ -495,6 +585,13 @@ impl Runner {
                 ),
                 leading.iter().map(|(n, _)| n.to_string()).collect(),
             ));
+        }
+        if self.now().is_multiple_of(1_000) && !self.offers_reported {
+            if let Some(problem) = self.cluster.leader_state(offer_problem).flatten() {
+                self.offers_reported = true;
+                self.violations
+                    .push(self.violation("offer_accounting", problem, vec![]));
+            }
         }
         if let Some((crashed_at, old_epoch)) = self.failover {
             if self.failover_time_ms.is_none() && self.cluster.all_reregistered() {
@@ -919,6 +1016,7 @@ impl Runner {
             }
             self.tick()?;
         }
+        self.converged_after_heal = true;
         if !vacuous.is_empty() {
             return Err(self.violation(
                 "vacuous_fault",
@@ -1067,6 +1165,12 @@ impl Runner {
         let task_starts = checkers::task_starts(trace.records());
         self.violations
             .extend(checkers::check_trace(trace.records()));
+        self.violations
+            .extend(checkers::check_framework_identity(trace.records()));
+        if self.converged_after_heal {
+            self.violations
+                .extend(checkers::check_update_delivery(trace.records()));
+        }
         let (storage_violations, acked_records_lost) = checkers::check_storage(trace.records());
         self.violations.extend(storage_violations);
         let rebuilt = self.rebuilt_before.clone().map(|before| RebuiltComparison {

@@ -68,6 +68,9 @@ pub struct AgentConfig {
     /// The machine's current boot ID (changes on every reboot). The harness
     /// supplies it as a real agent reads `/proc/sys/kernel/random/boot_id`.
     pub boot_id: String,
+    /// A planted defect (the bug zoo), if any.
+    #[serde(default)]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 /// A task, keyed for timers.
@@ -171,6 +174,10 @@ pub struct Agent {
     truncations: Vec<Truncation>,
     /// Kills that arrived before the executor host re-registered.
     pending_kills: BTreeSet<TaskKey>,
+    /// Queued updates not yet checkpointed — only ever non-empty with the
+    /// planted `ack-before-checkpoint` bug.
+    #[serde(default)]
+    unlogged: BTreeSet<UpdateUuid>,
 }
 
 type Out = Outputs<AgentTimer>;
@@ -247,6 +254,7 @@ impl Agent {
                 expected: recovered_tasks > 0 && !rebooted,
             },
             retry_ms: BTreeMap::new(),
+            unlogged: BTreeSet::new(),
             recovered_tasks,
             rebooted,
             truncations,
@@ -882,7 +890,22 @@ impl Agent {
         task.state = update.state;
         task.pending_updates.push_back(update.clone());
         let first = task.pending_updates.len() == 1;
-        self.append_record(key, &StreamRecord::Update(update), out);
+        let uuid = update.uuid.clone().expect("checked above");
+        out.event(Event::UpdateQueued {
+            framework_id: key.framework_id.clone(),
+            task_id: key.task_id.clone(),
+            uuid: uuid.clone(),
+            state: update.state,
+        });
+        let planted = self.config.bug == Some(crate::bugs::Bug::AckBeforeCheckpoint);
+        if planted && !first && update.source == Source::Executor {
+            // The planted defect: a queued update stays in memory only (it is
+            // logged when it reaches the head of the stream), though the
+            // executor is acknowledged at once.
+            self.unlogged.insert(uuid);
+        } else {
+            self.append_record(key, &StreamRecord::Update(update), out);
+        }
         if first {
             self.send_stream_head(ctx, key, out);
         }
@@ -949,10 +972,22 @@ impl Agent {
             return;
         }
         task.pending_updates.pop_front();
+        let unlogged_head = task
+            .pending_updates
+            .front()
+            .filter(|u| u.uuid.as_ref().is_some_and(|id| self.unlogged.contains(id)))
+            .cloned();
         out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
         self.retry_ms.remove(&key);
         let finished = task.state.is_terminal() && task.pending_updates.is_empty();
         self.append_record(&key, &StreamRecord::Ack(uuid), out);
+        if let Some(head) = unlogged_head {
+            // (planted bug) the queued update is logged only now.
+            if let Some(id) = &head.uuid {
+                self.unlogged.remove(id);
+            }
+            self.append_record(&key, &StreamRecord::Update(head), out);
+        }
         if finished {
             // Fully acknowledged and terminal: forget the task.
             let tasks = self.tasks.get_mut(&fid).expect("present");

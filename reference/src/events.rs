@@ -6,7 +6,7 @@
 //! the leader", "this task started". Invariant checkers read them, so each event
 //! says enough to check a property without looking at the role's state.
 
-use crate::ids::{AgentId, FrameworkId, ProcessId, SessionId, TaskId};
+use crate::ids::{AgentId, FrameworkId, ProcessId, SessionId, TaskId, UpdateUuid};
 use crate::task_state::{Reason, Source, TaskState};
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +188,14 @@ pub enum Event {
         epoch: u64,
         reregistered: bool,
     },
+    /// The agent put a status update in its task's stream (checkpointed, to be
+    /// delivered at least once): the update the framework must hear.
+    UpdateQueued {
+        framework_id: FrameworkId,
+        task_id: TaskId,
+        uuid: UpdateUuid,
+        state: TaskState,
+    },
     /// A status update reached the framework's scheduler: the framework's view.
     UpdateReceived {
         framework_id: FrameworkId,
@@ -199,6 +207,9 @@ pub enum Event {
         /// retried older update carries the newer state it is behind.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         latest_state: Option<TaskState>,
+        /// The update's ID (none for the master's own updates).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uuid: Option<UpdateUuid>,
     },
     SchedulerLaunching {
         task_id: TaskId,

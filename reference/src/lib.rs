@@ -23,6 +23,7 @@
 //! real process.
 
 pub mod agent;
+pub mod bugs;
 pub mod checkpoint;
 pub mod coordinator;
 pub mod coordinator_client;

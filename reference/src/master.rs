@@ -85,6 +85,9 @@ pub struct MasterConfig {
     pub coordinator: ProcessId,
     pub timing: Timing,
     pub removed_agent_policy: RemovedAgentPolicy,
+    /// A planted defect (the bug zoo), if any.
+    #[serde(default)]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1080,6 +1083,11 @@ impl Master {
                 .expect("agents report registered frameworks");
             if leader.completed_frameworks.contains_key(&fid) {
                 continue; // removed while this agent was away: shut down below
+            }
+            if self.config.bug == Some(crate::bugs::Bug::ForgetTasksBeforeFramework)
+                && !leader.frameworks.contains_key(&fid)
+            {
+                continue; // the planted defect: its tasks are dropped below
             }
             leader
                 .frameworks

@@ -113,6 +113,9 @@ pub struct SchedulerConfig {
     pub timing: Timing,
     #[serde(default)]
     pub mode: SchedulerMode,
+    /// A planted defect (the bug zoo), if any.
+    #[serde(default)]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 /// What kind of framework this is.
@@ -724,7 +727,12 @@ impl Scheduler {
     }
 
     fn registration_message(&self) -> Message {
+        let planted = self.config.bug == Some(crate::bugs::Bug::StandbyRegistersNew);
         match &self.state.framework_id {
+            // The planted defect: a taking-over instance registers afresh.
+            Some(_) if planted && self.failover => Message::RegisterFramework {
+                info: self.config.framework.clone(),
+            },
             None => Message::RegisterFramework {
                 info: self.config.framework.clone(),
             },
@@ -1147,6 +1155,7 @@ impl Scheduler {
             reason: update.reason,
             source: update.source,
             latest_state: update.latest_state,
+            uuid: update.uuid.clone(),
         });
         let task = self
             .state

@@ -32,6 +32,7 @@ fn config(boot_id: &str) -> AgentConfig {
         resources: TOTAL,
         timing: Timing::default(),
         boot_id: boot_id.into(),
+        bug: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn master(name: &str) -> Master {
         coordinator: coordinator(),
         timing: Timing::default(),
         removed_agent_policy: RemovedAgentPolicy::Reregister,
+        bug: None,
     })
 }
 

@@ -41,6 +41,7 @@ fn scheduler(desired: u64) -> Scheduler {
         workload: WorkloadPlan::uniform(Workload::Forever),
         timing: Timing::default(),
         mode: SchedulerMode::Service,
+        bug: None,
     })
 }
 
@@ -344,6 +345,7 @@ fn scheduler_acknowledges_updates_with_a_uuid_and_only_those() {
     );
     assert!(events(&outs).contains(&Event::UpdateReceived {
         latest_state: None,
+        uuid: Some("web-0001#1".into()),
         framework_id: fid(),
         task_id: "web-0001".into(),
         state: TaskState::Running,

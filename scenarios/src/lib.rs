@@ -208,17 +208,16 @@ struct RawFramework {
     /// A stateful framework: its task runs on this persistent volume.
     volume: Option<Spanned<RawVolume>>,
     /// The scenario drives this framework's offers (`accept` steps).
-    #[serde(default)]
-    scripted: bool,
+    scripted: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVolume {
-    id: String,
+    id: Spanned<String>,
     size: String,
     /// Pin task `k` (and its volume) to agent machine `hosts[k]`.
-    hosts: Option<Vec<String>>,
+    hosts: Option<Vec<Spanned<String>>>,
 }
 
 /// A workload: `"forever"`, `{ finish_after = "30s" }` or `{ fail_after = "20s" }`
@@ -229,7 +228,7 @@ type RawWorkload = toml::Value;
 #[serde(deny_unknown_fields)]
 struct RawFirstTasks {
     count: u64,
-    workload: RawWorkload,
+    workload: Spanned<RawWorkload>,
 }
 
 #[derive(Deserialize)]
@@ -285,7 +284,7 @@ struct RawExpect {
     checkpoint_truncated: bool,
     refused_operations: Option<u64>,
     acked_records_lost_max: Option<u64>,
-    acked_records_lost_min: Option<u64>,
+    acked_records_lost_min: Option<Spanned<u64>>,
     acked_records_min: Option<u64>,
 }
 
@@ -334,49 +333,125 @@ fn resources(raw: &Spanned<RawResources>) -> Result<Resources, Invalid> {
 fn workload(raw: &RawWorkload, span: Range<usize>) -> Result<Workload, Invalid> {
     const FORMS: &str = "use \"forever\", \"store_replica\", { finish_after = \"30s\" }, { fail_after = \"20s\" }, \
                          { db_write_every = \"1s\" } or { db_write_every = \"1s\", store = \"dfs\" | \"<replica framework>\" }";
-    match raw {
-        toml::Value::String(name) if name == "forever" => Ok(Workload::Forever),
+    let table = match raw {
+        toml::Value::String(name) if name == "forever" => return Ok(Workload::Forever),
         // The store is named after the framework: filled in by the caller.
-        toml::Value::String(name) if name == "store_replica" => Ok(Workload::StoreReplica {
-            store: String::new(),
-        }),
-        toml::Value::Table(table) if table.len() == 2 && table.contains_key("store") => {
-            let (Some(every), Some(store)) = (
-                table.get("db_write_every").and_then(|v| v.as_str()),
-                table.get("store").and_then(|v| v.as_str()),
-            ) else {
-                return Err((span, format!("invalid workload: {FORMS}")));
-            };
-            let interval_ms = parse_duration_ms(every).map_err(|e| (span.clone(), e))?;
-            if interval_ms == 0 {
-                return Err((span, "db_write_every must be more than 0".into()));
-            }
-            // Peers and quorum are resolved once every framework is known.
-            Ok(Workload::DbClient {
-                interval_ms,
-                store: store.to_string(),
-                peers: vec![],
-                quorum: 0,
+        toml::Value::String(name) if name == "store_replica" => {
+            return Ok(Workload::StoreReplica {
+                store: String::new(),
             })
         }
-        toml::Value::Table(table) if table.len() == 1 => {
-            let (key, value) = table.iter().next().expect("one entry");
-            let Some(text) = value.as_str() else {
-                return Err((
-                    span,
-                    format!("workload {key} takes a duration string such as \"30s\""),
-                ));
-            };
-            let ms = parse_duration_ms(text).map_err(|e| (span.clone(), e))?;
-            match key.as_str() {
-                "finish_after" => Ok(Workload::FinishAfter { ms }),
-                "fail_after" => Ok(Workload::FailAfter { ms }),
-                "db_write_every" if ms > 0 => Ok(Workload::Db { interval_ms: ms }),
-                other => Err((span, format!("unknown workload key \"{other}\": {FORMS}"))),
-            }
+        toml::Value::Table(table) => table,
+        other => return Err((span, format!("invalid workload {other}: {FORMS}"))),
+    };
+    let write_every = |value: &toml::Value| -> Result<u64, Invalid> {
+        let Some(text) = value.as_str() else {
+            return Err((
+                span.clone(),
+                "workload db_write_every takes a duration string such as \"1s\"".into(),
+            ));
+        };
+        let ms = parse_duration_ms(text).map_err(|e| (span.clone(), e))?;
+        if ms == 0 {
+            return Err((span.clone(), "db_write_every must be more than 0".into()));
         }
-        other => Err((span, format!("invalid workload {other}: {FORMS}"))),
+        Ok(ms)
+    };
+    if table.contains_key("store") && !table.contains_key("db_write_every") {
+        return Err((
+            span,
+            "`store` goes with `db_write_every`: { db_write_every = \"1s\", store = \"dfs\" | \"<replica framework>\" }"
+                .into(),
+        ));
     }
+    if table.len() == 2 && table.contains_key("store") {
+        let interval_ms = write_every(&table["db_write_every"])?;
+        let Some(store) = table["store"].as_str() else {
+            return Err((
+                span,
+                "workload store takes a string: \"dfs\" or the name of a replica framework".into(),
+            ));
+        };
+        // Peers and quorum are resolved once every framework is known.
+        return Ok(Workload::DbClient {
+            interval_ms,
+            store: store.to_string(),
+            peers: vec![],
+            quorum: 0,
+        });
+    }
+    if table.len() != 1 {
+        return Err((span, format!("invalid workload {raw}: {FORMS}")));
+    }
+    let (key, value) = table.iter().next().expect("one entry");
+    if key == "db_write_every" {
+        return Ok(Workload::Db {
+            interval_ms: write_every(value)?,
+        });
+    }
+    if key != "finish_after" && key != "fail_after" {
+        return Err((span, format!("unknown workload key \"{key}\": {FORMS}")));
+    }
+    let Some(text) = value.as_str() else {
+        return Err((
+            span,
+            format!("workload {key} takes a duration string such as \"30s\""),
+        ));
+    };
+    let ms = parse_duration_ms(text).map_err(|e| (span.clone(), e))?;
+    Ok(if key == "finish_after" {
+        Workload::FinishAfter { ms }
+    } else {
+        Workload::FailAfter { ms }
+    })
+}
+
+/// A replica's store is named after the framework running it.
+fn own_store(workload: Workload, framework: &str) -> Workload {
+    match workload {
+        Workload::StoreReplica { .. } => Workload::StoreReplica {
+            store: framework.to_string(),
+        },
+        other => other,
+    }
+}
+
+/// `workload` with a database client's nodes and quorum filled in (see
+/// [`resolve_store`]); any other workload as it is.
+fn resolve_client(
+    workload: &Workload,
+    span: &Range<usize>,
+    storage_servers: usize,
+    frameworks: &[FrameworkSpec],
+) -> Result<Workload, Invalid> {
+    let Workload::DbClient {
+        interval_ms, store, ..
+    } = workload
+    else {
+        return Ok(workload.clone());
+    };
+    let peers = resolve_store(store, span, storage_servers, frameworks)?;
+    let quorum = peers.len() as u32 / 2 + 1;
+    Ok(Workload::DbClient {
+        interval_ms: *interval_ms,
+        store: store.clone(),
+        peers,
+        quorum,
+    })
+}
+
+/// A volume ID names a directory (`volumes/<role>/<id>/data`): one plain path
+/// component.
+fn volume_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("a volume id must not be empty".into());
+    }
+    if id.contains('/') || id == "." || id == ".." {
+        return Err(format!(
+            "volume id \"{id}\" names a directory: no `/`, and not \".\" or \"..\""
+        ));
+    }
+    Ok(())
 }
 
 /// Where a database client's store lives: the storage servers (`"dfs"`), or
@@ -592,8 +667,9 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
     let timing = timing(&raw.timing)?;
 
     let mut frameworks = Vec::new();
-    // Database clients whose store is resolved once every framework is known.
-    let mut pending_stores: Vec<(usize, String, Range<usize>)> = Vec::new();
+    // Per framework, the spans of its steady and initial workloads: their
+    // database clients' stores are resolved once every framework is known.
+    let mut workload_spans: Vec<(Range<usize>, Range<usize>)> = Vec::new();
     let storage_servers = cluster.storage_servers.as_ref().map_or(0, |n| *n.get_ref());
     let agents = *cluster.agents.get_ref();
     let mut names = Names {
@@ -631,29 +707,44 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                 "tasks must use some resources".into(),
             ));
         }
+        let steady_span = f.workload.as_ref().map_or(span.clone(), |w| w.span());
         let steady = match &f.workload {
-            Some(w) => workload(w.get_ref(), w.span())?,
+            Some(w) => own_store(workload(w.get_ref(), w.span())?, &name),
             None => Workload::Forever,
         };
-        let steady = match steady {
-            Workload::StoreReplica { .. } => Workload::StoreReplica {
-                store: name.clone(),
-            },
-            Workload::DbClient { ref store, .. } => {
-                let span = f.workload.as_ref().expect("parsed from it").span();
-                pending_stores.push((frameworks.len(), store.clone(), span));
-                steady
+        let (plan, initial_span) = match &f.first_tasks {
+            Some(first) => {
+                let w = &first.get_ref().workload;
+                let plan = WorkloadPlan {
+                    initial: own_store(workload(w.get_ref(), w.span())?, &name),
+                    initial_count: first.get_ref().count,
+                    steady,
+                };
+                (plan, w.span())
             }
-            other => other,
+            None => (WorkloadPlan::uniform(steady), steady_span.clone()),
         };
-        let plan = match &f.first_tasks {
-            Some(first) => WorkloadPlan {
-                initial: workload(&first.get_ref().workload, first.span())?,
-                initial_count: first.get_ref().count,
-                steady,
-            },
-            None => WorkloadPlan::uniform(steady),
-        };
+        let scripted = f.scripted.as_ref().is_some_and(|s| *s.get_ref());
+        if let (Some(s), Some(_), true) = (&f.scripted, &f.volume, scripted) {
+            return Err((
+                s.span(),
+                "`scripted = true` cannot go with `volume`: a stateful framework launches its own tasks (drop one of the two)"
+                    .into(),
+            ));
+        }
+        if f.volume.is_none() {
+            for (w, w_span) in [(&plan.steady, &steady_span), (&plan.initial, &initial_span)] {
+                if let Workload::Db { .. } = w {
+                    return Err((
+                        w_span.clone(),
+                        "a local database needs `volume = {...}` in its framework to write to \
+                         (or a `store`: { db_write_every = \"1s\", store = \"dfs\" })"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        workload_spans.push((steady_span, initial_span));
         let instances = f.instances.as_ref().map_or(1, |i| *i.get_ref());
         if instances == 0 {
             return Err((
@@ -676,7 +767,7 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
             task_resources,
             workload: plan,
             mode: match &f.volume {
-                None if f.scripted => SchedulerMode::Scripted,
+                None if scripted => SchedulerMode::Scripted,
                 None => SchedulerMode::Service,
                 Some(v) => {
                     let role = f.role.clone().unwrap_or_else(|| "*".into());
@@ -687,26 +778,37 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                                 .into(),
                         ));
                     }
-                    let hosts: Vec<ProcessId> = v
-                        .get_ref()
-                        .hosts
-                        .clone()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(ProcessId::new)
-                        .collect();
-                    for host in &hosts {
-                        let known = host
-                            .as_str()
+                    let mut hosts: Vec<ProcessId> = Vec::new();
+                    for host in v.get_ref().hosts.iter().flatten() {
+                        let text = host.get_ref();
+                        if agents == 0 {
+                            return Err((
+                                host.span(),
+                                format!("volume host \"{text}\" is not an agent machine: the cluster has no agents (agents = 0)"),
+                            ));
+                        }
+                        // `agent-N`, N written plainly: no sign, no leading zero.
+                        let known = text
                             .strip_prefix("agent-")
+                            .filter(|n| {
+                                !n.starts_with('0') && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+                            })
                             .and_then(|n| n.parse::<usize>().ok())
                             .is_some_and(|n| (1..=agents).contains(&n));
                         if !known {
                             return Err((
-                                v.span(),
-                                format!("volume host \"{host}\" is not an agent machine (agent-1 .. agent-{agents})"),
+                                host.span(),
+                                format!("volume host \"{text}\" is not an agent machine (agent-1 .. agent-{agents})"),
                             ));
                         }
+                        let host_id = ProcessId::new(text.clone());
+                        if hosts.contains(&host_id) {
+                            return Err((
+                                host.span(),
+                                format!("volume host \"{text}\" is listed twice: pin each task to its own agent"),
+                            ));
+                        }
+                        hosts.push(host_id);
                     }
                     let desired = f.tasks.as_ref().map_or(0, |t| *t.get_ref());
                     if !hosts.is_empty() && hosts.len() as u64 != desired {
@@ -715,8 +817,10 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                             format!("{} volume hosts for {desired} tasks: pin each task to one host", hosts.len()),
                         ));
                     }
+                    let id = &v.get_ref().id;
+                    volume_id(id.get_ref()).map_err(|e| (id.span(), e))?;
                     SchedulerMode::Stateful {
-                        volume_id: v.get_ref().id.clone(),
+                        volume_id: id.get_ref().clone(),
                         volume_mb: parse_mem_mb(&v.get_ref().size).map_err(|e| (v.span(), e))?,
                         hosts,
                     }
@@ -725,21 +829,16 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
             name,
         });
     }
-    for (index, store, span) in pending_stores {
-        let peers = resolve_store(&store, &span, storage_servers, &frameworks)?;
-        let quorum = peers.len() as u32 / 2 + 1;
-        let client = Workload::DbClient {
-            interval_ms: match frameworks[index].workload.steady {
-                Workload::DbClient { interval_ms, .. } => interval_ms,
-                _ => unreachable!("pending stores are database clients"),
-            },
-            store,
-            peers,
-            quorum,
-        };
-        frameworks[index].workload = WorkloadPlan::uniform(client);
+    for (index, (steady_span, initial_span)) in workload_spans.iter().enumerate() {
+        let plan = &frameworks[index].workload;
+        let steady = resolve_client(&plan.steady, steady_span, storage_servers, &frameworks)?;
+        let initial = resolve_client(&plan.initial, initial_span, storage_servers, &frameworks)?;
+        let plan = &mut frameworks[index].workload;
+        plan.steady = steady;
+        plan.initial = initial;
     }
     let spec = ClusterSpec {
+        bug: None,
         masters: *cluster.masters.get_ref(),
         agents: *cluster.agents.get_ref(),
         agent_resources,
@@ -761,7 +860,7 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
     let steps = raw
         .step
         .iter()
-        .map(|s| step(s, &names))
+        .map(|s| step(s, &names, &spec))
         .collect::<Result<Vec<_>, _>>()?;
     let expect = expectations(&raw.expect, &names)?;
     let nemesis = raw.nemesis.as_ref().map(nemesis).transpose()?;
@@ -952,7 +1051,7 @@ fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
     Ok(t)
 }
 
-fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
+fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<Step, Invalid> {
     let span = raw.span();
     let s = raw.get_ref();
     let actions = [
@@ -1189,7 +1288,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
         let operations = list
             .get_ref()
             .iter()
-            .map(|value| operation(value, &role, list.span()))
+            .map(|value| operation(value, &framework, &role, cluster, list.span()))
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Step::Call {
             framework,
@@ -1215,7 +1314,9 @@ fn step(raw: &Spanned<RawStep>, names: &Names) -> Result<Step, Invalid> {
 /// `unreserve`, `create_volume`, `destroy_volume` or `launch`.
 fn operation(
     value: &toml::Value,
+    framework: &str,
     framework_role: &str,
+    cluster: &ClusterSpec,
     span: Range<usize>,
 ) -> Result<Operation, Invalid> {
     const FORMS: &str =
@@ -1290,7 +1391,11 @@ fn operation(
         },
         "create_volume" => Operation::Create {
             volume: Volume {
-                id: required("id")?,
+                id: {
+                    let id = required("id")?;
+                    volume_id(&id).map_err(fail)?;
+                    id
+                },
                 role,
                 disk_mb: parse_mem_mb(&required("size")?).map_err(fail)?,
             },
@@ -1308,8 +1413,21 @@ fn operation(
             };
             let workload = match body.get("workload") {
                 None => Workload::Forever,
-                Some(w) => workload(w, span.clone())?,
+                Some(w) => own_store(workload(w, span.clone())?, framework),
             };
+            if let (Workload::Db { .. }, None) = (&workload, body.get("volume")) {
+                return Err(fail(
+                    "a local database needs `volume = \"...\"` in its launch to write to \
+                     (or a `store`: { db_write_every = \"1s\", store = \"dfs\" })"
+                        .into(),
+                ));
+            }
+            let workload = resolve_client(
+                &workload,
+                &span,
+                cluster.storage_servers,
+                &cluster.frameworks,
+            )?;
             Operation::Launch {
                 tasks: vec![TaskInfo {
                     task_id: TaskId::new(required("task")?),
@@ -1354,6 +1472,17 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
             max: r.max,
         });
     }
+    if let (Some(min), Some(max)) = (&raw.acked_records_lost_min, raw.acked_records_lost_max) {
+        if *min.get_ref() > max {
+            return Err((
+                min.span(),
+                format!(
+                    "acked_records_lost_min {} is greater than acked_records_lost_max {max}",
+                    min.get_ref()
+                ),
+            ));
+        }
+    }
     Ok(Expectations {
         failover_time_max_ms: raw.failover_time_max.as_ref().map(duration).transpose()?,
         no_task_lost: raw.no_task_lost,
@@ -1364,7 +1493,7 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
         checkpoint_truncated: raw.checkpoint_truncated,
         refused_operations: raw.refused_operations,
         acked_records_lost_max: raw.acked_records_lost_max,
-        acked_records_lost_min: raw.acked_records_lost_min,
+        acked_records_lost_min: raw.acked_records_lost_min.as_ref().map(|m| *m.get_ref()),
         acked_records_min: raw.acked_records_min,
     })
 }
@@ -1451,5 +1580,298 @@ mod tests {
         let inverted = format!("{framework}[[expect.updates]]\nframework = \"web\"\nstate = \"TASK_LOST\"\nmin = 2\nmax = 1\n");
         assert!(error_of(&inverted).contains("min 2 is greater than max 1"));
         assert!(error_of("[timing]\nagent_ping_timeout = \"0s\"\n").contains("must be positive"));
+    }
+
+    /// The `file:line:column: ` prefix of an error at the first `needle` in `source`.
+    fn at(source: &str, needle: &str) -> String {
+        let offset = source.find(needle).expect("the needle is in the source");
+        let (line, column) = line_column(source, offset);
+        format!("test.toml:{line}:{column}: ")
+    }
+
+    /// Asserts that `source` is refused at the first `needle` with a message
+    /// containing `message`.
+    fn assert_refused_at(source: &str, needle: &str, message: &str) {
+        let text = parse_str(source).unwrap_err().to_string();
+        assert!(text.starts_with(&at(source, needle)), "{text}");
+        assert!(text.contains(message), "{text}");
+    }
+
+    const STORAGE: &str = "[cluster]\nmasters = 1\nagents = 3\nstorage_servers = 3\n";
+    const REPLICAS: &str = "[[framework]]\nname = \"replicas\"\nrole = \"replicas\"\ntasks = 3\n\
+        task_resources = { cpus = 1 }\nworkload = \"store_replica\"\n\
+        volume = { id = \"replica\", size = \"1GB\", hosts = [\"agent-1\", \"agent-2\", \"agent-3\"] }\n";
+
+    fn nodes(prefix: &str) -> Vec<ProcessId> {
+        (1..=3)
+            .map(|i| ProcessId::new(format!("{prefix}-{i}")))
+            .collect()
+    }
+
+    fn client(store: &str, peers: Vec<ProcessId>) -> Workload {
+        Workload::DbClient {
+            interval_ms: 1_000,
+            store: store.into(),
+            peers,
+            quorum: 2,
+        }
+    }
+
+    /// The workloads of an `accept` step's launches.
+    fn launched(step: &Step) -> Vec<Workload> {
+        let Step::Call {
+            command: Command::Accept { operations },
+            ..
+        } = step
+        else {
+            panic!("not an accept: {step:?}")
+        };
+        operations
+            .iter()
+            .filter_map(|o| match o {
+                Operation::Launch { tasks } => Some(tasks[0].workload.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_database_client_workload_keeps_its_first_tasks() {
+        let source = format!(
+            "{STORAGE}[[framework]]\nname = \"db\"\ntasks = 1\ntask_resources = {{ cpus = 1 }}\n\
+             workload = {{ db_write_every = \"1s\", store = \"dfs\" }}\n\
+             first_tasks = {{ count = 2, workload = {{ fail_after = \"5s\" }} }}\n\
+             [[framework]]\nname = \"plain\"\ntasks = 1\ntask_resources = {{ cpus = 1 }}\n\
+             workload = {{ db_write_every = \"1s\", store = \"dfs\" }}\n"
+        );
+        let s = parse_str(&source).unwrap();
+        let frameworks = &s.spec.cluster.frameworks;
+        assert_eq!(
+            frameworks[0].workload,
+            WorkloadPlan {
+                initial: Workload::FailAfter { ms: 5_000 },
+                initial_count: 2,
+                steady: client("dfs", nodes("storage")),
+            }
+        );
+        assert_eq!(
+            frameworks[1].workload,
+            WorkloadPlan::uniform(client("dfs", nodes("storage")))
+        );
+    }
+
+    #[test]
+    fn database_clients_and_replicas_outside_workload_get_their_store() {
+        let source = format!(
+            "{STORAGE}{REPLICAS}first_tasks = {{ count = 1, workload = \"store_replica\" }}\n\
+             [[framework]]\nname = \"db\"\ntasks = 1\ntask_resources = {{ cpus = 1 }}\n\
+             first_tasks = {{ count = 1, workload = {{ db_write_every = \"1s\", store = \"replicas\" }} }}\n\
+             [[framework]]\nname = \"ops\"\nrole = \"ops\"\nscripted = true\ntask_resources = {{ cpus = 1 }}\n\
+             [[step]]\nframework = \"ops\"\naccept = [\n\
+             {{ launch = {{ task = \"ops-1\", cpus = 1, workload = {{ db_write_every = \"1s\", store = \"dfs\" }} }} }},\n\
+             {{ launch = {{ task = \"ops-2\", cpus = 1, workload = \"store_replica\" }} }},\n]\n"
+        );
+        let s = parse_str(&source).unwrap();
+        let frameworks = &s.spec.cluster.frameworks;
+        assert_eq!(
+            frameworks[0].workload.initial,
+            Workload::StoreReplica {
+                store: "replicas".into()
+            }
+        );
+        assert_eq!(
+            frameworks[1].workload.initial,
+            client("replicas", nodes("executors"))
+        );
+        assert_eq!(frameworks[1].workload.steady, Workload::Forever);
+        assert_eq!(
+            launched(&s.spec.steps[0]),
+            vec![
+                client("dfs", nodes("storage")),
+                Workload::StoreReplica {
+                    store: "ops".into()
+                },
+            ]
+        );
+
+        // An unknown store is refused where it is named.
+        let bad_first = format!(
+            "{MINIMAL}[[framework]]\nname = \"db\"\ntasks = 1\ntask_resources = {{ cpus = 1 }}\n\
+             first_tasks = {{ count = 1, workload = {{ db_write_every = \"1s\", store = \"nowhere\" }} }}\n"
+        );
+        assert_refused_at(
+            &bad_first,
+            "{ db_write_every",
+            "store \"nowhere\" is neither \"dfs\" nor a framework of replica tasks",
+        );
+        let bad_launch = format!(
+            "{MINIMAL}[[framework]]\nname = \"ops\"\nscripted = true\ntask_resources = {{ cpus = 1 }}\n\
+             [[step]]\nframework = \"ops\"\naccept = [{{ launch = {{ task = \"t\", workload = {{ db_write_every = \"1s\", store = \"dfs\" }} }} }}]\n"
+        );
+        assert_refused_at(
+            &bad_launch,
+            "[{ launch",
+            "store = \"dfs\" needs storage servers",
+        );
+    }
+
+    #[test]
+    fn workload_errors_name_the_real_mistake() {
+        let framework = "[[framework]]\nname = \"web\"\ntasks = 1\ntask_resources = { cpus = 1 }\n";
+        for zero in [
+            "{ db_write_every = \"0s\" }",
+            "{ db_write_every = \"0s\", store = \"dfs\" }",
+        ] {
+            let source = format!("{MINIMAL}{framework}workload = {zero}\n");
+            assert_refused_at(&source, zero, "db_write_every must be more than 0");
+        }
+        for lone in [
+            "{ store = \"dfs\" }",
+            "{ store = \"dfs\", fail_after = \"1s\" }",
+        ] {
+            let source = format!("{MINIMAL}{framework}workload = {lone}\n");
+            assert_refused_at(&source, lone, "`store` goes with `db_write_every`");
+        }
+        let in_first = format!(
+            "{MINIMAL}{framework}first_tasks = {{ count = 1, workload = {{ store = \"dfs\" }} }}\n"
+        );
+        assert_refused_at(&in_first, "{ store", "`store` goes with `db_write_every`");
+        let numeric_store =
+            format!("{framework}workload = {{ db_write_every = \"1s\", store = 3 }}\n");
+        assert!(error_of(&numeric_store).contains("workload store takes a string"));
+    }
+
+    #[test]
+    fn volume_hosts_are_distinct_agent_machines_named_plainly() {
+        let with_hosts = |agents: usize, hosts: &str| {
+            format!(
+                "[cluster]\nmasters = 1\nagents = {agents}\n[[framework]]\nname = \"r\"\nrole = \"r\"\n\
+                 tasks = 2\ntask_resources = {{ cpus = 1 }}\n\
+                 volume = {{ id = \"v\", size = \"1GB\", hosts = [{hosts}] }}\n"
+            )
+        };
+        let good = parse_str(&with_hosts(3, "\"agent-3\", \"agent-1\"")).unwrap();
+        let SchedulerMode::Stateful { hosts, .. } = &good.spec.cluster.frameworks[0].mode else {
+            panic!("stateful")
+        };
+        assert_eq!(
+            hosts,
+            &vec![ProcessId::new("agent-3"), ProcessId::new("agent-1")]
+        );
+        for bad in [
+            "agent-01",
+            "agent-+2",
+            "agent-0",
+            "agent-4",
+            "agent-",
+            "executors-1",
+        ] {
+            let source = with_hosts(3, &format!("\"agent-1\", \"{bad}\""));
+            assert_refused_at(
+                &source,
+                &format!("\"{bad}\""),
+                &format!("volume host \"{bad}\" is not an agent machine (agent-1 .. agent-3)"),
+            );
+        }
+        let twice = with_hosts(3, "\"agent-2\", \"agent-2\"");
+        let text = parse_str(&twice).unwrap_err().to_string();
+        let second = twice.rfind("\"agent-2\"").unwrap();
+        let (line, column) = line_column(&twice, second);
+        assert!(
+            text.starts_with(&format!("test.toml:{line}:{column}: ")),
+            "{text}"
+        );
+        assert!(text.contains("\"agent-2\" is listed twice"), "{text}");
+        let none = with_hosts(0, "\"agent-1\", \"agent-2\"");
+        assert_refused_at(
+            &none,
+            "\"agent-1\"",
+            "the cluster has no agents (agents = 0)",
+        );
+        assert!(!parse_str(&none)
+            .unwrap_err()
+            .to_string()
+            .contains("agent-0"));
+    }
+
+    #[test]
+    fn scripted_with_a_volume_and_a_database_without_one_are_refused() {
+        let stateful = "[[framework]]\nname = \"db\"\nrole = \"db\"\ntasks = 1\ntask_resources = { cpus = 1 }\n\
+                        volume = { id = \"data\", size = \"1GB\" }\n";
+        assert_refused_at(
+            &format!("{MINIMAL}{stateful}scripted = true\n"),
+            "true",
+            "`scripted = true` cannot go with `volume`",
+        );
+        parse_str(&format!("{MINIMAL}{stateful}scripted = false\n")).unwrap();
+        parse_str(&format!(
+            "{MINIMAL}{stateful}workload = {{ db_write_every = \"1s\" }}\n"
+        ))
+        .unwrap();
+
+        let plain = "[[framework]]\nname = \"db\"\ntasks = 1\ntask_resources = { cpus = 1 }\n";
+        for local in [
+            "workload = { db_write_every = \"1s\" }",
+            "first_tasks = { count = 1, workload = { db_write_every = \"1s\" } }",
+        ] {
+            let source = format!("{MINIMAL}{plain}{local}\n");
+            assert_refused_at(
+                &source,
+                "{ db_write_every",
+                "a local database needs `volume = {...}`",
+            );
+        }
+        let launch = |volume: &str| {
+            format!(
+                "{MINIMAL}[[framework]]\nname = \"ops\"\nrole = \"ops\"\nscripted = true\ntask_resources = {{ cpus = 1 }}\n\
+                 [[step]]\nframework = \"ops\"\naccept = [{{ launch = {{ task = \"t\", reserved = true{volume}, workload = {{ db_write_every = \"1s\" }} }} }}]\n"
+            )
+        };
+        assert_refused_at(
+            &launch(""),
+            "[{ launch",
+            "a local database needs `volume = \"...\"` in its launch",
+        );
+        let s = parse_str(&launch(", volume = \"data\"")).unwrap();
+        assert_eq!(
+            launched(&s.spec.steps[0]),
+            vec![Workload::Db { interval_ms: 1_000 }]
+        );
+    }
+
+    #[test]
+    fn inverted_loss_bounds_and_path_like_volume_ids_are_refused() {
+        let inverted =
+            format!("{MINIMAL}[expect]\nacked_records_lost_max = 1\nacked_records_lost_min = 2\n");
+        assert_refused_at(
+            &inverted,
+            "2\n",
+            "acked_records_lost_min 2 is greater than acked_records_lost_max 1",
+        );
+        parse_str(&format!(
+            "{MINIMAL}[expect]\nacked_records_lost_max = 2\nacked_records_lost_min = 2\n"
+        ))
+        .unwrap();
+
+        let volume = |id: &str| {
+            format!(
+                "{MINIMAL}[[framework]]\nname = \"db\"\nrole = \"db\"\ntasks = 1\ntask_resources = {{ cpus = 1 }}\n\
+                 volume = {{ id = \"{id}\", size = \"1GB\" }}\n"
+            )
+        };
+        assert_refused_at(&volume(""), "\"\"", "a volume id must not be empty");
+        for id in ["a/b", "/", "..", "."] {
+            assert_refused_at(
+                &volume(id),
+                &format!("\"{id}\""),
+                &format!("volume id \"{id}\" names a directory"),
+            );
+        }
+        parse_str(&volume("data.v2")).unwrap();
+        let create = format!(
+            "{MINIMAL}[[framework]]\nname = \"ops\"\nrole = \"ops\"\nscripted = true\ntask_resources = {{ cpus = 1 }}\n\
+             [[step]]\nframework = \"ops\"\naccept = [{{ create_volume = {{ id = \"../x\", size = \"1GB\" }} }}]\n"
+        );
+        assert_refused_at(&create, "[{ create", "volume id \"../x\" names a directory");
     }
 }

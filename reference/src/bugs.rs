@@ -1,0 +1,54 @@
+//! # The bug zoo: known defects that can be planted
+//!
+//! A chaos harness earns trust by catching bugs, so the reference carries a few
+//! classic fault-tolerance defects behind a flag (`mesochaos run --bug NAME`).
+//! Each is the *minimal* change its name says, in the role where it belongs;
+//! the harness's checkers and nemesis never read the flag — they must find the
+//! defect from what the cluster does.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bug {
+    /// The agent acknowledges an executor's status update before it
+    /// checkpoints it: an update queued behind one in flight lives only in
+    /// memory until it is sent, so an agent crash loses it — after the executor
+    /// was told it was safe. (Mesos checkpoints first, then acknowledges.)
+    AckBeforeCheckpoint,
+    /// A new leader drops the tasks an agent reports for a framework that has
+    /// not re-registered yet, instead of remembering them under the framework
+    /// (Mesos keeps them, and the framework's info from the agent).
+    ForgetTasksBeforeFramework,
+    /// A standby scheduler instance that becomes active registers a new
+    /// framework instead of re-registering under the stored framework ID with
+    /// `failover = true`: the old framework's tasks are orphaned.
+    StandbyRegistersNew,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 3] = [
+        Bug::AckBeforeCheckpoint,
+        Bug::ForgetTasksBeforeFramework,
+        Bug::StandbyRegistersNew,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::AckBeforeCheckpoint => "ack-before-checkpoint",
+            Bug::ForgetTasksBeforeFramework => "forget-tasks-before-framework",
+            Bug::StandbyRegistersNew => "standby-registers-new",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Bug> {
+        Bug::ALL.into_iter().find(|b| b.name() == text)
+    }
+}
+
+impl fmt::Display for Bug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -130,14 +130,16 @@ pub fn run_seed(
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_recorded(&spec, seed, options).0
     }));
-    outcome.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".into());
-        RunReport::panicked(&spec.name, seed, message)
-    })
+    outcome.unwrap_or_else(|panic| RunReport::panicked(&spec.name, seed, panic_message(&*panic)))
+}
+
+/// The text a panic carried (`panic!` with a literal or a formatted message).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// `A..B` (inclusive, as the issue tracker and people write it) or `N`.
@@ -268,6 +270,9 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let failures = std::sync::atomic::AtomicUsize::new(0);
     #[allow(clippy::disallowed_methods)] // wall time of the sweep, outside any simulation
     let started = std::time::Instant::now();
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let step = (seeds.len() / 10).max(1);
     let reports: Vec<RunReport> = pool(args.jobs).install(|| {
         seeds
             .par_iter()
@@ -278,6 +283,19 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
                     progress.set_message(format!("{n} failed"));
                 }
                 progress.inc(1);
+                if !interactive {
+                    // No terminal (a CI log): a line every tenth of the sweep
+                    // instead of a bar nobody sees.
+                    let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if done % step == 0 || done == seeds.len() {
+                        eprintln!(
+                            "  {done}/{} seeds · {} failed · {:.0} s",
+                            seeds.len(),
+                            failures.load(std::sync::atomic::Ordering::Relaxed),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                }
                 report
             })
             .collect()

@@ -294,11 +294,7 @@ fn run(
     let report = match outcome {
         Ok(report) => report,
         Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
+            let message = chaos::panic_message(&*panic);
             eprintln!("FAIL: the harness panicked: {message}");
             eprintln!("replay: {replay}");
             return ExitCode::from(EXIT_FAIL);

@@ -10,11 +10,26 @@
 
 use crate::{Fault, Pick, Schedule, Target};
 
-/// Smaller schedules to try, most aggressive first: every single removal, then
-/// for each fault a shorter, a later and a narrower version. `safety_ms` bounds
+/// Smaller schedules to try, most aggressive first: chunk removals (halves,
+/// quarters, …), every single removal, then for each fault a shorter, a later and a narrower version. `safety_ms` bounds
 /// how late a fault may move (it must still heal within the safety phase).
 pub fn candidates(schedule: &Schedule, safety_ms: u64) -> Vec<Schedule> {
     let mut out = Vec::new();
+    // Chunk removals first, as in Zeller's delta debugging (ddmin): drop each
+    // half, then each quarter, and so on down to chunks of two. A schedule of
+    // 40 faults whose bug needs 2 of them then shrinks in a few dozen runs
+    // instead of one run per fault per accepted removal.
+    let n = schedule.faults.len();
+    let mut chunks = 2;
+    while n / chunks >= 2 {
+        let size = n.div_ceil(chunks);
+        for start in (0..n).step_by(size) {
+            let mut s = schedule.clone();
+            s.faults.drain(start..(start + size).min(n));
+            out.push(s);
+        }
+        chunks *= 2;
+    }
     for i in 0..schedule.faults.len() {
         let mut s = schedule.clone();
         s.faults.remove(i);
@@ -197,6 +212,26 @@ mod tests {
             fault: Fault::Crash(Target::Process(name.into())),
             heal_after_ms: Some(10_000),
         }
+    }
+
+    #[test]
+    fn halves_and_quarters_are_dropped_before_single_faults() {
+        let faults: Vec<_> = (0..8)
+            .map(|i| crash(1_000 * (i + 1), &format!("agent-{i}")))
+            .collect();
+        let schedule = Schedule {
+            faults: faults.clone(),
+        };
+        let all = candidates(&schedule, 100_000);
+        // Halves, then quarters (chunks of 2), then each single fault.
+        assert_eq!(all[0].faults, faults[4..].to_vec());
+        assert_eq!(all[1].faults, faults[..4].to_vec());
+        assert_eq!(all[2].faults, faults[2..].to_vec());
+        assert_eq!(all[5].faults, faults[..6].to_vec());
+        assert_eq!(all[6].faults, faults[1..].to_vec());
+        assert_eq!(all[6 + 7].faults, faults[..7].to_vec());
+        let before = size(&schedule, 100_000);
+        assert!(all.iter().all(|c| size(c, 100_000) < before));
     }
 
     #[test]

@@ -891,12 +891,12 @@ impl Agent {
         task.pending_updates.push_back(update.clone());
         let first = task.pending_updates.len() == 1;
         let uuid = update.uuid.clone().expect("checked above");
-        out.event(Event::UpdateQueued {
+        let queued = Event::UpdateQueued {
             framework_id: key.framework_id.clone(),
             task_id: key.task_id.clone(),
             uuid: uuid.clone(),
             state: update.state,
-        });
+        };
         let planted = self.config.bug == Some(crate::bugs::Bug::AckBeforeCheckpoint);
         if planted && !first && update.source == Source::Executor {
             // The planted defect: a queued update stays in memory only (it is
@@ -906,6 +906,13 @@ impl Agent {
         } else {
             self.append_record(key, &StreamRecord::Update(update), out);
         }
+        // The event comes after the write: outputs run in order, so it is
+        // recorded only once the update is durably in the stream — the point
+        // from which the agent answers for it (and acknowledges the executor).
+        // An update torn by a power failure mid-write was never the agent's to
+        // deliver: the executor was not acknowledged and the reboot reports
+        // the task instead.
+        out.event(queued);
         if first {
             self.send_stream_head(ctx, key, out);
         }

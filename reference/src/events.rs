@@ -188,8 +188,9 @@ pub enum Event {
         epoch: u64,
         reregistered: bool,
     },
-    /// The agent put a status update in its task's stream (checkpointed, to be
-    /// delivered at least once): the update the framework must hear.
+    /// The agent put a status update in its task's stream, durably (recorded
+    /// after the checkpoint write completes), so it answers for delivering it
+    /// at least once: the update the framework must hear.
     UpdateQueued {
         framework_id: FrameworkId,
         task_id: TaskId,

@@ -250,6 +250,8 @@ struct StateWrite {
     data: String,
     /// Acknowledgements and launches to send once the write lands.
     after: Vec<Message>,
+    /// The task IDs this write makes durable (launched since the last write).
+    launches: BTreeSet<TaskId>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -272,6 +274,13 @@ pub struct Scheduler {
     write_outcome_unknown: bool,
     /// Messages waiting for the next write to land.
     after_next_write: Vec<Message>,
+    /// Task IDs launched in memory whose intent no landed write covers yet.
+    /// They must not leave this process — not in an accept, not in a
+    /// reconciliation request — until it does: if this instance dies first, a
+    /// successor reads the old `launched` counter and hands the same IDs out
+    /// again, and a master's definite answer about the first use (TASK_GONE:
+    /// "unknown") would then contradict the second.
+    unpersisted: BTreeSet<TaskId>,
     /// Tasks whose reconciliation answer has not arrived; offers are declined
     /// until this is empty.
     reconciling: BTreeSet<TaskId>,
@@ -312,6 +321,7 @@ impl Scheduler {
             write_in_flight: None,
             write_outcome_unknown: false,
             after_next_write: Vec::new(),
+            unpersisted: BTreeSet::new(),
             reconciling: BTreeSet::new(),
             failover: false,
             scripted: VecDeque::new(),
@@ -507,6 +517,7 @@ impl Scheduler {
         self.write_in_flight = None;
         self.write_outcome_unknown = false;
         self.after_next_write.clear();
+        self.unpersisted.clear();
         self.reconciling.clear();
     }
 
@@ -651,6 +662,7 @@ impl Scheduler {
         self.write_in_flight = Some(StateWrite {
             data,
             after: std::mem::take(&mut self.after_next_write),
+            launches: std::mem::take(&mut self.unpersisted),
         });
         self.dirty = false;
     }
@@ -684,6 +696,7 @@ impl Scheduler {
             let mut after = write.after;
             after.append(&mut self.after_next_write);
             self.after_next_write = after;
+            self.unpersisted.extend(write.launches);
             self.pump_writes(ctx, out);
         } else {
             self.step_down("the framework state was written by another instance", out);
@@ -850,13 +863,22 @@ impl Scheduler {
     /// Asks the master about every task we believe may be running (Mesos
     /// reconciliation, recommended after every (re-)registration). Offers are
     /// declined until every answer is in.
+    ///
+    /// A task whose launch intent is not durable yet is left out: the master
+    /// cannot know it (its accept has not been sent), and asking would make
+    /// the ID public before it is ours for good (see `unpersisted`). Mesos's
+    /// reconciliation guide likewise assumes the intent was persisted first.
     fn reconcile_all(&mut self, ctx: &Context, out: &mut Out) {
+        let in_flight = self.write_in_flight.as_ref().map(|w| &w.launches);
         self.reconciling = self
             .state
             .tasks
             .iter()
             .filter(|(_, t)| !t.state.is_terminal())
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id)
+            .filter(|id| !self.unpersisted.contains(*id))
+            .filter(|id| !in_flight.is_some_and(|l| l.contains(*id)))
+            .cloned()
             .collect();
         self.send_reconcile(ctx, out);
     }
@@ -999,6 +1021,7 @@ impl Scheduler {
                                 .find(|(_, v)| task.volume.as_ref() == Some(&v.volume.id))
                                 .map(|(slot, _)| *slot),
                         });
+                    self.unpersisted.insert(task.task_id.clone());
                     out.event(Event::SchedulerLaunching {
                         task_id: task.task_id.clone(),
                         agent_id: offer.agent_id.clone(),

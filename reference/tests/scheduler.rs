@@ -555,3 +555,61 @@ fn surplus_kill_prefers_the_newest_task_even_while_it_is_staging() {
     );
     assert_eq!(kills(&outs), ["web-0003"]);
 }
+
+// Task IDs are the framework's to give once: a launch intent that is not yet
+// durable in the framework's state must not leave the instance, neither as an
+// accept nor as a reconciliation request — if the instance died, a successor
+// would read the old task counter and hand the same IDs out again, and the
+// master's definite answer about the first use ("unknown": TASK_GONE) would
+// contradict the second. (Found by the nemesis, seed 119 of nemesis-standard.)
+#[test]
+fn a_launch_whose_intent_is_not_durable_is_neither_sent_nor_reconciled() {
+    let mut rig = registered(2);
+    rig.auto_answer = false; // the coordinator stops answering: writes hang
+    let outs = rig.msg(MASTER, offers(&[("e1-O0001", "e1-S0001", 2)]));
+    assert!(launched_ids(&outs).is_empty(), "the accept waits: {outs:?}");
+    assert_eq!(rig.role.tasks().len(), 2);
+    let write = outs
+        .iter()
+        .find_map(|o| match o {
+            Output::Send {
+                message: Message::CoordRequest { xid, op, .. },
+                ..
+            } => Some((*xid, op.clone())),
+            _ => None,
+        })
+        .expect("the state write");
+
+    // The master link breaks and comes back: the scheduler re-registers and
+    // reconciles what it knows — but not the two private launches.
+    rig.step(Input::Disconnected {
+        peer: MASTER.into(),
+    });
+    rig.timer(SchedulerTimer::RegisterRetry);
+    let outs = rig.connected(MASTER);
+    assert!(
+        matches!(
+            sent_to(&outs, MASTER).as_slice(),
+            [Message::ReregisterFramework { .. }]
+        ),
+        "{outs:?}"
+    );
+    let outs = rig.msg(
+        MASTER,
+        Message::FrameworkReregistered {
+            epoch: 1,
+            framework_id: fid(),
+        },
+    );
+    let asked: Vec<Message> = sent_to(&outs, MASTER)
+        .into_iter()
+        .filter(|m| matches!(m, Message::Reconcile { .. }))
+        .collect();
+    assert!(asked.is_empty(), "reconciled private launches: {asked:?}");
+
+    // Once the write lands, the accept goes (to the master it is registered with).
+    let (xid, op) = write;
+    let result = rig.coord.answer(&op);
+    let outs = rig.msg(COORDINATOR, Message::CoordResponse { xid, result });
+    assert_eq!(launched_ids(&outs), ["web-0001", "web-0002"]);
+}

@@ -111,7 +111,26 @@ fn failed_checkers(report: &RunReport) -> Vec<String> {
 /// is in its report (and replay file), not a backtrace in the middle of a
 /// progress bar.
 fn quiet_panics() {
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|info| {
+        // Keep the first panic of this thread's current run: the role's own
+        // message and where it fired, rather than the runtime's "a spawned task
+        // panicked" that surfaces afterwards.
+        let message = format!(
+            "{}{}",
+            panic_message(info.payload()),
+            info.location()
+                .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+                .unwrap_or_default()
+        );
+        FIRST_PANIC.with(|first| {
+            first.borrow_mut().get_or_insert(message);
+        });
+    }));
+}
+
+thread_local! {
+    /// The first panic message seen on this thread since the run began.
+    static FIRST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Runs one seed; a panic inside the simulation is a failed run, not an abort.
@@ -127,10 +146,16 @@ pub fn run_seed(
         schedule,
         ..RunOptions::default()
     };
+    FIRST_PANIC.with(|first| first.borrow_mut().take());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_recorded(&spec, seed, options).0
     }));
-    outcome.unwrap_or_else(|panic| RunReport::panicked(&spec.name, seed, panic_message(&*panic)))
+    outcome.unwrap_or_else(|panic| {
+        let message = FIRST_PANIC
+            .with(|first| first.borrow_mut().take())
+            .unwrap_or_else(|| panic_message(&*panic));
+        RunReport::panicked(&spec.name, seed, message)
+    })
 }
 
 /// The text a panic carried (`panic!` with a literal or a formatted message).
@@ -287,7 +312,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
                     // No terminal (a CI log): a line every tenth of the sweep
                     // instead of a bar nobody sees.
                     let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    if done % step == 0 || done == seeds.len() {
+                    if done.is_multiple_of(step) || done == seeds.len() {
                         eprintln!(
                             "  {done}/{} seeds · {} failed · {:.0} s",
                             seeds.len(),

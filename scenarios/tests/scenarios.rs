@@ -58,11 +58,16 @@ fn events(records: &[TraceRecord]) -> impl Iterator<Item = (u64, &str, &Event)> 
 fn every_scenario_file_passes_its_ci_seeds_and_matches_its_snapshot() {
     let files = shipped_scenarios();
     assert!(files.len() >= 4, "scenario files are found");
+    let mut hashes = String::new();
     for path in files {
         let scenario = load(&path).unwrap_or_else(|e| panic!("{e}"));
         for seed in CI_SEEDS {
             let (report, _) = run_recorded(&scenario.spec, seed, RunOptions::default());
             assert_pass(&report);
+            hashes.push_str(&format!(
+                "{} {seed} {}\n",
+                report.scenario, report.trace_hash
+            ));
             if seed != 1 {
                 continue;
             }
@@ -103,6 +108,10 @@ fn every_scenario_file_passes_its_ci_seeds_and_matches_its_snapshot() {
             insta::assert_json_snapshot!(report.scenario.clone(), snapshot);
         }
     }
+    // Every scenario's trace hash for its CI seeds, pinned: a change meant to
+    // be trace-neutral (a faster simulator, a refactoring) must leave this
+    // unchanged; a change to behaviour re-blesses it and says why.
+    insta::assert_snapshot!("trace-hashes", hashes);
 }
 
 /// Master failover (DESIGN.md, "Master fault tolerance"): the new leader keeps

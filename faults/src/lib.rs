@@ -240,6 +240,20 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The same fault aimed at `target`, for faults that hit one target
+    /// (others are returned unchanged).
+    pub fn with_target(self, target: Target) -> Fault {
+        match self {
+            Fault::Crash(_) => Fault::Crash(target),
+            Fault::Isolate(_) => Fault::Isolate(target),
+            Fault::Pause(_) => Fault::Pause(target),
+            Fault::Reboot { down_ms, .. } => Fault::Reboot { target, down_ms },
+            Fault::WipeDisk { down_ms, .. } => Fault::WipeDisk { target, down_ms },
+            Fault::TornWrite { down_ms, .. } => Fault::TornWrite { target, down_ms },
+            other => other,
+        }
+    }
+
     /// Every target the fault names.
     pub fn targets(&self) -> Vec<&Target> {
         match self {

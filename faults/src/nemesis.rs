@@ -112,6 +112,28 @@ impl FaultKind {
     }
 }
 
+impl FaultKind {
+    /// Kinds that hit one target, which `[nemesis.targets]` may choose.
+    pub fn takes_target(self) -> bool {
+        self.kills() || matches!(self, FaultKind::Isolate | FaultKind::Pause)
+    }
+
+    /// Kinds that kill or power off their target (never the coordinator).
+    pub fn kills(self) -> bool {
+        matches!(
+            self,
+            FaultKind::CrashLeader
+                | FaultKind::CrashMasters
+                | FaultKind::CrashAgent
+                | FaultKind::CrashExecutors
+                | FaultKind::CrashScheduler
+                | FaultKind::RebootAgent
+                | FaultKind::WipeAgent
+                | FaultKind::TornWrite
+        )
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -133,6 +155,10 @@ pub struct NemesisSpec {
     pub safety_ms: u64,
     /// The liveness bound, if the scenario sets one (else derived from timings).
     pub liveness_ms: Option<u64>,
+    /// Targets that replace what a kind would pick (`[nemesis.targets]`), for
+    /// the kinds that hit one target ([`FaultKind::takes_target`]).
+    #[serde(default)]
+    pub targets: BTreeMap<FaultKind, Target>,
 }
 
 /// The names a schedule can target, from the cluster's shape.
@@ -257,7 +283,19 @@ pub fn draw(spec: &NemesisSpec, shape: &Shape, rng: &mut impl RngCore) -> Schedu
             .expect("the pick is below the total weight");
         let max_len = spec.safety_ms - t - 1;
         let len = uniform(rng, spec.fault_ms.0, spec.fault_ms.1).min(max_len);
-        let fault = make(kind, len, shape, rng);
+        // The kind's own pick is drawn either way, so that adding a target
+        // for one kind leaves the rest of the schedule as it was.
+        let fault =
+            make(kind, len, shape, rng).map(|(fault, heal, hits)| match spec.targets.get(&kind) {
+                Some(target) => {
+                    let hits = match target {
+                        Target::Process(name) => vec![name.clone()],
+                        other => vec![format!("target:{other}")],
+                    };
+                    (fault.with_target(target.clone()), heal, hits)
+                }
+                None => (fault, heal, hits),
+            });
         let gap = uniform(rng, spec.interval_ms / 2, spec.interval_ms * 3 / 2).max(1);
         let Some((fault, heal_after_ms, hits)) = fault else {
             t += gap;
@@ -466,6 +504,7 @@ mod tests {
             fault_ms: (2_000, 20_000),
             safety_ms: 300_000,
             liveness_ms: None,
+            targets: BTreeMap::new(),
         }
     }
 
@@ -496,5 +535,35 @@ mod tests {
         // A schedule is a JSON value.
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Schedule>(&json).unwrap(), a);
+    }
+
+    #[test]
+    fn a_chosen_target_replaces_the_kinds_pick_and_nothing_else() {
+        let mut chosen = spec();
+        chosen.kinds = [(FaultKind::CrashAgent, 1), (FaultKind::Ring, 1)].into();
+        let plain = chosen.clone();
+        chosen.targets.insert(
+            FaultKind::CrashAgent,
+            Target::Members {
+                pick: Pick::Minority,
+                group: Group::Agents,
+            },
+        );
+        let draw_with = |spec: &NemesisSpec| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            draw(spec, &shape(), &mut rng)
+        };
+        let (a, b) = (draw_with(&plain), draw_with(&chosen));
+        assert!(a.faults.iter().any(|f| f.kind == FaultKind::CrashAgent));
+        assert!(a.faults.iter().any(|f| f.kind == FaultKind::Ring));
+        // Crashes of one group target never overlap, so `b` may hold fewer.
+        for f in &b.faults {
+            match f.kind {
+                FaultKind::CrashAgent => {
+                    assert_eq!(f.fault.to_string(), "crash minority:agents")
+                }
+                _ => assert!(a.faults.contains(f), "{f:?} is not in the plain schedule"),
+            }
+        }
     }
 }

@@ -151,6 +151,8 @@ struct RawNemesis {
     fault_max: Option<Spanned<String>>,
     safety: Spanned<String>,
     liveness: Option<Spanned<String>>,
+    /// Fault kind -> the target it hits instead of its own pick.
+    targets: Option<BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -863,7 +865,11 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
         .map(|s| step(s, &names, &spec))
         .collect::<Result<Vec<_>, _>>()?;
     let expect = expectations(&raw.expect, &names)?;
-    let nemesis = raw.nemesis.as_ref().map(nemesis).transpose()?;
+    let nemesis = raw
+        .nemesis
+        .as_ref()
+        .map(|n| nemesis(n, &names))
+        .transpose()?;
     let mut spec = spec;
     if let Some(n) = &nemesis {
         // The run's bound must leave room for the steps, the safety phase and
@@ -897,8 +903,33 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
     })
 }
 
-fn nemesis(raw: &Spanned<RawNemesis>) -> Result<NemesisSpec, Invalid> {
+fn nemesis(raw: &Spanned<RawNemesis>, names: &Names) -> Result<NemesisSpec, Invalid> {
     let n = raw.get_ref();
+    let mut targets = BTreeMap::new();
+    for (name, value) in n.targets.iter().flatten() {
+        let kind = FaultKind::parse(name)
+            .filter(|k| k.takes_target())
+            .ok_or_else(|| {
+                let known: Vec<&str> = FaultKind::ALL
+                    .iter()
+                    .filter(|k| k.takes_target())
+                    .map(|k| k.name())
+                    .collect();
+                (
+                    value.span(),
+                    format!(
+                        "\"{name}\" takes no target here (kinds that hit one target: {})",
+                        known.join(", ")
+                    ),
+                )
+            })?;
+        let target = if kind.kills() {
+            names.process_target(value, false)?
+        } else {
+            names.target(value.get_ref(), &value.span())?
+        };
+        targets.insert(kind, target);
+    }
     let mut kinds = BTreeMap::new();
     for (name, weight) in n.kinds.get_ref() {
         let kind = FaultKind::parse(name).ok_or_else(|| {
@@ -956,6 +987,7 @@ fn nemesis(raw: &Spanned<RawNemesis>) -> Result<NemesisSpec, Invalid> {
         fault_ms: (fault_min, fault_max),
         safety_ms,
         liveness_ms: n.liveness.as_ref().map(duration).transpose()?,
+        targets,
     })
 }
 
@@ -1580,6 +1612,29 @@ mod tests {
         let inverted = format!("{framework}[[expect.updates]]\nframework = \"web\"\nstate = \"TASK_LOST\"\nmin = 2\nmax = 1\n");
         assert!(error_of(&inverted).contains("min 2 is greater than max 1"));
         assert!(error_of("[timing]\nagent_ping_timeout = \"0s\"\n").contains("must be positive"));
+    }
+
+    #[test]
+    fn nemesis_targets_replace_a_kinds_pick_and_are_checked() {
+        let nemesis = "[nemesis]\ninterval = \"10s\"\nsafety = \"1m\"\n[nemesis.kinds]\ncrash_agent = 1\nisolate = 1\n[nemesis.targets]\n";
+        let ok = parse_str(&format!(
+            "{MINIMAL}{nemesis}crash_agent = \"minority:agents\"\nisolate = \"leader\"\n"
+        ))
+        .unwrap();
+        let targets = &ok.spec.nemesis.as_ref().unwrap().targets;
+        assert_eq!(
+            targets[&FaultKind::CrashAgent].to_string(),
+            "minority:agents"
+        );
+        assert_eq!(targets[&FaultKind::Isolate], Target::Leader);
+        assert!(error_of(&format!("{nemesis}ring = \"leader\"\n"))
+            .contains("\"ring\" takes no target here (kinds that hit one target: crash_leader"));
+        assert!(
+            error_of(&format!("{nemesis}crash_agent = \"coordinator\"\n"))
+                .contains("never crash it")
+        );
+        assert!(error_of(&format!("{nemesis}pause = \"agent-9\"\n"))
+            .contains("no process named \"agent-9\""));
     }
 
     /// The `file:line:column: ` prefix of an error at the first `needle` in `source`.

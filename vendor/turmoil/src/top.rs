@@ -6,7 +6,7 @@ use crate::{config, TRACING_TARGET};
 use indexmap::IndexMap;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp};
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{Error, ErrorKind, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -18,6 +18,31 @@ pub(crate) struct Topology {
 
     /// Specific configuration overrides between specific hosts.
     links: IndexMap<Pair, Link>,
+
+    /// mesochaos patch (see PATCHES.md): for each destination address, the
+    /// positions in `links` of the links whose `deliverable` queue for that
+    /// destination is non-empty. `deliver_messages` visits exactly these
+    /// links, in ascending position, which is the order in which upstream's
+    /// full scan of `links` finds them; a link with nothing deliverable for
+    /// the destination is a no-op in upstream's scan. Positions are stable
+    /// because links are never removed.
+    deliverable_index: IndexMap<IpAddr, BTreeSet<usize>>,
+
+    /// mesochaos patch: positions of the links that may hold messages in
+    /// `sent` (a superset: a link leaves on the first tick that finds `sent`
+    /// empty). Only these links are ticked; for any other link upstream's tick
+    /// only sets `now`, which is done lazily instead (see `tick_count`).
+    active: Vec<usize>,
+
+    /// mesochaos patch: the number of `tick_by` calls so far, and the time
+    /// the last one moved to. A link whose `synced_tick` is behind
+    /// `tick_count` has missed ticks that would only have set its `now` to
+    /// `tick_now`; `sync` does that before the link is used.
+    tick_count: u64,
+    tick_now: Instant,
+
+    /// mesochaos patch: scratch buffer reused by `deliver_messages`.
+    scratch: Vec<usize>,
 
     /// We don't use a Rt for async. Right now, we just use it to tick time
     /// forward in the same way we do it elsewhere. We'd like to represent
@@ -154,6 +179,12 @@ struct Link {
 
     /// The current network time, moved forward with [`Link::tick`].
     now: Instant,
+
+    /// mesochaos patch: the `Topology::tick_count` that `now` reflects.
+    synced_tick: u64,
+
+    /// mesochaos patch: whether this link is in `Topology::active`.
+    active: bool,
 }
 
 /// States that a link between two nodes can be in.
@@ -174,17 +205,72 @@ enum State {
 
 impl Topology {
     pub(crate) fn new(config: config::Link) -> Topology {
+        let rt = Rt::no_software();
+        let tick_now = rt.now();
         Topology {
             config,
             links: IndexMap::new(),
-            rt: Rt::no_software(),
+            deliverable_index: IndexMap::new(),
+            active: Vec::new(),
+            tick_count: 0,
+            tick_now,
+            scratch: Vec::new(),
+            rt,
         }
     }
 
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
-        assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        let mut link = Link::new(self.rt.now());
+        // Created now, so it has seen every tick so far.
+        link.synced_tick = self.tick_count;
+        assert!(self.links.insert(pair, link).is_none());
+    }
+
+    /// Bring a link's `now` up to date with the ticks it was skipped for
+    /// (mesochaos patch). Upstream sets `now` on every link on every tick.
+    #[inline]
+    fn sync(link: &mut Link, tick_count: u64, tick_now: Instant) {
+        if link.synced_tick != tick_count {
+            link.now = tick_now;
+            link.synced_tick = tick_count;
+        }
+    }
+
+    /// The position of the link between `a` and `b`, brought up to date
+    /// (mesochaos patch).
+    fn synced_link_index(&mut self, pair: &Pair) -> Option<usize> {
+        let (index, _, link) = self.links.get_full_mut(pair)?;
+        Self::sync(link, self.tick_count, self.tick_now);
+        Some(index)
+    }
+
+    /// Record what an operation on the link at `index` may have changed: new
+    /// messages in `sent` (the link becomes active) and the `deliverable`
+    /// queues of both ends (mesochaos patch).
+    fn reindex(&mut self, index: usize) {
+        let (pair, link) = self.links.get_index_mut(index).expect("link index");
+        if !link.active && !link.sent.is_empty() {
+            link.active = true;
+            self.active.push(index);
+        }
+        Self::reindex_deliverable(&mut self.deliverable_index, index, pair, link);
+    }
+
+    fn reindex_deliverable(
+        deliverable_index: &mut IndexMap<IpAddr, BTreeSet<usize>>,
+        index: usize,
+        pair: &Pair,
+        link: &Link,
+    ) {
+        for addr in [pair.0, pair.1] {
+            if link.deliverable.get(&addr).is_some_and(|q| !q.is_empty()) {
+                deliverable_index.entry(addr).or_default().insert(index);
+            } else if let Some(set) = deliverable_index.get_mut(&addr) {
+                set.remove(&index);
+            }
+        }
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -238,8 +324,11 @@ impl Topology {
         dst: SocketAddr,
         message: Protocol,
     ) -> Result<()> {
-        if let Some(link) = self.links.get_mut(&Pair::new(src.ip(), dst.ip())) {
-            link.enqueue_message(&self.config, rand, src, dst, message)
+        if let Some(index) = self.synced_link_index(&Pair::new(src.ip(), dst.ip())) {
+            let (_, link) = self.links.get_index_mut(index).expect("link index");
+            let result = link.enqueue_message(&self.config, rand, src, dst, message);
+            self.reindex(index);
+            result
         } else {
             Err(Error::new(
                 ErrorKind::ConnectionRefused,
@@ -249,57 +338,140 @@ impl Topology {
     }
 
     // Move messages from any network links to the `dst` host.
+    //
+    // mesochaos patch: upstream scans every link and calls
+    // `Link::deliver_messages` on those that touch `dst`; that call does
+    // nothing for a link with no deliverable message for `dst`. Here only the
+    // links in `deliverable_index[dst]` are visited, in ascending position,
+    // i.e. in the same order as upstream's scan. Delivering on one link can
+    // only change that link (a bounce, `Err` from the host, is enqueued on
+    // the same link, after its queue for `dst` was drained), so no link's
+    // queue for `dst` changes before the scan reaches it: the snapshot taken
+    // below is exactly the set of links upstream finds non-empty, and a link
+    // refilled by its own bounce waits for the next call in both versions.
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
-        for (pair, link) in &mut self.links {
-            if pair.0 == dst.addr || pair.1 == dst.addr {
-                link.deliver_messages(&self.config, rand, dst);
+        #[cfg(debug_assertions)]
+        self.check_index(dst.addr);
+        let mut due = std::mem::take(&mut self.scratch);
+        due.clear();
+        match self.deliverable_index.get(&dst.addr) {
+            Some(set) if !set.is_empty() => due.extend(set.iter().copied()),
+            _ => {
+                self.scratch = due;
+                return;
+            }
+        }
+        for &index in &due {
+            let (_, link) = self.links.get_index_mut(index).expect("link index");
+            Self::sync(link, self.tick_count, self.tick_now);
+            link.deliver_messages(&self.config, rand, dst);
+            self.reindex(index);
+        }
+        self.scratch = due;
+    }
+
+    /// Debug builds only (mesochaos patch): the index must name exactly the
+    /// links upstream's full scan would deliver from, and every link with
+    /// messages in flight must be active and up to date with the last tick.
+    #[cfg(debug_assertions)]
+    fn check_index(&self, dst: IpAddr) {
+        let scan: Vec<usize> = self
+            .links
+            .iter()
+            .enumerate()
+            .filter(|(_, (pair, link))| {
+                (pair.0 == dst || pair.1 == dst)
+                    && link.deliverable.get(&dst).is_some_and(|q| !q.is_empty())
+            })
+            .map(|(index, _)| index)
+            .collect();
+        let indexed: Vec<usize> = self
+            .deliverable_index
+            .get(&dst)
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default();
+        assert_eq!(scan, indexed, "deliverable index out of date for {dst}");
+        for link in self.links.values() {
+            if !link.sent.is_empty() {
+                assert!(link.active, "link with messages in flight is not active");
+                assert_eq!(link.synced_tick, self.tick_count, "active link missed a tick");
             }
         }
     }
 
     pub(crate) fn hold(&mut self, a: IpAddr, b: IpAddr) {
-        self.get_link_mut(&Pair::new(a, b)).hold();
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index].hold();
+        self.reindex(index);
     }
 
     pub(crate) fn release(&mut self, a: IpAddr, b: IpAddr) {
-        self.get_link_mut(&Pair::new(a, b)).release();
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index].release();
+        self.reindex(index);
     }
 
     pub(crate) fn partition(&mut self, a: IpAddr, b: IpAddr) {
-        self.get_link_mut(&Pair::new(a, b)).explicit_partition();
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index].explicit_partition();
+        self.reindex(index);
     }
 
     pub(crate) fn partition_oneway(&mut self, a: IpAddr, b: IpAddr) {
-        let link = &mut self.get_link_mut(&Pair::new(a, b));
-        link.partition_oneway(a, b);
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index].partition_oneway(a, b);
+        self.reindex(index);
     }
 
     pub(crate) fn repair(&mut self, a: IpAddr, b: IpAddr) {
-        self.get_link_mut(&Pair::new(a, b)).explicit_repair();
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index].explicit_repair();
+        self.reindex(index);
     }
 
     pub(crate) fn repair_oneway(&mut self, a: IpAddr, b: IpAddr) {
-        let link = &mut self.get_link_mut(&Pair::new(a, b));
-        link.repair_oneway(a, b);
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index].repair_oneway(a, b);
+        self.reindex(index);
     }
 
+    // mesochaos patch: upstream ticks every link. Ticking a link whose `sent`
+    // queue is empty only sets its `now`, so only active links are ticked
+    // here and the others catch up lazily in `sync`.
     pub(crate) fn tick_by(&mut self, duration: Duration) {
         let _ = self.rt.tick(duration);
-        for link in self.links.values_mut() {
-            link.tick(self.rt.now());
-        }
+        let now = self.rt.now();
+        self.tick_count += 1;
+        self.tick_now = now;
+        let mut active = std::mem::take(&mut self.active);
+        active.retain(|&index| {
+            let (pair, link) = self.links.get_index_mut(index).expect("link index");
+            link.synced_tick = self.tick_count;
+            link.tick(now);
+            Self::reindex_deliverable(&mut self.deliverable_index, index, pair, link);
+            link.active = !link.sent.is_empty();
+            link.active
+        });
+        debug_assert!(self.active.is_empty());
+        self.active = active;
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
+        // mesochaos patch: bring every link's `now` up to date first, since
+        // `SentRef::deliver` schedules at the link's `now`.
+        for link in self.links.values_mut() {
+            Self::sync(link, self.tick_count, self.tick_now);
+        }
         LinksIter {
             iter: self.links.iter_mut(),
         }
     }
 
+    /// The position of the link for `pair`, brought up to date (mesochaos
+    /// patch: replaces upstream's `get_link_mut`, same panic message).
     #[inline]
-    fn get_link_mut(&mut self, pair: &Pair) -> &mut Link {
-        self.links
-            .get_mut(pair)
+    fn get_link_index(&mut self, pair: &Pair) -> usize {
+        self.synced_link_index(pair)
             .unwrap_or_else(|| panic!("unable to find link between {pair:?}"))
     }
 }
@@ -332,6 +504,8 @@ impl Link {
             sent: VecDeque::new(),
             deliverable: IndexMap::new(),
             now,
+            synced_tick: 0,
+            active: false,
         }
     }
 

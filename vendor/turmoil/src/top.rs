@@ -3,7 +3,7 @@ use crate::host::Host;
 use crate::rt::Rt;
 use crate::{config, TRACING_TARGET};
 
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp};
 use std::collections::{BTreeSet, VecDeque};
@@ -17,16 +17,25 @@ pub(crate) struct Topology {
     config: config::Link,
 
     /// Specific configuration overrides between specific hosts.
+    ///
+    /// mesochaos patch: links are created on first use rather than for every
+    /// pair of hosts at registration; `Link::order` keeps the position a link
+    /// has in upstream's map, which is what ordering depends on.
     links: IndexMap<Pair, Link>,
 
-    /// mesochaos patch (see PATCHES.md): for each destination address, the
-    /// positions in `links` of the links whose `deliverable` queue for that
-    /// destination is non-empty. `deliver_messages` visits exactly these
-    /// links, in ascending position, which is the order in which upstream's
-    /// full scan of `links` finds them; a link with nothing deliverable for
-    /// the destination is a no-op in upstream's scan. Positions are stable
-    /// because links are never removed.
-    deliverable_index: IndexMap<IpAddr, BTreeSet<usize>>,
+    /// mesochaos patch: registered hosts, in registration order. A link
+    /// exists (upstream) or may be created (here) exactly between two of them.
+    hosts: IndexSet<IpAddr>,
+
+    /// mesochaos patch (see PATCHES.md): for each destination address,
+    /// `(order, position in links)` of the links whose `deliverable` queue for
+    /// that destination is non-empty. `deliver_messages` visits exactly these
+    /// links, in ascending upstream order, which is the order in which
+    /// upstream's full scan of `links` finds them; a link with nothing
+    /// deliverable for the destination is a no-op in upstream's scan.
+    /// Positions are stable because links are never removed (`iter_mut`
+    /// re-sorts `links` and rebuilds this index).
+    deliverable_index: IndexMap<IpAddr, BTreeSet<(u64, usize)>>,
 
     /// mesochaos patch: positions of the links that may hold messages in
     /// `sent` (a superset: a link leaves on the first tick that finds `sent`
@@ -185,6 +194,10 @@ struct Link {
 
     /// mesochaos patch: whether this link is in `Topology::active`.
     active: bool,
+
+    /// mesochaos patch: the position upstream gives this link in
+    /// `Topology::links` (see `Topology::create_link`).
+    order: u64,
 }
 
 /// States that a link between two nodes can be in.
@@ -210,6 +223,7 @@ impl Topology {
         Topology {
             config,
             links: IndexMap::new(),
+            hosts: IndexSet::new(),
             deliverable_index: IndexMap::new(),
             active: Vec::new(),
             tick_count: 0,
@@ -219,13 +233,29 @@ impl Topology {
         }
     }
 
-    /// Register a link between two hosts
-    pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
-        let pair = Pair::new(a, b);
+    /// Register a host (mesochaos patch: replaces upstream's `register`,
+    /// which created a link between the new host and every existing host).
+    pub(crate) fn register_host(&mut self, addr: IpAddr) {
+        assert!(self.hosts.insert(addr), "host registered twice");
+    }
+
+    /// Create the link for `pair` if both hosts are registered (mesochaos
+    /// patch). Upstream created it when the later of the two registered,
+    /// with `now` = `rt.now()`, and ticked it since; the runtime's clock is
+    /// paused and only moves in `tick_by`, so `rt.now()` here is that same
+    /// value. `order` is the position upstream gave it: host `j` (in
+    /// registration order) added links to hosts `0..j` in that order, after
+    /// the `j * (j - 1) / 2` links of the hosts before it.
+    fn create_link(&mut self, pair: &Pair) -> Option<usize> {
+        let a = self.hosts.get_index_of(&pair.0)?;
+        let b = self.hosts.get_index_of(&pair.1)?;
+        let (i, j) = (a.min(b) as u64, a.max(b) as u64);
         let mut link = Link::new(self.rt.now());
-        // Created now, so it has seen every tick so far.
         link.synced_tick = self.tick_count;
-        assert!(self.links.insert(pair, link).is_none());
+        link.order = j * (j - 1) / 2 + i;
+        let (index, old) = self.links.insert_full(pair.clone(), link);
+        debug_assert!(old.is_none());
+        Some(index)
     }
 
     /// Bring a link's `now` up to date with the ticks it was skipped for
@@ -241,9 +271,13 @@ impl Topology {
     /// The position of the link between `a` and `b`, brought up to date
     /// (mesochaos patch).
     fn synced_link_index(&mut self, pair: &Pair) -> Option<usize> {
-        let (index, _, link) = self.links.get_full_mut(pair)?;
-        Self::sync(link, self.tick_count, self.tick_now);
-        Some(index)
+        match self.links.get_full_mut(pair) {
+            Some((index, _, link)) => {
+                Self::sync(link, self.tick_count, self.tick_now);
+                Some(index)
+            }
+            None => self.create_link(pair),
+        }
     }
 
     /// Record what an operation on the link at `index` may have changed: new
@@ -259,16 +293,17 @@ impl Topology {
     }
 
     fn reindex_deliverable(
-        deliverable_index: &mut IndexMap<IpAddr, BTreeSet<usize>>,
+        deliverable_index: &mut IndexMap<IpAddr, BTreeSet<(u64, usize)>>,
         index: usize,
         pair: &Pair,
         link: &Link,
     ) {
+        let key = (link.order, index);
         for addr in [pair.0, pair.1] {
             if link.deliverable.get(&addr).is_some_and(|q| !q.is_empty()) {
-                deliverable_index.entry(addr).or_default().insert(index);
+                deliverable_index.entry(addr).or_default().insert(key);
             } else if let Some(set) = deliverable_index.get_mut(&addr) {
-                set.remove(&index);
+                set.remove(&key);
             }
         }
     }
@@ -278,21 +313,15 @@ impl Topology {
     }
 
     pub(crate) fn set_link_message_latency(&mut self, a: IpAddr, b: IpAddr, value: Duration) {
-        let pair = Pair::new(a, b);
-        let latency = self
-            .links
-            .get_mut(&pair)
-            .unwrap_or_else(|| panic!("unable to find link between {pair:?}"))
-            .latency(self.config.latency());
+        let index = self.get_link_index(&Pair::new(a, b));
+        let latency = self.links[index].latency(self.config.latency());
         latency.min_message_latency = value;
         latency.max_message_latency = value;
     }
 
     pub(crate) fn set_link_max_message_latency(&mut self, a: IpAddr, b: IpAddr, value: Duration) {
-        let pair = Pair::new(a, b);
-        self.links
-            .get_mut(&pair)
-            .unwrap_or_else(|| panic!("unable to find link between {pair:?}"))
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index]
             .latency(self.config.latency())
             .max_message_latency = value;
     }
@@ -306,10 +335,8 @@ impl Topology {
     }
 
     pub(crate) fn set_link_fail_rate(&mut self, a: IpAddr, b: IpAddr, value: f64) {
-        let pair = Pair::new(a, b);
-        self.links
-            .get_mut(&pair)
-            .unwrap_or_else(|| panic!("unable to find link between {pair:?}"))
+        let index = self.get_link_index(&Pair::new(a, b));
+        self.links[index]
             .message_loss(self.config.message_loss())
             .fail_rate = value;
     }
@@ -355,7 +382,7 @@ impl Topology {
         let mut due = std::mem::take(&mut self.scratch);
         due.clear();
         match self.deliverable_index.get(&dst.addr) {
-            Some(set) if !set.is_empty() => due.extend(set.iter().copied()),
+            Some(set) if !set.is_empty() => due.extend(set.iter().map(|&(_, index)| index)),
             _ => {
                 self.scratch = due;
                 return;
@@ -375,7 +402,7 @@ impl Topology {
     /// messages in flight must be active and up to date with the last tick.
     #[cfg(debug_assertions)]
     fn check_index(&self, dst: IpAddr) {
-        let scan: Vec<usize> = self
+        let mut scan: Vec<(u64, usize)> = self
             .links
             .iter()
             .enumerate()
@@ -383,15 +410,22 @@ impl Topology {
                 (pair.0 == dst || pair.1 == dst)
                     && link.deliverable.get(&dst).is_some_and(|q| !q.is_empty())
             })
-            .map(|(index, _)| index)
+            .map(|(index, (_, link))| (link.order, index))
             .collect();
-        let indexed: Vec<usize> = self
+        scan.sort_unstable();
+        let indexed: Vec<(u64, usize)> = self
             .deliverable_index
             .get(&dst)
             .map(|set| set.iter().copied().collect())
             .unwrap_or_default();
         assert_eq!(scan, indexed, "deliverable index out of date for {dst}");
-        for link in self.links.values() {
+        for (index, (pair, link)) in self.links.iter().enumerate() {
+            let (i, j) = (
+                self.hosts.get_index_of(&pair.0).expect("host"),
+                self.hosts.get_index_of(&pair.1).expect("host"),
+            );
+            let (i, j) = (i.min(j) as u64, i.max(j) as u64);
+            assert_eq!(link.order, j * (j - 1) / 2 + i, "link {index} order");
             if !link.sent.is_empty() {
                 assert!(link.active, "link with messages in flight is not active");
                 assert_eq!(link.synced_tick, self.tick_count, "active link missed a tick");
@@ -457,10 +491,26 @@ impl Topology {
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
-        // mesochaos patch: bring every link's `now` up to date first, since
-        // `SentRef::deliver` schedules at the link's `now`.
-        for link in self.links.values_mut() {
+        // mesochaos patch: upstream iterates a link for every pair of hosts,
+        // in upstream order. Create the links not yet used, put `links` in
+        // upstream order and rebuild the indexes over the new positions.
+        // Also bring every link's `now` up to date, since `SentRef::deliver`
+        // schedules at the link's `now`.
+        for j in 1..self.hosts.len() {
+            for i in 0..j {
+                let pair = Pair::new(self.hosts[i], self.hosts[j]);
+                let _ = self.synced_link_index(&pair);
+            }
+        }
+        self.links.sort_by(|_, a, _, b| a.order.cmp(&b.order));
+        self.active.clear();
+        self.deliverable_index.clear();
+        for (index, (pair, link)) in self.links.iter_mut().enumerate() {
             Self::sync(link, self.tick_count, self.tick_now);
+            if link.active {
+                self.active.push(index);
+            }
+            Self::reindex_deliverable(&mut self.deliverable_index, index, pair, link);
         }
         LinksIter {
             iter: self.links.iter_mut(),
@@ -506,6 +556,7 @@ impl Link {
             now,
             synced_tick: 0,
             active: false,
+            order: 0,
         }
     }
 

@@ -226,9 +226,9 @@ impl World {
         tracing::info!(target: TRACING_TARGET, nodename, ?addr, "New");
 
         // Register links between the new host and all existing hosts
-        for existing in self.hosts.keys() {
-            self.topology.register(*existing, addr);
-        }
+        // (mesochaos patch: links are now created on first use; see
+        // Topology::create_link and PATCHES.md).
+        self.topology.register_host(addr);
 
         // Initialize host state
         #[cfg(feature = "unstable-fs")]

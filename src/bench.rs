@@ -169,8 +169,8 @@ pub struct CaseResult {
     pub messages: u64,
     pub sim_per_wall: f64,
     pub messages_per_wall: f64,
-    /// Wall milliseconds per simulated second.
-    pub wall_ms_per_sim_s: f64,
+    /// Wall milliseconds per simulated second (none before the first tick).
+    pub wall_ms_per_sim_s: Option<f64>,
     /// Peak resident set size of the child (`VmHWM`).
     pub peak_rss_bytes: Option<u64>,
     /// The run report's failover time (failover cases).
@@ -193,16 +193,18 @@ impl CaseResult {
         let wall = self.wall_seconds.max(1e-9);
         self.sim_per_wall = self.sim_seconds / wall;
         self.messages_per_wall = self.messages as f64 / wall;
-        self.wall_ms_per_sim_s = if self.sim_seconds > 0.0 {
-            1000.0 * self.wall_seconds / self.sim_seconds
-        } else {
-            f64::INFINITY
-        };
+        self.wall_ms_per_sim_s =
+            (self.sim_seconds > 0.0).then(|| 1000.0 * self.wall_seconds / self.sim_seconds);
     }
 
     /// Figures measured to the end, or as far as the budget allowed.
     fn measured(&self) -> bool {
         self.status != Status::Failed && self.sim_seconds > 0.0
+    }
+
+    /// Wall ms per simulated second, where measured.
+    fn wall_per_sim(&self) -> f64 {
+        self.wall_ms_per_sim_s.unwrap_or(f64::INFINITY)
     }
 }
 
@@ -835,9 +837,9 @@ fn parent(args: &BenchArgs) -> ExitCode {
                 if echo.measured() {
                     overheads.push(Overhead {
                         case: stack.case.clone(),
-                        stack_wall_ms_per_sim_s: stack.wall_ms_per_sim_s,
-                        echo_wall_ms_per_sim_s: echo.wall_ms_per_sim_s,
-                        ratio: stack.wall_ms_per_sim_s / echo.wall_ms_per_sim_s,
+                        stack_wall_ms_per_sim_s: stack.wall_per_sim(),
+                        echo_wall_ms_per_sim_s: echo.wall_per_sim(),
+                        ratio: stack.wall_per_sim() / echo.wall_per_sim(),
                         partial: stack.status != Status::Ok || echo.status != Status::Ok,
                     });
                 }
@@ -892,7 +894,7 @@ fn parent(args: &BenchArgs) -> ExitCode {
             from: w[0].case.clone(),
             to: w[1].case.clone(),
             machines_ratio: w[1].agents.unwrap_or(1) as f64 / w[0].agents.unwrap_or(1) as f64,
-            wall_per_sim_ratio: w[1].wall_ms_per_sim_s / w[0].wall_ms_per_sim_s,
+            wall_per_sim_ratio: w[1].wall_per_sim() / w[0].wall_per_sim(),
             partial: w[0].status != Status::Ok || w[1].status != Status::Ok,
         })
         .collect();
@@ -1120,12 +1122,16 @@ fn text(r: &BenchReport) -> String {
             c.case,
             c.agents.map_or("-".into(), |a| a.to_string()),
             c.hosts,
-            c.connections,
+            if c.connections == 0 {
+                "-".to_string()
+            } else {
+                c.connections.to_string()
+            },
             num(c.sim_seconds, 1),
             num(c.wall_seconds, 2),
             num(c.sim_per_wall, 1),
             num(c.messages_per_wall, 0),
-            num(c.wall_ms_per_sim_s, 2),
+            num(c.wall_per_sim(), 2),
             c.peak_rss_bytes.map_or("-".into(), mib),
             c.failover_time_s
                 .map_or("-".into(), |f| format!("{f:.2} s")),

@@ -287,7 +287,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
                     // No terminal (a CI log): a line every tenth of the sweep
                     // instead of a bar nobody sees.
                     let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                    if done % step == 0 || done == seeds.len() {
+                    if done.is_multiple_of(step) || done == seeds.len() {
                         eprintln!(
                             "  {done}/{} seeds · {} failed · {:.0} s",
                             seeds.len(),

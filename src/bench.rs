@@ -47,6 +47,9 @@ const FAILOVER_TOML: &str = include_str!("../bench/failover.toml");
 
 const GIB: u64 = 1 << 30;
 
+/// A case out of budget is compared (echo, scaling) only if it simulated this long.
+const MIN_PARTIAL_SIM_S: f64 = 1.0;
+
 /// `bench --help`: what the benchmark measures.
 pub const LONG_ABOUT: &str =
     "Measure how fast mesochaos simulates: the standard cluster under the nemesis \
@@ -197,9 +200,15 @@ impl CaseResult {
             (self.sim_seconds > 0.0).then(|| 1000.0 * self.wall_seconds / self.sim_seconds);
     }
 
-    /// Figures measured to the end, or as far as the budget allowed.
+    /// Figures to compare: measured to the end, or — out of budget — over at
+    /// least [`MIN_PARTIAL_SIM_S`] (a few ticks of start-up say nothing about
+    /// the rate).
     fn measured(&self) -> bool {
-        self.status != Status::Failed && self.sim_seconds > 0.0
+        match self.status {
+            Status::Ok => self.sim_seconds > 0.0,
+            Status::OverBudget => self.sim_seconds >= MIN_PARTIAL_SIM_S,
+            Status::Failed => false,
+        }
     }
 
     /// Wall ms per simulated second, where measured.

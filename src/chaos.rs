@@ -206,7 +206,7 @@ pub fn parse_bug(text: &str) -> Result<Bug, String> {
     })
 }
 
-fn pool(jobs: usize) -> rayon::ThreadPool {
+pub(crate) fn pool(jobs: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()

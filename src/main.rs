@@ -4,6 +4,7 @@
 //! Exit codes: 0 the run passed, 1 an invariant or expectation failed, 2 bad
 //! input (a scenario file, an argument, an output file that cannot be written).
 
+mod bench;
 mod chaos;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -127,6 +128,9 @@ enum Commands {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Measure simulation speed, memory and the overhead over raw turmoil.
+    #[command(long_about = bench::LONG_ABOUT, after_help = bench::AFTER_HELP)]
+    Bench(bench::BenchArgs),
     /// Validate a scenario file without running it.
     Check {
         /// The scenario file.
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Commands::Check { file } => check(&file),
+        Commands::Bench(args) => bench::bench(args),
         Commands::Compare {
             files,
             seed,

@@ -231,9 +231,15 @@ pub enum Fault {
     /// probability `drop_per_mille`/1000 or held back up to `delay_max_ms`
     /// (reordering messages of different connections, never within one), as
     /// drawn from the connection and sequence number.
+    ///
+    /// `stress` (the `message_stress` kind, a labelled stress option) also
+    /// duplicates messages and reorders them *within* a connection — what TCP
+    /// never does, so only for testing how far the roles' idempotence goes.
     MessageChaos {
         drop_per_mille: u32,
         delay_max_ms: u64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stress: bool,
     },
     /// Ends message chaos.
     CalmMessages,
@@ -324,9 +330,19 @@ impl fmt::Display for Fault {
             Fault::MessageChaos {
                 drop_per_mille,
                 delay_max_ms,
+                stress: false,
             } => write!(
                 f,
                 "message chaos (drop {drop_per_mille}/1000, delay up to {delay_max_ms} ms)"
+            ),
+            Fault::MessageChaos {
+                drop_per_mille,
+                delay_max_ms,
+                stress: true,
+            } => write!(
+                f,
+                "message STRESS (drop {drop_per_mille}/1000, delay up to {delay_max_ms} ms, \
+                 duplicate {drop_per_mille}/1000, reorder within connections)"
             ),
             Fault::CalmMessages => write!(f, "calm messages"),
         }

@@ -53,10 +53,13 @@ pub enum FaultKind {
     Pause,
     /// Lose and delay messages across all connections for a while.
     MessageChaos,
+    /// A labelled stress option, never in the standard mix: message chaos that
+    /// also duplicates messages and reorders them within a connection.
+    MessageStress,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 15] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::CrashLeader,
         FaultKind::CrashMasters,
         FaultKind::CrashAgent,
@@ -72,6 +75,7 @@ impl FaultKind {
         FaultKind::Bridge,
         FaultKind::Pause,
         FaultKind::MessageChaos,
+        FaultKind::MessageStress,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +95,7 @@ impl FaultKind {
             FaultKind::Bridge => "bridge",
             FaultKind::Pause => "pause",
             FaultKind::MessageChaos => "message_chaos",
+            FaultKind::MessageStress => "message_stress",
         }
     }
 
@@ -113,6 +118,11 @@ impl FaultKind {
 }
 
 impl FaultKind {
+    /// Message chaos of either flavour (one at a time).
+    pub fn is_message_chaos(self) -> bool {
+        matches!(self, FaultKind::MessageChaos | FaultKind::MessageStress)
+    }
+
     /// Kinds that hit one target, which `[nemesis.targets]` may choose.
     pub fn takes_target(self) -> bool {
         self.kills() || matches!(self, FaultKind::Isolate | FaultKind::Pause)
@@ -303,7 +313,7 @@ pub fn draw(spec: &NemesisSpec, shape: &Shape, rng: &mut impl RngCore) -> Schedu
         };
         let free = if kind.is_network() {
             network_free_at <= t
-        } else if kind == FaultKind::MessageChaos {
+        } else if kind.is_message_chaos() {
             chaos_free_at <= t
         } else {
             hits.iter().all(|p| busy.get(p).is_none_or(|at| *at <= t))
@@ -312,7 +322,7 @@ pub fn draw(spec: &NemesisSpec, shape: &Shape, rng: &mut impl RngCore) -> Schedu
             let end = t + heal_after_ms.unwrap_or(len);
             if kind.is_network() {
                 network_free_at = end;
-            } else if kind == FaultKind::MessageChaos {
+            } else if kind.is_message_chaos() {
                 chaos_free_at = end;
             }
             for p in hits {
@@ -345,7 +355,7 @@ fn applicable(kind: FaultKind, shape: &Shape) -> bool {
         }
         FaultKind::Ring | FaultKind::Bridge => shape.machines().len() >= 3,
         FaultKind::Pause => !shape.pausable.is_empty(),
-        FaultKind::MessageChaos => true,
+        FaultKind::MessageChaos | FaultKind::MessageStress => true,
     }
 }
 
@@ -461,13 +471,14 @@ fn make(
             let p = choose(rng, &shape.pausable)?.clone();
             (Fault::Pause(Target::Process(p.clone())), Some(len), vec![p])
         }
-        FaultKind::MessageChaos => {
+        FaultKind::MessageChaos | FaultKind::MessageStress => {
             let drop_per_mille = uniform(rng, 20, 200) as u32;
             let delay_max_ms = uniform(rng, 50, 1_000);
             (
                 Fault::MessageChaos {
                     drop_per_mille,
                     delay_max_ms,
+                    stress: kind == FaultKind::MessageStress,
                 },
                 Some(len),
                 vec![],

@@ -192,6 +192,18 @@ pub struct DropRule {
     pub kind: String,
 }
 
+/// Message chaos in force: each delivered message across machines is lost
+/// (with its connection) with probability `drop_per_mille`/1000 or held back up
+/// to `delay_max_ms`. With `stress` (a labelled stress option), a message is
+/// also duplicated with the same probability and may overtake earlier messages
+/// of its own connection — what TCP never does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageChaos {
+    pub drop_per_mille: u32,
+    pub delay_max_ms: u64,
+    pub stress: bool,
+}
+
 /// State shared between the harness and every process of a run.
 pub struct Shared {
     pub seed: u64,
@@ -205,7 +217,7 @@ pub struct Shared {
     /// Processes paused by the harness: their drivers handle nothing.
     pub paused: RefCell<BTreeSet<ProcessId>>,
     /// Message chaos in force: (drop per mille, maximum delay in ms).
-    pub message_chaos: Cell<Option<(u32, u64)>>,
+    pub message_chaos: Cell<Option<MessageChaos>>,
     /// Machines whose next disk append is torn by a power failure, with how
     /// long the machine then stays down.
     pub torn_writes: RefCell<BTreeMap<String, u64>>,
@@ -877,12 +889,26 @@ impl Cluster {
             .insert(machine.to_string(), down_ms);
     }
 
-    /// Starts (`Some((drop per mille, max delay ms))`) or ends message chaos.
-    pub fn message_chaos(&mut self, chaos: Option<(u32, u64)>) {
+    /// Starts or ends (`None`) message chaos.
+    pub fn message_chaos(&mut self, chaos: Option<MessageChaos>) {
         match chaos {
-            Some((drop, delay)) => self.fault(
+            Some(MessageChaos {
+                drop_per_mille: drop,
+                delay_max_ms: delay,
+                stress: false,
+            }) => self.fault(
                 "message_chaos",
                 format!("drop {drop}/1000, delay up to {delay} ms"),
+            ),
+            Some(MessageChaos {
+                drop_per_mille: drop,
+                delay_max_ms: delay,
+                stress: true,
+            }) => self.fault(
+                "message_stress",
+                format!(
+                    "drop {drop}/1000, delay up to {delay} ms, duplicate {drop}/1000, reorder within connections"
+                ),
             ),
             None => self.fault("calm_messages", ""),
         }

@@ -590,7 +590,13 @@ impl<R: Role + 'static> Driver<R> {
                     .get(&peer)
                     .is_some_and(|s| s.machine == self.machine);
                 let chaos = self.shared.message_chaos.get().filter(|_| !local);
-                if let Some((drop_per_mille, delay_max_ms)) = chaos {
+                let mut reorder = false;
+                if let Some(crate::cluster::MessageChaos {
+                    drop_per_mille,
+                    delay_max_ms,
+                    stress,
+                }) = chaos
+                {
                     // Drawn from the connection and sequence number, never from
                     // a stream: chaos shifts no other draws.
                     let mut h = seed::Fnv64::default();
@@ -624,10 +630,29 @@ impl<R: Role + 'static> Driver<R> {
                         return;
                     }
                     delay = (draw >> 20) % (delay_max_ms + 1);
+                    if stress && !coordination {
+                        // The stress option: this message may overtake earlier
+                        // ones of its connection, and may arrive twice (the
+                        // copy after its own delay). Never coordinator traffic:
+                        // ZooKeeper's session is one ordered, reliable stream.
+                        reorder = true;
+                        if (draw >> 40) % 1000 < u64::from(drop_per_mille) {
+                            let again = now_ms() + (draw >> 50) % (delay_max_ms + 1) + 1;
+                            self.arrivals += 1;
+                            self.delayed
+                                .insert((again, self.arrivals), (conn, seq, message.clone()));
+                        }
+                    }
                 }
-                // A message behind a held-back one on its connection waits too.
+                // A message behind a held-back one on its connection waits too
+                // (unless the stress option reorders within connections).
                 let now = now_ms();
-                let due = (now + delay).max(self.delayed_until.get(&conn).copied().unwrap_or(0));
+                let behind = if reorder {
+                    0
+                } else {
+                    self.delayed_until.get(&conn).copied().unwrap_or(0)
+                };
+                let due = (now + delay).max(behind);
                 if due > now {
                     self.delayed_until.insert(conn, due);
                     self.arrivals += 1;

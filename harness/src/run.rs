@@ -904,9 +904,14 @@ impl Runner {
             Fault::MessageChaos {
                 drop_per_mille,
                 delay_max_ms,
+                stress,
             } => self
                 .cluster
-                .message_chaos(Some((*drop_per_mille, *delay_max_ms))),
+                .message_chaos(Some(crate::cluster::MessageChaos {
+                    drop_per_mille: *drop_per_mille,
+                    delay_max_ms: *delay_max_ms,
+                    stress: *stress,
+                })),
             Fault::CalmMessages => self.cluster.message_chaos(None),
         }
         Ok(Some(Applied {

@@ -1136,6 +1136,20 @@ impl Master {
             let Some(framework) = leader.frameworks.get_mut(&task.framework_id) else {
                 continue;
             };
+            // An agent already registered with this leader (a retried or
+            // duplicated re-registration) is reconciled, as Mesos's
+            // `reconcileKnownSlave` does, not re-learned: the master's own
+            // entry for a task is at least as fresh as the report (updates
+            // reach it through the agent's stream), so it is kept — with the
+            // update it waits to see acknowledged; and a terminal task it no
+            // longer holds was removed when the framework acknowledged its
+            // terminal update, and must not come back (the agent has dropped
+            // its stream, so nothing would remove it again).
+            if known
+                && (task.state.is_terminal() || framework.tasks.contains_key(&task.info.task_id))
+            {
+                continue;
+            }
             framework.tasks.insert(
                 task.info.task_id.clone(),
                 TaskEntry {

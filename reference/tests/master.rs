@@ -672,6 +672,70 @@ fn replaying_an_agents_stream_after_failover_does_not_crash_the_master() {
     assert_eq!(used_now, Resources::default());
 }
 
+// Mesos (Master::reconcileKnownSlave): a re-registration of an agent already
+// registered with this leader — a retry, or a stale duplicate — reconciles the
+// tasks the master knows; it does not bring back a terminal task whose update
+// the framework has acknowledged since (the master removed it, the agent has
+// dropped its stream, so nothing would ever remove it again). Found under the
+// `message_stress` nemesis (a duplicated ReregisterAgent).
+#[test]
+fn a_repeated_reregistration_does_not_resurrect_an_acknowledged_terminal_task() {
+    let mut rig = leader_with_a_replaying_agent();
+    rig.msg(AGENT, replayed(TaskState::Running, 2));
+    rig.msg(SCHEDULER, acknowledge(2));
+    rig.msg(AGENT, replayed(TaskState::Finished, 3));
+    rig.msg(SCHEDULER, acknowledge(3));
+    let fid = FrameworkId::from("e1-F0001");
+    let known = |rig: &Rig<Master>| {
+        rig.role.leader().unwrap().rebuilt_view().frameworks[&fid]
+            .tasks
+            .contains_key(&TaskId::from("web-0001"))
+    };
+    assert!(
+        !known(&rig),
+        "removed once its terminal update is acknowledged"
+    );
+    rig.msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![framework_info(Some("e1-F0001"))],
+            tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
+        },
+    );
+    assert!(!known(&rig), "a repeated re-registration brought it back");
+}
+
+// The same duplicate arriving *before* the acknowledgement must not reset what
+// the master waits for: the acknowledgement still removes the task.
+#[test]
+fn a_repeated_reregistration_before_the_acknowledgement_keeps_the_masters_task() {
+    let mut rig = leader_with_a_replaying_agent();
+    rig.msg(AGENT, replayed(TaskState::Running, 2));
+    rig.msg(SCHEDULER, acknowledge(2));
+    rig.msg(AGENT, replayed(TaskState::Finished, 3));
+    rig.msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![framework_info(Some("e1-F0001"))],
+            tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
+        },
+    );
+    rig.msg(SCHEDULER, acknowledge(3));
+    let view = rig.role.leader().unwrap().rebuilt_view();
+    assert!(
+        !view.frameworks[&FrameworkId::from("e1-F0001")]
+            .tasks
+            .contains_key(&TaskId::from("web-0001")),
+        "the acknowledgement of the terminal update removes the task"
+    );
+}
+
 // ----- offers -----
 
 // Mesos: every allocation interval the allocator offers each agent's free

@@ -2,15 +2,10 @@
 //! report, and argument errors. No timed assertions: performance is what the
 //! benchmark measures, not what tests check.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn mesochaos(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mesochaos"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::mesochaos;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

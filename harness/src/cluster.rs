@@ -895,21 +895,16 @@ impl Cluster {
             Some(MessageChaos {
                 drop_per_mille: drop,
                 delay_max_ms: delay,
-                stress: false,
-            }) => self.fault(
-                "message_chaos",
-                format!("drop {drop}/1000, delay up to {delay} ms"),
-            ),
-            Some(MessageChaos {
-                drop_per_mille: drop,
-                delay_max_ms: delay,
-                stress: true,
-            }) => self.fault(
-                "message_stress",
-                format!(
-                    "drop {drop}/1000, delay up to {delay} ms, duplicate {drop}/1000, reorder within connections"
-                ),
-            ),
+                stress,
+            }) => {
+                let detail = format!("drop {drop}/1000, delay up to {delay} ms");
+                if stress {
+                    let more = format!(", duplicate {drop}/1000, reorder within connections");
+                    self.fault("message_stress", format!("{detail}{more}"))
+                } else {
+                    self.fault("message_chaos", detail)
+                }
+            }
             None => self.fault("calm_messages", ""),
         }
         self.shared.message_chaos.set(chaos);
@@ -1048,29 +1043,25 @@ impl Cluster {
 
     /// The agent process on which task `task_id` (of any framework) is active.
     pub fn agent_running(&self, task_id: &str) -> Option<ProcessId> {
-        self.agents()
-            .into_iter()
-            .find(|(_, a)| {
-                a.borrow().tasks().values().any(|tasks| {
-                    tasks
-                        .iter()
-                        .any(|(id, t)| id.as_str() == task_id && t.state.is_active())
-                })
-            })
-            .map(|(name, _)| name)
+        self.first_agent_with_active_task(|id| id == task_id)
     }
 
     /// The first agent (by name) running an active task of `framework` (task IDs
     /// are `<framework>-<n>`).
     pub fn agent_running_framework(&self, framework: &str) -> Option<ProcessId> {
         let prefix = format!("{framework}-");
+        self.first_agent_with_active_task(|id| id.starts_with(&prefix))
+    }
+
+    /// The first agent (by name) with an active task whose ID matches.
+    fn first_agent_with_active_task(&self, matches: impl Fn(&str) -> bool) -> Option<ProcessId> {
         self.agents()
             .into_iter()
             .find(|(_, a)| {
                 a.borrow().tasks().values().any(|tasks| {
                     tasks
                         .iter()
-                        .any(|(id, t)| id.as_str().starts_with(&prefix) && t.state.is_active())
+                        .any(|(id, t)| matches(id.as_str()) && t.state.is_active())
                 })
             })
             .map(|(name, _)| name)

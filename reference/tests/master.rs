@@ -559,22 +559,24 @@ fn agent_that_misses_the_reregistration_window_is_marked_unreachable() {
         .contains_key(&AgentId::from("e1-S0001")));
 }
 
+/// Agent `e1-S0001` re-registering with `web-0001` reported TASK_FINISHED.
+fn reregister_reporting_web_0001_finished() -> Message {
+    Message::ReregisterAgent {
+        agent_id: "e1-S0001".into(),
+        resources: AgentResources::unreserved(AGENT_TOTAL),
+        boot_id: "boot-1".into(),
+        frameworks: vec![framework_info(Some("e1-F0001"))],
+        tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
+    }
+}
+
 /// A new leader to which agent `e1-S0001` re-registered reporting `web-0001` as
 /// TASK_FINISHED while its update stream still holds [RUNNING #2, FINISHED #3]
 /// (the task ran and finished while no leader relayed acknowledgements), and
 /// whose scheduler has re-registered.
 fn leader_with_a_replaying_agent() -> Rig<Master> {
     let (mut rig, _) = new_leader_after_failover();
-    rig.msg(
-        AGENT,
-        Message::ReregisterAgent {
-            agent_id: "e1-S0001".into(),
-            resources: AgentResources::unreserved(AGENT_TOTAL),
-            boot_id: "boot-1".into(),
-            frameworks: vec![framework_info(Some("e1-F0001"))],
-            tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
-        },
-    );
+    rig.msg(AGENT, reregister_reporting_web_0001_finished());
     rig.msg(
         SCHEDULER,
         Message::ReregisterFramework {
@@ -695,16 +697,7 @@ fn a_repeated_reregistration_does_not_resurrect_an_acknowledged_terminal_task() 
         !known(&rig),
         "removed once its terminal update is acknowledged"
     );
-    rig.msg(
-        AGENT,
-        Message::ReregisterAgent {
-            agent_id: "e1-S0001".into(),
-            resources: AgentResources::unreserved(AGENT_TOTAL),
-            boot_id: "boot-1".into(),
-            frameworks: vec![framework_info(Some("e1-F0001"))],
-            tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
-        },
-    );
+    rig.msg(AGENT, reregister_reporting_web_0001_finished());
     assert!(!known(&rig), "a repeated re-registration brought it back");
 }
 
@@ -716,16 +709,7 @@ fn a_repeated_reregistration_before_the_acknowledgement_keeps_the_masters_task()
     rig.msg(AGENT, replayed(TaskState::Running, 2));
     rig.msg(SCHEDULER, acknowledge(2));
     rig.msg(AGENT, replayed(TaskState::Finished, 3));
-    rig.msg(
-        AGENT,
-        Message::ReregisterAgent {
-            agent_id: "e1-S0001".into(),
-            resources: AgentResources::unreserved(AGENT_TOTAL),
-            boot_id: "boot-1".into(),
-            frameworks: vec![framework_info(Some("e1-F0001"))],
-            tasks: vec![reported("web-0001", cpus(1), TaskState::Finished)],
-        },
-    );
+    rig.msg(AGENT, reregister_reporting_web_0001_finished());
     rig.msg(SCHEDULER, acknowledge(3));
     let view = rig.role.leader().unwrap().rebuilt_view();
     assert!(

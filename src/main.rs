@@ -54,6 +54,11 @@ enum Commands {
         /// forget-tasks-before-framework, standby-registers-new.
         #[arg(long, value_name = "NAME", value_parser = chaos::parse_bug)]
         bug: Option<Bug>,
+        /// Tick every simulated host instead of skipping idle ones, and fail if
+        /// one turmoil would have skipped did anything (for changes to the
+        /// driver's timers; the trace is the same, the run slower).
+        #[arg(long)]
+        verify_idle_skips: bool,
     },
     /// Run a scenario over many seeds in parallel and summarize what failed and
     /// which faults fired; failing seeds are saved as replay files.
@@ -164,6 +169,7 @@ fn main() -> ExitCode {
             trace,
             snapshot,
             bug,
+            verify_idle_skips,
         } => run(
             &file,
             seed,
@@ -171,6 +177,7 @@ fn main() -> ExitCode {
             trace.as_deref(),
             snapshot.as_deref(),
             bug,
+            verify_idle_skips,
         ),
         Commands::Sweep {
             file,
@@ -258,6 +265,7 @@ fn run(
     trace: Option<&Path>,
     snapshot: Option<&Path>,
     bug: Option<Bug>,
+    verify_idle_skips: bool,
 ) -> ExitCode {
     let mut scenario = match load(file) {
         Ok(s) => s,
@@ -291,6 +299,7 @@ fn run(
         trace_out,
         snapshot_roles: snapshot_out.is_some(),
         schedule: None,
+        verify_idle_skips,
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         mesochaos_harness::run_recorded(&scenario.spec, seed, options).0

@@ -225,7 +225,7 @@ impl<R: Role + 'static> Driver<R> {
             // SIGSTOP: a paused process does nothing; what arrives waits in its
             // queues (turmoil holds its links), and timers fire on resume.
             if self.shared.paused.borrow().contains(&self.me) {
-                tokio::time::sleep(Duration::from_millis(TICK_MS)).await;
+                turmoil::time::sleep(Duration::from_millis(TICK_MS)).await;
                 continue;
             }
             if let Some(input) = self.inputs.pop_front() {
@@ -267,7 +267,7 @@ impl<R: Role + 'static> Driver<R> {
                     self.on_net(event).await;
                 }
                 Some(command) = control_rx.recv() => self.handle(Input::Command(command)).await,
-                _ = tokio::time::sleep(Duration::from_millis(wait_ms.unwrap_or(0))), if wait_ms.is_some() => {}
+                _ = turmoil::time::sleep(Duration::from_millis(wait_ms.unwrap_or(0))), if wait_ms.is_some() => {}
             }
         }
     }
@@ -316,7 +316,7 @@ impl<R: Role + 'static> Driver<R> {
             Output::WriteFileAtomic { path, bytes } => {
                 // temp + fsync + rename + directory fsync: durable on completion;
                 // a crash while this sleeps leaves the old file.
-                tokio::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
+                turmoil::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
                 self.shared
                     .disk_mut(&self.machine)
                     .replace_atomically(&path, &bytes);
@@ -338,7 +338,7 @@ impl<R: Role + 'static> Driver<R> {
                 if sync {
                     // The fsync takes simulated time; a crash meanwhile leaves
                     // the bytes visible but not durable.
-                    tokio::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
+                    turmoil::time::sleep(Duration::from_millis(self.shared.net.fsync_ms)).await;
                     let mut disk = self.shared.disk_mut(&self.machine);
                     disk.fsync(&path);
                     disk.sync_dir();
@@ -438,7 +438,7 @@ impl<R: Role + 'static> Driver<R> {
                 stream.write_all(&hello).await?;
                 Ok::<_, std::io::Error>(stream)
             };
-            let result = match tokio::time::timeout(timeout, attempt).await {
+            let result = match turmoil::time::timeout(timeout, attempt).await {
                 Ok(Ok(stream)) => Ok(stream),
                 Ok(Err(e)) => Err(e.to_string()),
                 Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
@@ -511,7 +511,7 @@ impl<R: Role + 'static> Driver<R> {
             reader.abort();
             let _ = reader.await;
             drop(conn.tx); // the writer drains its queue, then stops
-            if tokio::time::timeout(Duration::from_millis(100), &mut writer)
+            if turmoil::time::timeout(Duration::from_millis(100), &mut writer)
                 .await
                 .is_err()
             {
@@ -723,7 +723,7 @@ async fn accept_loop(listener: TcpListener, ev_tx: mpsc::Sender<NetEvent>, hello
         };
         let ev_tx = ev_tx.clone();
         tokio::task::spawn_local(async move {
-            let hello = tokio::time::timeout(
+            let hello = turmoil::time::timeout(
                 Duration::from_millis(hello_timeout_ms),
                 read_frame(&mut stream),
             )
@@ -772,7 +772,7 @@ async fn read_loop(
     read_timeout_ms: u64,
 ) {
     let why = loop {
-        match tokio::time::timeout(Duration::from_millis(read_timeout_ms), read_frame(&mut rd))
+        match turmoil::time::timeout(Duration::from_millis(read_timeout_ms), read_frame(&mut rd))
             .await
         {
             Err(_) => break format!("silent for {read_timeout_ms} ms"),
@@ -808,7 +808,7 @@ async fn write_loop(
                 Some(bytes) => bytes,
                 None => return,
             },
-            _ = tokio::time::sleep(Duration::from_millis(heartbeat_ms)) => heartbeat.clone(),
+            _ = turmoil::time::sleep(Duration::from_millis(heartbeat_ms)) => heartbeat.clone(),
         };
         if let Err(e) = wr.write_all(&bytes).await {
             let _ = ev_tx

@@ -350,6 +350,9 @@ pub struct RunOptions {
     pub snapshot_roles: bool,
     /// Use this nemesis schedule instead of drawing one (replay, shrink).
     pub schedule: Option<Schedule>,
+    /// Tick every host, checking that turmoil could have skipped the ones it
+    /// calls idle (vendor/turmoil/PATCHES.md, patch 4). Same trace, slower.
+    pub verify_idle_skips: bool,
 }
 
 /// Runs `spec` with `seed`, optionally writing the trace as JSON lines.
@@ -358,6 +361,7 @@ pub fn run(spec: &RunSpec, seed: u64, trace_out: Option<Box<dyn Write>>) -> RunR
         trace_out,
         snapshot_roles: false,
         schedule: None,
+        verify_idle_skips: false,
     };
     run_recorded(spec, seed, options).0
 }
@@ -372,9 +376,15 @@ pub fn run_recorded(
         trace_out,
         snapshot_roles,
         schedule,
+        verify_idle_skips,
     } = options;
     let mut runner = Runner {
-        cluster: Cluster::build(spec.cluster.clone(), seed, Trace::new(trace_out)),
+        cluster: Cluster::build(
+            spec.cluster.clone(),
+            seed,
+            Trace::new(trace_out),
+            verify_idle_skips,
+        ),
         violations: Vec::new(),
         failover: None,
         rebuilt_before: None,

@@ -1586,3 +1586,31 @@ fn message_chaos_keeps_each_connection_in_order_and_the_stress_option_does_not()
         assert_pass(&report);
     }
 }
+
+/// turmoil skips the ticks of idle hosts (vendor/turmoil/PATCHES.md, patch 4),
+/// which is exact only if the driver makes every timer through turmoil::time.
+/// Verify mode ticks every host and panics if one turmoil would have skipped
+/// did anything; under crashes, restarts, pauses, partitions and disk faults,
+/// it must not, and the trace must be the one the skipping run produced.
+#[test]
+fn the_driver_lets_turmoil_skip_idle_hosts_exactly() {
+    for (name, seed) in [("nemesis-agent-churn", 1), ("nemesis-standard", 2)] {
+        let scenario =
+            load(&scenarios_dir().join(format!("{name}.toml"))).expect("the scenario parses");
+        let (skipping, _) = run_recorded(&scenario.spec, seed, RunOptions::default());
+        let verified = RunOptions {
+            verify_idle_skips: true,
+            ..RunOptions::default()
+        };
+        let (ticking, _) = run_recorded(&scenario.spec, seed, verified);
+        assert_pass(&ticking);
+        assert!(
+            ticking.faults.values().map(|c| c.fired).sum::<u64>() > 5,
+            "{name} seed {seed} injected too few faults to mean anything"
+        );
+        assert_eq!(
+            skipping.trace_hash, ticking.trace_hash,
+            "{name} seed {seed}: skipping idle hosts changed the trace"
+        );
+    }
+}

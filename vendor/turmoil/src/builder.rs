@@ -169,6 +169,38 @@ impl Builder {
         self
     }
 
+    /// mesochaos patch 4: skip the tick of a host that has nothing to do on it.
+    ///
+    /// A host is idle on a tick when no task of its software was woken since
+    /// its last tick, no message is deliverable to it, and no timer it created
+    /// through [`crate::time`] is due before the tick ends (1 ms of slack for
+    /// tokio's millisecond rounding). Skipping it is then exactly what ticking
+    /// it would have done: nothing. Its clock and the hidden scheduler state a
+    /// tick touches are brought up to date before it next runs, so a run is the
+    /// same, message for message and RNG draw for RNG draw, with or without it.
+    ///
+    /// The contract this relies on, which the host software must keep:
+    /// - every timer it creates goes through [`crate::time::sleep`],
+    ///   [`crate::time::sleep_until`] or [`crate::time::timeout`] (a
+    ///   `tokio::time::sleep` turmoil cannot see would fire a tick late);
+    /// - it spawns with `tokio::task::spawn_local` only, never `tokio::spawn`.
+    ///
+    /// [`Builder::verify_idle_skips`] checks the contract. Ignored when the
+    /// tokio I/O driver is enabled (real I/O can wake a host unseen). Off by
+    /// default.
+    pub fn skip_idle_hosts(&mut self, value: bool) -> &mut Self {
+        self.config.skip_idle_hosts = value;
+        self
+    }
+
+    /// mesochaos patch 4: with [`Builder::skip_idle_hosts`], tick every host
+    /// anyway and panic, naming the host, if one the oracle calls idle does
+    /// anything on its tick. For tests of host software; it skips nothing.
+    pub fn verify_idle_skips(&mut self, value: bool) -> &mut Self {
+        self.config.verify_idle_skips = value;
+        self
+    }
+
     /// Access the filesystem configuration.
     ///
     /// Use builder-style methods to configure filesystem behavior:

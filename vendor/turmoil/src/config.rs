@@ -50,6 +50,12 @@ pub(crate) struct Config {
     /// Filesystem configuration
     #[cfg(feature = "unstable-fs")]
     pub(crate) fs: FsConfig,
+
+    /// mesochaos patch 4: skip the ticks of hosts that have nothing to do.
+    pub(crate) skip_idle_hosts: bool,
+
+    /// mesochaos patch 4: tick idle hosts anyway and panic if one does work.
+    pub(crate) verify_idle_skips: bool,
 }
 
 /// Configures link behavior.
@@ -105,6 +111,8 @@ impl Default for Config {
             random_node_order: false,
             #[cfg(feature = "unstable-fs")]
             fs: FsConfig::default(),
+            skip_idle_hosts: false,
+            verify_idle_skips: false,
         }
     }
 }

@@ -7,7 +7,8 @@ use crate::{Envelope, TRACING_TARGET};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt::Display;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -152,6 +153,11 @@ pub(crate) struct HostTimer {
     /// Simulation duration since unix epoch. Set when the simulation is
     /// created.
     since_epoch: Duration,
+
+    /// mesochaos patch 4: when (simulation time) the timers the software made
+    /// through [`crate::time`] are due. Never pruned on cancellation: a stale
+    /// entry only makes the host tick once when it need not.
+    due: BinaryHeap<Reverse<Duration>>,
 }
 
 impl HostTimer {
@@ -161,7 +167,32 @@ impl HostTimer {
             now: None,
             start_offset,
             since_epoch,
+            due: BinaryHeap::new(),
         }
+    }
+
+    /// Records a timer the running software created, due `after` from now.
+    pub(crate) fn note_timer(&mut self, after: Duration) {
+        let due = self.sim_elapsed() + after;
+        self.due.push(Reverse(due));
+    }
+
+    /// The earliest recorded timer (simulation time), if any.
+    pub(crate) fn next_due(&self) -> Option<Duration> {
+        self.due.peek().map(|Reverse(due)| *due)
+    }
+
+    /// Drops the recorded timers due at or before `sim_time`: a tick that
+    /// ended at `sim_time` fired them (or they were dropped unfired).
+    pub(crate) fn forget_due_through(&mut self, sim_time: Duration) {
+        while self.due.peek().is_some_and(|Reverse(due)| *due <= sim_time) {
+            self.due.pop();
+        }
+    }
+
+    /// Drops every recorded timer (the software was crashed or restarted).
+    pub(crate) fn clear_due(&mut self) {
+        self.due.clear();
     }
 
     pub(crate) fn tick(&mut self, duration: Duration) {

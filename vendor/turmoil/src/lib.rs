@@ -218,6 +218,8 @@ use rt::Rt;
 mod sim;
 pub use sim::Sim;
 
+pub mod time;
+
 mod top;
 use top::Topology;
 pub use top::{LinkIter, LinksIter, SentRef};

@@ -1,7 +1,10 @@
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::mem;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use rand::rngs::SmallRng;
 use tokio::runtime::Runtime;
@@ -66,6 +69,115 @@ pub struct Rt<'a> {
 
     /// Runtime configuration.
     config: Config,
+
+    /// mesochaos patch 4: what the idle-host oracle knows about this runtime.
+    idle: IdleState,
+}
+
+/// mesochaos patch 4: the idle-host oracle's view of one runtime.
+///
+/// A task of the host's software runs only when something wakes it. A wake
+/// from inside the `LocalSet` (one task waking another while it runs) queues
+/// the task locally, and the `LocalSet` runs it before its tick ends. Any
+/// other wake (a timer firing, a message delivered, a channel written from
+/// another host or from outside the simulation) goes through the waker the
+/// `LocalSet` registered, which `tick` makes a [`Watch`]: it raises `woken`
+/// and passes the wake on. So a runtime whose `woken` is low has no task to
+/// run.
+struct IdleState {
+    /// Raised by any wake that reaches the `LocalSet` from outside, or when
+    /// the software is (re)started; lowered when a tick starts.
+    woken: Arc<AtomicBool>,
+
+    /// The last (block_on waker, its watching proxy) pair, reused while the
+    /// block_on waker stays the same, so the `LocalSet` keeps one waker.
+    wakers: RefCell<Option<(Waker, Waker)>>,
+
+    /// Ticks skipped since this runtime last ran.
+    lag: u32,
+
+    /// How many times the last tick polled its `LocalSet` before the tick's
+    /// sleep completed (each such poll runs one `LocalSet::tick`).
+    local_ticks: Cell<u32>,
+}
+
+impl IdleState {
+    fn new() -> Self {
+        Self {
+            woken: Arc::new(AtomicBool::new(true)),
+            wakers: RefCell::new(None),
+            lag: 0,
+            local_ticks: Cell::new(0),
+        }
+    }
+}
+
+/// The waker `tick` hands the `LocalSet`: it notes the wake, then wakes the
+/// runtime's `block_on` exactly as the bare waker would have.
+struct Watch {
+    inner: Waker,
+    woken: Arc<AtomicBool>,
+}
+
+impl Wake for Watch {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Relaxed);
+        self.inner.wake_by_ref();
+    }
+}
+
+/// Polls `inner` (the `LocalSet::run_until`) with the watching waker.
+struct Watched<'r, F> {
+    inner: Pin<&'r mut F>,
+    idle: &'r IdleState,
+}
+
+impl<F: Future> Future for Watched<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let idle = self.idle;
+        let current =
+            matches!(&*idle.wakers.borrow(), Some((inner, _)) if inner.will_wake(cx.waker()));
+        if !current {
+            let proxy = Waker::from(Arc::new(Watch {
+                inner: cx.waker().clone(),
+                woken: idle.woken.clone(),
+            }));
+            *idle.wakers.borrow_mut() = Some((cx.waker().clone(), proxy));
+        }
+        let wakers = idle.wakers.borrow();
+        let (_, proxy) = wakers.as_ref().expect("set above");
+        self.inner.as_mut().poll(&mut Context::from_waker(proxy))
+    }
+}
+
+/// The tick's own sleep, polled with the bare `block_on` waker: its firing is
+/// the end of the tick, not a wake of the software.
+struct Unwatched<'r, F> {
+    inner: Pin<&'r mut F>,
+    idle: &'r IdleState,
+}
+
+impl<F: Future> Future for Unwatched<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let idle = self.idle;
+        let poll = match &*idle.wakers.borrow() {
+            Some((bare, _)) => self.inner.as_mut().poll(&mut Context::from_waker(bare)),
+            None => self.inner.as_mut().poll(cx),
+        };
+        if poll.is_pending() {
+            // `RunUntil` runs `LocalSet::tick` after a pending poll of this.
+            self.idle.local_ticks.set(self.idle.local_ticks.get() + 1);
+        }
+        poll
+    }
 }
 
 impl<'a> Rt<'a> {
@@ -84,6 +196,7 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
+            idle: IdleState::new(),
         }
     }
 
@@ -104,6 +217,7 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
+            idle: IdleState::new(),
         }
     }
 
@@ -118,6 +232,7 @@ impl<'a> Rt<'a> {
             nodename: String::new().into(),
             handle: None,
             config,
+            idle: IdleState::new(),
         }
     }
 
@@ -160,13 +275,30 @@ impl<'a> Rt<'a> {
     // Returns whether the software has finished successfully or the error
     // that caused failure. Subsequent calls do not return the error as it is
     // expected to fail the simulation.
+    //
+    // mesochaos patch 4: the `LocalSet` is polled through [`Watched`], so any
+    // wake that reaches it from outside raises `idle.woken`, and the tick's
+    // sleep through [`Unwatched`], so that the end of the tick does not. Both
+    // pass every wake on to the same `block_on` waker as before: the runtime
+    // sees the same wakes in the same order.
     pub(crate) fn tick(&mut self, duration: Duration) -> Result<bool> {
+        self.idle.woken.store(false, Ordering::Relaxed);
+        self.idle.local_ticks.set(0);
+        let idle = &self.idle;
+        let local = &self.local;
         self.tokio.block_on(async {
-            self.local
-                .run_until(async {
-                    sleep(duration).await;
-                })
-                .await
+            let tick_sleep = sleep(duration);
+            tokio::pin!(tick_sleep);
+            let run = local.run_until(Unwatched {
+                inner: tick_sleep.as_mut(),
+                idle,
+            });
+            tokio::pin!(run);
+            Watched {
+                inner: run.as_mut(),
+                idle,
+            }
+            .await
         });
 
         // pull for software completion
@@ -185,6 +317,50 @@ impl<'a> Rt<'a> {
             }
             Some(_) => Ok(false),
             None => Ok(true),
+        }
+    }
+
+    /// mesochaos patch 4: whether nothing of this runtime's software is
+    /// waiting to run (see [`IdleState`]).
+    pub(crate) fn is_idle(&self) -> bool {
+        !self.idle.woken.load(Ordering::Relaxed)
+    }
+
+    /// mesochaos patch 4: how many times the last tick ran `LocalSet::tick`.
+    pub(crate) fn last_local_ticks(&self) -> u32 {
+        self.idle.local_ticks.get()
+    }
+
+    /// mesochaos patch 4: skips a tick of an idle runtime, doing now the one
+    /// part of an idle tick that is not about time. An idle tick polls the
+    /// `LocalSet` once ([`LOCAL_TICKS_PER_IDLE_TICK`]), which finds no task but
+    /// counts the call: `LocalSet::tick` numbers its calls in a `u8` and serves
+    /// its remote queue first on every 31st, so skipping the call would change
+    /// which queue a later tick serves first. The `LocalSet` is polled here,
+    /// directly, with the waker it already holds, while it is known to be
+    /// empty (a wake may come before the host next runs, and the task it
+    /// queues must wait for that run).
+    pub(crate) fn skip_tick(&mut self) {
+        debug_assert!(self.is_idle(), "skipping a runtime with work to do");
+        self.idle.lag += 1;
+        let wakers = self.idle.wakers.borrow();
+        let (_, proxy) = wakers.as_ref().expect("an idle runtime has ticked");
+        let mut cx = Context::from_waker(proxy);
+        for _ in 0..LOCAL_TICKS_PER_IDLE_TICK {
+            let _ = Pin::new(&mut self.local).poll(&mut cx);
+        }
+    }
+
+    /// mesochaos patch 4: brings a runtime's clock up to date with the ticks
+    /// it skipped, before anything observes it. Each would have advanced the
+    /// clock by `tick` and fired no timer (the oracle saw none due before the
+    /// tick ended); the clock is advanced by all of them at once, without
+    /// polling the `LocalSet`: a task woken since the host was skipped runs in
+    /// the coming tick, at the time it would have run.
+    pub(crate) fn catch_up(&mut self, tick: Duration) {
+        let lag = mem::take(&mut self.idle.lag);
+        if lag > 0 {
+            self.tokio.block_on(tokio::time::advance(tick * lag));
         }
     }
 
@@ -223,11 +399,20 @@ impl<'a> Rt<'a> {
     /// Both the [`Runtime`] and [`LocalSet`] are replaced with new instances.
     fn cancel_tasks(&mut self) {
         let (tokio, local) = init(&mut self.config);
+        // mesochaos patch 4: a new runtime; a restarted software's first task
+        // is queued, and nothing is owed to the old one.
+        self.idle = IdleState::new();
 
         _ = mem::replace(&mut self.tokio, tokio);
         drop(mem::replace(&mut self.local, local));
     }
 }
+
+/// mesochaos patch 4: how many times an idle tick runs `LocalSet::tick`:
+/// `RunUntil` polls the tick's sleep once (pending), ticks the empty
+/// `LocalSet`, and returns when the woken sleep is ready. Checked on every
+/// tick by [`crate::Builder::verify_idle_skips`].
+pub(crate) const LOCAL_TICKS_PER_IDLE_TICK: u32 = 1;
 
 fn init(config: &mut Config) -> (Runtime, LocalSet) {
     let mut tokio_builder = tokio::runtime::Builder::new_current_thread();

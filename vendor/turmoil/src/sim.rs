@@ -36,6 +36,9 @@ pub struct Sim<'a> {
     elapsed: Duration,
 
     steps: usize,
+
+    /// mesochaos patch 4: host ticks skipped as idle so far.
+    idle_skips: u64,
 }
 
 impl<'a> Sim<'a> {
@@ -52,12 +55,19 @@ impl<'a> Sim<'a> {
             since_epoch,
             elapsed: Duration::ZERO,
             steps: 1, // bumped after each step
+            idle_skips: 0,
         }
     }
 
     /// How much logical time has elapsed since the simulation started.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
+    }
+
+    /// mesochaos patch 4: how many host ticks were skipped because the host
+    /// was idle (see [`crate::Builder::skip_idle_hosts`]).
+    pub fn idle_skips(&self) -> u64 {
+        self.idle_skips
     }
 
     /// The logical duration from [`UNIX_EPOCH`] until now.
@@ -164,6 +174,10 @@ impl<'a> Sim<'a> {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
+            // mesochaos patch 4: bring a skipped host's clock up to date
+            // before its software's destructors run, and forget its timers.
+            rt.catch_up(self.config.tick);
+            self.world.borrow_mut().hosts[&h].timer.clear_due();
 
             self.world.borrow_mut().current = Some(h);
 
@@ -200,6 +214,9 @@ impl<'a> Sim<'a> {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
+            // mesochaos patch 4: as in `crash`.
+            rt.catch_up(self.config.tick);
+            self.world.borrow_mut().hosts[&h].timer.clear_due();
 
             self.world.borrow_mut().current = Some(h);
 
@@ -433,7 +450,31 @@ impl<'a> Sim<'a> {
             running.shuffle(&mut self.world.borrow_mut().rng);
         }
 
+        // mesochaos patch 4 (see `Builder::skip_idle_hosts`): the end of this
+        // tick in simulation time; a host with a recorded timer due up to 1 ms
+        // after it (tokio rounds deadlines up to the millisecond) is not idle.
+        let skip_idle = self.config.skip_idle_hosts && !self.config.enable_tokio_io;
+        let verify = skip_idle && self.config.verify_idle_skips;
+        let tick_end = self.elapsed + tick;
+        let horizon = tick_end + Duration::from_millis(1);
+
         for (&addr, rt) in running {
+            let idle = skip_idle && rt.is_idle() && {
+                let world = self.world.borrow();
+                !world.topology.has_deliverable(addr)
+                    && world.hosts[&addr]
+                        .timer
+                        .next_due()
+                        .is_none_or(|due| due > horizon)
+            };
+            if idle && !verify {
+                rt.skip_tick();
+                self.idle_skips += 1;
+                self.world.borrow_mut().tick(addr, tick);
+                continue;
+            }
+            rt.catch_up(tick);
+
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
             {
                 let mut world = self.world.borrow_mut();
@@ -459,10 +500,28 @@ impl<'a> Sim<'a> {
                 is_finished = is_finished && is_software_finished;
             }
 
+            if idle {
+                // `verify_idle_skips`: the tick the oracle would have skipped
+                // must have done nothing, exactly as `catch_up` replays it.
+                assert!(
+                    rt.is_idle() && rt.last_local_ticks() == rt::LOCAL_TICKS_PER_IDLE_TICK,
+                    "turmoil idle-host check: host {} did work on a tick it would have \
+                     skipped (woken: {}, LocalSet ticks: {}); its software made a timer \
+                     outside turmoil::time, spawned onto the runtime, or was woken \
+                     where turmoil cannot see",
+                    rt.nodename,
+                    !rt.is_idle(),
+                    rt.last_local_ticks(),
+                );
+            }
+
             // Unset the current host
             let mut world = self.world.borrow_mut();
             world.current = None;
 
+            if skip_idle {
+                world.hosts[&addr].timer.forget_due_through(tick_end);
+            }
             world.tick(addr, tick);
         }
 

@@ -376,6 +376,14 @@ impl Topology {
     // queue for `dst` changes before the scan reaches it: the snapshot taken
     // below is exactly the set of links upstream finds non-empty, and a link
     // refilled by its own bounce waits for the next call in both versions.
+    /// Whether any link holds a deliverable message for `dst` (mesochaos
+    /// patch 4: a host with one is never skipped as idle).
+    pub(crate) fn has_deliverable(&self, dst: IpAddr) -> bool {
+        self.deliverable_index
+            .get(&dst)
+            .is_some_and(|set| !set.is_empty())
+    }
+
     pub(crate) fn deliver_messages(&mut self, rand: &mut dyn RngCore, dst: &mut Host) {
         #[cfg(debug_assertions)]
         self.check_index(dst.addr);
@@ -428,7 +436,10 @@ impl Topology {
             assert_eq!(link.order, j * (j - 1) / 2 + i, "link {index} order");
             if !link.sent.is_empty() {
                 assert!(link.active, "link with messages in flight is not active");
-                assert_eq!(link.synced_tick, self.tick_count, "active link missed a tick");
+                assert_eq!(
+                    link.synced_tick, self.tick_count,
+                    "active link missed a tick"
+                );
             }
         }
     }

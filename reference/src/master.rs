@@ -350,8 +350,14 @@ pub struct Leader {
     pub frameworks: BTreeMap<FrameworkId, FrameworkEntry>,
     pub offers: BTreeMap<OfferId, Offer>,
     /// Explicit reconciliation questions about agents still expected to
-    /// re-register: answered when they do, or when the window closes.
+    /// re-register: answered when they do, or when the window closes, in the
+    /// order they were asked.
     pub held_reconciliations: Vec<(FrameworkId, ReconcileTask)>,
+    /// The same questions as a set, so that holding one is not a scan of all
+    /// (after a failover at 1000 agents, every re-registration re-asks every
+    /// held question: a scan made that cubic).
+    #[serde(skip)]
+    pub held_set: BTreeSet<(FrameworkId, ReconcileTask)>,
     /// Frameworks removed by this leader (failover timeout), with how their
     /// tasks ended. A registration under such an ID is refused. Like all soft
     /// state, a new leader does not know them.
@@ -377,6 +383,7 @@ impl Leader {
             frameworks: BTreeMap::new(),
             offers: BTreeMap::new(),
             held_reconciliations: Vec::new(),
+            held_set: BTreeSet::new(),
             completed_frameworks: BTreeMap::new(),
             next_agent: 1,
             next_framework: 1,
@@ -2315,7 +2322,7 @@ impl Master {
             if might_come_back {
                 // One held answer per task, however often the scheduler asks.
                 let held = (fid.clone(), q);
-                if !leader.held_reconciliations.contains(&held) {
+                if leader.held_set.insert(held.clone()) {
                     leader.held_reconciliations.push(held);
                 }
                 continue;
@@ -2350,6 +2357,7 @@ impl Master {
             return;
         }
         let held = std::mem::take(&mut leader.held_reconciliations);
+        leader.held_set.clear();
         for (fid, q) in held {
             self.reconcile_explicit(&fid, vec![q], out);
         }

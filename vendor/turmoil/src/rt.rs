@@ -43,6 +43,18 @@ pub struct Config {
     /// Only used if the `tokio_unstable` cfg flag is set.
     #[cfg_attr(not(tokio_unstable), expect(dead_code))]
     pub rng: Option<SmallRng>,
+
+    /// mesochaos patch 4: the host's slot among `Sim`'s woken flags (a
+    /// runtime without one gets a slot of its own).
+    pub woken: Option<WokenFlag>,
+}
+
+impl Config {
+    fn woken_flag(&self) -> WokenFlag {
+        self.woken.clone().unwrap_or_else(|| {
+            WokenFlag::new(Arc::new(std::array::from_fn(|_| AtomicBool::new(false))), 0)
+        })
+    }
 }
 
 /// Per host simulated runtime.
@@ -82,19 +94,23 @@ pub struct Rt<'a> {
 /// other wake (a timer firing, a message delivered, a channel written from
 /// another host or from outside the simulation) goes through the waker the
 /// `LocalSet` registered, which `tick` makes a [`Watch`]: it raises `woken`
-/// and passes the wake on. So a runtime whose `woken` is low has no task to
-/// run.
+/// and passes the wake on. `woken` is lowered just before each
+/// `LocalSet::tick`, which runs every queued task (or, stopped by its budget
+/// of 61, wakes the `LocalSet` again, through the `Watch`). So a runtime
+/// whose `woken` is low has no task to run.
 struct IdleState {
     /// Raised by any wake that reaches the `LocalSet` from outside, or when
-    /// the software is (re)started; lowered when a tick starts.
-    woken: Arc<AtomicBool>,
+    /// the software is (re)started; lowered before each `LocalSet::tick`.
+    woken: WokenFlag,
+
+    /// Raised by any wake that reaches the `LocalSet` from outside; lowered
+    /// only when a tick starts (for `verify_idle_skips`: did the tick do
+    /// anything?).
+    stirred: Arc<AtomicBool>,
 
     /// The last (block_on waker, its watching proxy) pair, reused while the
     /// block_on waker stays the same, so the `LocalSet` keeps one waker.
     wakers: RefCell<Option<(Waker, Waker)>>,
-
-    /// Ticks skipped since this runtime last ran.
-    lag: u32,
 
     /// How many times the last tick polled its `LocalSet` before the tick's
     /// sleep completed (each such poll runs one `LocalSet::tick`).
@@ -102,13 +118,35 @@ struct IdleState {
 }
 
 impl IdleState {
-    fn new() -> Self {
+    fn new(woken: WokenFlag) -> Self {
+        woken.store(true);
         Self {
-            woken: Arc::new(AtomicBool::new(true)),
+            woken,
+            stirred: Arc::new(AtomicBool::new(false)),
             wakers: RefCell::new(None),
-            lag: 0,
             local_ticks: Cell::new(0),
         }
+    }
+}
+
+/// mesochaos patch 4: the `woken` flags of 64 hosts, side by side, so that
+/// `Sim::step` reads an idle host's flag without touching its runtime.
+pub(crate) type WokenBlock = [AtomicBool; 64];
+
+/// One host's `woken` flag: a slot in a [`WokenBlock`].
+#[derive(Clone)]
+pub(crate) struct WokenFlag {
+    block: Arc<WokenBlock>,
+    slot: usize,
+}
+
+impl WokenFlag {
+    pub(crate) fn new(block: Arc<WokenBlock>, slot: usize) -> Self {
+        Self { block, slot }
+    }
+
+    fn store(&self, value: bool) {
+        self.block[self.slot].store(value, Ordering::Relaxed)
     }
 }
 
@@ -116,7 +154,8 @@ impl IdleState {
 /// runtime's `block_on` exactly as the bare waker would have.
 struct Watch {
     inner: Waker,
-    woken: Arc<AtomicBool>,
+    woken: WokenFlag,
+    stirred: Arc<AtomicBool>,
 }
 
 impl Wake for Watch {
@@ -125,7 +164,8 @@ impl Wake for Watch {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Relaxed);
+        self.woken.store(true);
+        self.stirred.store(true, Ordering::Relaxed);
         self.inner.wake_by_ref();
     }
 }
@@ -147,6 +187,7 @@ impl<F: Future> Future for Watched<'_, F> {
             let proxy = Waker::from(Arc::new(Watch {
                 inner: cx.waker().clone(),
                 woken: idle.woken.clone(),
+                stirred: idle.stirred.clone(),
             }));
             *idle.wakers.borrow_mut() = Some((cx.waker().clone(), proxy));
         }
@@ -173,8 +214,10 @@ impl<F: Future> Future for Unwatched<'_, F> {
             None => self.inner.as_mut().poll(cx),
         };
         if poll.is_pending() {
-            // `RunUntil` runs `LocalSet::tick` after a pending poll of this.
-            self.idle.local_ticks.set(self.idle.local_ticks.get() + 1);
+            // `RunUntil` runs `LocalSet::tick` right after a pending poll of
+            // this, which runs every task queued so far.
+            idle.woken.store(false);
+            idle.local_ticks.set(idle.local_ticks.get() + 1);
         }
         poll
     }
@@ -186,6 +229,7 @@ impl<'a> Rt<'a> {
         F: Future<Output = Result> + 'static,
     {
         let (tokio, local) = init(&mut config);
+        let woken = config.woken_flag();
 
         let handle = with(&tokio, &local, || tokio::task::spawn_local(client));
 
@@ -196,7 +240,7 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
-            idle: IdleState::new(),
+            idle: IdleState::new(woken),
         }
     }
 
@@ -206,6 +250,7 @@ impl<'a> Rt<'a> {
         Fut: Future<Output = Result> + 'static,
     {
         let (tokio, local) = init(&mut config);
+        let woken = config.woken_flag();
 
         let software: Software = Box::new(move || Box::pin(software()));
         let handle = with(&tokio, &local, || tokio::task::spawn_local(software()));
@@ -217,13 +262,14 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
-            idle: IdleState::new(),
+            idle: IdleState::new(woken),
         }
     }
 
     pub(crate) fn no_software() -> Self {
         let mut config = Config::default();
         let (tokio, local) = init(&mut config);
+        let woken = config.woken_flag();
 
         Self {
             kind: Kind::NoSoftware,
@@ -232,7 +278,7 @@ impl<'a> Rt<'a> {
             nodename: String::new().into(),
             handle: None,
             config,
-            idle: IdleState::new(),
+            idle: IdleState::new(woken),
         }
     }
 
@@ -282,7 +328,8 @@ impl<'a> Rt<'a> {
     // pass every wake on to the same `block_on` waker as before: the runtime
     // sees the same wakes in the same order.
     pub(crate) fn tick(&mut self, duration: Duration) -> Result<bool> {
-        self.idle.woken.store(false, Ordering::Relaxed);
+        self.idle.woken.store(false);
+        self.idle.stirred.store(false, Ordering::Relaxed);
         self.idle.local_ticks.set(0);
         let idle = &self.idle;
         let local = &self.local;
@@ -320,10 +367,10 @@ impl<'a> Rt<'a> {
         }
     }
 
-    /// mesochaos patch 4: whether nothing of this runtime's software is
-    /// waiting to run (see [`IdleState`]).
-    pub(crate) fn is_idle(&self) -> bool {
-        !self.idle.woken.load(Ordering::Relaxed)
+    /// mesochaos patch 4: whether anything woke a task of this runtime from
+    /// outside its `LocalSet` since its last tick started.
+    pub(crate) fn was_stirred(&self) -> bool {
+        self.idle.stirred.load(Ordering::Relaxed)
     }
 
     /// mesochaos patch 4: how many times the last tick ran `LocalSet::tick`.
@@ -331,34 +378,19 @@ impl<'a> Rt<'a> {
         self.idle.local_ticks.get()
     }
 
-    /// mesochaos patch 4: skips a tick of an idle runtime, doing now the one
-    /// part of an idle tick that is not about time. An idle tick polls the
-    /// `LocalSet` once ([`LOCAL_TICKS_PER_IDLE_TICK`]), which finds no task but
-    /// counts the call: `LocalSet::tick` numbers its calls in a `u8` and serves
-    /// its remote queue first on every 31st, so skipping the call would change
-    /// which queue a later tick serves first. The `LocalSet` is polled here,
-    /// directly, with the waker it already holds, while it is known to be
-    /// empty (a wake may come before the host next runs, and the task it
-    /// queues must wait for that run).
-    pub(crate) fn skip_tick(&mut self) {
-        debug_assert!(self.is_idle(), "skipping a runtime with work to do");
-        self.idle.lag += 1;
-        let wakers = self.idle.wakers.borrow();
-        let (_, proxy) = wakers.as_ref().expect("an idle runtime has ticked");
-        let mut cx = Context::from_waker(proxy);
-        for _ in 0..LOCAL_TICKS_PER_IDLE_TICK {
-            let _ = Pin::new(&mut self.local).poll(&mut cx);
-        }
-    }
-
-    /// mesochaos patch 4: brings a runtime's clock up to date with the ticks
-    /// it skipped, before anything observes it. Each would have advanced the
-    /// clock by `tick` and fired no timer (the oracle saw none due before the
-    /// tick ended); the clock is advanced by all of them at once, without
+    /// mesochaos patch 4: brings a runtime's clock up to date with the `lag`
+    /// ticks it skipped, before anything observes it. Each would have advanced
+    /// the clock by `tick` and fired no timer (the oracle saw none due before
+    /// the tick ended); the clock is advanced by all of them at once, without
     /// polling the `LocalSet`: a task woken since the host was skipped runs in
     /// the coming tick, at the time it would have run.
-    pub(crate) fn catch_up(&mut self, tick: Duration) {
-        let lag = mem::take(&mut self.idle.lag);
+    ///
+    /// An idle tick also ran `LocalSet::tick` once, which found no task but
+    /// counted the call (a `u8` that makes every 31st call serve the remote
+    /// queue first). That count cannot matter here: tokio (1.54) queues a task
+    /// woken on the `LocalSet`'s own thread locally, and a simulation runs on
+    /// one thread, so the remote queue is always empty.
+    pub(crate) fn catch_up(&mut self, tick: Duration, lag: u32) {
         if lag > 0 {
             self.tokio.block_on(tokio::time::advance(tick * lag));
         }
@@ -399,9 +431,10 @@ impl<'a> Rt<'a> {
     /// Both the [`Runtime`] and [`LocalSet`] are replaced with new instances.
     fn cancel_tasks(&mut self) {
         let (tokio, local) = init(&mut self.config);
-        // mesochaos patch 4: a new runtime; a restarted software's first task
-        // is queued, and nothing is owed to the old one.
-        self.idle = IdleState::new();
+        // mesochaos patch 4: a new runtime, whose restarted software's first
+        // task is queued. The old runtime's wakers share the flag: a stale
+        // wake can only cost a tick.
+        self.idle = IdleState::new(self.idle.woken.clone());
 
         _ = mem::replace(&mut self.tokio, tokio);
         drop(mem::replace(&mut self.local, local));

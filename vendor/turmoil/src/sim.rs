@@ -3,6 +3,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::net::IpAddr;
 use std::ops::DerefMut;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
@@ -39,6 +40,24 @@ pub struct Sim<'a> {
 
     /// mesochaos patch 4: host ticks skipped as idle so far.
     idle_skips: u64,
+
+    /// mesochaos patch 4: per host, in `rts` order, what `step` needs to
+    /// decide whether the host is idle without touching its runtime.
+    idle: Vec<IdleHost>,
+
+    /// mesochaos patch 4: the hosts' `woken` flags, 64 to a block, in `rts`
+    /// order (host `i` is slot `i % 64` of block `i / 64`).
+    woken: Vec<Arc<rt::WokenBlock>>,
+}
+
+/// mesochaos patch 4: `Sim`'s compact view of one host.
+struct IdleHost {
+    /// Whether its software is running (upstream's `is_software_running`).
+    running: bool,
+    /// Its earliest recorded timer, or `Duration::MAX`.
+    next_due: Duration,
+    /// Ticks skipped since it last ran.
+    lag: u32,
 }
 
 impl<'a> Sim<'a> {
@@ -56,12 +75,56 @@ impl<'a> Sim<'a> {
             elapsed: Duration::ZERO,
             steps: 1, // bumped after each step
             idle_skips: 0,
+            idle: Vec::new(),
+            woken: Vec::new(),
         }
     }
 
     /// How much logical time has elapsed since the simulation started.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
+    }
+
+    /// mesochaos patch 4: the `woken` flag of the host about to be added.
+    fn next_woken_flag(&mut self) -> rt::WokenFlag {
+        let index = self.rts.len();
+        if index % 64 == 0 {
+            self.woken
+                .push(Arc::new(std::array::from_fn(|_| AtomicBool::new(true))));
+        }
+        rt::WokenFlag::new(self.woken[index / 64].clone(), index % 64)
+    }
+
+    /// mesochaos patch 4: the compact state of the host just added, whose
+    /// index must be the same in `rts` and `world.hosts`.
+    fn register_idle_host(&mut self, addr: IpAddr) {
+        let index = self.idle.len();
+        assert_eq!(self.rts.get_index_of(&addr), Some(index), "host order");
+        assert_eq!(
+            self.world.borrow().hosts.get_index_of(&addr),
+            Some(index),
+            "host order"
+        );
+        self.idle.push(IdleHost {
+            running: true,
+            next_due: Duration::MAX,
+            lag: 0,
+        });
+    }
+
+    /// mesochaos patch 4: before host `h` is crashed or bounced, catch up
+    /// the ticks it skipped (its destructors may read the clock) and forget
+    /// its timers.
+    fn catch_up_for_restart(&mut self, h: IpAddr) {
+        let (i, _, rt) = self.rts.get_full_mut(&h).expect("missing host");
+        let tick = self.config.tick;
+        let lag = std::mem::take(&mut self.idle[i].lag);
+        rt.catch_up(tick, lag);
+        let mut world = self.world.borrow_mut();
+        let host = world.hosts.get_index_mut(i).expect("host").1;
+        host.timer.tick(tick * lag);
+        host.timer.clear_due();
+        self.idle[i].next_due = Duration::MAX;
     }
 
     /// mesochaos patch 4: how many host ticks were skipped because the host
@@ -111,11 +174,13 @@ impl<'a> Sim<'a> {
         let config = rt::Config {
             enable_io: self.config.enable_tokio_io,
             rng: Some(rng),
+            woken: Some(self.next_woken_flag()),
         };
 
         let rt = World::enter(&self.world, || Rt::client(nodename, client, config));
 
         self.rts.insert(addr, rt);
+        self.register_idle_host(addr);
     }
 
     /// Register a host with the simulation.
@@ -156,11 +221,13 @@ impl<'a> Sim<'a> {
         let config = rt::Config {
             enable_io: self.config.enable_tokio_io,
             rng: Some(rng),
+            woken: Some(self.next_woken_flag()),
         };
 
         let rt = World::enter(&self.world, || Rt::host(nodename, host, config));
 
         self.rts.insert(addr, rt);
+        self.register_idle_host(addr);
     }
 
     /// Crashes the resolved hosts. Nothing will be running on the matched hosts
@@ -173,11 +240,10 @@ impl<'a> Sim<'a> {
     pub fn crash(&mut self, addrs: impl ToIpAddrs) {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
-            let rt = self.rts.get_mut(&h).expect("missing host");
             // mesochaos patch 4: bring a skipped host's clock up to date
             // before its software's destructors run, and forget its timers.
-            rt.catch_up(self.config.tick);
-            self.world.borrow_mut().hosts[&h].timer.clear_due();
+            self.catch_up_for_restart(h);
+            let (i, _, rt) = self.rts.get_full_mut(&h).expect("missing host");
 
             self.world.borrow_mut().current = Some(h);
 
@@ -195,6 +261,7 @@ impl<'a> Sim<'a> {
 
                 tracing::trace!(target: TRACING_TARGET, addr = ?h, "Crash");
             });
+            self.idle[i].running = rt.is_software_running();
         }
 
         self.world.borrow_mut().current = None;
@@ -213,14 +280,14 @@ impl<'a> Sim<'a> {
     fn run_with_hosts(&mut self, addrs: impl ToIpAddrs, mut f: impl FnMut(IpAddr, &mut Rt)) {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
         for h in hosts {
-            let rt = self.rts.get_mut(&h).expect("missing host");
             // mesochaos patch 4: as in `crash`.
-            rt.catch_up(self.config.tick);
-            self.world.borrow_mut().hosts[&h].timer.clear_due();
+            self.catch_up_for_restart(h);
+            let (i, _, rt) = self.rts.get_full_mut(&h).expect("missing host");
 
             self.world.borrow_mut().current = Some(h);
 
             World::enter(&self.world, || f(h, rt));
+            self.idle[i].running = rt.is_software_running();
         }
 
         self.world.borrow_mut().current = None;
@@ -442,13 +509,21 @@ impl<'a> Sim<'a> {
         // completes, extract the result and return early if an error is
         // encountered.
 
-        let (mut running, stopped): (Vec<_>, Vec<_>) = self
-            .rts
-            .iter_mut()
-            .partition(|(_, rt)| rt.is_software_running());
-        if self.config.random_node_order {
+        // mesochaos patch 4: hosts by index (the same in `rts`, `idle` and
+        // `world.hosts`). Upstream partitioned `rts` into running and stopped
+        // hosts, shuffled the running ones with `random_node_order`, ticked
+        // them, then advanced the stopped hosts' timers. Here the running
+        // indices are shuffled instead (the same draws for the same length, so
+        // the same permutation) and, in fixed order, a stopped host's timer is
+        // advanced when the walk reaches it: only that host's `HostTimer`
+        // changes, which no running host can observe.
+        let n = self.rts.len();
+        let shuffled: Option<(Vec<usize>, Vec<usize>)> = self.config.random_node_order.then(|| {
+            let (mut running, stopped): (Vec<usize>, Vec<usize>) =
+                (0..n).partition(|&i| self.idle[i].running);
             running.shuffle(&mut self.world.borrow_mut().rng);
-        }
+            (running, stopped)
+        });
 
         // mesochaos patch 4 (see `Builder::skip_idle_hosts`): the end of this
         // tick in simulation time; a host with a recorded timer due up to 1 ms
@@ -458,22 +533,42 @@ impl<'a> Sim<'a> {
         let tick_end = self.elapsed + tick;
         let horizon = tick_end + Duration::from_millis(1);
 
-        for (&addr, rt) in running {
-            let idle = skip_idle && rt.is_idle() && {
-                let world = self.world.borrow();
-                !world.topology.has_deliverable(addr)
-                    && world.hosts[&addr]
-                        .timer
-                        .next_due()
-                        .is_none_or(|due| due > horizon)
-            };
-            if idle && !verify {
-                rt.skip_tick();
-                self.idle_skips += 1;
-                self.world.borrow_mut().tick(addr, tick);
+        let walk = shuffled.as_ref().map_or(n, |(running, _)| running.len());
+        for k in 0..walk {
+            let i = shuffled.as_ref().map_or(k, |(running, _)| running[k]);
+            if !self.idle[i].running {
+                if shuffled.is_none() {
+                    let addr = *self.rts.get_index(i).expect("host").0;
+                    self.world.borrow_mut().tick(addr, tick);
+                }
                 continue;
             }
-            rt.catch_up(tick);
+            // The idle test reads only `Sim`'s compact per-host state and the
+            // topology's index, never the host's runtime (cache misses on
+            // 2000 runtimes cost more than the test).
+            let idle = skip_idle
+                && !self.woken[i / 64][i % 64].load(AtomicOrdering::Relaxed)
+                && self.idle[i].next_due > horizon
+                && {
+                    let addr = *self.rts.get_index(i).expect("host").0;
+                    !self.world.borrow().topology.has_deliverable(addr)
+                };
+            if idle && !verify {
+                self.idle[i].lag += 1;
+                self.idle_skips += 1;
+                continue;
+            }
+            let (&addr, rt) = self.rts.get_index_mut(i).expect("host");
+            let lag = std::mem::take(&mut self.idle[i].lag);
+            if lag > 0 {
+                // Catch up the ticks this host skipped: its tokio clock, and
+                // its `HostTimer` (which `world.tick` advances for a host that
+                // runs).
+                rt.catch_up(tick, lag);
+                let mut world = self.world.borrow_mut();
+                let host = world.hosts.get_index_mut(i).expect("host").1;
+                host.timer.tick(tick * lag);
+            }
 
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
             {
@@ -502,34 +597,38 @@ impl<'a> Sim<'a> {
 
             if idle {
                 // `verify_idle_skips`: the tick the oracle would have skipped
-                // must have done nothing, exactly as `catch_up` replays it.
+                // must have done nothing.
                 assert!(
-                    rt.is_idle() && rt.last_local_ticks() == rt::LOCAL_TICKS_PER_IDLE_TICK,
+                    !rt.was_stirred() && rt.last_local_ticks() == rt::LOCAL_TICKS_PER_IDLE_TICK,
                     "turmoil idle-host check: host {} did work on a tick it would have \
                      skipped (woken: {}, LocalSet ticks: {}); its software made a timer \
                      outside turmoil::time, spawned onto the runtime, or was woken \
                      where turmoil cannot see",
                     rt.nodename,
-                    !rt.is_idle(),
+                    rt.was_stirred(),
                     rt.last_local_ticks(),
                 );
             }
+            self.idle[i].running = rt.is_software_running();
 
             // Unset the current host
             let mut world = self.world.borrow_mut();
             world.current = None;
 
-            if skip_idle {
-                world.hosts[&addr].timer.forget_due_through(tick_end);
-            }
+            let host = world.hosts.get_index_mut(i).expect("host").1;
+            host.timer.forget_due_through(tick_end);
+            self.idle[i].next_due = host.timer.next_due().unwrap_or(Duration::MAX);
             world.tick(addr, tick);
         }
 
-        // Tick the nodes that are not actively running (i.e., crashed) to ensure their clock keeps up
-        // with the rest of the simulation when they are restarted (bounced).
-        for (&addr, _rt) in stopped {
-            let mut world = self.world.borrow_mut();
-            world.tick(addr, tick);
+        // With `random_node_order`, the stopped hosts' timers, as upstream:
+        // after the running hosts (ensures their clock keeps up with the rest
+        // of the simulation when they are restarted).
+        if let Some((_, stopped)) = &shuffled {
+            for &i in stopped {
+                let addr = *self.rts.get_index(i).expect("host").0;
+                self.world.borrow_mut().tick(addr, tick);
+            }
         }
 
         self.elapsed += tick;

@@ -1123,9 +1123,19 @@ impl Cluster {
             .filter(|e| e.connected)
             .map(|e| &e.process)
             .collect();
-        let agents_ok = self.agents().iter().all(|(name, a)| {
-            a.borrow().registered_with() == Some((&leader, epoch)) && connected.contains(name)
-        });
+        let agents_ok = self
+            .shared
+            .slots
+            .borrow()
+            .iter()
+            .filter(|(_, slot)| slot.is_running())
+            .all(|(name, slot)| match &slot.role {
+                Some(RoleRef::Agent(a)) => {
+                    a.borrow().registered_with() == Some((&leader, epoch))
+                        && connected.contains(name)
+                }
+                _ => true,
+            });
         // Every framework with a live instance has one active instance,
         // registered with the leader, which the leader sees as its scheduler.
         let schedulers = self.schedulers();

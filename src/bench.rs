@@ -503,7 +503,9 @@ fn stack_case(mut result: CaseResult, scenario: &Scenario) -> ExitCode {
 /// `connections` client connections spread over distinct host pairs, each
 /// sending 64-byte frames at an even share of `rate` / 2 per simulated second,
 /// the server echoing each back (a request and its reply count as two
-/// messages). Same tick as the harness; latencies as the harness sets them.
+/// messages), with the transport's heartbeats and read timeouts (see
+/// [`echo_host_main`]). Same tick as the harness; latencies as the harness
+/// sets them.
 fn echo_case(mut result: CaseResult, rate: f64, sim_seconds: f64) -> ExitCode {
     use std::cell::Cell;
     use std::rc::Rc;
@@ -574,15 +576,27 @@ fn echo_host(h: usize) -> String {
 
 const ECHO_PORT: u16 = 7000;
 const ECHO_FRAME: usize = 64;
+/// A request (echoed) and a heartbeat (not echoed) differ in their first byte.
+const REQUEST: u8 = 7;
+const HEARTBEAT: u8 = 0;
 
+/// One echo host: it listens, and dials `targets`. Each connection carries
+/// what a mesochaos connection carries besides the role messages (the
+/// driver's transport, `mesochaos_harness::driver`): a heartbeat frame after
+/// `heartbeat_ms` without a frame, each way, and a read timeout per frame, so
+/// that the echo moves the stack's wire traffic and keeps its timers, and the
+/// overhead measured is the stack's own work. Timers go through
+/// turmoil::time, as the driver's do, so idle hosts are skipped alike.
 async fn echo_host_main(
     targets: Vec<usize>,
     period: Duration,
     sent: std::rc::Rc<std::cell::Cell<u64>>,
 ) -> turmoil::Result {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use turmoil::net::{TcpListener, TcpStream};
 
+    let net = mesochaos_harness::driver::NetConfig::default();
+    let heartbeat = Duration::from_millis(net.heartbeat_ms);
+    let read_timeout = Duration::from_millis(net.read_timeout_ms);
     let listener = TcpListener::bind(("0.0.0.0", ECHO_PORT)).await?;
     for to in targets {
         let sent = sent.clone();
@@ -595,19 +609,12 @@ async fn echo_host_main(
                     Err(_) => turmoil::time::sleep(Duration::from_millis(100)).await,
                 }
             };
-            let (mut rd, mut wr) = stream.into_split();
-            let replies = sent.clone();
-            tokio::task::spawn_local(async move {
-                let mut buf = [0u8; ECHO_FRAME];
-                while rd.read_exact(&mut buf).await.is_ok() {
-                    replies.set(replies.get() + 1);
-                }
-            });
-            // Timers through turmoil::time, as the harness's driver makes
-            // them, so turmoil can skip this host while it is idle.
-            let frame = [7u8; ECHO_FRAME];
+            let (rd, wr) = stream.into_split();
+            let (tx, rx) = tokio::sync::mpsc::channel::<u8>(64);
+            tokio::task::spawn_local(echo_reader(rd, None, sent.clone(), read_timeout));
+            tokio::task::spawn_local(echo_writer(wr, rx, heartbeat));
             loop {
-                if wr.write_all(&frame).await.is_err() {
+                if tx.send(REQUEST).await.is_err() {
                     return;
                 }
                 sent.set(sent.get() + 1);
@@ -616,15 +623,58 @@ async fn echo_host_main(
         });
     }
     loop {
-        let (mut stream, _) = listener.accept().await?;
-        tokio::task::spawn_local(async move {
-            let mut buf = [0u8; ECHO_FRAME];
-            while stream.read_exact(&mut buf).await.is_ok() {
-                if stream.write_all(&buf).await.is_err() {
-                    return;
-                }
+        let (stream, _) = listener.accept().await?;
+        let (rd, wr) = stream.into_split();
+        let (tx, rx) = tokio::sync::mpsc::channel::<u8>(64);
+        tokio::task::spawn_local(echo_reader(rd, Some(tx), sent.clone(), read_timeout));
+        tokio::task::spawn_local(echo_writer(wr, rx, heartbeat));
+    }
+}
+
+/// Reads frames until the connection fails or stays silent past
+/// `read_timeout`. A server side (`reply` set) echoes each request; a client
+/// side counts each reply.
+async fn echo_reader(
+    mut rd: turmoil::net::tcp::OwnedReadHalf,
+    reply: Option<tokio::sync::mpsc::Sender<u8>>,
+    sent: std::rc::Rc<std::cell::Cell<u64>>,
+    read_timeout: Duration,
+) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; ECHO_FRAME];
+    while let Ok(Ok(_)) = turmoil::time::timeout(read_timeout, rd.read_exact(&mut buf)).await {
+        if buf[0] != REQUEST {
+            continue;
+        }
+        // A client side's reply needs nothing: its request was counted.
+        if let Some(tx) = &reply {
+            if tx.send(REQUEST).await.is_err() {
+                return;
             }
-        });
+            sent.set(sent.get() + 1);
+        }
+    }
+}
+
+/// Writes queued frames, or a heartbeat after `heartbeat` without one.
+async fn echo_writer(
+    mut wr: turmoil::net::tcp::OwnedWriteHalf,
+    mut rx: tokio::sync::mpsc::Receiver<u8>,
+    heartbeat: Duration,
+) {
+    use tokio::io::AsyncWriteExt;
+    loop {
+        let kind = tokio::select! {
+            biased;
+            kind = rx.recv() => match kind {
+                Some(kind) => kind,
+                None => return,
+            },
+            _ = turmoil::time::sleep(heartbeat) => HEARTBEAT,
+        };
+        if wr.write_all(&[kind; ECHO_FRAME]).await.is_err() {
+            return;
+        }
     }
 }
 

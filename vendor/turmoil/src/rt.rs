@@ -327,13 +327,19 @@ impl<'a> Rt<'a> {
     // sleep through [`Unwatched`], so that the end of the tick does not. Both
     // pass every wake on to the same `block_on` waker as before: the runtime
     // sees the same wakes in the same order.
-    pub(crate) fn tick(&mut self, duration: Duration) -> Result<bool> {
+    //
+    // `lag`: skipped ticks whose clock advance is owed and fires no timer (see
+    // `Sim::step`); the clock is advanced by them first, before any task runs.
+    pub(crate) fn tick(&mut self, duration: Duration, lag: u32) -> Result<bool> {
         self.idle.woken.store(false);
         self.idle.stirred.store(false, Ordering::Relaxed);
         self.idle.local_ticks.set(0);
         let idle = &self.idle;
         let local = &self.local;
         self.tokio.block_on(async {
+            if lag > 0 {
+                tokio::time::advance(duration * lag).await;
+            }
             let tick_sleep = sleep(duration);
             tokio::pin!(tick_sleep);
             let run = local.run_until(Unwatched {

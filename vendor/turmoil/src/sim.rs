@@ -568,11 +568,22 @@ impl<'a> Sim<'a> {
             }
             let (&addr, rt) = self.rts.get_index_mut(i).expect("host");
             let lag = std::mem::take(&mut self.idle[i].lag);
+            // Catch up the ticks this host skipped: its tokio clock, and its
+            // `HostTimer` (which `world.tick` advances for a host that runs).
+            // If a recorded timer fires in the catch-up (one due at the end
+            // of the last skipped tick), the clock is advanced now, before
+            // this tick's deliveries, so that the timer's task is queued
+            // first. Otherwise the advance fires nothing, and deliveries never
+            // read the host's clock, so it is done inside the tick's own
+            // `block_on` (one runtime entry instead of two); `timer.now` is
+            // then the instant the clock is advanced to.
+            let mut pending_lag = 0;
             if lag > 0 {
-                // Catch up the ticks this host skipped: its tokio clock, and
-                // its `HostTimer` (which `world.tick` advances for a host that
-                // runs).
-                rt.catch_up(tick, lag);
+                if self.idle[i].next_due <= self.elapsed {
+                    rt.catch_up(tick, lag);
+                } else {
+                    pending_lag = lag;
+                }
                 let mut world = self.world.borrow_mut();
                 let host = world.hosts.get_index_mut(i).expect("host").1;
                 host.timer.tick(tick * lag);
@@ -594,10 +605,13 @@ impl<'a> Sim<'a> {
                 // Set the current host (see method docs)
                 world.current = Some(addr);
 
-                world.current_host_mut().timer.now(rt.now());
+                world
+                    .current_host_mut()
+                    .timer
+                    .now(rt.now() + tick * pending_lag);
             }
 
-            let is_software_finished = World::enter(&self.world, || rt.tick(tick))?;
+            let is_software_finished = World::enter(&self.world, || rt.tick(tick, pending_lag))?;
 
             if rt.is_client() {
                 is_finished = is_finished && is_software_finished;

@@ -484,7 +484,7 @@ impl Topology {
     // queue is empty only sets its `now`, so only active links are ticked
     // here and the others catch up lazily in `sync`.
     pub(crate) fn tick_by(&mut self, duration: Duration) {
-        let _ = self.rt.tick(duration);
+        let _ = self.rt.tick(duration, 0);
         let now = self.rt.now();
         self.tick_count += 1;
         self.tick_now = now;

@@ -320,6 +320,27 @@ impl ExecutorHost {
     }
 
     /// Carries out what a database's store client asks for.
+    /// Hands a store's answer to every task of this host that is a client of
+    /// that store (in task order), and performs what each decides.
+    fn for_each_client_of(
+        &mut self,
+        ctx: &Context,
+        store: &str,
+        out: &mut Out,
+        mut answer: impl FnMut(&mut StoreClient) -> Vec<ClientAction>,
+    ) {
+        let keys: Vec<TaskKey> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.store == store)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            let actions = answer(self.clients.get_mut(&key).expect("listed"));
+            self.perform(ctx, &key, actions, out);
+        }
+    }
+
     fn perform(&mut self, ctx: &Context, key: &TaskKey, actions: Vec<ClientAction>, out: &mut Out) {
         let Some(client) = self.clients.get(key) else {
             return;
@@ -410,36 +431,12 @@ impl ExecutorHost {
                 }
             }
             Message::StoreAck { store, record } => {
-                let keys: Vec<TaskKey> = self
-                    .clients
-                    .iter()
-                    .filter(|(_, c)| c.store == store)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in keys {
-                    let actions = self
-                        .clients
-                        .get_mut(&key)
-                        .expect("listed")
-                        .on_ack(&from, record, ctx.now_ms);
-                    self.perform(ctx, &key, actions, out);
-                }
+                self.for_each_client_of(ctx, &store, out, |client| {
+                    client.on_ack(&from, record, ctx.now_ms)
+                });
             }
             Message::StoreState { store, last } => {
-                let keys: Vec<TaskKey> = self
-                    .clients
-                    .iter()
-                    .filter(|(_, c)| c.store == store)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for key in keys {
-                    let actions = self
-                        .clients
-                        .get_mut(&key)
-                        .expect("listed")
-                        .on_state(&from, last);
-                    self.perform(ctx, &key, actions, out);
-                }
+                self.for_each_client_of(ctx, &store, out, |client| client.on_state(&from, last));
             }
             other => out.event(Event::MessageIgnored {
                 from,

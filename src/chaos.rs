@@ -498,8 +498,15 @@ pub fn replay(path: &Path, force: bool) -> ExitCode {
     }
 }
 
-/// Shrinks a replay file's schedule while its first failed checker still fails.
-pub fn shrink_file(path: &Path, out: Option<&Path>, force: bool, jobs: usize) -> ExitCode {
+/// Shrinks a replay file's schedule while `checker` (by default its first
+/// failed checker) still fails.
+pub fn shrink_file(
+    path: &Path,
+    out: Option<&Path>,
+    force: bool,
+    jobs: usize,
+    checker: Option<&str>,
+) -> ExitCode {
     let (file, scenario) = match ReplayFile::load(path, force) {
         Ok(x) => x,
         Err(code) => return code,
@@ -512,9 +519,20 @@ pub fn shrink_file(path: &Path, out: Option<&Path>, force: bool, jobs: usize) ->
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     };
-    let Some(target) = file.failed_checkers.first().cloned() else {
+    let Some(first) = file.failed_checkers.first().cloned() else {
         eprintln!("error: {}: the recorded run did not fail", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let target = match checker {
+        None => first,
+        Some(c) if file.failed_checkers.iter().any(|f| f == c) => c.to_string(),
+        Some(c) => {
+            eprintln!(
+                "error: --checker {c}: the recorded run did not fail it; it failed: {}",
+                file.failed_checkers.join(", ")
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
     };
     let schedule = file.schedule.clone().unwrap_or_default();
     let fails = |s: &Schedule| {

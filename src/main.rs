@@ -117,6 +117,10 @@ enum Commands {
         /// Shrink a file made by a different code version.
         #[arg(long)]
         force: bool,
+        /// Keep this checker failing [default: the recorded run's first failed
+        /// checker, alphabetically]. It must be one the recorded run failed.
+        #[arg(long, value_name = "NAME")]
+        checker: Option<String>,
     },
     /// Run several scenarios (e.g. the storage strategies) with one seed and print
     /// their database figures side by side as a Markdown table.
@@ -202,7 +206,14 @@ fn main() -> ExitCode {
             out,
             jobs,
             force,
-        } => chaos::shrink_file(&file, out.as_deref(), force, jobs.unwrap_or_else(cores)),
+            checker,
+        } => chaos::shrink_file(
+            &file,
+            out.as_deref(),
+            force,
+            jobs.unwrap_or_else(cores),
+            checker.as_deref(),
+        ),
     }
 }
 

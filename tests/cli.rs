@@ -532,11 +532,23 @@ fn a_saved_failure_replays_exactly_and_shrinks_to_a_1_minimal_schedule() {
     let out = mesochaos(&["replay", other_path.to_str().unwrap(), "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
+    // Shrinking for a checker the recorded run did not fail is bad input.
+    let out = mesochaos(&["shrink", &file, "--checker", "no_such_checker"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--checker no_such_checker: the recorded run did not fail it")
+            && stderr(&out).contains("framework_identity"),
+        "{}",
+        stderr(&out)
+    );
+
     // Shrink: strictly smaller, still failing the same checker, 1-minimal.
     let shrunk_path = dir.join("shrunk.json");
     let out = mesochaos(&[
         "shrink",
         &file,
+        "--checker",
+        "framework_identity",
         "--out",
         shrunk_path.to_str().unwrap(),
         "--jobs",

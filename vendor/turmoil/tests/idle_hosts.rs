@@ -32,7 +32,14 @@ fn note(log: &Log, who: &str, what: String) {
 }
 
 fn build(mode: Mode) -> Sim<'static> {
+    build_with(mode, false)
+}
+
+fn build_with(mode: Mode, random_order: bool) -> Sim<'static> {
     let mut builder = Builder::new();
+    if random_order {
+        builder.enable_random_order();
+    }
     builder
         .rng_seed(7)
         .tick_duration(Duration::from_millis(10))
@@ -45,8 +52,12 @@ fn build(mode: Mode) -> Sim<'static> {
 }
 
 fn run(mode: Mode) -> (Vec<String>, u64) {
+    run_with(mode, false)
+}
+
+fn run_with(mode: Mode, random_order: bool) -> (Vec<String>, u64) {
     let log: Log = Rc::new(RefCell::new(Vec::new()));
-    let mut sim = build(mode);
+    let mut sim = build_with(mode, random_order);
     // A channel from "pinger" to "listener": a wake that crosses hosts
     // without the network.
     let (tx, rx) = mpsc::unbounded_channel::<u32>();
@@ -149,8 +160,29 @@ fn run(mode: Mode) -> (Vec<String>, u64) {
 
     let mut crashed = false;
     let mut restarted = false;
+    let mut late_added = false;
     loop {
         let elapsed = sim.elapsed();
+        if !late_added && elapsed >= Duration::from_millis(3_000) {
+            // A host registered mid-run: its clock starts late, and it is
+            // skipped like any other once idle.
+            let late_log = log.clone();
+            sim.host("late", move || {
+                let log = late_log.clone();
+                async move {
+                    let mut stream = TcpStream::connect(("server", 9000)).await?;
+                    for i in 0..10u64 {
+                        turmoil::time::sleep(Duration::from_millis(310)).await;
+                        stream.write_all(&(9_000 + i).to_be_bytes()).await?;
+                        let mut buf = [0u8; 8];
+                        stream.read_exact(&mut buf).await?;
+                        note(&log, "late", format!("got {}", u64::from_be_bytes(buf)));
+                    }
+                    Ok(())
+                }
+            });
+            late_added = true;
+        }
         if !crashed && elapsed >= Duration::from_millis(2_000) {
             sim.crash("client-2");
             crashed = true;
@@ -184,6 +216,9 @@ fn skipping_idle_hosts_changes_nothing_observable() {
     assert!(off.iter().any(|l| l.contains("heard 20")));
     assert!(off.iter().any(|l| l.contains("relayed 20")));
     assert!(off.iter().any(|l| l.contains("quiet")));
+    assert!(off
+        .iter()
+        .any(|l| l.contains("late") && l.contains("got 9009")));
 
     assert_eq!(off, skip, "skipping idle hosts changed what a host saw");
     assert_eq!(off, verify, "verify mode changed what a host saw");
@@ -192,6 +227,23 @@ fn skipping_idle_hosts_changes_nothing_observable() {
     assert_eq!(verify_skips, 0, "verify mode ticks every host");
     // Six hosts, 900 ticks: most host ticks are idle in this workload.
     assert!(skips > 6 * 900 / 2, "only {skips} host ticks skipped");
+}
+
+/// With `enable_random_order` the running hosts are shuffled each step from
+/// the simulation's RNG; skipping must draw the same shuffles.
+#[test]
+fn skipping_idle_hosts_keeps_random_node_order() {
+    let (off, _) = run_with(Mode::Off, true);
+    let (skip, skips) = run_with(Mode::Skip, true);
+    assert!(off.iter().filter(|l| l.contains(": got ")).count() > 100);
+    assert_eq!(
+        off, skip,
+        "skipping idle hosts changed a randomly ordered run"
+    );
+    assert!(skips > 6 * 900 / 2, "only {skips} host ticks skipped");
+    // The order really is random: it differs from the fixed order's run.
+    let (fixed, _) = run_with(Mode::Off, false);
+    assert_ne!(off, fixed);
 }
 
 #[test]

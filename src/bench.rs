@@ -496,6 +496,7 @@ fn stack_case(mut result: CaseResult, scenario: &Scenario) -> ExitCode {
                 Verdict::Fail => "fail".into(),
             });
             if report.verdict == Verdict::Pass {
+                // A short case runs again; see `CaseResult::runs`.
                 let (runs, wall) = repeat_short(result.wall_seconds, || {
                     let started = wall_clock();
                     let again = run_recorded(spec, scenario.seed, RunOptions::default()).0;
@@ -508,8 +509,7 @@ fn stack_case(mut result: CaseResult, scenario: &Scenario) -> ExitCode {
                 });
                 result.runs = runs;
                 result.wall_seconds = wall;
-            }
-            if report.verdict == Verdict::Fail {
+            } else {
                 result.status = Status::Failed;
                 let checkers: BTreeSet<&str> = report
                     .violations

@@ -475,6 +475,12 @@ impl Cluster {
         self.sim.elapsed().as_millis() as u64
     }
 
+    /// Host ticks turmoil found idle so far (skipped, or run and checked in
+    /// verify mode).
+    pub fn idle_host_ticks(&self) -> u64 {
+        self.sim.idle_skips() + self.sim.idle_verified()
+    }
+
     pub fn fault(&self, fault: &str, detail: impl Into<String>) {
         self.shared.record_at(
             self.now_ms(),

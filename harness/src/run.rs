@@ -295,6 +295,10 @@ pub struct RunReport {
     /// Per fault kind of the schedule: how many were scheduled, fired (found
     /// their target) and never found one.
     pub faults: BTreeMap<FaultKind, FaultCounts>,
+    /// Host ticks turmoil found idle: skipped, or, with
+    /// `RunOptions::verify_idle_skips`, run and checked to do nothing
+    /// (vendor/turmoil/PATCHES.md, patch 4). Not part of the trace.
+    pub idle_host_ticks: u64,
 }
 
 impl RunReport {
@@ -321,6 +325,7 @@ impl RunReport {
             roles: None,
             schedule: None,
             faults: BTreeMap::new(),
+            idle_host_ticks: 0,
         }
     }
 }
@@ -1265,6 +1270,7 @@ impl Runner {
             roles: None,
             schedule: None,
             faults: BTreeMap::new(),
+            idle_host_ticks: self.cluster.idle_host_ticks(),
         }
     }
 }

@@ -319,7 +319,6 @@ impl ExecutorHost {
         }
     }
 
-    /// Carries out what a database's store client asks for.
     /// Hands a store's answer to every task of this host that is a client of
     /// that store (in task order), and performs what each decides.
     fn for_each_client_of(
@@ -341,6 +340,7 @@ impl ExecutorHost {
         }
     }
 
+    /// Carries out what a database's store client asks for.
     fn perform(&mut self, ctx: &Context, key: &TaskKey, actions: Vec<ClientAction>, out: &mut Out) {
         let Some(client) = self.clients.get(key) else {
             return;

@@ -49,6 +49,8 @@
 //!   after `max_agent_ping_timeouts` pings without a pong it marks the agent
 //!   unreachable in the registry and reports its tasks lost.
 
+use indexmap::IndexSet;
+
 use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
@@ -351,13 +353,10 @@ pub struct Leader {
     pub offers: BTreeMap<OfferId, Offer>,
     /// Explicit reconciliation questions about agents still expected to
     /// re-register: answered when they do, or when the window closes, in the
-    /// order they were asked.
-    pub held_reconciliations: Vec<(FrameworkId, ReconcileTask)>,
-    /// The same questions as a set, so that holding one is not a scan of all
-    /// (after a failover at 1000 agents, every re-registration re-asks every
-    /// held question: a scan made that cubic).
-    #[serde(skip)]
-    pub held_set: BTreeSet<(FrameworkId, ReconcileTask)>,
+    /// order they were asked. A set in insertion order: every re-registration
+    /// after a failover re-asks every held question, and a scan per question
+    /// made that cubic at 1000 agents.
+    pub held_reconciliations: IndexSet<(FrameworkId, ReconcileTask)>,
     /// Frameworks removed by this leader (failover timeout), with how their
     /// tasks ended. A registration under such an ID is refused. Like all soft
     /// state, a new leader does not know them.
@@ -382,8 +381,7 @@ impl Leader {
             registering: BTreeSet::new(),
             frameworks: BTreeMap::new(),
             offers: BTreeMap::new(),
-            held_reconciliations: Vec::new(),
-            held_set: BTreeSet::new(),
+            held_reconciliations: IndexSet::new(),
             completed_frameworks: BTreeMap::new(),
             next_agent: 1,
             next_framework: 1,
@@ -2322,9 +2320,7 @@ impl Master {
             if might_come_back {
                 // One held answer per task, however often the scheduler asks.
                 let held = (fid.clone(), q);
-                if leader.held_set.insert(held.clone()) {
-                    leader.held_reconciliations.push(held);
-                }
+                leader.held_reconciliations.insert(held);
                 continue;
             }
             let registered = q.agent_id.as_ref().is_some_and(|a| {
@@ -2357,7 +2353,6 @@ impl Master {
             return;
         }
         let held = std::mem::take(&mut leader.held_reconciliations);
-        leader.held_set.clear();
         for (fid, q) in held {
             self.reconcile_explicit(&fid, vec![q], out);
         }

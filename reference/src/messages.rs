@@ -375,7 +375,7 @@ impl Operation {
 }
 
 /// One task named in an explicit reconciliation request.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReconcileTask {
     pub task_id: TaskId,
     pub agent_id: Option<AgentId>,

@@ -103,11 +103,6 @@ struct IdleState {
     /// the software is (re)started; lowered before each `LocalSet::tick`.
     woken: WokenFlag,
 
-    /// Raised by any wake that reaches the `LocalSet` from outside; lowered
-    /// only when a tick starts (for `verify_idle_skips`: did the tick do
-    /// anything?).
-    stirred: Arc<AtomicBool>,
-
     /// The last (block_on waker, its watching proxy) pair, reused while the
     /// block_on waker stays the same, so the `LocalSet` keeps one waker.
     wakers: RefCell<Option<(Waker, Waker)>>,
@@ -122,7 +117,6 @@ impl IdleState {
         woken.store(true);
         Self {
             woken,
-            stirred: Arc::new(AtomicBool::new(false)),
             wakers: RefCell::new(None),
             local_ticks: Cell::new(0),
         }
@@ -155,7 +149,6 @@ impl WokenFlag {
 struct Watch {
     inner: Waker,
     woken: WokenFlag,
-    stirred: Arc<AtomicBool>,
 }
 
 impl Wake for Watch {
@@ -165,7 +158,6 @@ impl Wake for Watch {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true);
-        self.stirred.store(true, Ordering::Relaxed);
         self.inner.wake_by_ref();
     }
 }
@@ -187,7 +179,6 @@ impl<F: Future> Future for Watched<'_, F> {
             let proxy = Waker::from(Arc::new(Watch {
                 inner: cx.waker().clone(),
                 woken: idle.woken.clone(),
-                stirred: idle.stirred.clone(),
             }));
             *idle.wakers.borrow_mut() = Some((cx.waker().clone(), proxy));
         }
@@ -332,7 +323,6 @@ impl<'a> Rt<'a> {
     // `Sim::step`); the clock is advanced by them first, before any task runs.
     pub(crate) fn tick(&mut self, duration: Duration, lag: u32) -> Result<bool> {
         self.idle.woken.store(false);
-        self.idle.stirred.store(false, Ordering::Relaxed);
         self.idle.local_ticks.set(0);
         let idle = &self.idle;
         let local = &self.local;
@@ -371,12 +361,6 @@ impl<'a> Rt<'a> {
             Some(_) => Ok(false),
             None => Ok(true),
         }
-    }
-
-    /// mesochaos patch 4: whether anything woke a task of this runtime from
-    /// outside its `LocalSet` since its last tick started.
-    pub(crate) fn was_stirred(&self) -> bool {
-        self.idle.stirred.load(Ordering::Relaxed)
     }
 
     /// mesochaos patch 4: how many times the last tick ran `LocalSet::tick`.

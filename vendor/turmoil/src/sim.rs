@@ -41,6 +41,10 @@ pub struct Sim<'a> {
     /// mesochaos patch 4: host ticks skipped as idle so far.
     idle_skips: u64,
 
+    /// mesochaos patch 4: with `verify_idle_skips`, host ticks the oracle
+    /// called idle and that were run and checked instead of skipped.
+    idle_verified: u64,
+
     /// mesochaos patch 4: per host, in `rts` order, what `step` needs to
     /// decide whether the host is idle without touching its runtime.
     idle: Vec<IdleHost>,
@@ -75,6 +79,7 @@ impl<'a> Sim<'a> {
             elapsed: Duration::ZERO,
             steps: 1, // bumped after each step
             idle_skips: 0,
+            idle_verified: 0,
             idle: Vec::new(),
             woken: Vec::new(),
         }
@@ -127,10 +132,29 @@ impl<'a> Sim<'a> {
         self.idle[i].next_due = Duration::MAX;
     }
 
+    /// Advances the timer of stopped host `i` (by index, as `step` walks
+    /// them), so its clock keeps up with the simulation until it is bounced.
+    fn tick_stopped_host(&self, i: usize, tick: Duration) {
+        let mut world = self.world.borrow_mut();
+        world
+            .hosts
+            .get_index_mut(i)
+            .expect("host")
+            .1
+            .timer
+            .tick(tick);
+    }
+
     /// mesochaos patch 4: how many host ticks were skipped because the host
     /// was idle (see [`crate::Builder::skip_idle_hosts`]).
     pub fn idle_skips(&self) -> u64 {
         self.idle_skips
+    }
+
+    /// mesochaos patch 4: with [`crate::Builder::verify_idle_skips`], how many
+    /// host ticks the oracle called idle and were run and checked instead.
+    pub fn idle_verified(&self) -> u64 {
+        self.idle_verified
     }
 
     /// The logical duration from [`UNIX_EPOCH`] until now.
@@ -546,8 +570,7 @@ impl<'a> Sim<'a> {
             let i = shuffled.as_ref().map_or(k, |(running, _)| running[k]);
             if !self.idle[i].running {
                 if shuffled.is_none() {
-                    let addr = *self.rts.get_index(i).expect("host").0;
-                    self.world.borrow_mut().tick(addr, tick);
+                    self.tick_stopped_host(i, tick);
                 }
                 continue;
             }
@@ -622,17 +645,20 @@ impl<'a> Sim<'a> {
                 // must have done nothing: its `LocalSet` ran once (a wake
                 // before the tick's end would have made `block_on` poll it
                 // again), finding nothing, and anything woken at the very end
-                // is explained by a recorded timer due then.
+                // (which leaves `woken` high) is explained by a recorded timer
+                // due then.
+                let woken_at_end = self.woken[i / 64][i % 64].load(AtomicOrdering::Relaxed);
                 let end_timer = self.idle[i].next_due <= tick_end;
+                self.idle_verified += 1;
                 assert!(
-                    (!rt.was_stirred() || end_timer)
+                    (!woken_at_end || end_timer)
                         && rt.last_local_ticks() == rt::LOCAL_TICKS_PER_IDLE_TICK,
                     "turmoil idle-host check: host {} did work on a tick it would have \
                      skipped (woken: {}, LocalSet ticks: {}); its software made a timer \
                      outside turmoil::time, spawned onto the runtime, or was woken \
                      where turmoil cannot see",
                     rt.nodename,
-                    rt.was_stirred(),
+                    woken_at_end,
                     rt.last_local_ticks(),
                 );
             }
@@ -645,7 +671,7 @@ impl<'a> Sim<'a> {
             let host = world.hosts.get_index_mut(i).expect("host").1;
             host.timer.forget_due_through(tick_end);
             self.idle[i].next_due = host.timer.next_due().unwrap_or(Duration::MAX);
-            world.tick(addr, tick);
+            host.timer.tick(tick);
         }
 
         // With `random_node_order`, the stopped hosts' timers, as upstream:
@@ -653,8 +679,7 @@ impl<'a> Sim<'a> {
         // of the simulation when they are restarted).
         if let Some((_, stopped)) = &shuffled {
             for &i in stopped {
-                let addr = *self.rts.get_index(i).expect("host").0;
-                self.world.borrow_mut().tick(addr, tick);
+                self.tick_stopped_host(i, tick);
             }
         }
 

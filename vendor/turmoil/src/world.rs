@@ -269,13 +269,4 @@ impl World {
         self.topology
             .enqueue_message(&mut self.rng, src, dst, message)
     }
-
-    /// Tick the host at `addr` by `duration`.
-    pub(crate) fn tick(&mut self, addr: IpAddr, duration: Duration) {
-        self.hosts
-            .get_mut(&addr)
-            .expect("missing host")
-            .timer
-            .tick(duration);
-    }
 }

@@ -201,6 +201,71 @@ impl Builder {
         self
     }
 
+    /// mesochaos patch 5: the faithful TCP model. Off by default; with it off
+    /// nothing changes.
+    ///
+    /// turmoil's TCP does not retransmit: a partitioned link drops segments,
+    /// and a connection that lost one stalls forever. With this on, TCP
+    /// behaves like a real kernel's under a partition (PATCHES.md, patch 5,
+    /// has the exact model and its simplifications):
+    ///
+    /// - a link cut by [`Sim::partition`] or [`Sim::partition_oneway`] holds
+    ///   the TCP segments (SYN, data, FIN) sent across it, instead of
+    ///   dropping them, and delivers them in order when it is repaired (as
+    ///   retransmission would); a SYN is held while either direction is cut.
+    ///   An RST that meets a cut is lost, and UDP is dropped, as before.
+    ///   Random partitions ([`Builder::fail_rate`]) keep upstream's behaviour;
+    /// - a socket whose data or FIN has been held by a cut (or by a
+    ///   powered-off destination) for [`Builder::tcp_user_timeout`] is reset:
+    ///   its reads and writes fail with `ConnectionReset`, and its held
+    ///   segments on that connection are discarded. So is one whose segments
+    ///   crossed a one-way cut whose return direction (the ACKs) stayed cut
+    ///   that long. Segments held by [`Sim::hold`] (a paused process, whose
+    ///   kernel still acknowledges) never count;
+    /// - [`crate::net::TcpStream::connect`] fails with `TimedOut` when its
+    ///   SYN has been held by a cut (or a powered-off destination) for
+    ///   [`Builder::tcp_connect_timeout`]; a connect to a live host with
+    ///   nothing listening is still refused at once;
+    /// - a host whose software is not running (crashed, machine up) still
+    ///   answers: a segment for a socket it no longer has gets an RST, and a
+    ///   SYN is refused, at once (upstream queues them until it is bounced);
+    /// - an RST aborts the socket it reaches: reads and writes (not only
+    ///   reads) then fail with `ConnectionReset`, and a writer blocked on a
+    ///   full send buffer is woken;
+    /// - [`Sim::power_off`] gives the timeouts a dead machine to act on.
+    ///
+    /// Timeouts are checked once per tick, in simulated time. Nothing here
+    /// draws from the simulation's RNG: a held segment gets no latency
+    /// sample, neither when it is held nor when it is released.
+    pub fn faithful_tcp(&mut self, value: bool) -> &mut Self {
+        self.config.faithful_tcp = value;
+        self
+    }
+
+    /// mesochaos patch 5: with [`Builder::faithful_tcp`], how long a data
+    /// segment or FIN may stay held by a cut (or by a powered-off
+    /// destination), or unacknowledged across a one-way cut, before the
+    /// socket that sent it is reset. Default 924.6 s, what Linux's default
+    /// `tcp_retries2 = 15` amounts to. Checked once per tick: the socket
+    /// learns it in the first tick that starts at or after the end of the
+    /// tick in which the segment was sent (or held) plus this timeout, so
+    /// at least this long and at most a tick more after it was sent.
+    pub fn tcp_user_timeout(&mut self, value: Duration) -> &mut Self {
+        self.config.tcp_user_timeout = value;
+        self
+    }
+
+    /// mesochaos patch 5: with [`Builder::faithful_tcp`], how long a SYN may
+    /// stay held by a cut (or by a powered-off destination) before its
+    /// [`crate::net::TcpStream::connect`] fails with
+    /// `io::ErrorKind::TimedOut` (and the SYN is discarded). Default 127 s,
+    /// what Linux's default `tcp_syn_retries = 6` amounts to. Checked like
+    /// [`Builder::tcp_user_timeout`].
+    pub fn tcp_connect_timeout(&mut self, value: Duration) -> &mut Self {
+        self.config.tcp_connect_timeout = value;
+        self
+    }
+
     /// Access the filesystem configuration.
     ///
     /// Use builder-style methods to configure filesystem behavior:
@@ -237,12 +302,19 @@ impl Builder {
             None => SmallRng::from_os_rng(),
         };
 
-        let world = World::new(
+        let mut world = World::new(
             self.link.clone(),
             Box::new(rng),
             self.ip_version.iter(),
             self.config.tick,
         );
+        // mesochaos patch 5.
+        if self.config.faithful_tcp {
+            world.enable_faithful_tcp(
+                self.config.tcp_user_timeout,
+                self.config.tcp_connect_timeout,
+            );
+        }
 
         Sim::new(self.config.clone(), world)
     }

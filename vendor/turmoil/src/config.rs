@@ -56,7 +56,26 @@ pub(crate) struct Config {
 
     /// mesochaos patch 4: tick idle hosts anyway and panic if one does work.
     pub(crate) verify_idle_skips: bool,
+
+    /// mesochaos patch 5: the faithful TCP model (see `Builder::faithful_tcp`).
+    pub(crate) faithful_tcp: bool,
+
+    /// mesochaos patch 5: with `faithful_tcp`, how long a socket's segment
+    /// may stay held by a cut before the socket is reset.
+    pub(crate) tcp_user_timeout: Duration,
+
+    /// mesochaos patch 5: with `faithful_tcp`, how long `TcpStream::connect`
+    /// waits for its SYN to be answered before failing with `TimedOut`.
+    pub(crate) tcp_connect_timeout: Duration,
 }
+
+/// mesochaos patch 5: default `tcp_user_timeout`, what Linux's default
+/// `tcp_retries2 = 15` amounts to (924.6 s with a 200 ms minimum RTO).
+pub(crate) const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_millis(924_600);
+
+/// mesochaos patch 5: default `tcp_connect_timeout`, what Linux's default
+/// `tcp_syn_retries = 6` amounts to (1 + 2 + ... + 64 s = 127 s).
+pub(crate) const DEFAULT_TCP_CONNECT_TIMEOUT: Duration = Duration::from_millis(127_000);
 
 /// Configures link behavior.
 #[derive(Clone, Default)]
@@ -113,6 +132,9 @@ impl Default for Config {
             fs: FsConfig::default(),
             skip_idle_hosts: false,
             verify_idle_skips: false,
+            faithful_tcp: false,
+            tcp_user_timeout: DEFAULT_TCP_USER_TIMEOUT,
+            tcp_connect_timeout: DEFAULT_TCP_CONNECT_TIMEOUT,
         }
     }
 }

@@ -1,3 +1,5 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::{fmt::Display, net::SocketAddr};
 
 use bytes::Bytes;
@@ -37,6 +39,21 @@ pub enum Segment {
 #[derive(Debug)]
 pub struct Syn {
     pub(crate) ack: oneshot::Sender<()>,
+    /// mesochaos patch 5: with the faithful TCP model, raised when the SYN
+    /// is dropped for having been held for the connect timeout, so the
+    /// connect fails with `TimedOut` instead of `ConnectionRefused` (`None`
+    /// with the model off).
+    pub(crate) timed_out: Option<Arc<AtomicBool>>,
+}
+
+impl Syn {
+    /// mesochaos patch 5: the SYN was held for the connect timeout: mark its
+    /// connect timed out and drop it (which wakes the connect).
+    pub(crate) fn time_out(self) {
+        if let Some(flag) = &self.timed_out {
+            flag.store(true, Ordering::Release);
+        }
+    }
 }
 
 impl Display for Protocol {

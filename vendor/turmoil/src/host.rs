@@ -1,7 +1,7 @@
 use crate::envelope::{hex, Datagram, Protocol, Segment, Syn};
 #[cfg(feature = "unstable-fs")]
 use crate::fs::{Fs, FsConfig};
-use crate::net::tcp::stream::BidiFlowControl;
+use crate::net::tcp::stream::{Aborted, BidiFlowControl};
 use crate::net::{SocketPair, TcpListener, UdpSocket};
 use crate::{Envelope, TRACING_TARGET};
 
@@ -364,6 +364,10 @@ pub(crate) struct Tcp {
 
     /// TcpStream channel capacity
     socket_capacity: usize,
+
+    /// mesochaos patch 5: the faithful TCP model is on (an RST aborts the
+    /// socket: see `abort_stream`).
+    pub(crate) faithful: bool,
 }
 
 struct ServerSocket {
@@ -385,6 +389,9 @@ struct StreamSocket {
     /// A simple reference counter for tracking read/write half drops. Once 0, the
     /// socket may be removed from the host.
     ref_ct: usize,
+    /// mesochaos patch 5: shared with the stream's halves; set when the
+    /// socket is reset by the faithful TCP model (never with it off).
+    aborted: Aborted,
 }
 
 /// Stripped down version of [`Segment`] for delivery out to the application
@@ -405,9 +412,17 @@ impl Display for SequencedSegment {
 }
 
 impl StreamSocket {
-    fn new(capacity: usize) -> (Self, mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
+    fn new(
+        capacity: usize,
+    ) -> (
+        Self,
+        mpsc::Receiver<SequencedSegment>,
+        BidiFlowControl,
+        Aborted,
+    ) {
         let (tx, rx) = mpsc::channel(capacity);
         let flow_control = BidiFlowControl::new(capacity);
+        let aborted = Aborted::default();
         let sock = Self {
             buf: IndexMap::new(),
             next_send_seq: 1,
@@ -415,9 +430,10 @@ impl StreamSocket {
             sender: tx,
             flow_control: flow_control.clone(),
             ref_ct: 2,
+            aborted: aborted.clone(),
         };
 
-        (sock, rx, flow_control)
+        (sock, rx, flow_control, aborted)
     }
 
     fn assign_seq(&mut self) -> u64 {
@@ -462,6 +478,7 @@ impl Tcp {
             sockets: IndexMap::new(),
             server_socket_capacity: capacity,
             socket_capacity: capacity,
+            faithful: false,
         }
     }
 
@@ -492,14 +509,44 @@ impl Tcp {
     pub(crate) fn new_stream(
         &mut self,
         pair: SocketPair,
-    ) -> (mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
-        let (sock, rx, bidi) = StreamSocket::new(self.socket_capacity);
+    ) -> (mpsc::Receiver<SequencedSegment>, BidiFlowControl, Aborted) {
+        let (sock, rx, bidi, aborted) = StreamSocket::new(self.socket_capacity);
 
         let exists = self.sockets.insert(pair, sock);
 
         assert!(exists.is_none(), "{pair:?} is already connected");
 
-        (rx, bidi)
+        (rx, bidi, aborted)
+    }
+
+    /// mesochaos patch 5: record the flow control the stream at `pair`
+    /// actually writes through (an accepted stream shares its connecter's,
+    /// inverted), so that `abort_stream` wakes a writer blocked on it.
+    pub(crate) fn set_flow_control(&mut self, pair: SocketPair, bidi: BidiFlowControl) {
+        if let Some(sock) = self.sockets.get_mut(&pair) {
+            sock.flow_control = bidi;
+        }
+    }
+
+    /// mesochaos patch 5: reset the stream socket at `pair`, if it exists:
+    /// remove it (its receive channel closes, so a reader, awaiting or not,
+    /// gets `ConnectionReset` once it has read what was already received),
+    /// mark it aborted (writes fail with `ConnectionReset`, and dropping its
+    /// halves sends nothing) and wake a writer blocked on flow control.
+    pub(crate) fn abort_stream(&mut self, pair: SocketPair) {
+        if let Some(sock) = self.sockets.swap_remove(&pair) {
+            tracing::trace!(target: TRACING_TARGET, src = ?pair.local, dst = ?pair.remote, protocol = %"TCP", "Reset");
+            sock.aborted.set();
+            sock.flow_control.wake_writer();
+        }
+    }
+
+    /// mesochaos patch 5: reset every stream socket (the machine lost power;
+    /// its software has been dropped already, so normally there are none).
+    pub(crate) fn abort_all(&mut self) {
+        while let Some((&pair, _)) = self.sockets.last() {
+            self.abort_stream(pair);
+        }
     }
 
     pub(crate) fn flow_control(&self, pair: SocketPair) -> BidiFlowControl {
@@ -554,6 +601,10 @@ impl Tcp {
                 Some(sock) => sock.buffer(seq, SequencedSegment::Fin)?,
                 None => return Err(Protocol::Tcp(Segment::Rst)),
             },
+            // mesochaos patch 5: with the faithful model, an RST aborts the
+            // socket (reads and writes then fail with `ConnectionReset`, a
+            // blocked writer is woken).
+            Segment::Rst if self.faithful => self.abort_stream(SocketPair::new(dst, src)),
             Segment::Rst => {
                 if self.sockets.get(&SocketPair::new(dst, src)).is_some() {
                     self.sockets

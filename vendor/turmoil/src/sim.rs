@@ -134,15 +134,28 @@ impl<'a> Sim<'a> {
 
     /// Advances the timer of stopped host `i` (by index, as `step` walks
     /// them), so its clock keeps up with the simulation until it is bounced.
+    ///
+    /// mesochaos patch 5: with the faithful TCP model, a stopped host (its
+    /// software crashed, its machine up) still has a kernel: it is told of
+    /// what the timeouts did and gets its deliveries, so a segment for a
+    /// socket it no longer has is answered with an RST and a SYN for a port
+    /// nobody listens on is refused, at once, as upstream does for a host
+    /// whose software runs. Upstream leaves them queued until the host is
+    /// bounced.
     fn tick_stopped_host(&self, i: usize, tick: Duration) {
         let mut world = self.world.borrow_mut();
-        world
-            .hosts
-            .get_index_mut(i)
-            .expect("host")
-            .1
-            .timer
-            .tick(tick);
+        let World {
+            hosts,
+            topology,
+            rng,
+            ..
+        } = world.deref_mut();
+        let host = hosts.get_index_mut(i).expect("host").1;
+        host.timer.tick(tick);
+        if self.config.faithful_tcp {
+            topology.apply_pending(host);
+            topology.deliver_messages(rng, host);
+        }
     }
 
     /// mesochaos patch 4: how many host ticks were skipped because the host
@@ -292,12 +305,72 @@ impl<'a> Sim<'a> {
     }
 
     /// Bounces the resolved hosts. The software is restarted.
+    ///
+    /// mesochaos patch 5: a host that was powered off ([`Sim::power_off`]) is
+    /// powered on first (see [`Sim::power_on`]).
     pub fn bounce(&mut self, addrs: impl ToIpAddrs) {
-        self.run_with_hosts(addrs, |addr, rt| {
-            rt.bounce();
+        let hosts = self.world.borrow_mut().lookup_many(addrs);
+        for h in hosts {
+            self.power_on(h);
+            self.run_with_hosts(h, |addr, rt| {
+                rt.bounce();
 
-            tracing::trace!(target: TRACING_TARGET, addr = ?addr, "Bounce");
-        });
+                tracing::trace!(target: TRACING_TARGET, addr = ?addr, "Bounce");
+            });
+        }
+    }
+
+    /// mesochaos patch 5: cut the power of the resolved hosts' machines.
+    ///
+    /// The software is dropped as by [`Sim::crash`], but nothing the host
+    /// sends gets out, from now until it is powered on: its sockets send no
+    /// FIN or RST as they are dropped, and its segments already held by cuts
+    /// are discarded. TCP segments sent to it (and those in flight to it) are
+    /// held until it is powered on; with [`crate::Builder::faithful_tcp`]
+    /// they count toward their senders' user timeout (nothing acknowledges
+    /// them), and connects to it fail with `TimedOut` after the connect
+    /// timeout. UDP sent to it is lost.
+    ///
+    /// [`Sim::bounce`] powers it on and restarts its software;
+    /// [`Sim::power_on`] powers it on without starting the software. Either
+    /// way the held segments are then delivered to a host that has no socket
+    /// for them: each data segment or FIN is answered with an RST (a SYN is
+    /// refused, unless the restarted software is already listening).
+    pub fn power_off(&mut self, addrs: impl ToIpAddrs) {
+        let hosts = self.world.borrow_mut().lookup_many(addrs);
+        for h in hosts {
+            self.world.borrow_mut().topology.power_off(h);
+            tracing::trace!(target: TRACING_TARGET, addr = ?h, "Power off");
+            self.crash(h);
+            // Sockets the dropped software left behind (none, normally).
+            if let Some(host) = self.world.borrow_mut().hosts.get_mut(&h) {
+                host.tcp.abort_all();
+            }
+        }
+    }
+
+    /// mesochaos patch 5: power the resolved hosts' machines back on, without
+    /// starting their software (it stays crashed until [`Sim::bounce`]). What
+    /// was held for them is delivered; with [`crate::Builder::faithful_tcp`]
+    /// a host whose software is not running still answers, so peers get an
+    /// RST for their segments and connects are refused. A host that is not
+    /// powered off is left alone.
+    pub fn power_on(&mut self, addrs: impl ToIpAddrs) {
+        let hosts = self.world.borrow_mut().lookup_many(addrs);
+        for h in hosts {
+            let mut world = self.world.borrow_mut();
+            if world.topology.is_powered_off(h) {
+                world.topology.power_on(h);
+                tracing::trace!(target: TRACING_TARGET, addr = ?h, "Power on");
+            }
+        }
+    }
+
+    /// mesochaos patch 5: whether the host is powered off.
+    pub fn is_powered_off(&self, addr: impl ToIpAddr) -> bool {
+        let mut world = self.world.borrow_mut();
+        let addr = world.lookup(addr);
+        world.topology.is_powered_off(addr)
     }
 
     /// Run `f` with the resolved hosts at `addrs` set on the world.
@@ -582,7 +655,9 @@ impl<'a> Sim<'a> {
                 && self.idle[i].next_due > horizon
                 && {
                     let addr = *self.rts.get_index(i).expect("host").0;
-                    !self.world.borrow().topology.has_deliverable(addr)
+                    let world = self.world.borrow();
+                    // mesochaos patch 5: nor a timeout it must be told of.
+                    !world.topology.has_deliverable(addr) && !world.topology.has_pending(addr)
                 };
             if idle && !verify {
                 self.idle[i].lag += 1;
@@ -623,7 +698,12 @@ impl<'a> Sim<'a> {
                     hosts,
                     ..
                 } = world.deref_mut();
-                topology.deliver_messages(rng, hosts.get_mut(&addr).expect("missing host"));
+                let host = hosts.get_mut(&addr).expect("missing host");
+                // mesochaos patch 5: what the timeouts did to its sockets and
+                // connects, before the deliveries (a no-op with the faithful
+                // model off).
+                topology.apply_pending(host);
+                topology.deliver_messages(rng, host);
 
                 // Set the current host (see method docs)
                 world.current = Some(addr);

@@ -1,5 +1,6 @@
-use crate::envelope::{Envelope, Protocol};
+use crate::envelope::{Envelope, Protocol, Segment, Syn};
 use crate::host::Host;
+use crate::net::SocketPair;
 use crate::rt::Rt;
 use crate::{config, TRACING_TARGET};
 
@@ -11,6 +12,20 @@ use std::io::{Error, ErrorKind, Result};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// mesochaos patch 5: the `Ctx` for `Link`'s methods, borrowing only the
+/// topology's `timeouts` and `powered_off` fields (so `links` can be
+/// borrowed mutably beside it).
+macro_rules! ctx {
+    ($top:expr) => {
+        Ctx {
+            faithful: $top.timeouts.is_some(),
+            user_timeout: $top.timeouts.map_or(Duration::ZERO, |(user, _)| user),
+            connect_timeout: $top.timeouts.map_or(Duration::ZERO, |(_, connect)| connect),
+            off: &$top.powered_off,
+        }
+    };
+}
 
 /// Describes the network topology.
 pub(crate) struct Topology {
@@ -52,6 +67,25 @@ pub(crate) struct Topology {
 
     /// mesochaos patch: scratch buffer reused by `deliver_messages`.
     scratch: Vec<usize>,
+
+    /// mesochaos patch 5: the faithful TCP model's user and connect timeouts
+    /// (`None`: the model is off).
+    timeouts: Option<(Duration, Duration)>,
+
+    /// mesochaos patch 5: hosts whose machine is powered off
+    /// (`Sim::power_off`): nothing they send gets out, and TCP segments sent
+    /// to them are held.
+    powered_off: IndexSet<IpAddr>,
+
+    /// mesochaos patch 5: `(order, position in links)` of the links that hold
+    /// TCP segments in `Link::cut` or track unacknowledged segments in
+    /// `Link::unacked` (the ones the timeouts are checked on).
+    cut_links: BTreeSet<(u64, usize)>,
+
+    /// mesochaos patch 5: per host, what the timeouts did to its sockets and
+    /// connects that it has not been told about yet (it is, at its next turn
+    /// in `Sim::step`, just before its deliveries), in the order it happened.
+    pending: IndexMap<IpAddr, Vec<Expired>>,
 
     /// We don't use a Rt for async. Right now, we just use it to tick time
     /// forward in the same way we do it elsewhere. We'd like to represent
@@ -198,6 +232,100 @@ struct Link {
     /// mesochaos patch: the position upstream gives this link in
     /// `Topology::links` (see `Topology::create_link`).
     order: u64,
+
+    /// mesochaos patch 5: TCP segments held by a cut of their direction (or,
+    /// for a SYN, of either direction) or because their destination is
+    /// powered off, in the order they were held. Kept out of `sent`, so the
+    /// link is not ticked for them and `Sim::links` does not list them.
+    cut: VecDeque<Held>,
+
+    /// mesochaos patch 5: per connection `(src, dst)` that sent data or a
+    /// FIN across this link while the return direction (which carries the
+    /// ACKs) was cut, when its oldest such segment reaches the user timeout.
+    /// Those segments were delivered; the sender does not know it.
+    unacked: IndexMap<(SocketAddr, SocketAddr), Instant>,
+
+    /// mesochaos patch 5: the earliest deadline in `cut` and `unacked`.
+    next_deadline: Option<Instant>,
+
+    /// mesochaos patch 5: whether this link is in `Topology::cut_links`.
+    in_cut_links: bool,
+}
+
+/// mesochaos patch 5: a TCP segment held by a cut or a powered-off
+/// destination.
+struct Held {
+    src: SocketAddr,
+    dst: SocketAddr,
+    protocol: Protocol,
+    /// When it times out: held time + user timeout for data and FIN, + the
+    /// connect timeout for a SYN. `None` with the model off, and for a data
+    /// segment or FIN that a hold had stopped before the cut (a paused
+    /// host's kernel had received it already).
+    deadline: Option<Instant>,
+}
+
+/// mesochaos patch 5: what the faithful TCP model needs to know in `Link`'s
+/// methods.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    faithful: bool,
+    user_timeout: Duration,
+    connect_timeout: Duration,
+    off: &'a IndexSet<IpAddr>,
+}
+
+impl Ctx<'_> {
+    /// Neither the model nor a powered-off host: upstream behaviour.
+    fn inert(&self) -> bool {
+        !self.faithful && self.off.is_empty()
+    }
+
+    /// When a segment held at `now` times out (never with the model off).
+    fn deadline(&self, protocol: &Protocol, now: Instant) -> Option<Instant> {
+        if !self.faithful {
+            return None;
+        }
+        match protocol {
+            Protocol::Tcp(Segment::Data(..) | Segment::Fin(_)) => Some(now + self.user_timeout),
+            Protocol::Tcp(Segment::Syn(_)) => Some(now + self.connect_timeout),
+            _ => None,
+        }
+    }
+}
+
+/// mesochaos patch 5: what the timeouts did, for the sending host to learn
+/// at its next turn (see `Topology::pending`).
+pub(crate) enum Expired {
+    /// The user timeout reset this socket of the host.
+    Reset(SocketPair),
+    /// This SYN of the host was held for the connect timeout: its connect
+    /// fails with `TimedOut`.
+    Connect(Syn),
+}
+
+/// mesochaos patch 5: the TCP segments a cut or a powered-off destination
+/// holds (an RST is not retransmitted).
+fn is_holdable(protocol: &Protocol) -> bool {
+    matches!(
+        protocol,
+        Protocol::Tcp(Segment::Data(..) | Segment::Fin(_) | Segment::Syn(_))
+    )
+}
+
+/// mesochaos patch 5: a direction the faithful model treats as cut.
+fn is_cut(state: State) -> bool {
+    matches!(state, State::ExplicitPartition | State::RandPartition)
+}
+
+/// mesochaos patch 5: a segment that counts toward its sender's user
+/// timeout (data and FIN; a SYN has the connect timeout, an RST is not
+/// retransmitted).
+fn counts(protocol: &Protocol) -> bool {
+    matches!(
+        protocol,
+        Protocol::Tcp(Segment::Data(..)) | Protocol::Tcp(Segment::Fin(_))
+    )
 }
 
 /// States that a link between two nodes can be in.
@@ -229,8 +357,21 @@ impl Topology {
             tick_count: 0,
             tick_now,
             scratch: Vec::new(),
+            timeouts: None,
+            powered_off: IndexSet::new(),
+            cut_links: BTreeSet::new(),
+            pending: IndexMap::new(),
             rt,
         }
+    }
+
+    /// mesochaos patch 5: turn on the faithful TCP model.
+    pub(crate) fn enable_faithful_tcp(
+        &mut self,
+        user_timeout: Duration,
+        connect_timeout: Duration,
+    ) {
+        self.timeouts = Some((user_timeout, connect_timeout));
     }
 
     /// Register a host (mesochaos patch: replaces upstream's `register`,
@@ -288,6 +429,17 @@ impl Topology {
         if !link.active && !link.sent.is_empty() {
             link.active = true;
             self.active.push(index);
+        }
+        // mesochaos patch 5 (both sides empty with the model off and no
+        // powered-off host, so this never changes then).
+        let held = link.has_held();
+        if held != link.in_cut_links {
+            link.in_cut_links = held;
+            if held {
+                self.cut_links.insert((link.order, index));
+            } else {
+                self.cut_links.remove(&(link.order, index));
+            }
         }
         Self::reindex_deliverable(&mut self.deliverable_index, index, pair, link);
     }
@@ -351,9 +503,15 @@ impl Topology {
         dst: SocketAddr,
         message: Protocol,
     ) -> Result<()> {
+        // mesochaos patch 5: nothing a powered-off host sends gets out (it is
+        // dropped before any RNG draw).
+        if !self.powered_off.is_empty() && self.powered_off.contains(&src.ip()) {
+            tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Drop (sender powered off)");
+            return Ok(());
+        }
         if let Some(index) = self.synced_link_index(&Pair::new(src.ip(), dst.ip())) {
             let (_, link) = self.links.get_index_mut(index).expect("link index");
-            let result = link.enqueue_message(&self.config, rand, src, dst, message);
+            let result = link.enqueue_message(&self.config, rand, src, dst, message, ctx!(self));
             self.reindex(index);
             result
         } else {
@@ -399,7 +557,7 @@ impl Topology {
         for &index in &due {
             let (_, link) = self.links.get_index_mut(index).expect("link index");
             Self::sync(link, self.tick_count, self.tick_now);
-            link.deliver_messages(&self.config, rand, dst);
+            link.deliver_messages(&self.config, rand, dst, ctx!(self));
             self.reindex(index);
         }
         self.scratch = due;
@@ -441,42 +599,69 @@ impl Topology {
                     "active link missed a tick"
                 );
             }
+            // mesochaos patch 5.
+            assert_eq!(
+                link.has_held(),
+                self.cut_links.contains(&(link.order, index)),
+                "cut link index out of date"
+            );
+            assert_eq!(link.in_cut_links, link.has_held(), "cut link flag");
+            // (Only on small links: this runs on every delivery.)
+            if link.cut.len() + link.unacked.len() <= 64 {
+                let earliest = link
+                    .cut
+                    .iter()
+                    .filter_map(|held| held.deadline)
+                    .chain(link.unacked.values().copied())
+                    .min();
+                assert_eq!(link.next_deadline, earliest, "next_deadline out of date");
+            }
         }
+        assert!(
+            self.cut_links.len() <= self.links.len(),
+            "cut link index has stale entries"
+        );
     }
 
     pub(crate) fn hold(&mut self, a: IpAddr, b: IpAddr) {
         let index = self.get_link_index(&Pair::new(a, b));
-        self.links[index].hold();
+        let ctx = ctx!(self);
+        self.links[index].hold(ctx);
         self.reindex(index);
     }
 
     pub(crate) fn release(&mut self, a: IpAddr, b: IpAddr) {
         let index = self.get_link_index(&Pair::new(a, b));
-        self.links[index].release();
+        let ctx = ctx!(self);
+        self.links[index].release(ctx);
         self.reindex(index);
     }
 
     pub(crate) fn partition(&mut self, a: IpAddr, b: IpAddr) {
         let index = self.get_link_index(&Pair::new(a, b));
-        self.links[index].explicit_partition();
+        let ctx = ctx!(self);
+        self.links[index].explicit_partition(ctx);
         self.reindex(index);
     }
 
     pub(crate) fn partition_oneway(&mut self, a: IpAddr, b: IpAddr) {
         let index = self.get_link_index(&Pair::new(a, b));
-        self.links[index].partition_oneway(a, b);
+        let ctx = ctx!(self);
+        self.links[index].partition_oneway(a, b, ctx);
         self.reindex(index);
     }
 
     pub(crate) fn repair(&mut self, a: IpAddr, b: IpAddr) {
         let index = self.get_link_index(&Pair::new(a, b));
-        self.links[index].explicit_repair();
+        let ctx = ctx!(self);
+        self.links[index].explicit_repair(ctx);
         self.reindex(index);
     }
 
     pub(crate) fn repair_oneway(&mut self, a: IpAddr, b: IpAddr) {
         let index = self.get_link_index(&Pair::new(a, b));
-        self.links[index].repair_oneway(a, b);
+        let ctx = ctx!(self);
+        self.links[index].repair_oneway(a, b, ctx);
         self.reindex(index);
     }
 
@@ -499,6 +684,114 @@ impl Topology {
         });
         debug_assert!(self.active.is_empty());
         self.active = active;
+
+        // mesochaos patch 5: the timeouts, checked once per tick. A segment
+        // held at `held` (the topology's time when it was sent or held: the
+        // end of the tick in which that happened) has its deadline at
+        // `held + timeout`, and times out at the first tick that ends at
+        // least a tick after its deadline: the host learns it in that tick,
+        // which starts at or after the deadline, so never before the timeout
+        // has passed since the segment was sent, and at most a tick after.
+        if self.timeouts.is_some() && !self.cut_links.is_empty() {
+            if let Some(limit) = now.checked_sub(duration) {
+                self.expire(limit);
+            }
+        }
+    }
+
+    /// mesochaos patch 5: time out what is due at `limit` or earlier.
+    fn expire(&mut self, limit: Instant) {
+        let mut due = std::mem::take(&mut self.scratch);
+        due.clear();
+        due.extend(self.cut_links.iter().filter_map(|&(_, index)| {
+            let link = &self.links[index];
+            link.next_deadline
+                .is_some_and(|deadline| deadline <= limit)
+                .then_some(index)
+        }));
+        for &index in &due {
+            let link = &mut self.links[index];
+            for (src, expired) in link.expire(limit) {
+                match &expired {
+                    Expired::Reset(pair) => {
+                        tracing::trace!(target: TRACING_TARGET, src = ?pair.local, dst = ?pair.remote, protocol = %"TCP", "User timeout")
+                    }
+                    Expired::Connect(_) => {
+                        tracing::trace!(target: TRACING_TARGET, ?src, protocol = %"TCP SYN", "Connect timeout")
+                    }
+                }
+                self.pending.entry(src.ip()).or_default().push(expired);
+            }
+            self.reindex(index);
+        }
+        self.scratch = due;
+    }
+
+    /// mesochaos patch 5: whether the timeouts did something to `addr` that
+    /// it has not been told about (a host with that is never skipped as
+    /// idle).
+    pub(crate) fn has_pending(&self, addr: IpAddr) -> bool {
+        !self.pending.is_empty() && self.pending.contains_key(&addr)
+    }
+
+    /// mesochaos patch 5: tell `host` what the timeouts did, in the order
+    /// they did it: reset sockets are aborted, and timed-out SYNs are
+    /// dropped with their connect marked timed out (which wakes it).
+    pub(crate) fn apply_pending(&mut self, host: &mut Host) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if let Some(expired) = self.pending.swap_remove(&host.addr) {
+            for expired in expired {
+                match expired {
+                    Expired::Reset(pair) => host.tcp.abort_stream(pair),
+                    Expired::Connect(syn) => syn.time_out(),
+                }
+            }
+        }
+    }
+
+    /// mesochaos patch 5: whether `addr` is powered off.
+    pub(crate) fn is_powered_off(&self, addr: IpAddr) -> bool {
+        self.powered_off.contains(&addr)
+    }
+
+    /// mesochaos patch 5: power `addr` off (see `Sim::power_off`). From now
+    /// on nothing it sends gets out; its segments held on any link are
+    /// discarded; TCP segments on their way to it (in flight or arrived but
+    /// not yet taken in) are held until it is powered on, counting toward
+    /// their senders' user timeout; UDP on its way to it is lost.
+    pub(crate) fn power_off(&mut self, addr: IpAddr) {
+        if !self.powered_off.insert(addr) {
+            return;
+        }
+        for index in 0..self.links.len() {
+            let (pair, link) = self.links.get_index_mut(index).expect("link index");
+            if pair.0 != addr && pair.1 != addr {
+                continue;
+            }
+            Self::sync(link, self.tick_count, self.tick_now);
+            link.power_off(addr, ctx!(self));
+            self.reindex(index);
+        }
+        self.pending.swap_remove(&addr);
+    }
+
+    /// mesochaos patch 5: power `addr` on: what was held for it is delivered
+    /// (where no cut still holds it).
+    pub(crate) fn power_on(&mut self, addr: IpAddr) {
+        if !self.powered_off.swap_remove(&addr) {
+            return;
+        }
+        for index in 0..self.links.len() {
+            let (pair, link) = self.links.get_index_mut(index).expect("link index");
+            if pair.0 != addr && pair.1 != addr {
+                continue;
+            }
+            Self::sync(link, self.tick_count, self.tick_now);
+            link.settle(ctx!(self));
+            self.reindex(index);
+        }
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
@@ -516,10 +809,14 @@ impl Topology {
         self.links.sort_by(|_, a, _, b| a.order.cmp(&b.order));
         self.active.clear();
         self.deliverable_index.clear();
+        self.cut_links.clear();
         for (index, (pair, link)) in self.links.iter_mut().enumerate() {
             Self::sync(link, self.tick_count, self.tick_now);
             if link.active {
                 self.active.push(index);
+            }
+            if link.in_cut_links {
+                self.cut_links.insert((link.order, index));
             }
             Self::reindex_deliverable(&mut self.deliverable_index, index, pair, link);
         }
@@ -568,6 +865,10 @@ impl Link {
             synced_tick: 0,
             active: false,
             order: 0,
+            cut: VecDeque::new(),
+            unacked: IndexMap::new(),
+            next_deadline: None,
+            in_cut_links: false,
         }
     }
 
@@ -578,11 +879,12 @@ impl Link {
         src: SocketAddr,
         dst: SocketAddr,
         message: Protocol,
+        ctx: Ctx,
     ) -> Result<()> {
         tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Send");
 
-        self.rand_partition_or_repair(global_config, rand);
-        let result = self.enqueue(global_config, rand, src, dst, message);
+        self.rand_partition_or_repair(global_config, rand, ctx);
+        let result = self.enqueue(global_config, rand, src, dst, message, ctx);
         self.process_deliverables();
         result
     }
@@ -614,8 +916,14 @@ impl Link {
         src: SocketAddr,
         dst: SocketAddr,
         message: Protocol,
+        ctx: Ctx,
     ) -> Result<()> {
         let state = self.get_state_for_message(src.ip(), dst.ip());
+        // mesochaos patch 5: TCP held by a cut or for a powered-off host.
+        let message = match self.intercept(src, dst, message, state, ctx) {
+            Some(message) => message,
+            None => return Ok(()),
+        };
         let status = match state {
             State::Healthy => {
                 let delay = self.delay(global_config.latency(), rand);
@@ -681,6 +989,7 @@ impl Link {
         global_config: &config::Link,
         rand: &mut dyn RngCore,
         host: &mut Host,
+        ctx: Ctx,
     ) {
         let deliverable = self
             .deliverable
@@ -692,13 +1001,18 @@ impl Link {
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);
             if let Err(message) = host.receive_from_network(message) {
-                let _ = self.enqueue_message(global_config, rand, dst, src, message);
+                let _ = self.enqueue_message(global_config, rand, dst, src, message, ctx);
             }
         }
     }
 
     // Randomly break or repair this link.
-    fn rand_partition_or_repair(&mut self, global_config: &config::Link, rand: &mut dyn RngCore) {
+    fn rand_partition_or_repair(
+        &mut self,
+        global_config: &config::Link,
+        rand: &mut dyn RngCore,
+        ctx: Ctx,
+    ) {
         let do_rand = self.rand_partition(global_config.message_loss(), rand);
         match (self.state_a_b, self.state_b_a) {
             (State::Healthy, _) | (_, State::Healthy) if do_rand => {
@@ -710,23 +1024,27 @@ impl Link {
             (State::RandPartition, _) | (_, State::RandPartition)
                 if self.rand_repair(global_config.message_loss(), rand) =>
             {
-                self.release();
+                self.release(ctx);
             }
             _ => {}
         }
     }
 
-    fn hold(&mut self) {
+    fn hold(&mut self, ctx: Ctx) {
         self.state_a_b = State::Hold;
         self.state_b_a = State::Hold;
 
         for sent in &mut self.sent {
             sent.status = DeliveryStatus::Hold;
         }
+
+        // mesochaos patch 5: a hold replaces a cut; what the cut held is now
+        // held by the hold.
+        self.settle(ctx);
     }
 
     // This link becomes healthy, and any held messages are scheduled for delivery.
-    fn release(&mut self) {
+    fn release(&mut self, ctx: Ctx) {
         self.state_a_b = State::Healthy;
         self.state_b_a = State::Healthy;
         for sent in &mut self.sent {
@@ -734,37 +1052,335 @@ impl Link {
                 sent.deliver(self.now);
             }
         }
+
+        // mesochaos patch 5: what a cut held is delivered too.
+        self.settle(ctx);
     }
 
-    fn explicit_partition(&mut self) {
+    fn explicit_partition(&mut self, ctx: Ctx) {
         self.state_a_b = State::ExplicitPartition;
         self.state_b_a = State::ExplicitPartition;
 
-        self.sent.clear();
+        if ctx.faithful {
+            // mesochaos patch 5: TCP in flight is held, not lost.
+            self.cut_in_flight(|_| true, ctx);
+        } else {
+            self.sent.clear();
+        }
     }
 
-    fn partition_oneway(&mut self, from: IpAddr, to: IpAddr) {
+    fn partition_oneway(&mut self, from: IpAddr, to: IpAddr, ctx: Ctx) {
         if from < to {
             self.state_a_b = State::ExplicitPartition;
         } else {
             self.state_b_a = State::ExplicitPartition;
         }
 
-        self.sent.retain(|sent| sent.src.ip() != from);
+        if ctx.faithful {
+            // mesochaos patch 5: TCP in flight from `from` is held; data in
+            // flight from `to` still arrives, but its ACKs will not.
+            self.cut_in_flight(|sent| sent.src.ip() == from, ctx);
+            let deadline = self.now + ctx.user_timeout;
+            let unacked: Vec<(SocketAddr, SocketAddr)> = self
+                .sent
+                .iter()
+                .filter(|sent| {
+                    sent.src.ip() == to
+                        && matches!(sent.status, DeliveryStatus::DeliverAfter(_))
+                        && counts(&sent.protocol)
+                })
+                .map(|sent| (sent.src, sent.dst))
+                .collect();
+            for (src, dst) in unacked {
+                self.note_unacked(src, dst, deadline);
+            }
+        } else {
+            self.sent.retain(|sent| sent.src.ip() != from);
+        }
     }
 
-    fn repair_oneway(&mut self, from: IpAddr, to: IpAddr) {
+    fn repair_oneway(&mut self, from: IpAddr, to: IpAddr, ctx: Ctx) {
         if from < to {
             self.state_a_b = State::Healthy;
         } else {
             self.state_b_a = State::Healthy;
         }
+
+        // mesochaos patch 5: deliver what the cut held.
+        self.settle(ctx);
     }
 
     // Repair the link, without releasing any held messages.
-    fn explicit_repair(&mut self) {
+    //
+    // mesochaos patch 5: what a cut held (as opposed to a hold) is delivered.
+    fn explicit_repair(&mut self, ctx: Ctx) {
         self.state_a_b = State::Healthy;
         self.state_b_a = State::Healthy;
+
+        self.settle(ctx);
+    }
+
+    /// mesochaos patch 5: whether the faithful model holds or tracks
+    /// anything on this link.
+    fn has_held(&self) -> bool {
+        !self.cut.is_empty() || !self.unacked.is_empty()
+    }
+
+    /// mesochaos patch 5: the faithful model's say on a message about to be
+    /// enqueued in `state`: `None` if it took it (held, or dropped), else
+    /// the message back for upstream's path. Upstream's path, untouched, with
+    /// the model off and no host powered off.
+    fn intercept(
+        &mut self,
+        src: SocketAddr,
+        dst: SocketAddr,
+        message: Protocol,
+        state: State,
+        ctx: Ctx,
+    ) -> Option<Protocol> {
+        if ctx.inert() {
+            return Some(message);
+        }
+        let to_off = ctx.off.contains(&dst.ip());
+        let segment = match &message {
+            Protocol::Udp(_) if to_off => {
+                tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Drop (destination powered off)");
+                return None;
+            }
+            Protocol::Udp(_) => return Some(message),
+            Protocol::Tcp(segment) => segment,
+        };
+        let reverse = self.get_state_for_message(dst.ip(), src.ip());
+        let hold = to_off
+            || (ctx.faithful
+                && match state {
+                    State::ExplicitPartition => true,
+                    // Random partitions keep upstream's behaviour: dropped.
+                    State::RandPartition => false,
+                    // A SYN is held while the SYN-ACK could not come back.
+                    State::Healthy | State::Hold => {
+                        matches!(segment, Segment::Syn(_)) && is_cut(reverse)
+                    }
+                });
+        if hold {
+            if matches!(segment, Segment::Rst) {
+                // An RST is not retransmitted: one that meets a cut is lost.
+                tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Drop (cut)");
+                return None;
+            }
+            tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %message, "Hold (cut)");
+            let deadline = ctx.deadline(&message, self.now);
+            self.push_cut(Held {
+                src,
+                dst,
+                protocol: message,
+                deadline,
+            });
+            return None;
+        }
+        if ctx.faithful && matches!(state, State::Healthy) && is_cut(reverse) && counts(&message) {
+            // Delivered, but the ACK cannot come back.
+            self.note_unacked(src, dst, self.now + ctx.user_timeout);
+        }
+        Some(message)
+    }
+
+    /// mesochaos patch 5.
+    fn push_cut(&mut self, held: Held) {
+        if let Some(deadline) = held.deadline {
+            self.lower_next_deadline(deadline);
+        }
+        self.cut.push_back(held);
+    }
+
+    /// mesochaos patch 5.
+    fn lower_next_deadline(&mut self, deadline: Instant) {
+        self.next_deadline = Some(
+            self.next_deadline
+                .map_or(deadline, |next| next.min(deadline)),
+        );
+    }
+
+    /// mesochaos patch 5: connection `(src, dst)` has an unacknowledged
+    /// segment, due to time out at `deadline`, unless it had one already.
+    fn note_unacked(&mut self, src: SocketAddr, dst: SocketAddr, deadline: Instant) {
+        let deadline = *self.unacked.entry((src, dst)).or_insert(deadline);
+        self.lower_next_deadline(deadline);
+    }
+
+    /// mesochaos patch 5.
+    fn recompute_next_deadline(&mut self) {
+        self.next_deadline = self
+            .cut
+            .iter()
+            .filter_map(|held| held.deadline)
+            .chain(self.unacked.values().copied())
+            .min();
+    }
+
+    /// mesochaos patch 5: move the messages in `sent` that `cut` selects out
+    /// of flight: TCP into `cut` (an RST is lost), UDP is lost. A data
+    /// segment or FIN a hold had stopped was received by its paused host's
+    /// kernel, so it does not count toward the user timeout.
+    fn cut_in_flight(&mut self, cut: impl Fn(&Sent) -> bool, ctx: Ctx) {
+        let now = self.now;
+        let sent = std::mem::take(&mut self.sent);
+        for sent in sent {
+            if !cut(&sent) {
+                self.sent.push_back(sent);
+                continue;
+            }
+            if !is_holdable(&sent.protocol) {
+                tracing::trace!(target: TRACING_TARGET, src = ?sent.src, dst = ?sent.dst, protocol = %sent.protocol, "Drop");
+                continue;
+            }
+            let deadline = match sent.status {
+                DeliveryStatus::Hold if counts(&sent.protocol) => None,
+                _ => ctx.deadline(&sent.protocol, now),
+            };
+            tracing::trace!(target: TRACING_TARGET, src = ?sent.src, dst = ?sent.dst, protocol = %sent.protocol, "Hold (cut)");
+            self.push_cut(Held {
+                src: sent.src,
+                dst: sent.dst,
+                protocol: sent.protocol,
+                deadline,
+            });
+        }
+    }
+
+    /// mesochaos patch 5: after a change of state (or a host powered on),
+    /// move what is no longer blocked from `cut` into `sent`, in the order it
+    /// was held: delivered at once on a healthy direction (no latency draw),
+    /// held on a held one. Blocked: a cut direction, a powered-off
+    /// destination, and for a SYN also a cut return direction. Unacknowledged
+    /// segments whose return direction is no longer cut are acknowledged.
+    fn settle(&mut self, ctx: Ctx) {
+        if !self.has_held() {
+            return;
+        }
+        let now = self.now;
+        let held = std::mem::take(&mut self.cut);
+        for held in held {
+            let state = self.get_state_for_message(held.src.ip(), held.dst.ip());
+            let reverse = self.get_state_for_message(held.dst.ip(), held.src.ip());
+            let blocked = ctx.off.contains(&held.dst.ip())
+                || is_cut(state)
+                || (matches!(held.protocol, Protocol::Tcp(Segment::Syn(_))) && is_cut(reverse));
+            if blocked {
+                self.cut.push_back(held);
+                continue;
+            }
+            let status = match state {
+                State::Hold => DeliveryStatus::Hold,
+                _ => DeliveryStatus::DeliverAfter(now),
+            };
+            tracing::trace!(target: TRACING_TARGET, src = ?held.src, dst = ?held.dst, protocol = %held.protocol, "Release (cut)");
+            self.sent.push_back(Sent {
+                src: held.src,
+                dst: held.dst,
+                status,
+                protocol: held.protocol,
+            });
+        }
+        let (state_a_b, state_b_a) = (self.state_a_b, self.state_b_a);
+        self.unacked.retain(|(src, dst), _| {
+            // The return direction is dst -> src.
+            is_cut(if dst.ip() < src.ip() {
+                state_a_b
+            } else {
+                state_b_a
+            })
+        });
+        self.recompute_next_deadline();
+    }
+
+    /// mesochaos patch 5: what times out at `limit` or earlier. A held data
+    /// segment or FIN, or an unacknowledged record: its connection's held
+    /// data and FIN segments and its record are discarded, and the sender's
+    /// socket is to be reset. A held SYN: it is removed, and its connect is
+    /// to fail with `TimedOut`.
+    fn expire(&mut self, limit: Instant) -> Vec<(SocketAddr, Expired)> {
+        let due = |deadline: Option<Instant>| deadline.is_some_and(|d| d <= limit);
+        let mut conns: IndexSet<(SocketAddr, SocketAddr)> = IndexSet::new();
+        for held in &self.cut {
+            if counts(&held.protocol) && due(held.deadline) {
+                conns.insert((held.src, held.dst));
+            }
+        }
+        for (&conn, &deadline) in &self.unacked {
+            if deadline <= limit {
+                conns.insert(conn);
+            }
+        }
+        let mut expired: Vec<(SocketAddr, Expired)> = conns
+            .iter()
+            .map(|&(src, dst)| (src, Expired::Reset(SocketPair::new(src, dst))))
+            .collect();
+        let held = std::mem::take(&mut self.cut);
+        for held in held {
+            match held.protocol {
+                Protocol::Tcp(Segment::Syn(syn)) if due(held.deadline) => {
+                    expired.push((held.src, Expired::Connect(syn)));
+                }
+                ref protocol if counts(protocol) && conns.contains(&(held.src, held.dst)) => {}
+                _ => self.cut.push_back(held),
+            }
+        }
+        self.unacked.retain(|conn, _| !conns.contains(conn));
+        self.recompute_next_deadline();
+        expired
+    }
+
+    /// mesochaos patch 5: `addr`, one end of this link, lost power. Its own
+    /// held segments are discarded. TCP on its way to it is held (a SYN, or
+    /// a data segment or FIN in flight or arrived but not yet taken in; one
+    /// a paused host's kernel had taken in, status `Hold`, is lost with the
+    /// machine), counting toward the sender's timeouts from now; UDP on its
+    /// way is lost.
+    fn power_off(&mut self, addr: IpAddr, ctx: Ctx) {
+        let now = self.now;
+        self.cut.retain(|held| held.src.ip() != addr);
+        self.unacked.retain(|(src, _), _| src.ip() != addr);
+        let mut moved = VecDeque::new();
+        if let Some(queue) = self.deliverable.get_mut(&addr) {
+            for envelope in queue.drain(..) {
+                let protocol = envelope.message;
+                if is_holdable(&protocol) {
+                    let deadline = ctx.deadline(&protocol, now);
+                    moved.push_back(Held {
+                        src: envelope.src,
+                        dst: envelope.dst,
+                        protocol,
+                        deadline,
+                    });
+                }
+            }
+        }
+        moved.extend(std::mem::take(&mut self.cut));
+        let sent = std::mem::take(&mut self.sent);
+        for sent in sent {
+            if sent.dst.ip() != addr {
+                self.sent.push_back(sent);
+                continue;
+            }
+            let in_flight = matches!(sent.status, DeliveryStatus::DeliverAfter(_));
+            let keep = match &sent.protocol {
+                Protocol::Tcp(Segment::Syn(_)) => true,
+                Protocol::Tcp(Segment::Data(..) | Segment::Fin(_)) => in_flight,
+                _ => false,
+            };
+            if keep {
+                let deadline = ctx.deadline(&sent.protocol, now);
+                moved.push_back(Held {
+                    src: sent.src,
+                    dst: sent.dst,
+                    protocol: sent.protocol,
+                    deadline,
+                });
+            }
+        }
+        self.cut = moved;
+        self.recompute_next_deadline();
     }
 
     /// Should the link be randomly partitioned

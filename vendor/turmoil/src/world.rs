@@ -40,6 +40,9 @@ pub(crate) struct World {
     /// Run duration for each host on every step.
     // TODO: Remove this once we've cleaned up the loopback implementation hacks
     pub(crate) tick_duration: Duration,
+
+    /// mesochaos patch 5: the faithful TCP model is on.
+    pub(crate) faithful_tcp: bool,
 }
 
 scoped_thread_local!(static CURRENT: RefCell<World>);
@@ -60,7 +63,21 @@ impl World {
             current: None,
             rng,
             tick_duration,
+            faithful_tcp: false,
         }
+    }
+
+    /// mesochaos patch 5: turn on the faithful TCP model (before any host is
+    /// registered).
+    pub(crate) fn enable_faithful_tcp(
+        &mut self,
+        user_timeout: Duration,
+        connect_timeout: Duration,
+    ) {
+        assert!(self.hosts.is_empty(), "faithful TCP is set before hosts");
+        self.topology
+            .enable_faithful_tcp(user_timeout, connect_timeout);
+        self.faithful_tcp = true;
     }
 
     /// Run `f` on the world.
@@ -256,6 +273,15 @@ impl World {
                 config.udp_capacity,
             ),
         );
+
+        // mesochaos patch 5.
+        if config.faithful_tcp {
+            self.hosts
+                .get_mut(&addr)
+                .expect("just inserted")
+                .tcp
+                .faithful = true;
+        }
     }
 
     /// Send `message` from `src` to `dst`. Delivery is asynchronous and not

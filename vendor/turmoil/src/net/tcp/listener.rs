@@ -86,7 +86,7 @@ impl TcpListener {
         };
 
         let stream = World::current(|world| {
-            let (pair, rx) = {
+            let (pair, rx, aborted) = {
                 let host = world.current_host_mut();
 
                 let mut my_addr = self.local_addr;
@@ -98,8 +98,8 @@ impl TcpListener {
                 }
 
                 let pair = SocketPair::new(my_addr, origin);
-                let (rx, _) = host.tcp.new_stream(pair);
-                (pair, rx)
+                let (rx, _, aborted) = host.tcp.new_stream(pair);
+                (pair, rx, aborted)
             };
 
             let client_ip = if origin.ip().is_loopback() {
@@ -114,7 +114,14 @@ impl TcpListener {
                 .expect("client host missing")
                 .tcp
                 .flow_control(client_pair);
-            TcpStream::new(pair, rx, bidi.invert())
+            let bidi = bidi.invert();
+            // mesochaos patch 5: the socket records the flow control this
+            // stream writes through, so that a reset wakes a blocked writer.
+            let host = world.current_host_mut();
+            if host.tcp.faithful {
+                host.tcp.set_flow_control(pair, bidi.clone());
+            }
+            TcpStream::new(pair, rx, bidi, aborted)
         });
 
         tracing::trace!(target: TRACING_TARGET, src = ?self.local_addr, dst = ?origin, "Accepted");

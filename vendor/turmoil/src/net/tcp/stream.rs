@@ -1,6 +1,6 @@
 use bytes::{Buf, Bytes};
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::Waker;
 use std::{
@@ -44,6 +44,7 @@ impl TcpStream {
         pair: SocketPair,
         receiver: mpsc::Receiver<SequencedSegment>,
         flow_control: BidiFlowControl,
+        aborted: Aborted,
     ) -> Self {
         let pair = Arc::new(pair);
         let read_half = ReadHalf {
@@ -54,12 +55,14 @@ impl TcpStream {
             },
             is_closed: false,
             flow_control: flow_control.read,
+            aborted: aborted.clone(),
         };
 
         let write_half = WriteHalf {
             pair,
             is_shutdown: false,
             flow_control: flow_control.write,
+            aborted,
         };
 
         Self {
@@ -72,10 +75,10 @@ impl TcpStream {
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> Result<TcpStream> {
         let (ack, syn_ack) = oneshot::channel();
 
-        let (pair, rx, bidi) = World::current(|world| {
+        let (pair, rx, bidi, aborted, timed_out) = World::current(|world| {
             let dst = addr.to_socket_addr(&world.dns)?;
 
-            let (pair, rx, bidi) = {
+            let (pair, rx, bidi, aborted) = {
                 let host = world.current_host_mut();
                 let mut local_addr = SocketAddr::new(host.addr, host.assign_ephemeral_port());
                 if dst.ip().is_loopback() {
@@ -83,27 +86,61 @@ impl TcpStream {
                 }
 
                 let pair = SocketPair::new(local_addr, dst);
-                let (rx, bidi) = host.tcp.new_stream(pair);
-                (pair, rx, bidi)
+                let (rx, bidi, aborted) = host.tcp.new_stream(pair);
+                (pair, rx, bidi, aborted)
             };
 
-            let syn = Protocol::Tcp(Segment::Syn(Syn { ack }));
+            // mesochaos patch 5: with the faithful model, the SYN can report
+            // that it timed out.
+            let timed_out = world.faithful_tcp.then(|| Arc::new(AtomicBool::new(false)));
+            let syn = Protocol::Tcp(Segment::Syn(Syn {
+                ack,
+                timed_out: timed_out.clone(),
+            }));
             if !is_same(pair.local, pair.remote) {
                 world.send_message(pair.local, pair.remote, syn)?;
             } else {
                 send_loopback(pair.local, pair.remote, syn);
             };
 
-            Ok::<_, Error>((pair, rx, bidi))
+            Ok::<_, Error>((pair, rx, bidi, aborted, timed_out))
         })?;
 
-        syn_ack.await.map_err(|_| {
-            io::Error::new(io::ErrorKind::ConnectionRefused, pair.remote.to_string())
-        })?;
+        if let Some(timed_out) = timed_out {
+            // mesochaos patch 5: the faithful model. The SYN may be held by a
+            // cut (or a powered-off destination); the topology drops it once
+            // it has been held for the connect timeout, marking it timed out.
+            // On any failure, or if this future is dropped while waiting, the
+            // socket made above is removed (upstream leaves it behind). A SYN
+            // delivered after that (this future was dropped) finds no one
+            // waiting for its SYN-ACK: the listener's `accept` skips it, so no
+            // half-open connection is made.
+            let mut guard = ConnectGuard { pair, armed: true };
+            match syn_ack.await {
+                Ok(()) => guard.armed = false,
+                Err(_) if timed_out.load(Ordering::Acquire) => {
+                    tracing::trace!(target: TRACING_TARGET, src = ?pair.local, dst = ?pair.remote, protocol = %"TCP SYN", "Connect timed out");
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("connect to {} timed out", pair.remote),
+                    ));
+                }
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionRefused,
+                        pair.remote.to_string(),
+                    ))
+                }
+            }
+        } else {
+            syn_ack.await.map_err(|_| {
+                io::Error::new(io::ErrorKind::ConnectionRefused, pair.remote.to_string())
+            })?;
+        }
 
         tracing::trace!(target: TRACING_TARGET, src = ?pair.remote, dst = ?pair.local, protocol = %"TCP SYN-ACK", "Recv");
 
-        Ok(TcpStream::new(pair, rx, bidi))
+        Ok(TcpStream::new(pair, rx, bidi, aborted))
     }
 
     /// Try to write a buffer to the stream, returning how many bytes were
@@ -202,6 +239,8 @@ pub(crate) struct ReadHalf {
     /// FIN received, EOF for reads
     is_closed: bool,
     flow_control: Arc<FlowControl>,
+    /// mesochaos patch 5: the socket was reset by the faithful TCP model.
+    aborted: Aborted,
 }
 
 struct Rx {
@@ -328,12 +367,19 @@ pub(crate) struct WriteHalf {
     /// FIN sent, closed for writes
     is_shutdown: bool,
     flow_control: Arc<FlowControl>,
+    /// mesochaos patch 5: the socket was reset by the faithful TCP model.
+    aborted: Aborted,
 }
 
 impl WriteHalf {
     fn try_write(&self, buf: &[u8]) -> Result<usize> {
         if buf.remaining() == 0 {
             return Ok(0);
+        }
+
+        // mesochaos patch 5 (never set with the faithful model off).
+        if self.aborted.get() {
+            return Err(Aborted::error());
         }
 
         if self.is_shutdown {
@@ -357,6 +403,10 @@ impl WriteHalf {
     }
 
     fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        // mesochaos patch 5 (never set with the faithful model off).
+        if self.aborted.get() {
+            return Poll::Ready(Err(Aborted::error()));
+        }
         if self.is_shutdown {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -371,6 +421,10 @@ impl WriteHalf {
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
+        // mesochaos patch 5 (never set with the faithful model off).
+        if self.aborted.get() {
+            return Poll::Ready(Err(Aborted::error()));
+        }
         if self.is_shutdown {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
@@ -387,6 +441,10 @@ impl WriteHalf {
     }
 
     fn poll_shutdown_priv(&mut self) -> Poll<Result<()>> {
+        // mesochaos patch 5 (never set with the faithful model off).
+        if self.aborted.get() {
+            return Poll::Ready(Err(Aborted::error()));
+        }
         if self.is_shutdown {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -474,6 +532,13 @@ impl BidiFlowControl {
         Self {
             write: Arc::new(FlowControl::new(capacity)),
             read: Arc::new(FlowControl::new(capacity)),
+        }
+    }
+
+    /// mesochaos patch 5: wake a writer blocked waiting for send credits.
+    pub(crate) fn wake_writer(&self) {
+        if let Some(waker) = self.write.waker.lock().unwrap().take() {
+            waker.wake();
         }
     }
 
@@ -596,6 +661,11 @@ impl AsyncWrite for TcpStream {
 
 impl Drop for ReadHalf {
     fn drop(&mut self) {
+        // mesochaos patch 5: a reset socket is gone; closing it sends nothing
+        // (and must not touch a newer socket that reuses its address pair).
+        if self.aborted.get() {
+            return;
+        }
         World::current_if_set(|world| {
             // RFC 9293 §3.10.4: closing with unread data MUST send a RST so
             // the peer learns data was lost. "Unread data" = application
@@ -631,6 +701,10 @@ impl Drop for ReadHalf {
 
 impl Drop for WriteHalf {
     fn drop(&mut self) {
+        // mesochaos patch 5: as for `ReadHalf`.
+        if self.aborted.get() {
+            return;
+        }
         World::current_if_set(|world| {
             // skip sending Fin if the write half is already shutdown
             if !self.is_shutdown {
@@ -640,5 +714,48 @@ impl Drop for WriteHalf {
             }
             world.current_host_mut().tcp.close_stream_half(*self.pair);
         })
+    }
+}
+
+/// mesochaos patch 5: whether a stream socket was reset by the faithful TCP
+/// model (user timeout, or an RST received with the model on). Shared by the
+/// host's socket and the stream's two halves; never set with the model off.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Aborted(Arc<AtomicBool>);
+
+impl Aborted {
+    pub(crate) fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn error() -> io::Error {
+        io::Error::new(io::ErrorKind::ConnectionReset, "Connection reset")
+    }
+}
+
+/// mesochaos patch 5: removes the socket of a connect that did not complete
+/// (failed, timed out, or dropped while waiting for its SYN-ACK).
+struct ConnectGuard {
+    pair: SocketPair,
+    armed: bool,
+}
+
+impl Drop for ConnectGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let pair = self.pair;
+        World::current_if_set(|world| {
+            if let Some(addr) = world.current {
+                if let Some(host) = world.hosts.get_mut(&addr) {
+                    host.tcp.reset_stream(pair);
+                }
+            }
+        });
     }
 }

@@ -541,9 +541,9 @@ fn stack_case(mut result: CaseResult, scenario: &Scenario) -> ExitCode {
 /// `connections` client connections spread over distinct host pairs, each
 /// sending 64-byte frames at an even share of `rate` / 2 per simulated second,
 /// the server echoing each back (a request and its reply count as two
-/// messages), with the transport's heartbeats and read timeouts (see
-/// [`echo_host_main`]). Same tick as the harness; latencies as the harness
-/// sets them.
+/// messages), over the same plain TCP as the transport (no heartbeats, no
+/// read timeouts; see [`echo_host_main`]). Same tick, TCP model and latencies
+/// as the harness.
 fn echo_case(mut result: CaseResult, rate: f64, sim_seconds: f64) -> ExitCode {
     eprintln!(
         "bench: {}: {} hosts, {} connections, {rate:.1} messages/simulated s, {sim_seconds:.1} simulated s, budget {:.0} s",
@@ -614,6 +614,7 @@ fn run_echo(
         .min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(50))
         .tcp_capacity(4_096)
+        .faithful_tcp(true)
         .skip_idle_hosts(true)
         .build();
     for (h, targets) in plan.iter().enumerate() {
@@ -650,17 +651,15 @@ fn echo_host(h: usize) -> String {
 
 const ECHO_PORT: u16 = 7000;
 const ECHO_FRAME: usize = 64;
-/// A request (echoed) and a heartbeat (not echoed) differ in their first byte.
+/// The first byte of a request frame.
 const REQUEST: u8 = 7;
-const HEARTBEAT: u8 = 0;
 
 /// One echo host: it listens, and dials `targets`. Each connection carries
-/// what a mesochaos connection carries besides the role messages (the
-/// driver's transport, `mesochaos_harness::driver`): a heartbeat frame after
-/// `heartbeat_ms` without a frame, each way, and a read timeout per frame, so
-/// that the echo moves the stack's wire traffic and keeps its timers, and the
-/// overhead measured is the stack's own work. Timers go through
-/// turmoil::time, as the driver's do, so idle hosts are skipped alike.
+/// what a mesochaos connection carries (the driver's transport,
+/// `mesochaos_harness::driver`): framed messages over plain TCP, with no
+/// heartbeats and no read timeout, a reader and a writer task per
+/// connection. Timers go through turmoil::time, as the driver's do, so idle
+/// hosts are skipped alike.
 async fn echo_host_main(
     targets: Vec<usize>,
     period: Duration,
@@ -668,9 +667,6 @@ async fn echo_host_main(
 ) -> turmoil::Result {
     use turmoil::net::{TcpListener, TcpStream};
 
-    let net = mesochaos_harness::driver::NetConfig::default();
-    let heartbeat = Duration::from_millis(net.heartbeat_ms);
-    let read_timeout = Duration::from_millis(net.read_timeout_ms);
     let listener = TcpListener::bind(("0.0.0.0", ECHO_PORT)).await?;
     for to in targets {
         let sent = sent.clone();
@@ -685,8 +681,8 @@ async fn echo_host_main(
             };
             let (rd, wr) = stream.into_split();
             let (tx, rx) = tokio::sync::mpsc::channel::<u8>(64);
-            tokio::task::spawn_local(echo_reader(rd, None, sent.clone(), read_timeout));
-            tokio::task::spawn_local(echo_writer(wr, rx, heartbeat));
+            tokio::task::spawn_local(echo_reader(rd, None, sent.clone()));
+            tokio::task::spawn_local(echo_writer(wr, rx));
             loop {
                 if tx.send(REQUEST).await.is_err() {
                     return;
@@ -700,26 +696,21 @@ async fn echo_host_main(
         let (stream, _) = listener.accept().await?;
         let (rd, wr) = stream.into_split();
         let (tx, rx) = tokio::sync::mpsc::channel::<u8>(64);
-        tokio::task::spawn_local(echo_reader(rd, Some(tx), sent.clone(), read_timeout));
-        tokio::task::spawn_local(echo_writer(wr, rx, heartbeat));
+        tokio::task::spawn_local(echo_reader(rd, Some(tx), sent.clone()));
+        tokio::task::spawn_local(echo_writer(wr, rx));
     }
 }
 
-/// Reads frames until the connection fails or stays silent past
-/// `read_timeout`. A server side (`reply` set) echoes each request; a client
-/// side counts each reply.
+/// Reads frames until the connection fails. A server side (`reply` set)
+/// echoes each request; a client side counts each reply.
 async fn echo_reader(
     mut rd: turmoil::net::tcp::OwnedReadHalf,
     reply: Option<tokio::sync::mpsc::Sender<u8>>,
     sent: std::rc::Rc<std::cell::Cell<u64>>,
-    read_timeout: Duration,
 ) {
     use tokio::io::AsyncReadExt;
     let mut buf = [0u8; ECHO_FRAME];
-    while let Ok(Ok(_)) = turmoil::time::timeout(read_timeout, rd.read_exact(&mut buf)).await {
-        if buf[0] != REQUEST {
-            continue;
-        }
+    while rd.read_exact(&mut buf).await.is_ok() {
         // A client side's reply needs nothing: its request was counted.
         if let Some(tx) = &reply {
             if tx.send(REQUEST).await.is_err() {
@@ -730,22 +721,13 @@ async fn echo_reader(
     }
 }
 
-/// Writes queued frames, or a heartbeat after `heartbeat` without one.
+/// Writes queued frames.
 async fn echo_writer(
     mut wr: turmoil::net::tcp::OwnedWriteHalf,
     mut rx: tokio::sync::mpsc::Receiver<u8>,
-    heartbeat: Duration,
 ) {
     use tokio::io::AsyncWriteExt;
-    loop {
-        let kind = tokio::select! {
-            biased;
-            kind = rx.recv() => match kind {
-                Some(kind) => kind,
-                None => return,
-            },
-            _ = turmoil::time::sleep(heartbeat) => HEARTBEAT,
-        };
+    while let Some(kind) = rx.recv().await {
         if wr.write_all(&[kind; ECHO_FRAME]).await.is_err() {
             return;
         }

@@ -209,6 +209,81 @@ fn a_malformed_scenario_exits_2_with_file_line_and_column() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The vocabulary of Mesos's tests (docs/scenario-format.md: message filters,
+/// injected messages, timing and leader-state expectations): the fixtures pass
+/// `check` and `run`; a fixture whose expectation is violated exits 1 naming it;
+/// bad input to the new keys exits 2 with file, line and column.
+#[test]
+fn vocabulary_fixtures_pass_violations_exit_1_and_bad_keys_exit_2() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vocab");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 6);
+    for path in &names {
+        let out = mesochaos(&["check", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+    }
+    let hold = fixtures.join("hold-kill.toml");
+    let out = mesochaos(&["run", hold.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("FAULT hold every KillTask master-1 -> agent-1"),
+        "{text}"
+    );
+    assert!(text.contains("agent-1            held KillTask from master-1"));
+    assert!(text.contains("agent-1            released KillTask from master-1"));
+
+    let dir = temp_dir("vocab");
+    let without_hold = std::fs::read_to_string(&hold)
+        .unwrap()
+        .replace(
+            "hold = { kind = \"KillTask\", from = \"leader\", to = \"agent-1\" }",
+            "sleep = \"0s\"",
+        )
+        .replace(
+            "release = { kind = \"KillTask\", from = \"leader\", to = \"agent-1\" }",
+            "sleep = \"0s\"",
+        );
+    let path = dir.join("without-hold.toml");
+    std::fs::write(&path, without_hold).unwrap();
+    let out = mesochaos(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    let violations: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("VIOLATION [timing]"))
+        .collect();
+    assert_eq!(violations.len(), 2, "{text}");
+    assert!(violations[0].contains(": the kill waits for the release (update: web hears TASK_KILLED for web-0001): it happened at"));
+    assert!(violations[1].contains(": no KillTask acted on while held (event command_accepted"));
+
+    let bad = dir.join("bad-step.toml");
+    std::fs::write(
+        &bad,
+        "[cluster]\nmasters = 1\nagents = 1\n\n[[step]]\nisolate = \"agent-1\"\n\n\
+         [[expect.timing]]\nevent = \"agent_unreachable\"\nagent = \"agent-1\"\n\
+         after_step = 2\nnot_after = \"20s\"\n",
+    )
+    .unwrap();
+    for command in ["check", "run"] {
+        let out = mesochaos(&[command, bad.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(
+            stderr(&out).contains(&format!(
+                "error: {}:11:14: after_step = 2 is out of range (steps are numbered 1 to 1; 0 is the start of the run)",
+                bad.display()
+            )),
+            "{}",
+            stderr(&out)
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn bad_arguments_exit_2() {
     assert_eq!(

@@ -179,6 +179,20 @@ impl fmt::Display for Target {
     }
 }
 
+/// The messages a filter names: those of `kind` from `from` to `to`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub kind: String,
+    pub from: Target,
+    pub to: Target,
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.kind, self.from, self.to)
+    }
+}
+
 /// One fault (or its heal).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -200,6 +214,21 @@ pub enum Fault {
         from: Target,
         to: Target,
     },
+    /// A message filter: drop (`hold = false`) or hold (`hold = true`) *every*
+    /// message of `kind` from `from` to `to`, where it is handed to the
+    /// receiving role, until a [`Fault::Release`] lifts it. Held messages are
+    /// delivered, in order, on release. The connection stays up.
+    Filter {
+        kind: String,
+        from: Target,
+        to: Target,
+        hold: bool,
+    },
+    /// Lift the filter written with this route (`None`: every filter); what a
+    /// hold filter kept is delivered. Matched by how the filter was written
+    /// (`"leader"` releases the filter written `"leader"`), not by the
+    /// processes it resolved to.
+    Release(Option<Route>),
     /// Power loss on the target's machine: every process dies, unsynced writes
     /// are lost; the machine boots again (a new boot ID) after `down_ms`.
     Reboot { target: Target, down_ms: u64 },
@@ -208,6 +237,15 @@ pub enum Fault {
     /// The next disk append on the target's machine is torn by a power
     /// failure (a prefix of it survives); the machine boots after `down_ms`.
     TornWrite { target: Target, down_ms: u64 },
+    /// An operator changes the configured resources of the target's agent
+    /// machine (`--resources`); the agent sees the change when it next
+    /// starts, and its `reconfiguration_policy` decides what recovery does.
+    Reconfigure {
+        target: Target,
+        cpus_milli: u64,
+        mem_mb: u64,
+        disk_mb: u64,
+    },
     /// Stop a process as SIGSTOP does: it handles nothing, and the messages to
     /// and from it are held (in order), until it is resumed.
     Pause(Target),
@@ -270,14 +308,17 @@ impl Fault {
             | Fault::Resume(t)
             | Fault::Reboot { target: t, .. }
             | Fault::WipeDisk { target: t, .. }
-            | Fault::TornWrite { target: t, .. } => vec![t],
+            | Fault::TornWrite { target: t, .. }
+            | Fault::Reconfigure { target: t, .. } => vec![t],
             Fault::Partition { a, b } => a.iter().chain(b).collect(),
             Fault::PartitionOneWay { from, to } => from.iter().chain(to).collect(),
             Fault::Ring(machines) => machines.iter().collect(),
             Fault::Bridge { a, bridge, b } => {
                 a.iter().chain(std::iter::once(bridge)).chain(b).collect()
             }
-            Fault::DropNext { from, to, .. } => vec![from, to],
+            Fault::DropNext { from, to, .. } | Fault::Filter { from, to, .. } => vec![from, to],
+            // A release matches filters by how they were written: it resolves nothing.
+            Fault::Release(_) => vec![],
             Fault::Heal | Fault::MessageChaos { .. } | Fault::CalmMessages => vec![],
         }
     }
@@ -311,6 +352,17 @@ impl fmt::Display for Fault {
             Fault::Isolate(t) => write!(f, "isolate {t}"),
             Fault::Heal => write!(f, "heal"),
             Fault::DropNext { kind, from, to } => write!(f, "drop next {kind} {from} -> {to}"),
+            Fault::Filter {
+                kind,
+                from,
+                to,
+                hold,
+            } => {
+                let action = if *hold { "hold" } else { "drop" };
+                write!(f, "{action} every {kind} {from} -> {to}")
+            }
+            Fault::Release(Some(route)) => write!(f, "release {route}"),
+            Fault::Release(None) => write!(f, "release every filter"),
             Fault::Reboot { target, down_ms } => write!(f, "reboot {target} (down {down_ms} ms)"),
             Fault::WipeDisk { target, down_ms } => {
                 write!(f, "wipe the disk of {target} (down {down_ms} ms)")
@@ -318,6 +370,17 @@ impl fmt::Display for Fault {
             Fault::TornWrite { target, down_ms } => {
                 write!(f, "tear the next write on {target} (down {down_ms} ms)")
             }
+            Fault::Reconfigure {
+                target,
+                cpus_milli,
+                mem_mb,
+                disk_mb,
+            } => write!(
+                f,
+                "reconfigure {target}: cpus {}.{:03}, mem {mem_mb} MB, disk {disk_mb} MB",
+                cpus_milli / 1000,
+                cpus_milli % 1000
+            ),
             Fault::Pause(t) => write!(f, "pause {t}"),
             Fault::Resume(t) => write!(f, "resume {t}"),
             Fault::PartitionOneWay { from, to } => {

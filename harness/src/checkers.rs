@@ -17,7 +17,7 @@ use crate::run::{
     Expectations, Metrics, RebuiltComparison, ReceivedUpdate, TimelineEntry, Violation,
 };
 use crate::trace::{TraceKind, TraceRecord};
-use mesochaos_reference::{Event, Message, ProcessId, TaskState};
+use mesochaos_reference::{Event, Message, ProcessId, Reason, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn candidacy_sequence(path: &str) -> Option<u64> {
@@ -357,16 +357,37 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                     task_id,
                     state,
                     latest_state,
+                    reason,
                     ..
                 } => {
                     let key = format!("{framework_id}/{task_id}");
-                    // A retried older update whose task has since ended (its
-                    // latest state is terminal) replays history: Mesos delivers
-                    // a task's updates in order even after a reconciliation
-                    // answer told the framework the newest state.
-                    let replay = latest_state.is_some_and(|s| s.is_terminal());
-                    if let Some(previous) = definite.get(&key) {
-                        if state.is_active() && !replay {
+                    // Two kinds of active update do not say the task lives:
+                    // - a retried older update whose task has since ended in
+                    //   exactly the definite state already heard (its
+                    //   `latest_state`): Mesos delivers a task's updates in
+                    //   order even after a reconciliation answer told the
+                    //   framework the newest state. A replay whose latest state
+                    //   is any *other* terminal state is not excused: the task
+                    //   went on after it was declared ended;
+                    // - a reconciliation answer about a task the master does
+                    //   not know, which reports its agent's state
+                    //   (`TASK_UNREACHABLE`: the agent is unreachable) or the
+                    //   master's ignorance (`TASK_UNKNOWN`) — Mesos
+                    //   `Master::reconcile` cases 4 and 6 — and can follow a
+                    //   definite state the framework did not persist, once a
+                    //   failover has made the master forget the task; and the
+                    //   master's `TASK_UNREACHABLE` (`AGENT_REMOVED`) for every
+                    //   task of an agent it marks unreachable, a finished one
+                    //   whose update is not acknowledged yet included (MESOS-8405).
+                    let previous = definite.get(&key).copied();
+                    let replay = previous.is_some() && *latest_state == previous;
+                    let about_the_agent =
+                        matches!(
+                            reason,
+                            Some(Reason::Reconciliation) | Some(Reason::AgentRemoved)
+                        ) && matches!(state, TaskState::Unreachable | TaskState::Unknown);
+                    if let Some(previous) = previous {
+                        if state.is_active() && !replay && !about_the_agent {
                             violations.push(Violation {
                                 checker: "definite_is_final".into(),
                                 t_ms: r.t_ms,
@@ -394,6 +415,16 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                 if fault == "crash" && detail.starts_with("executors-") =>
             {
                 running.retain(|_, host| host.as_str() != detail);
+            }
+            // A machine whose power fails takes its executor host's tasks with
+            // it (`power_off` names the machine, `agent-N`, optionally with a
+            // torn-write note).
+            TraceKind::Fault { fault, detail } if fault == "power_off" => {
+                let machine = detail.split_whitespace().next().unwrap_or_default();
+                if let Some(n) = machine.strip_prefix("agent-") {
+                    let host = format!("executors-{n}");
+                    running.retain(|_, h| h.as_str() != host);
+                }
             }
             _ => {}
         }
@@ -586,18 +617,40 @@ pub fn check_expectations(
         }
     }
     for e in &expect.updates {
-        let count = updates
-            .get(&e.framework)
-            .map(|list| {
-                list.iter()
-                    .filter(|u| u.state == e.state && (e.reason.is_none() || u.reason == e.reason))
-                    .count() as u64
-            })
-            .unwrap_or(0);
-        let what = match e.reason {
+        let count = if e.source.is_none() && e.instance.is_none() {
+            updates
+                .get(&e.framework)
+                .map(|list| {
+                    list.iter()
+                        .filter(|u| {
+                            u.state == e.state && (e.reason.is_none() || u.reason == e.reason)
+                        })
+                        .count() as u64
+                })
+                .unwrap_or(0)
+        } else {
+            // Narrowed by source or receiving instance: read the trace.
+            let matcher = crate::expect::UpdateMatch {
+                framework: e.framework.clone(),
+                state: e.state,
+                reason: e.reason,
+                source: e.source,
+                task: None,
+                instance: e.instance.clone(),
+            };
+            records.iter().filter(|r| matcher.matches(r)).count() as u64
+        };
+        let mut what = match e.reason {
             Some(reason) => format!("{} ({reason})", e.state),
             None => e.state.to_string(),
         };
+        if let Some(source) = e.source {
+            let name = serde_json::to_value(source).expect("sources serialize");
+            what.push_str(&format!(" from {}", name.as_str().unwrap_or("?")));
+        }
+        if let Some(instance) = &e.instance {
+            what.push_str(&format!(" at {instance}"));
+        }
         if count < e.min {
             fail(
                 "updates",
@@ -726,6 +779,9 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
             TraceKind::Drop { peer, kind, why } if why.starts_with("fault") => {
                 format!("dropped {kind} from {peer} ({why})")
             }
+            TraceKind::Filter {
+                from, kind, what, ..
+            } => format!("{what} {kind} from {from} (fault: hold filter)"),
             TraceKind::Event { event } => match event {
                 Event::SessionExpired { owner, .. } => {
                     format!("coordinator expired the session of {owner}")
@@ -754,6 +810,13 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
                     format!("{agent} ({agent_id}) re-registered with {tasks} tasks")
                 }
                 Event::AgentUnreachable { agent_id } => format!("marked {agent_id} unreachable"),
+                Event::ReconciliationDropped {
+                    framework_id,
+                    task_id,
+                } => format!(
+                    "no reconciliation answer for {task_id} of {framework_id} yet: \
+                     its agent has not re-registered"
+                ),
                 Event::FrameworkRegistered {
                     framework_id,
                     scheduler,
@@ -794,7 +857,7 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
                     tasks,
                 } => {
                     format!(
-                        "removed framework {framework_id} (failover timeout): {tasks} tasks killed"
+                        "removed framework {framework_id} (failover timeout or teardown): {tasks} tasks killed"
                     )
                 }
                 Event::TaskExited { task_id, state, .. } => format!("{task_id} exited: {state}"),

@@ -20,7 +20,7 @@ use crate::disk::Disk;
 use crate::driver::{self, NetConfig};
 use crate::seed;
 use crate::trace::{Trace, TraceKind, TraceRecord};
-use mesochaos_reference::agent::{Agent, AgentConfig};
+use mesochaos_reference::agent::{Agent, AgentConfig, ReconfigurationPolicy};
 use mesochaos_reference::checkpoint::AGENT_DIR;
 use mesochaos_reference::coordinator::Coordinator;
 use mesochaos_reference::detector;
@@ -32,6 +32,7 @@ use mesochaos_reference::scheduler::{
     InstanceState, Scheduler, SchedulerConfig, SchedulerMode, WorkloadPlan,
 };
 use mesochaos_reference::storage::{store_path, StorageConfig, StorageServer};
+use mesochaos_reference::TaskState;
 use mesochaos_reference::{ProcessId, Resources, Timing};
 use serde::Serialize;
 use std::cell::{Cell, RefCell, RefMut};
@@ -74,6 +75,10 @@ pub struct ClusterSpec {
     pub storage_servers: usize,
     pub timing: Timing,
     pub removed_agent_policy: RemovedAgentPolicy,
+    /// What an agent restarted with other configured resources may keep
+    /// (Mesos `--reconfiguration_policy`; default `equal`).
+    #[serde(default)]
+    pub reconfiguration_policy: ReconfigurationPolicy,
     /// How long the supervisor waits before restarting a process that exited.
     pub restart_delay_ms: u64,
     /// Upper bound on simulated time (turmoil's `simulation_duration`).
@@ -214,6 +219,8 @@ pub struct Shared {
     pub boots: RefCell<BTreeMap<String, u32>>,
     pub slots: RefCell<BTreeMap<ProcessId, Slot>>,
     pub drop_rules: RefCell<Vec<DropRule>>,
+    /// Message filters, held messages and injections (`crate::filters`).
+    pub filters: RefCell<crate::filters::Filters>,
     /// Processes paused by the harness: their drivers handle nothing.
     pub paused: RefCell<BTreeSet<ProcessId>>,
     /// Message chaos in force: (drop per mille, maximum delay in ms).
@@ -427,6 +434,7 @@ impl Cluster {
             boots: RefCell::new(BTreeMap::new()),
             slots: RefCell::new(slots),
             drop_rules: RefCell::new(Vec::new()),
+            filters: RefCell::default(),
             paused: RefCell::new(BTreeSet::new()),
             message_chaos: Cell::new(None),
             torn_writes: RefCell::new(BTreeMap::new()),
@@ -445,6 +453,13 @@ impl Cluster {
             .min_message_latency(Duration::from_millis(1))
             .max_message_latency(Duration::from_millis(50))
             .tcp_capacity(4_096)
+            // TCP as libprocess sees it (vendor/turmoil/PATCHES.md, patch 5):
+            // a cut holds segments and delivers them on repair; a sender whose
+            // segments stay unacknowledged past the user timeout is reset; a
+            // connect across a cut or to a powered-off machine times out.
+            .faithful_tcp(true)
+            .tcp_user_timeout(Duration::from_millis(spec.timing.tcp_user_timeout_ms))
+            .tcp_connect_timeout(Duration::from_millis(spec.timing.tcp_connect_timeout_ms))
             // Idle hosts are skipped, not ticked (vendor/turmoil/PATCHES.md,
             // patch 4): every timer the driver makes goes through
             // turmoil::time, and it spawns with spawn_local only.
@@ -749,10 +764,9 @@ impl Cluster {
             } else {
                 (mb.to_string(), ma.to_string())
             };
-            if self.powered_off.contains_key(ma)
-                || self.powered_off.contains_key(mb)
-                || self.partitions.contains(&key)
-            {
+            // A powered-off machine needs no cut: turmoil's power-off sends
+            // nothing from it and holds what is sent to it (patch 5).
+            if self.partitions.contains(&key) {
                 return Link::Cut;
             }
         }
@@ -832,10 +846,13 @@ impl Cluster {
         }
     }
 
-    /// Cuts the power of a machine: a dead machine sends no FIN, so its links
-    /// are cut first (peers notice by timeouts), then every process on it dies
-    /// and the disk keeps only what was durable (`torn_prefix`: bytes of the
-    /// last unsynced append that the device had written).
+    /// Cuts the power of a machine: every process on it dies and sends
+    /// nothing — no FIN, no RST, not even what its kernel still had to
+    /// retransmit (turmoil's `power_off`); what peers send to it is held until
+    /// it boots, and then answered with RST. Peers notice through Mesos's own
+    /// timeouts, TCP's user timeout, or that RST. The disk keeps only what was
+    /// durable (`torn_prefix`: bytes of the last unsynced append that the
+    /// device had written).
     pub fn power_off(&mut self, machine: &str, torn_prefix: Option<usize>) {
         let detail = match torn_prefix {
             Some(bytes) => {
@@ -845,12 +862,9 @@ impl Cluster {
         };
         self.fault("power_off", detail);
         self.powered_off.insert(machine.to_string(), None);
-        self.sync_links(&BTreeSet::from([machine.to_string()]));
         let now = self.now_ms();
         for process in self.hosts_of_machine(machine) {
-            if self.is_running(&process) {
-                self.sim.crash(process.as_str());
-            }
+            self.sim.power_off(process.as_str());
             let mut slots = self.shared.slots.borrow_mut();
             let slot = slots.get_mut(&process).expect("known process");
             slot.status = ProcessStatus::Crashed { at_ms: now };
@@ -878,7 +892,8 @@ impl Cluster {
             return;
         }
         self.fault("power_on", machine);
-        self.sync_links(&BTreeSet::from([machine.to_string()]));
+        // `bounce` powers each host on (delivering what was held for it, which
+        // its fresh kernel answers with RST) and starts its process.
         for process in self.hosts_of_machine(machine) {
             self.bounce(&process);
         }
@@ -892,6 +907,20 @@ impl Cluster {
         );
         self.fault("wipe_disk", machine);
         self.shared.disk_mut(machine).wipe();
+    }
+
+    /// An operator changes the configured resources of an agent machine (its
+    /// agent's `--resources`): the agent process sees them when it next starts.
+    pub fn reconfigure(&mut self, machine: &str, resources: Resources) {
+        self.fault("reconfigure", format!("{machine}: {resources}"));
+        let mut slots = self.shared.slots.borrow_mut();
+        for slot in slots.values_mut() {
+            if slot.machine == machine {
+                if let ProcessKind::Agent(config) = &mut slot.kind {
+                    config.resources = resources;
+                }
+            }
+        }
     }
 
     /// Arms a torn write: the next append on `machine` is cut by a power failure.
@@ -1306,11 +1335,15 @@ impl Cluster {
             if !s.is_reconciled() {
                 return Some(format!("{name} is still reconciling"));
             }
+            // A partition-aware framework's task on an agent that never comes
+            // back (a wiped machine's old ID) stays TASK_UNREACHABLE for good,
+            // as in Mesos (until an operator marks the agent gone); the
+            // scheduler has replaced it, so it does not hold convergence up.
             let not_running = s
                 .tasks()
                 .values()
-                .filter(|t| t.state.is_active())
-                .any(|t| t.state != mesochaos_reference::TaskState::Running);
+                .filter(|t| t.state.is_active() && t.state != TaskState::Unreachable)
+                .any(|t| t.state != TaskState::Running);
             if s.running_count() != s.desired_tasks() || not_running {
                 return Some(format!(
                     "{name} runs {} of {} desired tasks{}",
@@ -1387,6 +1420,7 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
             timing: spec.timing.clone(),
             boot_id: String::new(), // filled in at each start
             bug: spec.bug,
+            reconfiguration_policy: spec.reconfiguration_policy,
         });
     }
     if n.starts_with("storage-") {

@@ -5,14 +5,15 @@
 //! a time and performs the returned [`Output`]s in order, awaiting each (a synced
 //! write takes simulated time).
 //!
-//! Connections follow the facts DESIGN.md measured on turmoil 0.7.2:
-//! - turmoil's TCP never retransmits, so a segment lost to a partition stalls its
-//!   connection forever. Every connection therefore carries heartbeats, and the
-//!   *read side* drops a connection that stays silent past `read_timeout_ms`;
-//! - a write blocks forever once the peer stops reading, so each connection has
-//!   its own writer task fed by a bounded queue, and a full queue closes it;
-//! - connecting to a crashed host hangs until it restarts, so every dial has a
-//!   timeout.
+//! Connections are plain TCP, as libprocess's are: no heartbeats, no read
+//! timeouts. The vendored turmoil's faithful TCP (vendor/turmoil/PATCHES.md,
+//! patch 5) holds segments across a cut and delivers them on repair, resets a
+//! sender whose segments stay unacknowledged past the TCP user timeout, and
+//! times a connect out after the SYN retries — so a partition is invisible to a
+//! connection until TCP gives up, and failure detection is Mesos's own (pings,
+//! the agent's master-ping timeout, coordinator sessions, `exited` on FIN/RST).
+//! A write can still block once the peer stops reading, so each connection has
+//! its own writer task fed by a bounded queue, and a full queue closes it.
 //!
 //! Frames are length-prefixed postcard ([`crate::frame`]); the dialer's first
 //! frame names it, so the acceptor knows which process a connection belongs to.
@@ -39,13 +40,14 @@ use turmoil::net::{TcpListener, TcpStream};
 pub const PORT: u16 = 5050;
 
 /// Transport settings (the same for every run; changing them changes traces).
+/// The TCP timeouts are the scenario's (`[timing] tcp_user_timeout`,
+/// `tcp_connect_timeout`), set on turmoil's builder.
 #[derive(Clone, Debug)]
 pub struct NetConfig {
-    /// A writer sends a heartbeat after this long without a frame.
-    pub heartbeat_ms: u64,
-    /// A reader drops a connection after this long without a frame.
-    pub read_timeout_ms: u64,
-    pub connect_timeout_ms: u64,
+    /// How long an accepted connection may take to name its dialer (its first
+    /// frame) before the acceptor drops it; only a half-open connection whose
+    /// dialer died or was cut off right after connecting ever waits this long.
+    pub hello_timeout_ms: u64,
     /// Frames queued per connection before it is declared stalled.
     pub send_queue_frames: usize,
     /// Simulated time an fsync takes.
@@ -55,9 +57,7 @@ pub struct NetConfig {
 impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
-            heartbeat_ms: 1_000,
-            read_timeout_ms: 3_500,
-            connect_timeout_ms: 2_000,
+            hello_timeout_ms: 127_000,
             send_queue_frames: 1_024,
             fsync_ms: 2,
         }
@@ -128,12 +128,14 @@ where
         Some(tokio::task::spawn_local(accept_loop(
             listener,
             ev_tx.clone(),
-            shared.net.connect_timeout_ms,
+            shared.net.hello_timeout_ms,
         )))
     } else {
         None
     };
 
+    // The harness's line to this driver: released held messages, injections.
+    let harness_rx = crate::filters::attach(&shared, &me, incarnation);
     let mut driver = Driver {
         shared: shared.clone(),
         me: me.clone(),
@@ -154,8 +156,9 @@ where
         delayed: BTreeMap::new(),
         delayed_until: BTreeMap::new(),
         arrivals: 0,
+        injections: Vec::new(),
     };
-    let reason = driver.run(ev_rx, control_rx).await;
+    let reason = driver.run(ev_rx, control_rx, harness_rx).await;
 
     // A process that exits closes its sockets: peers see FIN at once.
     if let Some(listener) = listener {
@@ -209,6 +212,8 @@ struct Driver<R: Role> {
     /// messages stay in order).
     delayed_until: BTreeMap<u64, u64>,
     arrivals: u64,
+    /// Messages an `inject` step asked this process to write, not written yet.
+    injections: Vec<crate::filters::Injection>,
 }
 
 impl<R: Role + 'static> Driver<R> {
@@ -216,6 +221,7 @@ impl<R: Role + 'static> Driver<R> {
         &mut self,
         mut ev_rx: mpsc::Receiver<NetEvent>,
         mut control_rx: mpsc::UnboundedReceiver<Command>,
+        mut harness_rx: mpsc::UnboundedReceiver<crate::filters::Request>,
     ) -> String {
         self.handle(Input::Start).await;
         loop {
@@ -265,8 +271,12 @@ impl<R: Role + 'static> Driver<R> {
                 event = ev_rx.recv() => {
                     let event = event.expect("the driver holds a sender");
                     self.on_net(event).await;
+                    if !self.injections.is_empty() {
+                        self.flush_injections().await;
+                    }
                 }
                 Some(command) = control_rx.recv() => self.handle(Input::Command(command)).await,
+                Some(request) = harness_rx.recv() => self.on_harness(request).await,
                 _ = turmoil::time::sleep(Duration::from_millis(wait_ms.unwrap_or(0))), if wait_ms.is_some() => {}
             }
         }
@@ -430,19 +440,17 @@ impl<R: Role + 'static> Driver<R> {
             from: self.me.clone(),
             incarnation: self.incarnation,
         });
-        let timeout = Duration::from_millis(self.shared.net.connect_timeout_ms);
         let ev_tx = self.ev_tx.clone();
         tokio::task::spawn_local(async move {
+            // No timeout of our own: across a cut or to a powered-off machine
+            // the connect fails after TCP's SYN retries (`tcp_connect_timeout`);
+            // to a machine that is up with nothing listening it is refused at once.
             let attempt = async {
                 let mut stream = TcpStream::connect((peer.as_str(), PORT)).await?;
                 stream.write_all(&hello).await?;
                 Ok::<_, std::io::Error>(stream)
             };
-            let result = match turmoil::time::timeout(timeout, attempt).await {
-                Ok(Ok(stream)) => Ok(stream),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-            };
+            let result = attempt.await.map_err(|e| e.to_string());
             let _ = ev_tx.send(NetEvent::Dialed { dial, peer, result }).await;
         });
     }
@@ -452,11 +460,8 @@ impl<R: Role + 'static> Driver<R> {
         self.next_conn += 1;
         let (rd, wr) = stream.into_split();
         let (tx, rx) = mpsc::channel(self.shared.net.send_queue_frames);
-        let net = &self.shared.net;
-        let reader =
-            tokio::task::spawn_local(read_loop(rd, id, self.ev_tx.clone(), net.read_timeout_ms));
-        let writer =
-            tokio::task::spawn_local(write_loop(wr, rx, id, self.ev_tx.clone(), net.heartbeat_ms));
+        let reader = tokio::task::spawn_local(read_loop(rd, id, self.ev_tx.clone()));
+        let writer = tokio::task::spawn_local(write_loop(wr, rx, id, self.ev_tx.clone()));
         self.conns.insert(
             peer.clone(),
             Conn {
@@ -686,6 +691,7 @@ impl<R: Role + 'static> Driver<R> {
 
     /// Hands a received message to the role (unless a drop rule takes it).
     async fn deliver(&mut self, conn: u64, seq: u64, message: Message) {
+        self.release_held().await;
         let Some(peer) = self.conn_peers.get(&conn).cloned() else {
             return; // the connection closed meanwhile
         };
@@ -700,6 +706,17 @@ impl<R: Role + 'static> Driver<R> {
             );
             return;
         }
+        let Some(message) = crate::filters::intercept(
+            &self.shared,
+            &self.me,
+            self.incarnation,
+            &peer,
+            conn,
+            seq,
+            message,
+        ) else {
+            return; // dropped or held by a message filter
+        };
         self.shared.record(
             &self.me,
             TraceKind::Deliver {
@@ -713,6 +730,71 @@ impl<R: Role + 'static> Driver<R> {
             message,
         })
         .await;
+    }
+}
+
+/// The harness's requests: message filters and injected messages
+/// (`crate::filters`).
+impl<R: Role + 'static> Driver<R> {
+    async fn on_harness(&mut self, request: crate::filters::Request) {
+        match request {
+            crate::filters::Request::Release => self.release_held().await,
+            crate::filters::Request::Inject { id, to, message } => {
+                self.injections.push(crate::filters::Injection {
+                    id,
+                    to,
+                    message: *message,
+                    dialed: false,
+                });
+                self.flush_injections().await;
+            }
+        }
+    }
+
+    /// Hands the messages a released hold filter kept to the role, in the
+    /// order they arrived (before anything that arrives later).
+    async fn release_held(&mut self) {
+        for held in crate::filters::take_released(&self.shared, &self.me, self.incarnation) {
+            let open = self.conn_peers.get(&held.conn) == Some(&held.from);
+            if crate::filters::record_release(&self.shared, &self.me, &held, open) {
+                self.shared.record(
+                    &self.me,
+                    TraceKind::Deliver {
+                        from: held.from.clone(),
+                        conn: held.conn,
+                        seq: held.seq,
+                    },
+                );
+                self.handle(Input::Message {
+                    from: held.from,
+                    message: held.message,
+                })
+                .await;
+            }
+        }
+    }
+
+    /// Writes each injected message whose connection is up; dials one for a
+    /// message that has none (as for a connection the role asked for); fails
+    /// a message whose dial ended without a connection.
+    async fn flush_injections(&mut self) {
+        use crate::filters::{injected, InjectStatus};
+        for mut injection in std::mem::take(&mut self.injections) {
+            let to = injection.to.clone();
+            if self.conns.contains_key(&to) {
+                self.send(to, injection.message).await;
+                injected(&self.shared, injection.id, InjectStatus::Sent);
+            } else if self.dials.contains_key(&to) {
+                self.injections.push(injection); // a dial is in flight
+            } else if !injection.dialed {
+                injection.dialed = true;
+                self.dial(to);
+                self.injections.push(injection);
+            } else {
+                let why = format!("{} could not connect to {to}", self.me);
+                injected(&self.shared, injection.id, InjectStatus::Failed(why));
+            }
+        }
     }
 }
 
@@ -765,21 +847,12 @@ async fn read_frame<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Result<F
     Ok(frame::decode(&body)?)
 }
 
-async fn read_loop(
-    mut rd: OwnedReadHalf,
-    conn: u64,
-    ev_tx: mpsc::Sender<NetEvent>,
-    read_timeout_ms: u64,
-) {
+async fn read_loop(mut rd: OwnedReadHalf, conn: u64, ev_tx: mpsc::Sender<NetEvent>) {
     let why = loop {
-        match turmoil::time::timeout(Duration::from_millis(read_timeout_ms), read_frame(&mut rd))
-            .await
-        {
-            Err(_) => break format!("silent for {read_timeout_ms} ms"),
-            Ok(Err(e)) => break e.to_string(),
-            Ok(Ok(Frame::Heartbeat)) => {}
-            Ok(Ok(Frame::Hello { .. })) => break "unexpected hello frame".to_string(),
-            Ok(Ok(Frame::Message { seq, message })) => {
+        match read_frame(&mut rd).await {
+            Err(e) => break e.to_string(),
+            Ok(Frame::Hello { .. }) => break "unexpected hello frame".to_string(),
+            Ok(Frame::Message { seq, message }) => {
                 if ev_tx
                     .send(NetEvent::Frame { conn, seq, message })
                     .await
@@ -798,18 +871,8 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Vec<u8>>,
     conn: u64,
     ev_tx: mpsc::Sender<NetEvent>,
-    heartbeat_ms: u64,
 ) {
-    let heartbeat = frame::encode(&Frame::Heartbeat);
-    loop {
-        let bytes = tokio::select! {
-            biased;
-            item = rx.recv() => match item {
-                Some(bytes) => bytes,
-                None => return,
-            },
-            _ = turmoil::time::sleep(Duration::from_millis(heartbeat_ms)) => heartbeat.clone(),
-        };
+    while let Some(bytes) = rx.recv().await {
         if let Err(e) = wr.write_all(&bytes).await {
             let _ = ev_tx
                 .send(NetEvent::Closed {

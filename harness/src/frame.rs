@@ -15,8 +15,6 @@ pub enum Frame {
         from: ProcessId,
         incarnation: u32,
     },
-    /// Keeps a quiet connection's read timeout from firing.
-    Heartbeat,
     Message {
         seq: u64,
         message: Message,

@@ -6,6 +6,8 @@
 //!   supervises processes that exit, and observes role state between steps.
 //! - [`run`] executes a scenario's steps and expectations and reports the run.
 //! - [`checkers`] read invariants off the [`trace`].
+//! - [`filters`] holds the message filters (`drop`, `hold`, `release` steps)
+//!   and injected messages; [`expect`] the timing and leader-state expectations.
 //! - [`disk`] is a machine's simulated disk; [`seed`] splits the run's seed into
 //!   independent streams; [`frame`] is the wire format.
 
@@ -13,6 +15,8 @@ pub mod checkers;
 pub mod cluster;
 pub mod disk;
 pub mod driver;
+pub mod expect;
+pub mod filters;
 pub mod frame;
 pub mod run;
 pub mod seed;

@@ -2,6 +2,7 @@
 
 use crate::checkers;
 use crate::cluster::{Cluster, ClusterSpec, DropRule, RoleRef, HARNESS};
+use crate::filters::{InjectSpec, InjectStatus};
 use crate::trace::{Trace, TraceKind};
 use mesochaos_faults::nemesis::{self, Shape};
 use mesochaos_faults::{Fault, FaultKind, NemesisSpec, Schedule, Target};
@@ -42,6 +43,18 @@ pub enum Step {
         framework: String,
         instance: Option<Target>,
         command: Command,
+        /// For a reconciliation: tasks whose question names the agent a target
+        /// resolves to when the step runs (its current agent ID), added to
+        /// the command's `agents`.
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        agent_targets: BTreeMap<TaskId, Target>,
+    },
+    /// Write a message on a real connection from `from`'s host to `to`, as
+    /// `from` would send it (`crate::filters`).
+    Inject {
+        from: Target,
+        to: Target,
+        message: InjectSpec,
     },
 }
 
@@ -113,6 +126,11 @@ pub struct Expectations {
     pub acked_records_lost_min: Option<u64>,
     /// At least this many database records acknowledged.
     pub acked_records_min: Option<u64>,
+    /// Things that happen no earlier / no later than a time after a step, or
+    /// never in a window (`[[expect.timing]]`).
+    pub timing: Vec<crate::expect::TimingExpectation>,
+    /// The final leader's state (`[expect.leader]`).
+    pub leader: Option<crate::expect::LeaderExpectations>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -120,6 +138,10 @@ pub struct UpdateExpectation {
     pub framework: String,
     pub state: TaskState,
     pub reason: Option<Reason>,
+    /// Only updates from this source (MASTER, AGENT, EXECUTOR).
+    pub source: Option<mesochaos_reference::Source>,
+    /// Only updates this scheduler instance received.
+    pub instance: Option<String>,
     pub min: u64,
     pub max: Option<u64>,
 }
@@ -401,6 +423,7 @@ pub fn run_recorded(
         fault_counts: BTreeMap::new(),
         converged_after_heal: false,
         offers_reported: false,
+        step_done: Vec::new(),
     };
     // The schedule is drawn before anything runs, from its own stream.
     let schedule = spec.nemesis.as_ref().map(|n| {
@@ -446,6 +469,8 @@ struct Runner {
     converged_after_heal: bool,
     /// Offer accounting was found broken (reported once).
     offers_reported: bool,
+    /// When each step was done, in order (for timing expectations).
+    step_done: Vec<u64>,
 }
 
 /// Within the leader's epoch, the outstanding offers for an agent plus what its
@@ -537,8 +562,12 @@ pub fn shape(spec: &ClusterSpec) -> Shape {
 /// How long after the heal the cluster may take to converge, from its timings:
 /// a coordinator session to expire and a leader to be elected, an agent's
 /// health check to fail, the longest registration backoff, a restarted
-/// process's delay and its executors' re-registration window, and the longest
-/// status update retry interval the safety phase can have reached.
+/// process's delay and its executors' re-registration window, the longest
+/// status update retry interval the safety phase can have reached, and — after
+/// a failover — an agent that never comes back (a wiped machine's old ID):
+/// questions about its tasks get no answer until `agent_reregister_timeout`
+/// marks it unreachable (Mesos `Master::reconcile`, case 2), and the
+/// scheduler's next reconciliation retry (capped at `registration_backoff_max`).
 pub fn liveness_bound_ms(spec: &ClusterSpec, nemesis: &NemesisSpec) -> u64 {
     if let Some(ms) = nemesis.liveness_ms {
         return ms;
@@ -553,6 +582,8 @@ pub fn liveness_bound_ms(spec: &ClusterSpec, nemesis: &NemesisSpec) -> u64 {
         + spec.restart_delay_ms
         + t.executor_reregistration_timeout_ms
         + retry
+        + t.agent_reregister_timeout_ms
+        + t.registration_backoff_max_ms
 }
 
 impl Runner {
@@ -668,7 +699,9 @@ impl Runner {
                     framework,
                     instance,
                     command,
+                    agent_targets,
                 } => {
+                    let command = self.with_agent_ids(index, command, agent_targets)?;
                     let instance = match instance {
                         Some(target) => self.resolve(target).filter(|p| self.cluster.is_running(p)),
                         None => self.cluster.active_instance(framework),
@@ -680,12 +713,140 @@ impl Runner {
                             vec![],
                         )
                     })?;
-                    self.cluster.command(&instance, command.clone());
+                    self.cluster.command(&instance, command);
                     self.tick()?;
+                }
+                Step::Inject { from, to, message } => self.inject(index, from, to, message)?,
+            }
+            self.step_done.push(self.now());
+        }
+        Ok(())
+    }
+
+    /// A reconciliation's `agent_targets` resolved to the agents' current IDs
+    /// (waiting, tick by tick, while a target names no agent yet).
+    fn with_agent_ids(
+        &mut self,
+        index: usize,
+        command: &Command,
+        agent_targets: &BTreeMap<TaskId, Target>,
+    ) -> Result<Command, Violation> {
+        let Command::Reconcile { task_ids, agents } = command else {
+            return Ok(command.clone());
+        };
+        let mut agents = agents.clone();
+        for (task, target) in agent_targets {
+            let process = loop {
+                match self.resolve(target) {
+                    Some(p) => break p,
+                    None => self.tick()?,
+                }
+            };
+            let id =
+                crate::filters::current_agent_id(&self.cluster, &process).ok_or_else(|| {
+                    self.violation(
+                        "call",
+                        format!(
+                            "step {}: {process} (\"{target}\") has no agent ID to name for {task}",
+                            index + 1
+                        ),
+                        vec![process.to_string()],
+                    )
+                })?;
+            agents.insert(task.clone(), id);
+        }
+        Ok(Command::Reconcile {
+            task_ids: task_ids.clone(),
+            agents,
+        })
+    }
+
+    /// An `inject` step: `from`'s driver writes the message on its connection
+    /// to `to` (dialing one if it has none); done one tick after it is written.
+    fn inject(
+        &mut self,
+        index: usize,
+        from: &Target,
+        to: &Target,
+        spec: &InjectSpec,
+    ) -> Result<(), Violation> {
+        let fail = |runner: &Self, why: String, process: &ProcessId| {
+            runner.violation(
+                "inject",
+                format!("step {}: {why}", index + 1),
+                vec![process.to_string()],
+            )
+        };
+        let (sender, receiver) = loop {
+            match (self.resolve(from), self.resolve(to)) {
+                (Some(f), Some(t)) => break (f, t),
+                _ => self.tick()?,
+            }
+        };
+        self.check_known(&sender)?;
+        self.check_known(&receiver)?;
+        let masters_message = InjectSpec::KINDS
+            .iter()
+            .any(|(kind, by_master)| *kind == spec.kind() && *by_master);
+        let prefix = if masters_message {
+            "master-"
+        } else {
+            "scheduler-"
+        };
+        if !sender.as_str().starts_with(prefix) {
+            let why = format!(
+                "{} is a {} message: \"{from}\" is {sender}",
+                spec.kind(),
+                if masters_message {
+                    "master's"
+                } else {
+                    "scheduler's"
+                }
+            );
+            return Err(fail(self, why, &sender));
+        }
+        if !self.cluster.is_running(&sender) || self.cluster.is_paused(&sender) {
+            let why = format!("{sender} cannot send {}: it is not running", spec.kind());
+            return Err(fail(self, why, &sender));
+        }
+        let resolve = |t: &Target| self.resolve(t);
+        let message = spec
+            .build(&self.cluster, &sender, &resolve)
+            .map_err(|why| fail(self, why, &sender))?;
+        self.cluster.fault(
+            "inject",
+            format!(
+                "{} {sender} -> {receiver}: {}",
+                message.kind(),
+                serde_json::to_string(&message).expect("messages serialize")
+            ),
+        );
+        let incarnation = self.incarnation(&sender);
+        let id = crate::filters::inject(&self.cluster.shared, &sender, &receiver, message)
+            .map_err(|why| fail(self, why, &sender))?;
+        loop {
+            self.tick()?;
+            match crate::filters::inject_status(&self.cluster.shared, id) {
+                InjectStatus::Sent => return Ok(()),
+                InjectStatus::Failed(why) => return Err(fail(self, why, &sender)),
+                InjectStatus::Pending => {
+                    if !self.cluster.is_running(&sender) || self.incarnation(&sender) != incarnation
+                    {
+                        let why = format!("{sender} stopped before it wrote the message");
+                        return Err(fail(self, why, &sender));
+                    }
                 }
             }
         }
-        Ok(())
+    }
+
+    fn incarnation(&self, process: &ProcessId) -> u32 {
+        self.cluster
+            .shared
+            .slots
+            .borrow()
+            .get(process)
+            .map_or(0, |s| s.incarnation)
     }
 
     fn resolve(&self, target: &Target) -> Option<ProcessId> {
@@ -764,7 +925,8 @@ impl Runner {
             Fault::Isolate(t)
             | Fault::Reboot { target: t, .. }
             | Fault::WipeDisk { target: t, .. }
-            | Fault::TornWrite { target: t, .. } => {
+            | Fault::TornWrite { target: t, .. }
+            | Fault::Reconfigure { target: t, .. } => {
                 match self.resolve_machines(std::slice::from_ref(t)) {
                     Some(m) => (vec![], vec![m]),
                     None => return Ok(None),
@@ -796,11 +958,15 @@ impl Runner {
                 }
                 (vec![], vec![machines])
             }
-            Fault::DropNext { from, to, .. } => match (self.resolve(from), self.resolve(to)) {
-                (Some(f), Some(t)) => (vec![f, t], vec![]),
-                _ => return Ok(None),
-            },
-            Fault::Heal | Fault::MessageChaos { .. } | Fault::CalmMessages => (vec![], vec![]),
+            Fault::DropNext { from, to, .. } | Fault::Filter { from, to, .. } => {
+                match (self.resolve(from), self.resolve(to)) {
+                    (Some(f), Some(t)) => (vec![f, t], vec![]),
+                    _ => return Ok(None),
+                }
+            }
+            Fault::Heal | Fault::MessageChaos { .. } | Fault::CalmMessages | Fault::Release(_) => {
+                (vec![], vec![])
+            }
         };
         for process in &processes {
             self.check_known(process)?;
@@ -911,6 +1077,17 @@ impl Runner {
                     self.cluster.tear_next_write(machine, *down_ms);
                 }
             }
+            Fault::Reconfigure {
+                cpus_milli,
+                mem_mb,
+                disk_mb,
+                ..
+            } => {
+                let resources = Resources::new(*cpus_milli, *mem_mb, *disk_mb);
+                for machine in &machines[0] {
+                    self.cluster.reconfigure(machine, resources);
+                }
+            }
             Fault::DropNext { kind, .. } => self.cluster.drop_next(DropRule {
                 from: processes[0].clone(),
                 to: processes[1].clone(),
@@ -928,6 +1105,39 @@ impl Runner {
                     stress: *stress,
                 })),
             Fault::CalmMessages => self.cluster.message_chaos(None),
+            Fault::Filter {
+                kind,
+                from,
+                to,
+                hold,
+            } => {
+                let route = mesochaos_faults::Route {
+                    kind: kind.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                };
+                self.cluster.fault(
+                    if *hold { "hold" } else { "drop" },
+                    format!("every {kind} {} -> {}", processes[0], processes[1]),
+                );
+                crate::filters::add(
+                    &self.cluster.shared,
+                    crate::filters::FilterRule {
+                        route,
+                        from: processes[0].clone(),
+                        to: processes[1].clone(),
+                        hold: *hold,
+                    },
+                );
+            }
+            Fault::Release(route) => {
+                let what = route
+                    .as_ref()
+                    .map_or("every filter".to_string(), |r| r.to_string());
+                self.cluster.fault("release", what);
+                let now = self.now();
+                crate::filters::release(&self.cluster.shared, route.as_ref(), now);
+            }
         }
         Ok(Some(Applied {
             processes,
@@ -1017,6 +1227,12 @@ impl Runner {
         }
         self.cluster.heal();
         self.cluster.message_chaos(None);
+        if crate::filters::in_force(&self.cluster.shared) {
+            self.cluster
+                .fault("release", "every filter (liveness phase)");
+            let now = self.now();
+            crate::filters::release(&self.cluster.shared, None, now);
+        }
         for p in self.cluster.paused() {
             self.cluster.resume(&p);
         }
@@ -1206,6 +1422,21 @@ impl Runner {
             &framework_updates,
             &task_starts,
         ));
+        self.violations.extend(crate::expect::check_timing(
+            &spec.expect.timing,
+            trace.records(),
+            &self.step_done,
+            self.now(),
+        ));
+        if let Some(leader) = &spec.expect.leader {
+            let now = self.now();
+            let checked = self.cluster.leader_state(|state| {
+                crate::expect::check_leader(leader, Some(state), trace.records(), now)
+            });
+            self.violations.extend(checked.unwrap_or_else(|| {
+                crate::expect::check_leader(leader, None, trace.records(), now)
+            }));
+        }
         let mut metrics = checkers::metrics(trace.records());
         metrics.failover_time_ms = self.failover_time_ms;
         metrics.acked_records_lost = acked_records_lost;
@@ -1283,17 +1514,31 @@ fn describe_step(step: &Step) -> String {
             within_ms,
         } => format!("wait until {condition} (within {})", seconds(*within_ms)),
         Step::Sleep { ms } => format!("sleep {}", seconds(*ms)),
+        Step::Inject { from, to, message } => {
+            format!("{from} sends {} to {to} (injected)", message.kind())
+        }
         Step::Call {
-            framework, command, ..
+            framework,
+            command,
+            agent_targets,
+            ..
         } => match command {
             Command::KillTask { task_id } => format!("{framework} kills {task_id}"),
-            Command::Reconcile { task_ids } if task_ids.is_empty() => {
+            Command::Reconcile { task_ids, .. } if task_ids.is_empty() => {
                 format!("{framework} asks for implicit reconciliation")
             }
-            Command::Reconcile { task_ids } => {
-                let list: Vec<&str> = task_ids.iter().map(|t| t.as_str()).collect();
+            Command::Reconcile { task_ids, agents } => {
+                let list: Vec<String> = task_ids
+                    .iter()
+                    .map(|t| match (agents.get(t), agent_targets.get(t)) {
+                        (Some(agent), _) => format!("{t} (on {agent})"),
+                        (None, Some(target)) => format!("{t} (on {target})"),
+                        (None, None) => t.to_string(),
+                    })
+                    .collect();
                 format!("{framework} asks to reconcile {}", list.join(", "))
             }
+            Command::Teardown => format!("{framework} tears its framework down"),
             Command::Accept { operations } => {
                 let names: Vec<&str> = operations.iter().map(|o| o.name()).collect();
                 format!(

@@ -42,6 +42,17 @@ pub enum TraceKind {
         kind: String,
         why: String,
     },
+    /// A message a `hold` filter kept from the receiving role (`what =
+    /// "held"`), or handed to it when a `release` step lifted the filter
+    /// (`"released"`; a `deliver` record follows). `conn` and `seq` are as in
+    /// `deliver`. (Messages a `drop` filter takes are `drop` records.)
+    Filter {
+        from: ProcessId,
+        conn: u64,
+        seq: u64,
+        kind: String,
+        what: String,
+    },
     /// Connection life: `dial`, `connected`, `accepted`, `connect_failed`, `closed`.
     Conn {
         peer: ProcessId,

@@ -71,6 +71,23 @@ pub struct AgentConfig {
     /// A planted defect (the bug zoo), if any.
     #[serde(default)]
     pub bug: Option<crate::bugs::Bug>,
+    /// What a restart may change of the machine's configured resources and
+    /// still keep the agent's ID (Mesos `--reconfiguration_policy`).
+    #[serde(default)]
+    pub reconfiguration_policy: ReconfigurationPolicy,
+}
+
+/// Mesos's `--reconfiguration_policy`: how a restarted agent whose configured
+/// resources differ from its checkpoint treats the change (`Slave::recover`,
+/// `Slave::compatible`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconfigurationPolicy {
+    /// Any change is incompatible (Mesos's default).
+    #[default]
+    Equal,
+    /// Resources may grow, never shrink.
+    Additive,
 }
 
 /// A task, keyed for timers.
@@ -89,7 +106,9 @@ pub enum AgentTimer {
     StatusRetry(TaskKey),
     /// No ping from the master for `agent_ping_timeout × max_agent_ping_timeouts`.
     PingTimeout,
-    /// The executor host did not re-register in time after an agent restart.
+    /// The executor re-registration window after an agent restart closed:
+    /// executors not back are given up, and recovery completes (master
+    /// detection starts only then, as in Mesos).
     ExecutorReregisterTimeout,
 }
 
@@ -139,6 +158,20 @@ pub struct AgentTask {
     pub pending_updates: VecDeque<StatusUpdate>,
     /// Counter for the uuids of updates the agent itself makes.
     pub agent_updates: u32,
+    /// Uuids the framework already acknowledged (replayed from the log's
+    /// `Ack` records): an executor resending one — its acknowledgement from
+    /// the agent was lost — is acknowledged again and dropped, never delivered
+    /// twice (Mesos `TaskStatusUpdateStream::update` ignores an update whose
+    /// uuid was acknowledged).
+    #[serde(default)]
+    pub acknowledged: BTreeSet<UpdateUuid>,
+    /// The state of the last update this agent process forwarded to a master
+    /// (Mesos sets `Task.status_update_state` in `Slave::forward`): what it
+    /// reports on re-registration, so a new leader answers reconciliation
+    /// with it. Volatile: an agent restarted from its checkpoint has
+    /// forwarded nothing yet and reports none.
+    #[serde(skip)]
+    pub forwarded: Option<TaskState>,
 }
 
 /// A log whose torn tail recovery dropped: rewritten to its valid prefix at start.
@@ -174,6 +207,10 @@ pub struct Agent {
     truncations: Vec<Truncation>,
     /// Kills that arrived before the executor host re-registered.
     pending_kills: BTreeSet<TaskKey>,
+    /// Recovery found the machine's configuration incompatible with the
+    /// checkpoint: the process exits when it starts, saying why.
+    #[serde(default)]
+    recovery_failed: Option<String>,
     /// Queued updates not yet checkpointed — only ever non-empty with the
     /// planted `ack-before-checkpoint` bug.
     #[serde(default)]
@@ -194,11 +231,47 @@ impl Agent {
     /// make recovery panic: an unreadable state file means a fresh agent, and
     /// a torn log is cut back to its last complete record.
     pub fn recover(config: AgentConfig, files: &BTreeMap<String, Vec<u8>>) -> Self {
-        let state: AgentState = files
+        let mut state: AgentState = files
             .get(STATE_PATH)
             .and_then(|bytes| serde_json::from_slice(bytes).ok())
             .unwrap_or_default();
-        let rebooted = state.agent_id.is_some() && state.boot_id != config.boot_id;
+        let mut rebooted = state.agent_id.is_some() && state.boot_id != config.boot_id;
+        // The machine's configured resources against the checkpoint's (Mesos
+        // `Slave::recover`): an allowed change keeps the agent's ID and its
+        // reservations and volumes on the new total; a forbidden one fails
+        // recovery — the process exits, and would again at every restart,
+        // until the operator restores the configuration — unless the machine
+        // rebooted, when the agent starts afresh as a new agent (MESOS-6223).
+        let mut recovery_failed = None;
+        let mut resources = state
+            .resources
+            .clone()
+            .unwrap_or_else(|| AgentResources::unreserved(config.resources));
+        if let (Some(_), Some(before)) = (&state.agent_id, state.configured) {
+            let allowed = before == config.resources
+                || (config.reconfiguration_policy == ReconfigurationPolicy::Additive
+                    && config.resources.contains(&before));
+            let rebased = resources.rebased(config.resources);
+            match (allowed, rebased) {
+                (true, Some(rebased)) => resources = rebased,
+                (_, rebased) if rebooted => {
+                    // A new agent: no ID, no tasks. Its checkpointed
+                    // reservations and volumes carry over if they still fit
+                    // (Mesos recovers them apart from the agent's state).
+                    state = AgentState::default();
+                    rebooted = false;
+                    resources =
+                        rebased.unwrap_or_else(|| AgentResources::unreserved(config.resources));
+                }
+                _ => {
+                    recovery_failed = Some(format!(
+                        "incompatible agent info: configured resources changed from {before} \
+                         to {} (reconfiguration_policy {:?})",
+                        config.resources, config.reconfiguration_policy
+                    ));
+                }
+            }
+        }
         let mut tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>> = BTreeMap::new();
         let mut truncations = Vec::new();
         for (fid, infos) in &state.tasks {
@@ -223,11 +296,21 @@ impl Agent {
                 if state.is_terminal() && pending.is_empty() {
                     continue; // finished and fully acknowledged before the crash
                 }
+                let acknowledged = replayed
+                    .records
+                    .iter()
+                    .filter_map(|r| match r {
+                        StreamRecord::Ack(uuid) => Some(uuid.clone()),
+                        StreamRecord::Update(_) => None,
+                    })
+                    .collect();
                 let task = AgentTask {
                     info: info.clone(),
                     state,
                     pending_updates: pending.into(),
                     agent_updates,
+                    acknowledged,
+                    forwarded: None,
                 };
                 tasks
                     .entry(fid.clone())
@@ -246,9 +329,7 @@ impl Agent {
             agent_id: state.agent_id,
             frameworks: state.frameworks,
             tasks,
-            resources: state
-                .resources
-                .unwrap_or_else(|| AgentResources::unreserved(config.resources)),
+            resources,
             master: MasterLink::Idle,
             executor_host: ExecutorHostLink::Disconnected {
                 expected: recovered_tasks > 0 && !rebooted,
@@ -259,6 +340,7 @@ impl Agent {
             rebooted,
             truncations,
             pending_kills: BTreeSet::new(),
+            recovery_failed,
             config,
         }
     }
@@ -297,6 +379,7 @@ impl Agent {
             agent_id: self.agent_id.clone(),
             boot_id: self.config.boot_id.clone(),
             resources: Some(self.resources.clone()),
+            configured: Some(self.config.resources),
             frameworks: self.frameworks.clone(),
             tasks: self
                 .tasks
@@ -337,6 +420,11 @@ impl Agent {
     // ----- start and recovery -----
 
     fn on_start(&mut self, ctx: &Context, out: &mut Out) {
+        if let Some(why) = self.recovery_failed.clone() {
+            // Mesos `Slave::__recover`: "Failed to perform recovery" — EXIT.
+            out.exit(&why);
+            return;
+        }
         // Torn logs: keep every complete record, drop the partial tail.
         for truncation in std::mem::take(&mut self.truncations) {
             out.event(Event::CheckpointTruncated {
@@ -350,40 +438,67 @@ impl Agent {
             agent_id: self.agent_id.clone(),
             tasks: self.recovered_tasks,
         });
-        let mut sub = Outputs::new();
-        self.coordinator.start(&mut sub);
-        out.absorb(sub, AgentTimer::Coordinator);
         if self.rebooted {
-            // The machine rebooted: every executor died with it. Report each
-            // task ended, with a reason naming the reboot.
+            // The machine rebooted: every executor died with it. Since Mesos
+            // 1.4 the agent keeps its ID across a reboot and recovers its
+            // frameworks; the containerizer finds no container for any
+            // executor, so each live task ends `TASK_FAILED`, reason
+            // `EXECUTOR_TERMINATED` ("unknown container"), from the agent —
+            // `Slave::executorTerminated` → `sendExecutorTerminatedStatusUpdate`
+            // (Mesos test `SlaveRecoveryTest.RebootWithExecutorPidReused`).
             for key in self.active_task_keys() {
-                let partition_aware = self
-                    .frameworks
-                    .get(&key.framework_id)
-                    .is_some_and(|f| f.partition_aware);
-                let state = if partition_aware {
-                    TaskState::Gone
-                } else {
-                    TaskState::Lost
-                };
                 self.agent_update(
                     ctx,
                     &key,
-                    state,
-                    Reason::AgentRestarted,
-                    "the agent's machine rebooted",
+                    TaskState::Failed,
+                    Reason::ExecutorTerminated,
+                    "the agent's machine rebooted: the executor's container is gone",
                     out,
                 );
             }
             // Record the new boot, so a later process restart is not taken for
             // another reboot.
             self.write_state(out);
-        } else if self.recovered_tasks > 0 {
+        }
+        if self.recovered_tasks > 0 {
+            // Recovery is complete only once executors had their chance to
+            // re-register: Mesos's `Slave::_recover` waits the *full*
+            // `executor_reregistration_timeout` whenever it recovered a
+            // framework, even if every executor is back at once
+            // (MESOS-7539), and only then starts detecting the master
+            // (`Slave::__recover`). So the agent re-registers no sooner.
             out.set_timer(
                 AgentTimer::ExecutorReregisterTimeout,
                 ctx.now_ms + self.config.timing.executor_reregistration_timeout_ms,
             );
+        } else {
+            self.start_detection(out);
         }
+    }
+
+    /// Joins the coordinator and starts detecting the leading master
+    /// (`Slave::__recover` → `detector->detect()`).
+    fn start_detection(&mut self, out: &mut Out) {
+        let mut sub = Outputs::new();
+        self.coordinator.start(&mut sub);
+        out.absorb(sub, AgentTimer::Coordinator);
+    }
+
+    /// `TASK_GONE` for a partition-aware framework, `TASK_LOST` for the others
+    /// (Mesos sends `TASK_LOST` "for backward compatibility").
+    fn gone_or_lost(&self, key: &TaskKey) -> TaskState {
+        if self.partition_aware(key) {
+            TaskState::Gone
+        } else {
+            TaskState::Lost
+        }
+    }
+
+    /// Whether the task's framework opted in to `PARTITION_AWARE`.
+    fn partition_aware(&self, key: &TaskKey) -> bool {
+        self.frameworks
+            .get(&key.framework_id)
+            .is_some_and(|f| f.partition_aware)
     }
 
     fn all_task_keys(&self) -> Vec<TaskKey> {
@@ -409,21 +524,27 @@ impl Agent {
             .collect()
     }
 
+    /// The executor re-registration window closed (Mesos
+    /// `Slave::reregisterExecutorTimeout`): tasks whose executor did not come
+    /// back are `TASK_GONE` (`TASK_LOST` if the framework is not
+    /// partition-aware), reason `EXECUTOR_REREGISTRATION_TIMEOUT`. Recovery is
+    /// now complete, and master detection starts.
     fn tick_executor_reregister_timeout(&mut self, ctx: &Context, out: &mut Out) {
-        if self.executor_host != (ExecutorHostLink::Disconnected { expected: true }) {
-            return;
+        if self.executor_host == (ExecutorHostLink::Disconnected { expected: true }) {
+            self.executor_host = ExecutorHostLink::Disconnected { expected: false };
+            for key in self.active_task_keys() {
+                let state = self.gone_or_lost(&key);
+                self.agent_update(
+                    ctx,
+                    &key,
+                    state,
+                    Reason::ExecutorReregistrationTimeout,
+                    "the executor did not re-register after the agent restarted",
+                    out,
+                );
+            }
         }
-        self.executor_host = ExecutorHostLink::Disconnected { expected: false };
-        for key in self.active_task_keys() {
-            self.agent_update(
-                ctx,
-                &key,
-                TaskState::Lost,
-                Reason::ExecutorReregistrationTimeout,
-                "the executor did not re-register after the agent restarted",
-                out,
-            );
-        }
+        self.start_detection(out);
     }
 
     // ----- the coordinator and leader detection -----
@@ -578,6 +699,7 @@ impl Agent {
                             framework_id: fid.clone(),
                             info: task.info.clone(),
                             state: task.state,
+                            status_update_state: task.forwarded,
                         });
                     }
                     if tasks.iter().any(|t| &t.framework_id == fid) {
@@ -695,6 +817,47 @@ impl Agent {
         }
     }
 
+    /// Like [`Agent::accept_from_leader`], for the commands Mesos's agent
+    /// carries out while it is *disconnected* from the master it detected
+    /// (re-registering with it): `Slave::runTask` and `Slave::killTask` check
+    /// only that the message comes from that master (and ignore it while the
+    /// agent is still recovering, when it has detected no master at all). An
+    /// agent with no ID yet (its first registration) still ignores them.
+    fn accept_from_detected(
+        &self,
+        from: &ProcessId,
+        epoch: u64,
+        kind: &str,
+        out: &mut Out,
+    ) -> bool {
+        let detected = match &self.master {
+            MasterLink::Connecting { master, epoch: e }
+            | MasterLink::Registering {
+                master, epoch: e, ..
+            } => master == from && *e == epoch,
+            MasterLink::Registered { .. } => {
+                return self.accept_from_leader(from, epoch, kind, out);
+            }
+            MasterLink::Idle => false,
+        };
+        // An agent that never registered has no ID to run anything under; the
+        // master sends it nothing before `AgentRegistered` anyway.
+        if detected && self.agent_id.is_some() {
+            out.event(Event::AgentAcceptedCommand {
+                master: from.clone(),
+                epoch,
+                kind: kind.to_string(),
+            });
+            return true;
+        }
+        out.event(Event::MessageIgnored {
+            from: from.clone(),
+            kind: kind.to_string(),
+            why: "not from the master this agent detected".into(),
+        });
+        false
+    }
+
     // ----- tasks -----
 
     fn on_run_task(
@@ -723,6 +886,8 @@ impl Agent {
                 state: TaskState::Staging,
                 pending_updates: VecDeque::new(),
                 agent_updates: 0,
+                acknowledged: BTreeSet::new(),
+                forwarded: None,
             },
         );
         // Checkpoint the task before launching it, so a restarted agent knows it.
@@ -751,14 +916,36 @@ impl Agent {
         }
     }
 
-    fn on_kill_task(&mut self, fid: FrameworkId, task_id: TaskId, out: &mut Out) {
-        let known = self
-            .tasks
-            .get(&fid)
-            .and_then(|t| t.get(&task_id))
-            .is_some_and(|t| !t.state.is_terminal());
-        if !known {
+    fn on_kill_task(&mut self, ctx: &Context, fid: FrameworkId, task_id: TaskId, out: &mut Out) {
+        let task = self.tasks.get(&fid).and_then(|t| t.get(&task_id));
+        if task.is_none() {
+            // Mesos `Slave::killTask`: a task of a framework the agent runs, but
+            // with no executor (its `RunTask` was lost on a connection that
+            // stayed up), is answered `TASK_DROPPED` — `TASK_LOST` if the
+            // framework is not partition-aware — reason `EXECUTOR_TERMINATED`
+            // ("Cannot find executor"), reliably, from the agent. A kill for a
+            // framework the agent does not know is ignored.
+            if let Some(framework) = self.frameworks.get(&fid).cloned() {
+                let state = if framework.partition_aware {
+                    TaskState::Dropped
+                } else {
+                    TaskState::Lost
+                };
+                let key = self.open_unknown_task_stream(&framework, task_id);
+                self.write_state(out);
+                self.agent_update(
+                    ctx,
+                    &key,
+                    state,
+                    Reason::ExecutorTerminated,
+                    "cannot find executor",
+                    out,
+                );
+            }
             return;
+        }
+        if task.is_some_and(|t| t.state.is_terminal()) {
+            return; // already ended: its terminal update is on its way
         }
         if self.executor_host == ExecutorHostLink::Registered {
             out.send(
@@ -829,6 +1016,95 @@ impl Agent {
         }
         self.frameworks.remove(&fid);
         self.write_state(out);
+    }
+
+    /// The leader knows tasks here that this agent did not report (Mesos
+    /// `Slave::reregistered` with reconciliations). Each one the agent does not
+    /// know is not running: it gets a status update stream of its own with one
+    /// terminal update — `TASK_DROPPED`, or `TASK_LOST` if the framework is not
+    /// partition-aware, reason `RECONCILIATION`, from the agent — delivered
+    /// reliably like any other, so the master removes the task only once the
+    /// framework has acknowledged it. A task the agent knows needs nothing: its
+    /// updates reach the master anyway.
+    fn on_reconcile_tasks(
+        &mut self,
+        ctx: &Context,
+        framework: FrameworkInfo,
+        task_ids: Vec<TaskId>,
+        out: &mut Out,
+    ) {
+        let Some(fid) = framework.id.clone() else {
+            return;
+        };
+        let state = if framework.partition_aware {
+            TaskState::Dropped
+        } else {
+            TaskState::Lost
+        };
+        let mut unknown = Vec::new();
+        for task_id in task_ids {
+            if self
+                .tasks
+                .get(&fid)
+                .is_some_and(|t| t.contains_key(&task_id))
+            {
+                continue;
+            }
+            unknown.push(self.open_unknown_task_stream(&framework, task_id));
+        }
+        if unknown.is_empty() {
+            return;
+        }
+        // Checkpointed first, as a launch is: a restarted agent knows the
+        // streams its log records belong to.
+        self.write_state(out);
+        for key in unknown {
+            self.agent_update(
+                ctx,
+                &key,
+                state,
+                Reason::Reconciliation,
+                "reconciliation: task unknown to the agent",
+                out,
+            );
+        }
+    }
+
+    /// A status update stream for a task this agent does not know (so that the
+    /// answer it owes about it is delivered reliably, as Mesos's status update
+    /// manager delivers any update). The agent never had the task's
+    /// description, so the stream's task records only the ID, and uses
+    /// nothing. The caller checkpoints, then adds the update.
+    fn open_unknown_task_stream(&mut self, framework: &FrameworkInfo, task_id: TaskId) -> TaskKey {
+        let fid = framework
+            .id
+            .clone()
+            .expect("a framework the master names has an ID");
+        let info = TaskInfo {
+            task_id: task_id.clone(),
+            resources: Resources::default(),
+            role: framework.role.clone(),
+            volume: None,
+            workload: crate::task::Workload::Forever,
+        };
+        self.tasks.entry(fid.clone()).or_default().insert(
+            task_id.clone(),
+            AgentTask {
+                info,
+                state: TaskState::Staging,
+                pending_updates: VecDeque::new(),
+                agent_updates: 0,
+                acknowledged: BTreeSet::new(),
+                forwarded: None,
+            },
+        );
+        self.frameworks
+            .entry(fid.clone())
+            .or_insert_with(|| framework.clone());
+        TaskKey {
+            framework_id: fid,
+            task_id,
+        }
     }
 
     /// The agent itself produces an update (the executor cannot).
@@ -942,7 +1218,15 @@ impl Agent {
                 .get(&key.framework_id)
                 .and_then(|t| t.get(&key.task_id))
                 .map(|t| t.state);
-            out.send(master, Message::StatusUpdate { update });
+            let master = master.clone();
+            if let Some(task) = self
+                .tasks
+                .get_mut(&key.framework_id)
+                .and_then(|t| t.get_mut(&key.task_id))
+            {
+                task.forwarded = Some(update.state);
+            }
+            out.send(&master, Message::StatusUpdate { update });
         }
     }
 
@@ -979,6 +1263,7 @@ impl Agent {
             return;
         }
         task.pending_updates.pop_front();
+        task.acknowledged.insert(uuid.clone());
         let unlogged_head = task
             .pending_updates
             .front()
@@ -1019,24 +1304,29 @@ impl Agent {
         unacknowledged: Vec<StatusUpdate>,
         out: &mut Out,
     ) {
+        // The re-registration window stays armed: recovery completes when it
+        // closes, however early the executors are back (MESOS-7539).
         self.executor_host = ExecutorHostLink::Registered;
-        out.cancel_timer(AgentTimer::ExecutorReregisterTimeout);
         out.send(&self.config.executor_host, Message::ExecutorHostRegistered);
         for key in std::mem::take(&mut self.pending_kills) {
-            self.on_kill_task(key.framework_id, key.task_id, out);
+            self.on_kill_task(ctx, key.framework_id, key.task_id, out);
         }
         for update in unacknowledged {
             self.on_executor_update(ctx, update, out);
         }
         // Tasks the executor host runs that we do not know of (their framework
-        // was shut down while we were away) are killed, as Mesos kills unknown
-        // executors on recovery.
+        // was shut down while we were away), or that we already declared
+        // ended (their executor came back after the re-registration window,
+        // which Mesos's `Slave::reregisterExecutorTimeout` closes by destroying
+        // the container), are killed: nothing runs that the framework was
+        // told is gone.
         for report in &reports {
-            let known = self
+            let known_live = self
                 .tasks
                 .get(&report.framework_id)
-                .is_some_and(|t| t.contains_key(&report.task_id));
-            if !known && !report.state.is_terminal() {
+                .and_then(|t| t.get(&report.task_id))
+                .is_some_and(|t| !t.state.is_terminal());
+            if !known_live && !report.state.is_terminal() {
                 out.send(
                     &self.config.executor_host,
                     Message::KillTaskInExecutor {
@@ -1046,21 +1336,40 @@ impl Agent {
                 );
             }
         }
-        // Tasks we believe run but the executor host does not have are gone.
+        // Tasks we believe run but the executor host does not have. A task
+        // still `TASK_STAGING` never reached its executor (the agent died
+        // before forwarding it): `TASK_DROPPED`, or `TASK_LOST` for a framework
+        // that is not partition-aware, reason `AGENT_RESTARTED`
+        // (`Slave::reregisterExecutor`). Any other task's executor died while
+        // the agent was down: `TASK_FAILED`, reason `EXECUTOR_TERMINATED`
+        // (`Slave::executorTerminated` for a container recovery found dead).
         for key in self.active_task_keys() {
             let reported = reports
                 .iter()
                 .any(|r| r.framework_id == key.framework_id && r.task_id == key.task_id);
-            if !reported {
-                self.agent_update(
-                    ctx,
-                    &key,
-                    TaskState::Lost,
-                    Reason::ExecutorReregistrationTimeout,
-                    "the executor host does not know the task",
-                    out,
-                );
+            if reported {
+                continue;
             }
+            let staging = self.tasks[&key.framework_id][&key.task_id].state == TaskState::Staging;
+            let (state, reason, why) = if staging {
+                let state = if self.partition_aware(&key) {
+                    TaskState::Dropped
+                } else {
+                    TaskState::Lost
+                };
+                (
+                    state,
+                    Reason::AgentRestarted,
+                    "the task never reached its executor before the agent restarted",
+                )
+            } else {
+                (
+                    TaskState::Failed,
+                    Reason::ExecutorTerminated,
+                    "the executor terminated while the agent was down",
+                )
+            };
+            self.agent_update(ctx, &key, state, reason, why, out);
         }
     }
 
@@ -1087,6 +1396,7 @@ impl Agent {
             .pending_updates
             .iter()
             .any(|u| u.uuid.as_ref() == Some(&uuid))
+            || task.acknowledged.contains(&uuid)
             || task.state.is_terminal();
         if !duplicate {
             // The update is appended to the task's log (synced) *before* it is
@@ -1169,7 +1479,7 @@ impl Agent {
                 framework,
                 task,
             } => {
-                if self.accept_from_leader(&from, epoch, "RunTask", out) {
+                if self.accept_from_detected(&from, epoch, "RunTask", out) {
                     self.on_run_task(ctx, *framework, task, out);
                 }
             }
@@ -1178,8 +1488,8 @@ impl Agent {
                 framework_id,
                 task_id,
             } => {
-                if self.accept_from_leader(&from, epoch, "KillTask", out) {
-                    self.on_kill_task(framework_id, task_id, out);
+                if self.accept_from_detected(&from, epoch, "KillTask", out) {
+                    self.on_kill_task(ctx, framework_id, task_id, out);
                 }
             }
             Message::ApplyOperations { epoch, operations } => {
@@ -1193,6 +1503,15 @@ impl Agent {
             } => {
                 if self.accept_from_leader(&from, epoch, "ShutdownFramework", out) {
                     self.on_shutdown_framework(framework_id, out);
+                }
+            }
+            Message::AgentReconcileTasks {
+                epoch,
+                framework,
+                task_ids,
+            } => {
+                if self.accept_from_leader(&from, epoch, "AgentReconcileTasks", out) {
+                    self.on_reconcile_tasks(ctx, *framework, task_ids, out);
                 }
             }
             Message::StatusUpdateAcknowledgement {

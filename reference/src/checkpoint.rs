@@ -21,7 +21,7 @@
 
 use crate::framework::FrameworkInfo;
 use crate::ids::{AgentId, FrameworkId, TaskId, UpdateUuid};
-use crate::resources::AgentResources;
+use crate::resources::{AgentResources, Resources};
 use crate::task::{StatusUpdate, TaskInfo};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -46,6 +46,11 @@ pub struct AgentState {
     /// Reservations and volumes (none before the first write: all unreserved).
     #[serde(default)]
     pub resources: Option<AgentResources>,
+    /// The machine's configured capacity when the state was written (Mesos
+    /// checkpoints its `SlaveInfo`): a restart with other resources is checked
+    /// against the `reconfiguration_policy`.
+    #[serde(default)]
+    pub configured: Option<Resources>,
     pub frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
     pub tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, TaskInfo>>,
 }

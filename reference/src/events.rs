@@ -95,6 +95,14 @@ pub enum Event {
         framework_id: FrameworkId,
         tasks: usize,
     },
+    /// An explicit reconciliation question got no answer: the task is unknown
+    /// and its agent (or some agent, when none was named) was recovered from
+    /// the registry and has not re-registered yet. The framework must ask
+    /// again (Mesos `Master::reconcile`, case 2).
+    ReconciliationDropped {
+        framework_id: FrameworkId,
+        task_id: TaskId,
+    },
     /// An offer operation failed validation and was dropped.
     OperationRefused {
         framework_id: FrameworkId,

@@ -475,7 +475,10 @@ impl ExecutorHost {
         };
         let (state, reason) = match task.info.workload {
             Workload::FinishAfter { .. } => (TaskState::Finished, None),
-            Workload::FailAfter { .. } => (TaskState::Failed, Some(Reason::CommandExecutorFailed)),
+            // Mesos's command executor (`CommandExecutor::reaped`) sends
+            // TASK_FAILED with no reason ("Command exited with status N");
+            // `REASON_COMMAND_EXECUTOR_FAILED` is deprecated and unused in 1.x.
+            Workload::FailAfter { .. } => (TaskState::Failed, None),
             Workload::Forever
             | Workload::Db { .. }
             | Workload::DbClient { .. }

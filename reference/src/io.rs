@@ -11,6 +11,7 @@ use crate::events::Event;
 use crate::ids::{ProcessId, TaskId};
 use crate::messages::Message;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What the driver hands a role along with every input.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +56,16 @@ pub enum Command {
     /// A scheduler kills one of its tasks.
     KillTask { task_id: TaskId },
     /// A scheduler asks for reconciliation (empty list: implicit, all tasks).
-    Reconcile { task_ids: Vec<TaskId> },
+    /// Each task's agent is the one the scheduler believes runs it, unless
+    /// `agents` names another (a question about a chosen agent ID).
+    Reconcile {
+        task_ids: Vec<TaskId>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        agents: BTreeMap<TaskId, crate::ids::AgentId>,
+    },
+    /// A scheduler tears its framework down and stops (Mesos's
+    /// `driver.stop(failover = false)`, which sends `TEARDOWN`).
+    Teardown,
     /// A scheduler accepts its next offer with exactly these operations.
     Accept {
         operations: Vec<crate::messages::Operation>,

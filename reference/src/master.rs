@@ -49,7 +49,7 @@
 //!   after `max_agent_ping_timeouts` pings without a pong it marks the agent
 //!   unreachable in the registry and reports its tasks lost.
 
-use indexmap::IndexSet;
+use indexmap::IndexMap;
 
 use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
@@ -169,6 +169,13 @@ pub struct AgentEntry {
     pub missed_pings: u32,
     /// Whether a pong arrived since the last ping.
     pub pong_received: bool,
+    /// Tasks a framework asked to kill that this agent may not have heard of
+    /// (Mesos `Slave::killedTasks`, filled by `Master::kill` whether or not the
+    /// agent is connected: a partition may not have been noticed yet). When the
+    /// agent re-registers still reporting one of them non-terminal, the kill is
+    /// sent again (`Master::reconcileKnownSlave`). Soft state: gone when the
+    /// agent is removed, and on master failover.
+    pub killed_tasks: BTreeSet<(FrameworkId, TaskId)>,
 }
 
 impl AgentEntry {
@@ -185,6 +192,7 @@ impl AgentEntry {
             boot_id,
             missed_pings: 0,
             pong_received: true,
+            killed_tasks: BTreeSet::new(),
         }
     }
 
@@ -259,6 +267,44 @@ pub struct FrameworkEntry {
     pub tasks: BTreeMap<TaskId, TaskEntry>,
     /// Agents whose resources this framework declined, until the given time.
     pub filters: BTreeMap<AgentId, u64>,
+    /// Tasks on agents marked unreachable, in the state the framework was
+    /// told (`TASK_UNREACHABLE`, or `TASK_LOST` if it is not partition-aware):
+    /// Mesos `Framework::unreachableTasks`. They leave this table when their
+    /// agent re-registers (the tasks come back) and become completed
+    /// `TASK_KILLED` tasks if the framework is removed first
+    /// (`Master::removeFramework`).
+    pub unreachable_tasks: BTreeMap<TaskId, TaskEntry>,
+    /// Tasks that ended and were removed, newest last (Mesos
+    /// `Framework::completedTasks`, a buffer of `max_completed_tasks_per_framework`
+    /// = 1000): what the master's `/state` shows of a framework's history.
+    pub completed_tasks: IndexMap<TaskId, CompletedTask>,
+}
+
+/// Mesos's `--max_completed_tasks_per_framework` default.
+pub const MAX_COMPLETED_TASKS_PER_FRAMEWORK: usize = 1000;
+
+impl FrameworkEntry {
+    fn new(info: FrameworkInfo, scheduler: Option<ProcessId>, active: bool) -> Self {
+        FrameworkEntry {
+            info,
+            scheduler,
+            active,
+            tasks: BTreeMap::new(),
+            filters: BTreeMap::new(),
+            unreachable_tasks: BTreeMap::new(),
+            completed_tasks: IndexMap::new(),
+        }
+    }
+
+    /// A task ended and leaves `tasks` (Mesos `Framework::addCompletedTask`);
+    /// the oldest completed task is forgotten past the buffer's size.
+    fn add_completed(&mut self, task_id: TaskId, task: CompletedTask) {
+        self.completed_tasks.shift_remove(&task_id);
+        self.completed_tasks.insert(task_id, task);
+        if self.completed_tasks.len() > MAX_COMPLETED_TASKS_PER_FRAMEWORK {
+            self.completed_tasks.shift_remove_index(0);
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -312,6 +358,11 @@ pub enum AfterRegistry {
     RemoveUnreachable {
         agent_id: AgentId,
     },
+    /// The agent left the registry (`RemoveSlave`): take it out of the soft
+    /// state and report its tasks lost.
+    RemoveAgent {
+        agent_id: AgentId,
+    },
     /// Nothing further: the soft state already reflects the change.
     Nothing,
 }
@@ -325,8 +376,11 @@ pub struct Reregistration {
     pub boot_id: String,
     pub frameworks: Vec<FrameworkInfo>,
     pub tasks: Vec<ReportedTask>,
-    /// Whether the agent was unreachable (its tasks were reported lost, so the
-    /// framework must hear they are running again).
+    /// Whether the agent comes back from outside this leader's knowledge: it
+    /// was marked unreachable (its tasks were reported lost), or the registry
+    /// does not know it. Either way each framework hears its tasks' states
+    /// again, reason `AGENT_REREGISTERED` (Mesos sends these for every agent
+    /// not "recovered" from the registry, `Master::__reregisterSlave`).
     pub was_unreachable: bool,
 }
 
@@ -351,12 +405,6 @@ pub struct Leader {
     pub registering: BTreeSet<ProcessId>,
     pub frameworks: BTreeMap<FrameworkId, FrameworkEntry>,
     pub offers: BTreeMap<OfferId, Offer>,
-    /// Explicit reconciliation questions about agents still expected to
-    /// re-register: answered when they do, or when the window closes, in the
-    /// order they were asked. A set in insertion order: every re-registration
-    /// after a failover re-asks every held question, and a scan per question
-    /// made that cubic at 1000 agents.
-    pub held_reconciliations: IndexSet<(FrameworkId, ReconcileTask)>,
     /// Frameworks removed by this leader (failover timeout), with how their
     /// tasks ended. A registration under such an ID is refused. Like all soft
     /// state, a new leader does not know them.
@@ -381,7 +429,6 @@ impl Leader {
             registering: BTreeSet::new(),
             frameworks: BTreeMap::new(),
             offers: BTreeMap::new(),
-            held_reconciliations: IndexSet::new(),
             completed_frameworks: BTreeMap::new(),
             next_agent: 1,
             next_framework: 1,
@@ -867,6 +914,7 @@ impl Master {
             AfterRegistry::RemoveUnreachable { agent_id } => {
                 self.remove_unreachable_agent(ctx, &agent_id, out)
             }
+            AfterRegistry::RemoveAgent { agent_id } => self.remove_agent(ctx, &agent_id, true, out),
             AfterRegistry::Nothing => {}
         }
     }
@@ -901,6 +949,26 @@ impl Master {
                 return;
             }
         }
+        // A machine that registers afresh while an older agent ID of it is
+        // still registered (its disk was wiped, so it lost that ID): Mesos's
+        // `Master::registerSlave` removes the old agent first — "a new agent
+        // registered at the same address" — and `_removeSlave` reports its
+        // tasks `TASK_LOST` (`REASON_SLAVE_REMOVED`) to every framework,
+        // partition-aware or not, once the `RemoveSlave` registry write is
+        // durable; the new agent's admission is written after it. (Mesos
+        // does this once the old agent is disconnected; the reference also
+        // recognizes a new boot on a connection not yet seen to fail.) An
+        // older ID this leader knows only from the registry (a recovered
+        // agent) is left to `agent_reregister_timeout`, as in Mesos.
+        if let Some(old) = leader.agent_by_process(&from) {
+            leader.registry_queue.push_back(PendingRegistryOp {
+                op: RegistryOp::Remove {
+                    agent_id: old.clone(),
+                },
+                then: AfterRegistry::RemoveAgent { agent_id: old },
+                intended: None,
+            });
+        }
         let agent_id = AgentId::new(epoch_id(leader.epoch, 'S', leader.next_agent));
         leader.next_agent += 1;
         leader.registering.insert(from.clone());
@@ -931,42 +999,6 @@ impl Master {
             return;
         };
         leader.registering.remove(&process);
-        // A machine that registers afresh while an older agent ID of it is still
-        // known lost its disk: the old agent is gone for good (DESIGN.md).
-        let stale: Vec<AgentId> = leader
-            .agents
-            .iter()
-            .filter(|(id, a)| a.process == process && **id != agent_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        // The same holds for an agent this leader knows only from the registry
-        // (it was admitted before a failover and has not re-registered): it
-        // will never re-register, so stop waiting for it — and answer the
-        // reconciliation questions held for its tasks.
-        let stale_recovered: Vec<AgentId> = leader
-            .awaiting_reregistration
-            .iter()
-            .filter(|id| {
-                **id != agent_id
-                    && leader
-                        .registry
-                        .admitted
-                        .get(*id)
-                        .is_some_and(|a| a.process == process)
-            })
-            .cloned()
-            .collect();
-        for id in &stale_recovered {
-            leader.awaiting_reregistration.remove(id);
-            leader.registry_queue.push_back(PendingRegistryOp {
-                op: RegistryOp::MarkGone {
-                    agent_id: id.clone(),
-                    at_ms: ctx.now_ms,
-                },
-                then: AfterRegistry::Nothing,
-                intended: None,
-            });
-        }
         leader.agents.insert(
             agent_id.clone(),
             AgentEntry::new(process.clone(), &resources, boot_id),
@@ -983,24 +1015,6 @@ impl Master {
             agent: process,
         });
         out.set_timer(MasterTimer::Ping(agent_id), ctx.now_ms);
-        for old in stale {
-            self.remove_agent(ctx, &old, true, out);
-            let op = RegistryOp::MarkGone {
-                agent_id: old,
-                at_ms: ctx.now_ms,
-            };
-            // Recorded without a continuation: the agent is already out of the soft state.
-            if let Phase::Leading(leader) = &mut self.phase {
-                leader.registry_queue.push_back(PendingRegistryOp {
-                    op,
-                    then: AfterRegistry::Nothing,
-                    intended: None,
-                });
-            }
-        }
-        if !stale_recovered.is_empty() {
-            self.answer_held_reconciliations(out);
-        }
         self.pump_registry(ctx, out);
     }
 
@@ -1018,6 +1032,25 @@ impl Master {
                     message: format!("agent {id} is gone"),
                 },
             );
+            return;
+        }
+        // Mesos `Master::reregisterSlave`: while this leader is marking the
+        // agent unreachable (the registry write is queued or in flight) its
+        // re-registration is ignored; the agent retries and is re-admitted
+        // once the mark has landed — never re-admitted and then removed.
+        let marking = leader
+            .registry_in_flight
+            .iter()
+            .chain(leader.registry_queue.iter())
+            .any(
+                |p| matches!(&p.op, RegistryOp::MarkUnreachable { agent_id, .. } if agent_id == id),
+            );
+        if marking {
+            out.event(Event::MessageIgnored {
+                from: rereg.process.clone(),
+                kind: "ReregisterAgent".into(),
+                why: format!("agent {id} is being marked unreachable"),
+            });
             return;
         }
         if leader.registry.unreachable.contains_key(id) {
@@ -1059,7 +1092,13 @@ impl Master {
                 process: rereg.process.clone(),
                 resources: rereg.resources.total(),
             };
-            self.registry_apply(ctx, op, AfterRegistry::ReadmitAgent(Box::new(rereg)), out);
+            // Its tasks are announced again, as an unreachable agent's are
+            // ("Unknown agent reregistered", `Master::__reregisterSlave`).
+            let then = AfterRegistry::ReadmitAgent(Box::new(Reregistration {
+                was_unreachable: true,
+                ..rereg
+            }));
+            self.registry_apply(ctx, op, then, out);
         }
     }
 
@@ -1097,22 +1136,21 @@ impl Master {
             leader
                 .frameworks
                 .entry(fid)
-                .or_insert_with(|| FrameworkEntry {
-                    info: info.clone(),
-                    scheduler: None,
-                    active: false,
-                    tasks: BTreeMap::new(),
-                    filters: BTreeMap::new(),
-                });
+                .or_insert_with(|| FrameworkEntry::new(info.clone(), None, false));
         }
 
         // The agent's report is the truth about its resources — reservations
-        // and volumes included; what its tasks use is recomputed below.
-        let entry = AgentEntry::new(
+        // and volumes included; what its tasks use is recomputed below. The
+        // kills it may have missed are remembered across a re-registration
+        // with the same leader (they are soft state of this leader).
+        let mut entry = AgentEntry::new(
             rereg.process.clone(),
             &rereg.resources,
             rereg.boot_id.clone(),
         );
+        if let Some(old) = leader.agents.get(&id) {
+            entry.killed_tasks = old.killed_tasks.clone();
+        }
 
         // Tasks the agent reports.
         let reported: BTreeSet<(FrameworkId, TaskId)> = rereg
@@ -1121,22 +1159,6 @@ impl Master {
             .map(|t| (t.framework_id.clone(), t.info.task_id.clone()))
             .collect();
         let mut came_back: Vec<StatusUpdate> = Vec::new();
-        // An agent that was away when a framework was removed learns it now.
-        let removed: BTreeSet<FrameworkId> = rereg
-            .tasks
-            .iter()
-            .map(|t| t.framework_id.clone())
-            .filter(|fid| leader.completed_frameworks.contains_key(fid))
-            .collect();
-        for fid in &removed {
-            out.send(
-                &rereg.process,
-                Message::ShutdownFramework {
-                    epoch,
-                    framework_id: fid.clone(),
-                },
-            );
-        }
         for task in &rereg.tasks {
             let Some(framework) = leader.frameworks.get_mut(&task.framework_id) else {
                 continue;
@@ -1155,17 +1177,29 @@ impl Master {
             {
                 continue;
             }
+            // A task the master had declared terminal itself may reappear from
+            // an agent that never acted on it: it is not kept as both
+            // (`Master::__reregisterSlave`, MESOS-9940).
+            framework.completed_tasks.shift_remove(&task.info.task_id);
             framework.tasks.insert(
                 task.info.task_id.clone(),
                 TaskEntry {
                     agent_id: id.clone(),
                     info: task.info.clone(),
                     state: task.state,
-                    status_update_state: None,
+                    // As the agent reports it: so a new leader answers
+                    // reconciliation with the update still being delivered.
+                    status_update_state: task.status_update_state,
                     latest_uuid: None,
                 },
             );
-            if rereg.was_unreachable && task.state.is_active() {
+            // An agent this leader had marked unreachable (or never knew)
+            // brings its tasks back: each framework hears each task's state
+            // with reason `AGENT_REREGISTERED`, from the master
+            // (`Master::__reregisterSlave`). Agents recovered from the
+            // registry after a failover are not "coming back": nobody was
+            // told their tasks were lost.
+            if rereg.was_unreachable {
                 came_back.push(StatusUpdate {
                     latest_state: None,
                     framework_id: task.framework_id.clone(),
@@ -1179,11 +1213,22 @@ impl Master {
                 });
             }
         }
-        // Tasks the master believed were on this agent but the agent does not
-        // report: they are gone (Mesos reconciles a known agent this way).
-        let mut vanished: Vec<StatusUpdate> = Vec::new();
+        // Every task this agent had when it became unreachable is reachable
+        // again: reported ones were re-added above, the rest are forgotten
+        // (`Master::__reregisterSlave` erases `slaves.unreachableTasks`).
+        for framework in leader.frameworks.values_mut() {
+            framework.unreachable_tasks.retain(|_, t| t.agent_id != id);
+        }
+        // Tasks the master believes are on this agent but the agent does not
+        // report (a `RunTask` lost on the way, or the agent died before
+        // checkpointing it). The master does not decide their fate itself: it
+        // asks the agent, which answers each task it does not know with a
+        // reliable terminal update (`Master::reconcileKnownSlave` sends them in
+        // `SlaveReregisteredMessage`; `Slave::reregistered` answers). Until
+        // then the tasks stay, holding their resources.
+        let mut reconcile: Vec<(FrameworkInfo, Vec<TaskId>)> = Vec::new();
         if known {
-            for (fid, framework) in leader.frameworks.iter_mut() {
+            for (fid, framework) in &leader.frameworks {
                 let missing: Vec<TaskId> = framework
                     .tasks
                     .iter()
@@ -1192,29 +1237,11 @@ impl Master {
                     })
                     .map(|(tid, _)| tid.clone())
                     .collect();
-                for tid in missing {
-                    let task = framework.tasks.remove(&tid).expect("listed above");
-                    if !task.state.is_terminal() {
-                        vanished.push(StatusUpdate {
-                            latest_state: None,
-                            framework_id: fid.clone(),
-                            task_id: tid,
-                            agent_id: Some(id.clone()),
-                            state: if framework.info.partition_aware {
-                                TaskState::Dropped
-                            } else {
-                                TaskState::Lost
-                            },
-                            reason: Some(Reason::Reconciliation),
-                            source: Source::Master,
-                            uuid: None,
-                            message: Some("task unknown to the re-registered agent".into()),
-                        });
-                    }
+                if !missing.is_empty() {
+                    reconcile.push((framework.info.clone(), missing));
                 }
             }
         }
-        let mut entry = entry;
         for framework in leader.frameworks.values() {
             for (task_id, task) in &framework.tasks {
                 if task.agent_id == id && task.state.is_active() {
@@ -1222,8 +1249,45 @@ impl Master {
                 }
             }
         }
+        // Kills the agent may have missed while it was disconnected: sent
+        // again for each such task it still reports non-terminal
+        // (`Master::reconcileKnownSlave`).
+        let kills: Vec<(FrameworkId, TaskId)> = rereg
+            .tasks
+            .iter()
+            .filter(|t| !t.state.is_terminal())
+            .map(|t| (t.framework_id.clone(), t.info.task_id.clone()))
+            .filter(|key| entry.killed_tasks.contains(key))
+            .collect();
+        // Frameworks this leader removed while the agent was away: the agent
+        // must shut them down. A known agent is told about those it runs tasks
+        // of (`Master::reconcileKnownSlave`), a re-admitted one about every
+        // framework it reports (`Master::__reregisterSlave`).
+        let removed: BTreeSet<FrameworkId> = if known {
+            rereg
+                .tasks
+                .iter()
+                .map(|t| t.framework_id.clone())
+                .filter(|fid| leader.completed_frameworks.contains_key(fid))
+                .collect()
+        } else {
+            rereg
+                .frameworks
+                .iter()
+                .filter_map(|f| f.id.clone())
+                .filter(|fid| leader.completed_frameworks.contains_key(fid))
+                .collect()
+        };
         let task_count = rereg.tasks.len();
         leader.agents.insert(id.clone(), entry);
+        // Mesos forwards the "came back" updates first, then answers the agent.
+        for update in came_back {
+            self.send_to_framework(update, out);
+        }
+        // The agent must hear `AgentReregistered` *before* any kill or
+        // shutdown: an agent ignores a leader's commands while it is not
+        // registered with it, so a shutdown sent first would be lost and the
+        // removed framework's tasks would run forever.
         out.send(
             &rereg.process,
             Message::AgentReregistered {
@@ -1231,16 +1295,41 @@ impl Master {
                 agent_id: id.clone(),
             },
         );
+        for (framework, task_ids) in reconcile {
+            out.send(
+                &rereg.process,
+                Message::AgentReconcileTasks {
+                    epoch,
+                    framework: Box::new(framework),
+                    task_ids,
+                },
+            );
+        }
+        for (framework_id, task_id) in kills {
+            out.send(
+                &rereg.process,
+                Message::KillTask {
+                    epoch,
+                    framework_id,
+                    task_id,
+                },
+            );
+        }
+        for framework_id in removed {
+            out.send(
+                &rereg.process,
+                Message::ShutdownFramework {
+                    epoch,
+                    framework_id,
+                },
+            );
+        }
         out.event(Event::AgentReregistered {
             agent_id: id.clone(),
             agent: rereg.process.clone(),
             tasks: task_count,
         });
         out.set_timer(MasterTimer::Ping(id.clone()), ctx.now_ms);
-        for update in came_back.into_iter().chain(vanished) {
-            self.send_to_framework(update, out);
-        }
-        self.answer_held_reconciliations(out);
     }
 
     fn on_agent_disconnected(&mut self, agent_id: AgentId, out: &mut Out) {
@@ -1304,9 +1393,10 @@ impl Master {
         self.remove_agent(ctx, agent_id, false, out);
     }
 
-    /// Removes an agent from the soft state and reports its tasks. `gone`: the
-    /// agent is known dead (its tasks are definitely not running).
-    fn remove_agent(&mut self, _ctx: &Context, agent_id: &AgentId, gone: bool, out: &mut Out) {
+    /// Removes an agent from the soft state and reports its tasks. `removed`:
+    /// the agent is removed for good (`Master::removeSlave`), not merely
+    /// unreachable (`Master::markUnreachable`).
+    fn remove_agent(&mut self, _ctx: &Context, agent_id: &AgentId, removed: bool, out: &mut Out) {
         self.rescind_offers_on(agent_id, out);
         let Phase::Leading(leader) = &mut self.phase else {
             return;
@@ -1322,15 +1412,43 @@ impl Master {
                 .map(|(tid, _)| tid.clone())
                 .collect();
             for tid in on_agent {
-                let task = framework.tasks.remove(&tid).expect("listed above");
-                if task.state.is_terminal() {
-                    continue;
-                }
-                let state = match (framework.info.partition_aware, gone) {
-                    (false, _) => TaskState::Lost,
-                    (true, false) => TaskState::Unreachable,
-                    (true, true) => TaskState::Gone,
+                let mut task = framework.tasks.remove(&tid).expect("listed above");
+                // Mesos `Master::__removeSlave`: an unreachable agent's tasks
+                // become `TASK_UNREACHABLE` (`TASK_LOST` for a framework that
+                // is not partition-aware) and are kept among the framework's
+                // unreachable tasks. `Master::_removeSlave`: a removed agent's
+                // tasks are `TASK_LOST` for every framework, and completed.
+                // Every task is reported, a terminal one whose update is not
+                // acknowledged yet included (MESOS-8405,
+                // `PartitionTest.AgentWithTerminalTaskPartitioned`); such a
+                // task keeps its terminal state (`Master::updateTask` never
+                // overwrites one), and the framework's stream still carries
+                // its terminal update when the agent comes back.
+                let state = if framework.info.partition_aware && !removed {
+                    TaskState::Unreachable
+                } else {
+                    TaskState::Lost
                 };
+                let kept = if task.state.is_terminal() {
+                    task.state
+                } else {
+                    state
+                };
+                if removed {
+                    framework.add_completed(
+                        tid.clone(),
+                        CompletedTask {
+                            agent_id: agent_id.clone(),
+                            state: kept,
+                            reason: Some(Reason::AgentRemoved),
+                        },
+                    );
+                } else {
+                    task.state = kept;
+                    task.status_update_state = Some(kept);
+                    task.latest_uuid = None;
+                    framework.unreachable_tasks.insert(tid.clone(), task);
+                }
                 updates.push(StatusUpdate {
                     latest_state: None,
                     framework_id: fid.clone(),
@@ -1341,8 +1459,8 @@ impl Master {
                     source: Source::Master,
                     uuid: None,
                     message: Some(
-                        if gone {
-                            "agent is gone"
+                        if removed {
+                            "agent removed: a new agent registered at the same address"
                         } else {
                             "agent is unreachable"
                         }
@@ -1370,7 +1488,6 @@ impl Master {
             };
             self.registry_apply(ctx, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
         }
-        self.answer_held_reconciliations(out);
     }
 
     // ----- frameworks -----
@@ -1401,13 +1518,7 @@ impl Master {
         };
         leader.frameworks.insert(
             fid.clone(),
-            FrameworkEntry {
-                info,
-                scheduler: Some(from.clone()),
-                active: true,
-                tasks: BTreeMap::new(),
-                filters: BTreeMap::new(),
-            },
+            FrameworkEntry::new(info, Some(from.clone()), true),
         );
         out.send(
             &from,
@@ -1487,13 +1598,7 @@ impl Master {
             None => {
                 leader.frameworks.insert(
                     fid.clone(),
-                    FrameworkEntry {
-                        info,
-                        scheduler: Some(from.clone()),
-                        active: true,
-                        tasks: BTreeMap::new(),
-                        filters: BTreeMap::new(),
-                    },
+                    FrameworkEntry::new(info, Some(from.clone()), true),
                 );
             }
         }
@@ -1559,20 +1664,21 @@ impl Master {
         let Some(framework) = leader.frameworks.remove(&fid) else {
             return;
         };
-        let mut agents_with_tasks = BTreeSet::new();
         let mut tasks = BTreeMap::new();
         for (task_id, task) in framework.tasks {
-            if task.state.is_active() {
-                if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
+            if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
+                if task.state.is_active() {
                     agent.release(&task.info);
                 }
+                agent.killed_tasks.remove(&(fid.clone(), task_id.clone()));
             }
+            // The task is implicitly killed: marked `TASK_KILLED` and removed
+            // without an update to anyone (`Master::removeFramework`).
             let (state, reason) = if task.state.is_terminal() {
                 (task.state, None)
             } else {
                 (TaskState::Killed, Some(Reason::FrameworkRemoved))
             };
-            agents_with_tasks.insert(task.agent_id.clone());
             tasks.insert(
                 task_id,
                 CompletedTask {
@@ -1582,16 +1688,41 @@ impl Master {
                 },
             );
         }
-        for agent_id in &agents_with_tasks {
-            if let Some(agent) = leader.agents.get(agent_id).filter(|a| a.connected) {
-                out.send(
-                    &agent.process,
-                    Message::ShutdownFramework {
-                        epoch,
-                        framework_id: fid.clone(),
-                    },
-                );
-            }
+        // Its unreachable tasks are completed too; their agents learn of the
+        // removal if they re-register with this leader. `Master::updateTask`
+        // never overwrites a terminal state, so only a `TASK_UNREACHABLE` task
+        // becomes `TASK_KILLED`; one a framework that is not partition-aware
+        // was told is `TASK_LOST` stays so.
+        for (task_id, task) in framework.unreachable_tasks {
+            let (state, reason) = if task.state.is_terminal() {
+                (task.state, Some(Reason::AgentRemoved))
+            } else {
+                (TaskState::Killed, Some(Reason::FrameworkRemoved))
+            };
+            tasks.insert(
+                task_id,
+                CompletedTask {
+                    agent_id: task.agent_id,
+                    state,
+                    reason,
+                },
+            );
+        }
+        for (task_id, task) in framework.completed_tasks {
+            tasks.entry(task_id).or_insert(task);
+        }
+        // Every registered agent is told, connected or not, with tasks of the
+        // framework or not (`Master::removeFramework`); a message to a
+        // disconnected agent is lost, and `__reregisterSlave` /
+        // `reconcileKnownSlave` tell it again when it comes back.
+        for agent in leader.agents.values() {
+            out.send(
+                &agent.process,
+                Message::ShutdownFramework {
+                    epoch,
+                    framework_id: fid.clone(),
+                },
+            );
         }
         out.event(Event::FrameworkRemoved {
             framework_id: fid.clone(),
@@ -1604,6 +1735,17 @@ impl Master {
                 tasks,
             },
         );
+    }
+
+    /// A scheduler tears its framework down (Mesos `Master::teardown`): the
+    /// master removes it at once, exactly as when its failover timeout passes —
+    /// its tasks become completed `TASK_KILLED` (`REASON_FRAMEWORK_REMOVED`)
+    /// and every registered agent is told to shut it down.
+    fn on_teardown(&mut self, ctx: &Context, from: ProcessId, fid: FrameworkId, out: &mut Out) {
+        if !self.check_scheduler(&from, &fid, "Teardown", out) {
+            return;
+        }
+        self.remove_framework(ctx, fid, out);
     }
 
     /// Checks that `from` is the scheduler currently attached to `fid`; a call
@@ -1942,10 +2084,12 @@ impl Master {
                 Operation::Launch { tasks } => {
                     for task in tasks {
                         let framework = leader.frameworks.get(&fid).expect("checked");
-                        let duplicate = framework
-                            .tasks
-                            .get(&task.task_id)
-                            .is_some_and(|t| !t.state.is_terminal())
+                        // Mesos `validateUniqueTaskID`: an ID the framework
+                        // still has in the master — a terminal task whose
+                        // update is not acknowledged yet, or a task on an
+                        // unreachable agent — cannot be used again.
+                        let duplicate = framework.tasks.contains_key(&task.task_id)
+                            || framework.unreachable_tasks.contains_key(&task.task_id)
                             || launches
                                 .iter()
                                 .any(|t: &TaskInfo| t.task_id == task.task_id);
@@ -2101,6 +2245,13 @@ impl Master {
 
     // ----- tasks and status updates -----
 
+    /// A framework kills a task (Mesos `Master::kill`). A task the master
+    /// knows is recorded in its agent's `killed_tasks` *whatever the
+    /// connection's state* — the agent may be partitioned without the master
+    /// knowing yet — and the kill is sent if the agent is connected; if the
+    /// agent is disconnected, the kill is sent again when it re-registers
+    /// (`Master::reconcileKnownSlave`). A task the master does not know is
+    /// answered with an explicit reconciliation, as Mesos does.
     fn on_kill(&mut self, from: ProcessId, fid: FrameworkId, task_id: TaskId, out: &mut Out) {
         if !self.check_scheduler(&from, &fid, "Kill", out) {
             return;
@@ -2109,31 +2260,36 @@ impl Master {
             return;
         };
         let epoch = leader.epoch;
-        let task = leader
+        let agent_id = leader
             .frameworks
             .get(&fid)
-            .and_then(|f| f.tasks.get(&task_id));
-        match task {
-            Some(task) if !task.state.is_terminal() => {
-                if let Some(agent) = leader.agents.get(&task.agent_id).filter(|a| a.connected) {
-                    out.send(
-                        &agent.process,
-                        Message::KillTask {
-                            epoch,
-                            framework_id: fid,
-                            task_id,
-                        },
-                    );
-                }
-            }
-            _ => {
-                // Mesos answers a kill of an unknown task with a reconciliation.
-                let question = ReconcileTask {
+            .and_then(|f| f.tasks.get(&task_id))
+            .map(|t| t.agent_id.clone());
+        let Some(agent_id) = agent_id else {
+            let question = ReconcileTask {
+                task_id,
+                agent_id: None,
+            };
+            self.reconcile_explicit(&fid, vec![question], out);
+            return;
+        };
+        // A known task's agent is registered (tasks are learned only from
+        // registered agents and leave with them), as Mesos CHECKs.
+        let Some(agent) = leader.agents.get_mut(&agent_id) else {
+            return;
+        };
+        agent.killed_tasks.insert((fid.clone(), task_id.clone()));
+        // Sent even if an earlier kill was: that one may have been lost
+        // without the agent re-registering (and so without a reconciliation).
+        if agent.connected {
+            out.send(
+                &agent.process,
+                Message::KillTask {
+                    epoch,
+                    framework_id: fid,
                     task_id,
-                    agent_id: None,
-                };
-                self.reconcile_explicit(&fid, vec![question], out);
-            }
+                },
+            );
         }
     }
 
@@ -2165,6 +2321,10 @@ impl Master {
             });
             return;
         };
+        // Mesos `Master::forward` records the update's state and uuid on the
+        // task only when it actually forwards it — to a connected framework —
+        // and only for an update with a uuid (one the agent will retry).
+        let forwarded = framework.active && framework.scheduler.is_some();
         if let Some(task) = framework.tasks.get_mut(&update.task_id) {
             // Record the task's *latest* state (Mesos `latest_state`): a replayed
             // older update must never move a task back, nor double-count its
@@ -2172,8 +2332,10 @@ impl Master {
             let latest = update.latest_state.unwrap_or(update.state);
             let was_active = task.state.is_active();
             task.state = latest;
-            task.status_update_state = Some(update.state);
-            task.latest_uuid = update.uuid.clone();
+            if forwarded && update.uuid.is_some() {
+                task.status_update_state = Some(update.state);
+                task.latest_uuid = update.uuid.clone();
+            }
             let agent = leader.agents.get_mut(&agent_id).expect("registered");
             match (was_active, latest.is_active()) {
                 (true, false) => agent.release(&task.info),
@@ -2199,7 +2361,23 @@ impl Master {
         let Phase::Leading(leader) = &mut self.phase else {
             return;
         };
-        if let Some(agent) = leader.agents.get(&agent_id).filter(|a| a.connected) {
+        // Mesos `Master::acknowledge`: an acknowledgement for an agent that is
+        // unknown or disconnected is dropped — the task stays, and the agent
+        // resends the update when it is back — and so is one for a task with
+        // no forwarded update.
+        let Some(agent) = leader.agents.get(&agent_id).filter(|a| a.connected) else {
+            out.event(Event::MessageIgnored {
+                from,
+                kind: "Acknowledge".into(),
+                why: format!("agent {agent_id} is not connected"),
+            });
+            return;
+        };
+        let Some(framework) = leader.frameworks.get_mut(&fid) else {
+            return;
+        };
+        let Some(task_state) = framework.tasks.get(&task_id).map(|t| t.status_update_state) else {
+            // Unknown (already retired) task: the agent may still wait for it.
             out.send(
                 &agent.process,
                 Message::StatusUpdateAcknowledgement {
@@ -2209,15 +2387,44 @@ impl Master {
                     uuid: uuid.clone(),
                 },
             );
+            return;
+        };
+        if task_state.is_none() {
+            out.event(Event::MessageIgnored {
+                from,
+                kind: "Acknowledge".into(),
+                why: format!("no update of {task_id} was forwarded"),
+            });
+            return;
         }
+        out.send(
+            &agent.process,
+            Message::StatusUpdateAcknowledgement {
+                epoch: leader.epoch,
+                framework_id: fid.clone(),
+                task_id: task_id.clone(),
+                uuid: uuid.clone(),
+            },
+        );
         // The acknowledgement of a terminal update retires the task.
-        if let Some(framework) = leader.frameworks.get_mut(&fid) {
+        {
             let retire = framework.tasks.get(&task_id).is_some_and(|t| {
                 t.status_update_state.is_some_and(TaskState::is_terminal)
                     && t.latest_uuid.as_ref() == Some(&uuid)
             });
             if retire {
-                framework.tasks.remove(&task_id);
+                let task = framework.tasks.remove(&task_id).expect("checked above");
+                if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
+                    agent.killed_tasks.remove(&(fid.clone(), task_id.clone()));
+                }
+                framework.add_completed(
+                    task_id,
+                    CompletedTask {
+                        agent_id: task.agent_id,
+                        state: task.state,
+                        reason: None,
+                    },
+                );
             }
         }
     }
@@ -2254,8 +2461,11 @@ impl Master {
         }
     }
 
-    /// Implicit reconciliation: every task the master knows for the framework
-    /// (terminal ones stay known until their terminal update is acknowledged).
+    /// Implicit reconciliation (Mesos `Master::reconcile` with no tasks): every
+    /// task the master knows for the framework — terminal ones stay known
+    /// until their terminal update is acknowledged — in its *status-update*
+    /// state. Tasks on unreachable agents are not in the table and are not
+    /// answered, as in Mesos.
     fn reconcile_implicit(&mut self, fid: &FrameworkId, out: &mut Out) {
         let Some(leader) = self.leader() else { return };
         let Some(framework) = leader.frameworks.get(fid) else {
@@ -2264,33 +2474,34 @@ impl Master {
         let updates: Vec<StatusUpdate> = framework
             .tasks
             .iter()
-            .map(|(tid, t)| StatusUpdate {
-                latest_state: None,
-                framework_id: fid.clone(),
-                task_id: tid.clone(),
-                agent_id: Some(t.agent_id.clone()),
-                state: t.state,
-                reason: Some(Reason::Reconciliation),
-                source: Source::Master,
-                uuid: None,
-                message: None,
-            })
+            .map(|(tid, t)| known_task_answer(fid, tid, t))
             .collect();
         for update in updates {
             self.send_to_framework(update, out);
         }
     }
 
-    /// Explicit reconciliation, with Mesos's answers (DESIGN.md).
+    /// Explicit reconciliation, case by case as Mesos's `Master::reconcile`:
+    ///
+    /// 1. the task is known: its status-update state;
+    /// 2. unknown, and its agent (or, with no agent named, *any* agent) was
+    ///    recovered from the registry and has not re-registered yet: **no
+    ///    answer** — the framework asks again later, with backoff
+    ///    (`ReconciliationTest.RecoveredAgent`);
+    /// 3. unknown, agent registered: `TASK_GONE`;
+    /// 4. unknown, agent unreachable: `TASK_UNREACHABLE`;
+    /// 5. unknown, agent gone: `TASK_GONE_BY_OPERATOR`;
+    /// 6. unknown, agent unknown: `TASK_UNKNOWN`.
+    ///
+    /// A framework that is not partition-aware hears `TASK_LOST` in cases 3–6.
+    /// Every answer comes from the master with reason `RECONCILIATION`.
     fn reconcile_explicit(
         &mut self,
         fid: &FrameworkId,
         questions: Vec<ReconcileTask>,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
+        let Some(leader) = self.leader() else { return };
         let Some(framework) = leader.frameworks.get(fid) else {
             return;
         };
@@ -2298,38 +2509,34 @@ impl Master {
         let mut updates = Vec::new();
         for q in questions {
             if let Some(t) = framework.tasks.get(&q.task_id) {
-                updates.push(StatusUpdate {
-                    latest_state: None,
-                    framework_id: fid.clone(),
-                    task_id: q.task_id.clone(),
-                    agent_id: Some(t.agent_id.clone()),
-                    state: t.state,
-                    reason: Some(Reason::Reconciliation),
-                    source: Source::Master,
-                    uuid: None,
-                    message: None,
-                });
+                updates.push(known_task_answer(fid, &q.task_id, t));
                 continue;
             }
-            // While agents may still re-register after a failover, the master
-            // cannot say a task is unknown: hold the answer.
-            let might_come_back = match &q.agent_id {
+            let recovered = match &q.agent_id {
                 Some(a) => leader.awaiting_reregistration.contains(a),
                 None => !leader.awaiting_reregistration.is_empty(),
             };
-            if might_come_back {
-                // One held answer per task, however often the scheduler asks.
-                let held = (fid.clone(), q);
-                leader.held_reconciliations.insert(held);
+            if recovered {
+                out.event(Event::ReconciliationDropped {
+                    framework_id: fid.clone(),
+                    task_id: q.task_id.clone(),
+                });
                 continue;
             }
-            let registered = q.agent_id.as_ref().is_some_and(|a| {
-                leader.agents.contains_key(a) || leader.registry.gone.contains_key(a)
-            });
-            let state = match (registered, partition_aware) {
-                (true, false) | (false, false) => TaskState::Lost,
-                (true, true) => TaskState::Gone,
-                (false, true) => TaskState::Unknown,
+            let agent = q.agent_id.as_ref();
+            let (aware, why) = if agent.is_some_and(|a| leader.agents.contains_key(a)) {
+                (TaskState::Gone, "task is unknown to the agent")
+            } else if agent.is_some_and(|a| leader.registry.unreachable.contains_key(a)) {
+                (TaskState::Unreachable, "task is unreachable")
+            } else if agent.is_some_and(|a| leader.registry.gone.contains_key(a)) {
+                (TaskState::GoneByOperator, "task is gone")
+            } else {
+                (TaskState::Unknown, "task is unknown")
+            };
+            let state = if partition_aware {
+                aware
+            } else {
+                TaskState::Lost
             };
             updates.push(master_update(
                 fid,
@@ -2337,24 +2544,11 @@ impl Master {
                 q.agent_id.clone(),
                 state,
                 Reason::Reconciliation,
-                "task unknown to the master",
+                why,
             ));
         }
         for update in updates {
             self.send_to_framework(update, out);
-        }
-    }
-
-    fn answer_held_reconciliations(&mut self, out: &mut Out) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        if leader.held_reconciliations.is_empty() {
-            return;
-        }
-        let held = std::mem::take(&mut leader.held_reconciliations);
-        for (fid, q) in held {
-            self.reconcile_explicit(&fid, vec![q], out);
         }
     }
 
@@ -2422,6 +2616,7 @@ impl Master {
                 framework_id,
                 task_id,
             } => self.on_kill(from, framework_id, task_id, out),
+            Message::Teardown { framework_id } => self.on_teardown(ctx, from, framework_id, out),
             Message::Acknowledge {
                 framework_id,
                 agent_id,
@@ -2458,6 +2653,24 @@ fn read_registry() -> CoordOp {
 }
 
 /// A status update the master makes up (no uuid: not acknowledged).
+/// The answer about a task the master knows: its *status-update* state — the
+/// state of the update still being delivered, which may be older than the
+/// latest one while the agent replays its stream (Mesos `Master::reconcile`,
+/// case 1: `task->status_update_state()` when set, else `task->state()`).
+fn known_task_answer(fid: &FrameworkId, task_id: &TaskId, task: &TaskEntry) -> StatusUpdate {
+    StatusUpdate {
+        latest_state: None,
+        framework_id: fid.clone(),
+        task_id: task_id.clone(),
+        agent_id: Some(task.agent_id.clone()),
+        state: task.status_update_state.unwrap_or(task.state),
+        reason: Some(Reason::Reconciliation),
+        source: Source::Master,
+        uuid: None,
+        message: Some("reconciliation: latest task state".into()),
+    }
+}
+
 fn master_update(
     fid: &FrameworkId,
     task_id: &TaskId,

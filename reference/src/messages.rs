@@ -225,6 +225,29 @@ pub enum Message {
         task_id: TaskId,
         uuid: UpdateUuid,
     },
+
+    // ----- scheduler -> master (added last: the wire encoding numbers variants) -----
+    /// A scheduler tears its framework down for good (Mesos `TEARDOWN`,
+    /// `UnregisterFrameworkMessage`): the master removes it at once, as when
+    /// its failover timeout passes (`Master::teardown` → `removeFramework`).
+    Teardown {
+        framework_id: FrameworkId,
+    },
+
+    // ----- master -> agent (added last, as above) -----
+    /// Right after `AgentReregistered`, for an agent the leader already had
+    /// registered: tasks the leader believes run there but the agent did not
+    /// report (a `RunTask` lost on the way, or the agent died before
+    /// checkpointing it). The agent answers each task it does not know with a
+    /// reliable `TASK_DROPPED` (`TASK_LOST` if the framework is not
+    /// partition-aware), reason `RECONCILIATION`, from the agent. Mesos carries
+    /// these as `SlaveReregisteredMessage.reconciliations`
+    /// (`Master::reconcileKnownSlave`, `Slave::reregistered`).
+    AgentReconcileTasks {
+        epoch: u64,
+        framework: Box<FrameworkInfo>,
+        task_ids: Vec<TaskId>,
+    },
 }
 
 impl Message {
@@ -272,11 +295,15 @@ impl Message {
             Message::StoreAck { .. } => "StoreAck",
             Message::StoreRead { .. } => "StoreRead",
             Message::StoreState { .. } => "StoreState",
+            Message::Teardown { .. } => "Teardown",
+            Message::AgentReconcileTasks { .. } => "AgentReconcileTasks",
         }
     }
 
     /// Every kind name, so a scenario file naming an unknown kind can be refused.
-    pub const KINDS: [&'static str; 40] = [
+    pub const KINDS: [&'static str; 42] = [
+        "Teardown",
+        "AgentReconcileTasks",
         "StoreWrite",
         "StoreAck",
         "StoreRead",

@@ -25,8 +25,12 @@ pub struct Registry {
     pub admitted: BTreeMap<AgentId, AdmittedAgent>,
     /// Agents marked unreachable after missing health checks (they may come back).
     pub unreachable: BTreeMap<AgentId, UnreachableAgent>,
-    /// Agents known to be gone for good (a machine that came back with a wiped
-    /// disk); they are never admitted again under that ID.
+    /// Agents an operator marked gone for good (Mesos's `MARK_AGENT_GONE`);
+    /// they are never admitted again under that ID. mesochaos models no
+    /// operator API, so nothing fills this list today; the rules that read it
+    /// (reconciliation's `TASK_GONE_BY_OPERATOR`, refusing a re-registration)
+    /// are kept complete. A wiped machine's old ID is *removed* instead
+    /// ([`RegistryOp::Remove`]), as Mesos does.
     pub gone: BTreeMap<AgentId, GoneAgent>,
 }
 
@@ -68,6 +72,11 @@ pub enum RegistryOp {
     MarkGone {
         agent_id: AgentId,
         at_ms: u64,
+    },
+    /// Mesos's `RemoveSlave`: the agent leaves the registry (a new agent
+    /// registered at its address). Unlike a gone agent it is not remembered.
+    Remove {
+        agent_id: AgentId,
     },
 }
 
@@ -147,6 +156,13 @@ impl Registry {
                     },
                 );
             }
+            RegistryOp::Remove { agent_id } => {
+                if self.admitted.remove(agent_id).is_none()
+                    && self.unreachable.remove(agent_id).is_none()
+                {
+                    return Err(format!("agent {agent_id} is not known"));
+                }
+            }
         }
         Ok(())
     }
@@ -180,5 +196,23 @@ mod tests {
         .unwrap();
         assert!(r.admitted.is_empty() && r.unreachable.is_empty());
         assert_eq!(Registry::decode(&r.encode()).unwrap(), r);
+    }
+
+    #[test]
+    fn a_removed_agent_is_forgotten_not_gone() {
+        let mut r = Registry::default();
+        let id = AgentId::from("e1-S0001");
+        r.apply(&RegistryOp::Admit {
+            agent_id: id.clone(),
+            process: "agent-1".into(),
+            resources: Resources::new(1000, 1024, 0),
+        })
+        .unwrap();
+        let remove = RegistryOp::Remove {
+            agent_id: id.clone(),
+        };
+        r.apply(&remove).unwrap();
+        assert_eq!(r, Registry::default());
+        assert!(r.apply(&remove).is_err(), "removing twice is refused");
     }
 }

@@ -255,6 +255,24 @@ impl AgentResources {
         }
     }
 
+    /// These reservations and volumes on a machine whose configured capacity
+    /// is `total`: whatever is not reserved or in a volume is unreserved. `None`
+    /// if they no longer fit — Mesos's `applyCheckpointedResources` failing,
+    /// "checkpointed resources are incompatible with agent resources".
+    pub fn rebased(&self, total: Resources) -> Option<AgentResources> {
+        let mut pools = self.pools.clone();
+        let unreserved = pools.get(UNRESERVED);
+        pools.take_exact(UNRESERVED, &unreserved);
+        let volumes: u64 = self.volumes.values().map(|v| v.disk_mb).sum();
+        let held = pools.sum().plus(&Resources::new(0, 0, volumes));
+        let free = total.minus(&held)?;
+        pools.add(UNRESERVED, &free);
+        Some(AgentResources {
+            pools,
+            volumes: self.volumes.clone(),
+        })
+    }
+
     /// The machine's capacity: every role's share plus the volumes' disk.
     pub fn total(&self) -> Resources {
         let volumes: u64 = self.volumes.values().map(|v| v.disk_mb).sum();

@@ -284,6 +284,16 @@ pub struct Scheduler {
     /// Tasks whose reconciliation answer has not arrived; offers are declined
     /// until this is empty.
     reconciling: BTreeSet<TaskId>,
+    /// How long to wait before asking again about unanswered tasks. The
+    /// master does not answer a question about a task on an agent that has not
+    /// re-registered after a failover (Mesos `Master::reconcile`, case 2), so
+    /// a scheduler must retry; Mesos's reconciliation guide says to back off
+    /// exponentially. Starts at `status_update_retry`, doubles, capped at
+    /// `registration_backoff_max` (the driver's cap on its other retries: a
+    /// framework should not wait minutes once the answer is there); reset by
+    /// each new reconciliation.
+    #[serde(default)]
+    reconcile_backoff_ms: u64,
     /// The next registration is a failover (this instance takes the framework
     /// over from another one).
     failover: bool,
@@ -323,6 +333,7 @@ impl Scheduler {
             after_next_write: Vec::new(),
             unpersisted: BTreeSet::new(),
             reconciling: BTreeSet::new(),
+            reconcile_backoff_ms: 0,
             failover: false,
             scripted: VecDeque::new(),
         }
@@ -880,6 +891,7 @@ impl Scheduler {
             .filter(|id| !in_flight.is_some_and(|l| l.contains(*id)))
             .cloned()
             .collect();
+        self.reconcile_backoff_ms = self.config.timing.status_update_retry_ms;
         self.send_reconcile(ctx, out);
     }
 
@@ -912,10 +924,15 @@ impl Scheduler {
                 tasks,
             },
         );
-        out.set_timer(
-            SchedulerTimer::ReconcileRetry,
-            ctx.now_ms + self.config.timing.status_update_retry_ms,
-        );
+        let timing = &self.config.timing;
+        let cap = timing
+            .registration_backoff_max_ms
+            .max(timing.status_update_retry_ms);
+        let wait = self
+            .reconcile_backoff_ms
+            .clamp(timing.status_update_retry_ms, cap);
+        self.reconcile_backoff_ms = wait.saturating_mul(2);
+        out.set_timer(SchedulerTimer::ReconcileRetry, ctx.now_ms + wait);
     }
 
     /// Whether `from` is the master we are registered with.
@@ -932,10 +949,19 @@ impl Scheduler {
     }
 
     fn stop(&mut self, ctx: &Context, error: String, out: &mut Out) {
+        self.halt(ctx, error, true, out);
+    }
+
+    /// Stops this instance for good; `disconnect`: close the master link too
+    /// (an aborted driver). A torn-down framework's driver keeps its link open
+    /// so that the teardown it just queued still reaches the master.
+    fn halt(&mut self, ctx: &Context, error: String, disconnect: bool, out: &mut Out) {
         out.event(Event::SchedulerError {
             message: error.clone(),
         });
-        self.disconnect_master(out);
+        if disconnect {
+            self.disconnect_master(out);
+        }
         self.instance = InstanceState::Stopped { error };
         // An aborted driver's process would exit and its session close; this
         // one stays up to be observed, so it withdraws its candidacy itself —
@@ -1190,9 +1216,12 @@ impl Scheduler {
                 killing: false,
                 slot: None,
             });
-        // An older update retried after the task ended (a reconciliation
-        // answer already said it is terminal) does not bring it back to life.
-        let replay = task.state.is_definite() && update.state.is_active();
+        // Once a task is known to be definitely over, nothing changes that: an
+        // older update retried after a reconciliation answer said it ended,
+        // or the master's TASK_UNREACHABLE/TASK_LOST for a finished task
+        // whose agent went away before the finish was acknowledged
+        // (MESOS-8405), says nothing new about it.
+        let replay = task.state.is_definite();
         if !replay {
             task.state = update.state;
             if update.agent_id.is_some() {
@@ -1286,14 +1315,14 @@ impl Scheduler {
         );
     }
 
-    fn on_command(&mut self, command: Command, out: &mut Out) {
+    fn on_command(&mut self, ctx: &Context, command: Command, out: &mut Out) {
         if matches!(self.instance, InstanceState::Stopped { .. }) {
             return;
         }
         match command {
             Command::KillTask { task_id } => self.kill(task_id, out),
             Command::Accept { operations } => self.scripted.push_back(operations),
-            Command::Reconcile { task_ids } => {
+            Command::Reconcile { task_ids, agents } => {
                 let (Some(fid), Some(master)) =
                     (self.state.framework_id.clone(), self.master().cloned())
                 else {
@@ -1302,11 +1331,12 @@ impl Scheduler {
                 let tasks = task_ids
                     .into_iter()
                     .map(|task_id| ReconcileTask {
-                        agent_id: self
-                            .state
-                            .tasks
-                            .get(&task_id)
-                            .and_then(|t| t.agent_id.clone()),
+                        agent_id: agents.get(&task_id).cloned().or_else(|| {
+                            self.state
+                                .tasks
+                                .get(&task_id)
+                                .and_then(|t| t.agent_id.clone())
+                        }),
                         task_id,
                     })
                     .collect();
@@ -1316,6 +1346,20 @@ impl Scheduler {
                         framework_id: fid,
                         tasks,
                     },
+                );
+            }
+            Command::Teardown => {
+                let (Some(fid), Some(master)) =
+                    (self.state.framework_id.clone(), self.master().cloned())
+                else {
+                    return;
+                };
+                out.send(&master, Message::Teardown { framework_id: fid });
+                self.halt(
+                    ctx,
+                    "framework torn down by its scheduler".into(),
+                    false,
+                    out,
                 );
             }
         }
@@ -1434,7 +1478,7 @@ impl Role for Scheduler {
             {
                 self.on_master_link_lost(ctx, out)
             }
-            Input::Command(command) => self.on_command(command, out),
+            Input::Command(command) => self.on_command(ctx, command, out),
             Input::Connected { .. }
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }

@@ -102,4 +102,10 @@ pub struct ReportedTask {
     /// The latest state the agent knows (which may not yet have been
     /// acknowledged by the framework).
     pub state: TaskState,
+    /// The state of the update the agent is delivering — the head of the
+    /// task's status update stream, or the latest state if nothing is pending
+    /// (Mesos's `Task.status_update_state`, which the agent reports on
+    /// re-registration): what a new leader answers reconciliation with.
+    #[serde(default)]
+    pub status_update_state: Option<TaskState>,
 }

@@ -40,6 +40,24 @@ pub struct Timing {
     /// How long a declined offer's resources are not re-offered to the same
     /// framework (`Filters.refuse_seconds`, 5 s by default).
     pub offer_refuse_ms: u64,
+    /// The transport's, not a role's: TCP's user timeout. A connection whose
+    /// sent data stays unacknowledged this long (held across a partition) is
+    /// reset on the sending side. Linux's default with `tcp_retries2 = 15`,
+    /// ≈ 924.6 s; libprocess sets no `TCP_USER_TIMEOUT` of its own.
+    #[serde(default = "default_tcp_user_timeout_ms")]
+    pub tcp_user_timeout_ms: u64,
+    /// The transport's: how long a connect waits for an answer across a cut or
+    /// to a powered-off machine (Linux, `tcp_syn_retries = 6`: ≈ 127 s).
+    #[serde(default = "default_tcp_connect_timeout_ms")]
+    pub tcp_connect_timeout_ms: u64,
+}
+
+fn default_tcp_user_timeout_ms() -> u64 {
+    924_600
+}
+
+fn default_tcp_connect_timeout_ms() -> u64 {
+    127_000
 }
 
 impl Default for Timing {
@@ -57,6 +75,8 @@ impl Default for Timing {
             registration_backoff_max_ms: 60_000,
             allocation_interval_ms: 1_000,
             offer_refuse_ms: 5_000,
+            tcp_user_timeout_ms: default_tcp_user_timeout_ms(),
+            tcp_connect_timeout_ms: default_tcp_connect_timeout_ms(),
         }
     }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use mesochaos_reference::agent::{Agent, AgentConfig, AgentTimer, TaskKey};
+use mesochaos_reference::agent::{Agent, AgentConfig, AgentTimer, ReconfigurationPolicy, TaskKey};
 use mesochaos_reference::checkpoint::{
     decode_records, updates_path, AgentState, StreamRecord, STATE_PATH,
 };
@@ -33,6 +33,7 @@ fn config(boot_id: &str) -> AgentConfig {
         timing: Timing::default(),
         boot_id: boot_id.into(),
         bug: None,
+        reconfiguration_policy: ReconfigurationPolicy::Equal,
     }
 }
 
@@ -178,6 +179,34 @@ fn detect_and_register(rig: &mut Rig<Agent>) -> Vec<Output<AgentTimer>> {
         "{outs:?}"
     );
     outs.extend(rig.connected(MASTER));
+    outs.extend(rig.timer(AgentTimer::RegisterRetry));
+    outs
+}
+
+/// Starts an agent recovered with tasks and lets its recovery complete. Such an
+/// agent detects the master only once the executor re-registration window has
+/// closed (Mesos `Slave::_recover`, MESOS-7539): it must not dial before. Then
+/// it dials `master` and sends the first registration message. Returns every
+/// output since the start.
+fn recover_then_register(rig: &mut Rig<Agent>, master: &str) -> Vec<Output<AgentTimer>> {
+    let start = rig.now;
+    let mut outs = rig.start();
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Connect { .. })),
+        "no master detection before recovery completes: {outs:?}"
+    );
+    let closes = start + Timing::default().executor_reregistration_timeout_ms;
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::ExecutorReregisterTimeout),
+        Some(closes)
+    );
+    let done = rig.at(closes).timer(AgentTimer::ExecutorReregisterTimeout);
+    assert!(
+        done.contains(&Output::Connect { to: master.into() }),
+        "{done:?}"
+    );
+    outs.extend(done);
+    outs.extend(rig.connected(master));
     outs.extend(rig.timer(AgentTimer::RegisterRetry));
     outs
 }
@@ -535,7 +564,14 @@ fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
         timer_at(&outs, &AgentTimer::ExecutorReregisterTimeout),
         Some(10_000 + Timing::default().executor_reregistration_timeout_ms)
     );
-    rig.msg(
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::Connect { .. })),
+        "no master detection before recovery completes"
+    );
+    // The executor host is back at once; the agent still waits the whole
+    // window before it detects the master (Mesos `Slave::_recover`,
+    // MESOS-7539: recovery completes in `reregisterExecutorTimeout`).
+    let back = rig.at(10_005).msg(
         EXECUTORS,
         Message::RegisterExecutorHost {
             tasks: vec![ExecutorTaskReport {
@@ -545,6 +581,27 @@ fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
             }],
             unacknowledged: vec![],
         },
+    );
+    assert!(
+        !back.iter().any(|o| matches!(o, Output::Connect { .. }))
+            && !back.iter().any(|o| matches!(
+                o,
+                Output::CancelTimer {
+                    timer: AgentTimer::ExecutorReregisterTimeout
+                }
+            )),
+        "{back:?}"
+    );
+    let done = rig
+        .at(10_000 + Timing::default().executor_reregistration_timeout_ms)
+        .timer(AgentTimer::ExecutorReregisterTimeout);
+    assert!(done.contains(&Output::Connect {
+        to: "master-2".into()
+    }));
+    assert_eq!(
+        rig.role.tasks()[&fid()][&TaskId::from("web-0001")].state,
+        TaskState::Running,
+        "a task whose executor is back is not lost"
     );
     rig.connected("master-2");
     let outs = rig.timer(AgentTimer::RegisterRetry);
@@ -559,6 +616,9 @@ fn recovered_agent_keeps_its_id_and_tasks_and_reregisters_with_them() {
                 framework_id: fid(),
                 info: task_info("web-0001"),
                 state: TaskState::Running,
+                // A restarted agent has forwarded nothing yet (Mesos sets
+                // `status_update_state` in `Slave::forward`).
+                status_update_state: None,
             }],
         }]
     );
@@ -602,23 +662,24 @@ fn recovered_tasks_are_lost_if_the_executor_host_does_not_return_in_time() {
     );
 }
 
-// Mesos: a checkpoint from an earlier boot means the machine rebooted and its
-// executors died: the agent reports its tasks lost (REASON_AGENT_RESTARTED).
+// Mesos 1.4+: a checkpoint from an earlier boot means the machine rebooted and
+// its executors died: the agent keeps its ID, finds no container for them and
+// reports each task TASK_FAILED, reason EXECUTOR_TERMINATED, from the agent
+// (`Slave::executorTerminated`; `SlaveRecoveryTest.RebootWithExecutorPidReused`).
 #[test]
-fn recovered_agent_after_a_reboot_reports_its_tasks_lost() {
+fn recovered_agent_after_a_reboot_reports_its_tasks_failed() {
     let (_, outs) = agent_running_one_task();
     let mut rig = Rig::new(
         Agent::recover(config("boot-2"), &disk(&outs)),
         FakeCoordinator::new().with_master(1, MASTER),
     );
-    let outs = rig.start();
+    recover_then_register(&mut rig, MASTER);
     let task = &rig.role.tasks()[&fid()][&TaskId::from("web-0001")];
-    assert_eq!(task.state, TaskState::Lost);
+    assert_eq!(task.state, TaskState::Failed);
     assert_eq!(
         task.pending_updates.front().unwrap().reason,
-        Some(Reason::AgentRestarted)
+        Some(Reason::ExecutorTerminated)
     );
-    assert!(timer_at(&outs, &AgentTimer::ExecutorReregisterTimeout).is_none());
 }
 
 // Mesos: after a failover the agent re-registers reporting each task's latest
@@ -663,6 +724,9 @@ fn agent_reports_latest_state_then_replays_oldest_unacknowledged_update_to_a_new
         [Message::ReregisterAgent { tasks, .. }] => {
             assert_eq!(tasks.len(), 1);
             assert_eq!(tasks[0].state, TaskState::Finished, "the latest state");
+            // And the state of the update it last forwarded (the unacknowledged
+            // TASK_RUNNING): what the new leader answers reconciliation with.
+            assert_eq!(tasks[0].status_update_state, Some(TaskState::Running));
         }
         other => panic!("{other:?}"),
     }
@@ -857,7 +921,18 @@ fn the_retry_backoff_is_not_checkpointed_and_restarts_at_ten_seconds() {
         FakeCoordinator::new().with_master(1, MASTER),
     );
     rig.at(40_000);
-    let mut outs = detect_and_register(&mut rig);
+    rig.msg(
+        EXECUTORS,
+        Message::RegisterExecutorHost {
+            tasks: vec![ExecutorTaskReport {
+                framework_id: fid(),
+                task_id: "web-0001".into(),
+                state: TaskState::Starting,
+            }],
+            unacknowledged: vec![],
+        },
+    );
+    let mut outs = recover_then_register(&mut rig, MASTER);
     outs.extend(rig.msg(
         MASTER,
         Message::AgentReregistered {
@@ -870,4 +945,342 @@ fn the_retry_backoff_is_not_checkpointed_and_restarts_at_ten_seconds() {
         Some(rig.now + Timing::default().status_update_retry_ms),
         "the backoff starts over"
     );
+}
+
+/// The executor host re-registers with a recovered agent reporting `tasks`.
+fn executor_host_back(tasks: &[(&str, TaskState)]) -> Message {
+    Message::RegisterExecutorHost {
+        tasks: tasks
+            .iter()
+            .map(|(id, state)| ExecutorTaskReport {
+                framework_id: fid(),
+                task_id: (*id).into(),
+                state: *state,
+            })
+            .collect(),
+        unacknowledged: vec![],
+    }
+}
+
+fn kills_in_executor(outs: &[Output<AgentTimer>]) -> Vec<String> {
+    sent_to(outs, EXECUTORS)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::KillTaskInExecutor { task_id, .. } => Some(task_id.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+// Mesos `Slave::reregisterExecutorTimeout` destroys the container of an executor
+// that did not re-register in time before reporting its tasks: a late executor
+// host must not keep running a task the agent already declared ended.
+#[test]
+fn an_executor_host_back_after_the_window_has_its_ended_tasks_killed() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    ));
+    let mut rig = Rig::new(
+        Agent::recover(config("boot-1"), &disk(&outs)),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    recover_then_register(&mut rig, MASTER);
+    assert_eq!(
+        rig.role.tasks()[&fid()][&TaskId::from("web-0001")].state,
+        TaskState::Lost
+    );
+    let outs = rig.msg(
+        EXECUTORS,
+        executor_host_back(&[("web-0001", TaskState::Running)]),
+    );
+    assert_eq!(kills_in_executor(&outs), ["web-0001"]);
+}
+
+// Mesos `Slave::reregisterExecutor`: a task still STAGING that the re-registered
+// executor does not know never reached it — TASK_LOST (TASK_DROPPED if
+// partition-aware), reason AGENT_RESTARTED; a running task whose executor is
+// back without it died with it — TASK_FAILED, reason EXECUTOR_TERMINATED.
+#[test]
+fn tasks_an_executor_host_does_not_report_are_dropped_or_failed() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    ));
+    outs.extend(rig.msg(MASTER, run_task(1, "web-0002")));
+    let mut rig = Rig::new(
+        Agent::recover(config("boot-1"), &disk(&outs)),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    rig.start();
+    rig.msg(EXECUTORS, executor_host_back(&[]));
+    let tasks = &rig.role.tasks()[&fid()];
+    let head = |id: &str| {
+        let t = &tasks[&TaskId::from(id)];
+        let u = t.pending_updates.back().unwrap();
+        (t.state, u.reason, u.source)
+    };
+    assert_eq!(
+        head("web-0001"),
+        (
+            TaskState::Failed,
+            Some(Reason::ExecutorTerminated),
+            Source::Agent
+        )
+    );
+    assert_eq!(
+        head("web-0002"),
+        (TaskState::Lost, Some(Reason::AgentRestarted), Source::Agent)
+    );
+}
+
+// Mesos `Slave::reregistered`: a task the master asks about that the agent does
+// not know is answered with TASK_LOST (TASK_DROPPED if partition-aware), reason
+// RECONCILIATION, from the agent, through the reliable status update stream;
+// its acknowledgement ends the stream.
+#[test]
+fn an_unknown_task_the_master_asks_about_gets_a_reliable_agent_update() {
+    let (mut rig, _) = registered_agent();
+    let outs = rig.at(5_000).msg(
+        MASTER,
+        Message::AgentReconcileTasks {
+            epoch: 1,
+            framework: Box::new(framework()),
+            task_ids: vec!["web-0042".into()],
+        },
+    );
+    let sent: Vec<StatusUpdate> = sent_to(&outs, MASTER)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::StatusUpdate { update } => Some(update),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    let update = &sent[0];
+    assert_eq!(
+        (update.state, update.reason, update.source),
+        (TaskState::Lost, Some(Reason::Reconciliation), Source::Agent)
+    );
+    let uuid = update.uuid.clone().expect("a reliable update");
+    assert!(
+        !log_records(&outs, "web-0042").is_empty(),
+        "checkpointed like any update"
+    );
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::StatusRetry(key("web-0042"))),
+        Some(5_000 + Timing::default().status_update_retry_ms)
+    );
+    rig.msg(
+        MASTER,
+        Message::StatusUpdateAcknowledgement {
+            epoch: 1,
+            framework_id: fid(),
+            task_id: "web-0042".into(),
+            uuid,
+        },
+    );
+    assert!(!rig
+        .role
+        .tasks()
+        .get(&fid())
+        .is_some_and(|t| t.contains_key(&TaskId::from("web-0042"))));
+}
+
+// Mesos `Slave::runTask` / `Slave::killTask`: an agent that lost its master link
+// and is re-registering with the master it detected still carries out that
+// master's kills and launches (it checks only the sender); a shutdown of a
+// framework waits for the re-registration (`Slave::shutdownFramework`).
+#[test]
+fn a_reregistering_agent_obeys_kills_from_the_detected_master_but_not_shutdowns() {
+    let (mut rig, _) = agent_running_one_task();
+    rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    );
+    rig.step(mesochaos_reference::Input::Disconnected {
+        peer: MASTER.into(),
+    });
+    let outs = rig.msg(
+        MASTER,
+        Message::ShutdownFramework {
+            epoch: 1,
+            framework_id: fid(),
+        },
+    );
+    assert_eq!(ignored(&outs, "ShutdownFramework").len(), 1);
+    let outs = rig.msg(
+        MASTER,
+        Message::KillTask {
+            epoch: 1,
+            framework_id: fid(),
+            task_id: "web-0001".into(),
+        },
+    );
+    assert_eq!(
+        sent_to(&outs, EXECUTORS),
+        vec![Message::KillTaskInExecutor {
+            framework_id: fid(),
+            task_id: "web-0001".into()
+        }]
+    );
+    let outs = rig.msg(
+        "master-2",
+        Message::KillTask {
+            epoch: 2,
+            framework_id: fid(),
+            task_id: "web-0001".into(),
+        },
+    );
+    assert_eq!(
+        ignored(&outs, "KillTask").len(),
+        1,
+        "not the detected master"
+    );
+}
+
+// Mesos `Slave::killTask`: a kill for a task of a framework the agent runs but
+// has no executor for (its RunTask was lost) is answered TASK_LOST (TASK_DROPPED
+// if partition-aware), reason EXECUTOR_TERMINATED, reliably, from the agent; a
+// kill for a framework the agent does not know is ignored.
+#[test]
+fn a_kill_for_a_task_the_agent_never_got_is_answered_lost() {
+    let (mut rig, _) = agent_running_one_task();
+    let outs = rig.msg(
+        MASTER,
+        Message::KillTask {
+            epoch: 1,
+            framework_id: fid(),
+            task_id: "web-0099".into(),
+        },
+    );
+    let updates: Vec<StatusUpdate> = sent_to(&outs, MASTER)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::StatusUpdate { update } => Some(update),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        (updates[0].state, updates[0].reason, updates[0].source),
+        (
+            TaskState::Lost,
+            Some(Reason::ExecutorTerminated),
+            Source::Agent
+        )
+    );
+    assert!(updates[0].uuid.is_some(), "reliable");
+    let outs = rig.msg(
+        MASTER,
+        Message::KillTask {
+            epoch: 1,
+            framework_id: "e1-F0009".into(),
+            task_id: "other-0001".into(),
+        },
+    );
+    assert!(sent_to(&outs, MASTER).is_empty());
+}
+
+// Mesos `TaskStatusUpdateStream::update`: an update the framework already
+// acknowledged, resent by the executor (the agent's acknowledgement to it was
+// lost), is acknowledged again and dropped — also by an agent restarted from
+// its checkpoint — never delivered twice.
+#[test]
+fn an_acknowledged_update_resent_by_the_executor_is_not_delivered_again() {
+    let (mut rig, mut outs) = agent_running_one_task();
+    outs.extend(rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    ));
+    outs.extend(rig.msg(MASTER, ack(1, "web-0001", 1)));
+    let again = rig.msg(
+        EXECUTORS,
+        executor_update("web-0001", TaskState::Running, 1),
+    );
+    assert!(sent_to(&again, MASTER).is_empty(), "{again:?}");
+    assert_eq!(
+        sent_to(&again, EXECUTORS).len(),
+        1,
+        "acknowledged to the executor again"
+    );
+    // The same after a restart: the log's Ack record is remembered.
+    let mut rig = Rig::new(
+        Agent::recover(config("boot-1"), &disk(&outs)),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    rig.start();
+    let outs = rig.msg(
+        EXECUTORS,
+        Message::RegisterExecutorHost {
+            tasks: vec![ExecutorTaskReport {
+                framework_id: fid(),
+                task_id: "web-0001".into(),
+                state: TaskState::Running,
+            }],
+            unacknowledged: vec![match executor_update("web-0001", TaskState::Running, 1) {
+                Message::ExecutorStatusUpdate { update } => update,
+                _ => unreachable!(),
+            }],
+        },
+    );
+    assert!(rig.role.tasks()[&fid()][&TaskId::from("web-0001")]
+        .pending_updates
+        .is_empty());
+    assert!(log_records(&outs, "web-0001").is_empty());
+}
+
+// Mesos `Slave::recover` / `Slave::compatible` with `--reconfiguration_policy`:
+// a process restart with changed resources fails recovery under `equal` (the
+// agent exits); `additive` allows growth and keeps the ID, the new capacity
+// unreserved; after a reboot an incompatible change makes a new agent.
+#[test]
+fn changed_resources_across_a_restart_follow_the_reconfiguration_policy() {
+    let (_, outs) = registered_agent();
+    let files = disk(&outs);
+    let bigger = Resources::new(8000, 8192, 1000);
+    let smaller = Resources::new(2000, 8192, 1000);
+    let with = |resources, policy, boot: &str| AgentConfig {
+        resources,
+        reconfiguration_policy: policy,
+        ..config(boot)
+    };
+    // equal: any change fails recovery; the process exits at once.
+    let mut rig = Rig::new(
+        Agent::recover(with(bigger, ReconfigurationPolicy::Equal, "boot-1"), &files),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    let outs = rig.start();
+    let exited = exits(&outs);
+    assert_eq!(exited.len(), 1, "{outs:?}");
+    assert!(exited[0].contains("incompatible agent info"), "{exited:?}");
+    // additive: growth keeps the ID, the added capacity is unreserved.
+    let agent = Agent::recover(
+        with(bigger, ReconfigurationPolicy::Additive, "boot-1"),
+        &files,
+    );
+    assert_eq!(agent.agent_id(), Some(&AgentId::from("e1-S0001")));
+    assert_eq!(agent.resources(), &AgentResources::unreserved(bigger));
+    // additive does not allow shrinking.
+    let mut rig = Rig::new(
+        Agent::recover(
+            with(smaller, ReconfigurationPolicy::Additive, "boot-1"),
+            &files,
+        ),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    assert_eq!(exits(&rig.start()).len(), 1);
+    // After a reboot an incompatible change makes a new agent (no ID, no tasks).
+    let agent = Agent::recover(
+        with(smaller, ReconfigurationPolicy::Equal, "boot-2"),
+        &files,
+    );
+    assert_eq!(agent.agent_id(), None);
+    assert!(agent.tasks().is_empty());
+    assert_eq!(agent.resources(), &AgentResources::unreserved(smaller));
+    // Unchanged resources recover as before.
+    let agent = Agent::recover(config("boot-1"), &files);
+    assert_eq!(agent.agent_id(), Some(&AgentId::from("e1-S0001")));
 }

@@ -11,8 +11,10 @@ use mesochaos_reference::master::{
     AgentView, FrameworkView, Master, MasterConfig, MasterTimer, Phase, RebuiltView,
     RemovedAgentPolicy, TaskView,
 };
-use mesochaos_reference::messages::{CoordOp, Offer, Operation, WatchKind};
-use mesochaos_reference::registry::{AdmittedAgent, Registry, REGISTRY_PATH};
+use mesochaos_reference::messages::{CoordOp, Offer, Operation, ReconcileTask, WatchKind};
+use mesochaos_reference::registry::{
+    AdmittedAgent, GoneAgent, Registry, UnreachableAgent, REGISTRY_PATH,
+};
 use mesochaos_reference::resources::{AgentResources, RoleResources};
 use mesochaos_reference::task::{ReportedTask, StatusUpdate, TaskInfo, Workload};
 use mesochaos_reference::{
@@ -74,6 +76,11 @@ fn elected() -> Rig<Master> {
 /// An elected leader with `agent-1` (4 cpus) admitted and framework `web`
 /// registered by `scheduler-web`.
 fn leader_with_agent_and_framework() -> (Rig<Master>, AgentId, FrameworkId) {
+    leader_with_agent_and(framework_info(None))
+}
+
+/// As [`leader_with_agent_and_framework`], with the framework registering `info`.
+fn leader_with_agent_and(info: FrameworkInfo) -> (Rig<Master>, AgentId, FrameworkId) {
     let mut rig = elected();
     let outs = rig.msg(
         AGENT,
@@ -86,12 +93,7 @@ fn leader_with_agent_and_framework() -> (Rig<Master>, AgentId, FrameworkId) {
         [Message::AgentRegistered { epoch: 1, agent_id }] => agent_id.clone(),
         other => panic!("expected AgentRegistered, got {other:?}"),
     };
-    let outs = rig.msg(
-        SCHEDULER,
-        Message::RegisterFramework {
-            info: framework_info(None),
-        },
-    );
+    let outs = rig.msg(SCHEDULER, Message::RegisterFramework { info });
     let fid = match &sent_to(&outs, SCHEDULER)[..] {
         [Message::FrameworkRegistered {
             epoch: 1,
@@ -384,6 +386,7 @@ fn reported(id: &str, resources: Resources, state: TaskState) -> ReportedTask {
         framework_id: "e1-F0001".into(),
         info: task(id, resources),
         state,
+        status_update_state: None,
     }
 }
 
@@ -1095,6 +1098,7 @@ fn unreachable_agent_that_reregisters_is_readmitted_and_its_tasks_come_back() {
                 framework_id: fid.clone(),
                 info: task("web-0001", cpus(1)),
                 state: TaskState::Running,
+                status_update_state: None,
             }],
         },
     );
@@ -1295,6 +1299,7 @@ fn a_framework_known_only_from_agents_is_never_timed_out() {
                 framework_id: "e1-F0001".into(),
                 info: task("web-0001", cpus(1)),
                 state: TaskState::Running,
+                status_update_state: None,
             }],
         },
     );
@@ -1319,9 +1324,14 @@ fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() 
     let outs = rig
         .at(62_000)
         .timer(MasterTimer::FrameworkFailover(fid.clone()));
-    assert!(
-        sent_to(&outs, AGENT).is_empty(),
-        "the agent is not connected"
+    // Mesos `Master::removeFramework` tells every registered agent, connected
+    // or not; to a disconnected one the message is lost in transit.
+    assert_eq!(
+        sent_to(&outs, AGENT),
+        vec![Message::ShutdownFramework {
+            epoch: 1,
+            framework_id: fid.clone()
+        }]
     );
     let outs = rig.at(70_000).msg(
         AGENT,
@@ -1334,16 +1344,31 @@ fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() 
                 framework_id: fid.clone(),
                 info: task("web-0001", cpus(1)),
                 state: TaskState::Running,
+                status_update_state: None,
             }],
         },
     );
-    let to_agent = sent_to(&outs, AGENT);
-    assert!(to_agent.contains(&Message::ShutdownFramework {
-        epoch: 1,
-        framework_id: fid.clone()
-    }));
+    // `AgentReregistered` first: an agent ignores a shutdown from a master it
+    // is not registered with (`Master::reconcileKnownSlave` sends
+    // `SlaveReregisteredMessage`, then kills, then `ShutdownFrameworkMessage`).
+    assert_eq!(
+        sent_to(&outs, AGENT),
+        vec![
+            Message::AgentReregistered {
+                epoch: 1,
+                agent_id: agent_id.clone()
+            },
+            Message::ShutdownFramework {
+                epoch: 1,
+                framework_id: fid.clone()
+            }
+        ]
+    );
     let leader = rig.role.leader().unwrap();
     assert!(leader.frameworks.is_empty());
+    let completed = &leader.completed_frameworks[&fid].tasks[&TaskId::from("web-0001")];
+    assert_eq!(completed.state, TaskState::Killed);
+    assert_eq!(completed.reason, Some(Reason::FrameworkRemoved));
     assert_eq!(leader.agents[&agent_id].used.sum(), Resources::default());
 }
 
@@ -1391,4 +1416,605 @@ fn implicit_reconciliation_includes_terminal_tasks_until_acknowledged() {
     );
     let outs = rig.at(2_300).msg(SCHEDULER, reconcile);
     assert!(updates_to_scheduler(&outs).is_empty());
+}
+
+// ----- fidelity: kills, framework removal, reconciliation (issue 12) -----
+
+/// The `ReregisterAgent` message agent-1 sends reporting `web-0001` in `state`.
+fn agent_reports_web_0001(
+    rig: &Rig<Master>,
+    agent_id: &AgentId,
+    fid: &FrameworkId,
+    state: TaskState,
+) -> Message {
+    Message::ReregisterAgent {
+        agent_id: agent_id.clone(),
+        resources: AgentResources::unreserved(AGENT_TOTAL),
+        boot_id: "boot-1".into(),
+        frameworks: vec![rig.role.leader().unwrap().frameworks[fid].info.clone()],
+        tasks: vec![ReportedTask {
+            framework_id: fid.clone(),
+            info: task("web-0001", cpus(1)),
+            state,
+            status_update_state: None,
+        }],
+    }
+}
+
+fn kill(fid: &FrameworkId, id: &str) -> Message {
+    Message::Kill {
+        framework_id: fid.clone(),
+        task_id: id.into(),
+    }
+}
+
+// Mesos `Master::kill` records the kill in `slave->killedTasks` even when the
+// agent is disconnected ("Kill will be retried if the agent reregisters"), and
+// `Master::reconcileKnownSlave` sends `SlaveReregisteredMessage`, then a
+// `KillTaskMessage` for each such task the agent still reports non-terminal.
+#[test]
+fn a_kill_while_the_agent_is_disconnected_is_sent_when_it_reregisters() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    rig.at(2_000)
+        .raw(Input::Disconnected { peer: AGENT.into() });
+    let outs = rig.at(3_000).msg(SCHEDULER, kill(&fid, "web-0001"));
+    assert!(
+        sent_to(&outs, AGENT).is_empty(),
+        "the agent is disconnected"
+    );
+    assert!(
+        updates_to_scheduler(&outs).is_empty(),
+        "a known task's kill is not answered by reconciliation"
+    );
+    let leader = rig.role.leader().unwrap();
+    assert!(leader.agents[&agent_id]
+        .killed_tasks
+        .contains(&(fid.clone(), TaskId::from("web-0001"))));
+
+    let rereg = agent_reports_web_0001(&rig, &agent_id, &fid, TaskState::Running);
+    let outs = rig.at(9_000).msg(AGENT, rereg);
+    assert_eq!(
+        sent_to(&outs, AGENT),
+        vec![
+            Message::AgentReregistered {
+                epoch: 1,
+                agent_id: agent_id.clone()
+            },
+            Message::KillTask {
+                epoch: 1,
+                framework_id: fid.clone(),
+                task_id: "web-0001".into()
+            }
+        ]
+    );
+}
+
+// Mesos: a kill to a connected agent is sent at once, and again on every
+// request (the previous one may have been lost without a re-registration); an
+// agent that reports the task terminal is not told again; once the terminal
+// update is acknowledged the task leaves `killedTasks` (`Master::removeTask`).
+#[test]
+fn a_kill_is_remembered_until_the_task_is_removed() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    for at in [2_000, 2_100] {
+        let outs = rig.at(at).msg(SCHEDULER, kill(&fid, "web-0001"));
+        assert_eq!(
+            sent_to(&outs, AGENT),
+            vec![Message::KillTask {
+                epoch: 1,
+                framework_id: fid.clone(),
+                task_id: "web-0001".into()
+            }]
+        );
+    }
+    // A repeated re-registration reporting the task killed: no kill again.
+    let rereg = agent_reports_web_0001(&rig, &agent_id, &fid, TaskState::Killed);
+    let outs = rig.at(2_200).msg(AGENT, rereg);
+    assert!(!sent_to(&outs, AGENT)
+        .iter()
+        .any(|m| matches!(m, Message::KillTask { .. })));
+    let killed = Message::StatusUpdate {
+        update: StatusUpdate {
+            latest_state: Some(TaskState::Killed),
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+            agent_id: Some(agent_id.clone()),
+            state: TaskState::Killed,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new("web-0001#2")),
+            message: None,
+        },
+    };
+    rig.at(2_300).msg(AGENT, killed);
+    rig.at(2_400).msg(
+        SCHEDULER,
+        Message::Acknowledge {
+            framework_id: fid.clone(),
+            agent_id: agent_id.clone(),
+            task_id: "web-0001".into(),
+            uuid: UpdateUuid::new("web-0001#2"),
+        },
+    );
+    let leader = rig.role.leader().unwrap();
+    assert!(leader.agents[&agent_id].killed_tasks.is_empty());
+    let done = &leader.frameworks[&fid].completed_tasks[&TaskId::from("web-0001")];
+    assert_eq!(done.state, TaskState::Killed);
+}
+
+// Mesos: `killedTasks` is soft state of the agent's entry: an agent marked
+// unreachable loses it, so a kill sent before is not repeated when it comes
+// back (its task is reported again instead, and the framework may kill again).
+#[test]
+fn an_unreachable_agent_forgets_its_pending_kills() {
+    let (mut rig, agent_id, fid) = leader_with_a_launched_task();
+    rig.at(1_500)
+        .raw(Input::Disconnected { peer: AGENT.into() });
+    rig.at(1_600).msg(SCHEDULER, kill(&fid, "web-0001"));
+    miss_pings(
+        &mut rig,
+        &agent_id,
+        Timing::default().max_agent_ping_timeouts + 1,
+    );
+    let rereg = agent_reports_web_0001(&rig, &agent_id, &fid, TaskState::Running);
+    let outs = rig.msg(AGENT, rereg);
+    assert_eq!(
+        sent_to(&outs, AGENT),
+        vec![Message::AgentReregistered {
+            epoch: 1,
+            agent_id: agent_id.clone()
+        }]
+    );
+}
+
+// Mesos `Master::__removeSlave` keeps an unreachable agent's tasks among the
+// framework's unreachable tasks, and `Master::removeFramework` completes them:
+// `TASK_KILLED` (`REASON_FRAMEWORK_REMOVED`) for a `TASK_UNREACHABLE` task, but
+// `Master::updateTask` never overwrites a terminal state, so a task a framework
+// that is not partition-aware was told is `TASK_LOST` stays `TASK_LOST`.
+#[test]
+fn a_removed_framework_completes_its_unreachable_tasks() {
+    for partition_aware in [false, true] {
+        let mut info = framework_info(None);
+        info.partition_aware = partition_aware;
+        let (mut rig, agent_id, fid) = leader_with_agent_and(info);
+        let offer = allocate(rig.at(1_000)).remove(0);
+        rig.msg(
+            SCHEDULER,
+            accept(&fid, &offer.offer_id, vec![task("web-0001", cpus(1))]),
+        );
+        miss_pings(
+            &mut rig,
+            &agent_id,
+            Timing::default().max_agent_ping_timeouts + 1,
+        );
+        let leader = rig.role.leader().unwrap();
+        let unreachable = &leader.frameworks[&fid].unreachable_tasks[&TaskId::from("web-0001")];
+        let told = if partition_aware {
+            TaskState::Unreachable
+        } else {
+            TaskState::Lost
+        };
+        assert_eq!(unreachable.state, told);
+        assert_eq!(unreachable.agent_id, agent_id);
+
+        let now = rig.now;
+        rig.at(now).raw(Input::Disconnected {
+            peer: SCHEDULER.into(),
+        });
+        rig.at(now + 60_000)
+            .timer(MasterTimer::FrameworkFailover(fid.clone()));
+        let leader = rig.role.leader().unwrap();
+        let done = &leader.completed_frameworks[&fid].tasks[&TaskId::from("web-0001")];
+        let expected = if partition_aware {
+            (TaskState::Killed, Some(Reason::FrameworkRemoved))
+        } else {
+            (TaskState::Lost, Some(Reason::AgentRemoved))
+        };
+        assert_eq!((done.state, done.reason), expected, "{partition_aware}");
+    }
+}
+
+// Mesos `Master::reconcile`, case 1: a known task is answered with its
+// *status-update* state — the update the agent is still delivering — not its
+// latest state.
+#[test]
+fn reconciliation_answers_a_known_task_with_its_status_update_state() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    // The agent delivers TASK_STARTING while the task has already finished.
+    let starting = Message::StatusUpdate {
+        update: StatusUpdate {
+            latest_state: Some(TaskState::Finished),
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+            agent_id: Some(agent_id.clone()),
+            state: TaskState::Starting,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new("web-0001#1")),
+            message: None,
+        },
+    };
+    rig.at(2_000).msg(AGENT, starting);
+    for tasks in [
+        vec![],
+        vec![ReconcileTask {
+            task_id: "web-0001".into(),
+            agent_id: None,
+        }],
+    ] {
+        let outs = rig.at(2_100).msg(
+            SCHEDULER,
+            Message::Reconcile {
+                framework_id: fid.clone(),
+                tasks,
+            },
+        );
+        let answers = updates_to_scheduler(&outs);
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].state, TaskState::Starting);
+        assert_eq!(answers[0].source, Source::Master);
+        assert_eq!(answers[0].reason, Some(Reason::Reconciliation));
+    }
+}
+
+/// A new leader (epoch 2) whose registry lists `e1-S0001` (not re-registered
+/// yet), `e1-S0009` unreachable and `e1-S0008` gone, with framework `web`
+/// (partition-aware or not) re-registered.
+fn new_leader_with_recovered_agent(partition_aware: bool) -> (Rig<Master>, FrameworkId) {
+    let mut registry = registry_with_agent("e1-S0001");
+    registry.unreachable.insert(
+        "e1-S0009".into(),
+        UnreachableAgent {
+            process: "agent-9".into(),
+            since_ms: 0,
+        },
+    );
+    registry.gone.insert(
+        "e1-S0008".into(),
+        GoneAgent {
+            process: "agent-8".into(),
+            since_ms: 0,
+        },
+    );
+    let coord = FakeCoordinator::new()
+        .with_next_sequence(2)
+        .with_registry(&registry, 3);
+    let (mut rig, _) = started("master-2", coord);
+    let fid = FrameworkId::from("e1-F0001");
+    let mut info = framework_info(Some(fid.as_str()));
+    info.partition_aware = partition_aware;
+    rig.at(100).msg(
+        SCHEDULER,
+        Message::ReregisterFramework {
+            info,
+            failover: false,
+        },
+    );
+    (rig, fid)
+}
+
+fn reconcile_one(
+    rig: &mut Rig<Master>,
+    fid: &FrameworkId,
+    agent: Option<&str>,
+) -> Vec<StatusUpdate> {
+    let outs = rig.msg(
+        SCHEDULER,
+        Message::Reconcile {
+            framework_id: fid.clone(),
+            tasks: vec![ReconcileTask {
+                task_id: "web-0042".into(),
+                agent_id: agent.map(AgentId::from),
+            }],
+        },
+    );
+    updates_to_scheduler(&outs)
+}
+
+// Mesos `ReconciliationTest.RecoveredAgent` and `Master::reconcile` case 2: a
+// question about an unknown task on an agent recovered from the registry that
+// has not re-registered — or, with no agent named, while any such agent exists —
+// gets *no* answer; the framework must ask again.
+#[test]
+fn reconciliation_about_a_recovered_agent_is_not_answered() {
+    let (mut rig, fid) = new_leader_with_recovered_agent(true);
+    assert!(reconcile_one(&mut rig, &fid, Some("e1-S0001")).is_empty());
+    assert!(reconcile_one(&mut rig, &fid, None).is_empty());
+    // Nothing is held back either: the agent's re-registration answers nothing.
+    let outs = rig.at(5_000).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![],
+            tasks: vec![],
+        },
+    );
+    assert!(updates_to_scheduler(&outs).is_empty());
+    // Asked again, now the agent is registered: TASK_GONE.
+    let answers = reconcile_one(&mut rig, &fid, Some("e1-S0001"));
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].state, TaskState::Gone);
+}
+
+// Mesos `Master::reconcile`, cases 4–6 for a partition-aware framework, and
+// `TASK_LOST` for one that is not.
+#[test]
+fn reconciliation_about_unreachable_gone_and_unknown_agents() {
+    let (mut rig, fid) = new_leader_with_recovered_agent(true);
+    rig.at(5_000).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![],
+            tasks: vec![],
+        },
+    );
+    let state = |rig: &mut Rig<Master>, agent| reconcile_one(rig, &fid, agent)[0].state;
+    assert_eq!(state(&mut rig, Some("e1-S0009")), TaskState::Unreachable);
+    assert_eq!(state(&mut rig, Some("e1-S0008")), TaskState::GoneByOperator);
+    assert_eq!(state(&mut rig, Some("e9-S0001")), TaskState::Unknown);
+    assert_eq!(state(&mut rig, None), TaskState::Unknown);
+
+    let (mut rig, fid) = new_leader_with_recovered_agent(false);
+    rig.at(5_000).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![],
+            tasks: vec![],
+        },
+    );
+    for agent in [Some("e1-S0001"), Some("e1-S0009"), Some("e1-S0008"), None] {
+        let answers = reconcile_one(&mut rig, &fid, agent);
+        assert_eq!(answers[0].state, TaskState::Lost, "{agent:?}");
+        assert_eq!(answers[0].reason, Some(Reason::Reconciliation));
+    }
+}
+
+// Mesos `Master::teardown`: a framework torn down by its scheduler is removed at
+// once — tasks completed `TASK_KILLED` (`FRAMEWORK_REMOVED`), every registered
+// agent told to shut it down — and a teardown from anyone but its scheduler is
+// ignored.
+#[test]
+fn teardown_removes_the_framework_at_once() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    let teardown = Message::Teardown {
+        framework_id: fid.clone(),
+    };
+    let outs = rig.at(2_000).msg("scheduler-web-2", teardown.clone());
+    assert_eq!(ignored(&outs, "Teardown").len(), 1);
+    assert!(rig.role.leader().unwrap().frameworks.contains_key(&fid));
+
+    let outs = rig.at(2_100).msg(SCHEDULER, teardown);
+    assert_eq!(
+        sent_to(&outs, AGENT),
+        vec![Message::ShutdownFramework {
+            epoch: 1,
+            framework_id: fid.clone()
+        }]
+    );
+    let leader = rig.role.leader().unwrap();
+    assert!(leader.frameworks.is_empty());
+    assert_eq!(used(&rig, &agent_id), Resources::default());
+    let done = &leader.completed_frameworks[&fid].tasks[&TaskId::from("web-0001")];
+    assert_eq!(
+        (done.state, done.reason),
+        (TaskState::Killed, Some(Reason::FrameworkRemoved))
+    );
+}
+
+// Mesos: the agent reports each task's `status_update_state` when it
+// re-registers, so a new leader answers reconciliation with the update still
+// being delivered, not the task's latest state (`Master::reconcile`, case 1).
+#[test]
+fn a_new_leader_answers_reconciliation_with_the_reported_status_update_state() {
+    let (mut rig, _) = new_leader_after_failover();
+    let mut task = reported(
+        "web-0001",
+        Resources::new(1000, 1024, 0),
+        TaskState::Finished,
+    );
+    task.status_update_state = Some(TaskState::Running);
+    rig.at(100).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: "e1-S0001".into(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![framework_info(Some("e1-F0001"))],
+            tasks: vec![task],
+        },
+    );
+    let fid = FrameworkId::from("e1-F0001");
+    rig.at(200).msg(
+        SCHEDULER,
+        Message::ReregisterFramework {
+            info: framework_info(Some("e1-F0001")),
+            failover: false,
+        },
+    );
+    let outs = rig.at(300).msg(
+        SCHEDULER,
+        Message::Reconcile {
+            framework_id: fid,
+            tasks: vec![],
+        },
+    );
+    let answers = updates_to_scheduler(&outs);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].state, TaskState::Running);
+}
+
+// Mesos `Master::acknowledge`: an acknowledgement for a disconnected agent is
+// dropped and the task kept (the agent resends the update when it is back), so
+// a terminal task is not retired by an acknowledgement the agent never got.
+#[test]
+fn an_acknowledgement_for_a_disconnected_agent_is_dropped_and_the_task_kept() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    let finished = Message::StatusUpdate {
+        update: StatusUpdate {
+            latest_state: Some(TaskState::Finished),
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+            agent_id: Some(agent_id.clone()),
+            state: TaskState::Finished,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new("web-0001#3")),
+            message: None,
+        },
+    };
+    rig.at(2_000).msg(AGENT, finished);
+    rig.at(2_050)
+        .raw(Input::Disconnected { peer: AGENT.into() });
+    let outs = rig.at(2_100).msg(
+        SCHEDULER,
+        Message::Acknowledge {
+            framework_id: fid.clone(),
+            agent_id,
+            task_id: "web-0001".into(),
+            uuid: UpdateUuid::new("web-0001#3"),
+        },
+    );
+    assert_eq!(ignored(&outs, "Acknowledge").len(), 1);
+    assert!(rig.role.leader().unwrap().frameworks[&fid]
+        .tasks
+        .contains_key(&TaskId::from("web-0001")));
+}
+
+// Mesos `Master::registerSlave` / `_removeSlave`: a new agent registering at the
+// address of a disconnected registered one removes it; its tasks are TASK_LOST
+// (REASON_SLAVE_REMOVED) for every framework, partition-aware too, and the old
+// ID leaves the registry (it is not marked gone).
+#[test]
+fn a_new_agent_at_the_same_address_removes_the_old_one() {
+    let (mut rig, agent_id, fid) = leader_with_a_launched_task();
+    rig.at(1_500)
+        .raw(Input::Disconnected { peer: AGENT.into() });
+    let outs = rig.at(2_000).msg(
+        AGENT,
+        Message::RegisterAgent {
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-2".into(),
+        },
+    );
+    let lost = updates_to_scheduler(&outs);
+    assert_eq!(lost.len(), 1);
+    assert_eq!(
+        (lost[0].state, lost[0].reason),
+        (TaskState::Lost, Some(Reason::AgentRemoved))
+    );
+    let leader = rig.role.leader().unwrap();
+    assert!(!leader.agents.contains_key(&agent_id));
+    assert_eq!(
+        leader.frameworks[&fid].completed_tasks[&TaskId::from("web-0001")].state,
+        TaskState::Lost
+    );
+    let registry = rig.coord.registry().unwrap();
+    assert!(!registry.admitted.contains_key(&agent_id));
+    assert!(!registry.gone.contains_key(&agent_id));
+}
+
+// Mesos `Master::reconcileKnownSlave`: tasks the master has on an agent that
+// re-registers without them are not declared lost by the master; it asks the
+// agent (after `SlaveReregisteredMessage`), and keeps the task until the
+// agent's answer is acknowledged.
+#[test]
+fn a_known_agent_missing_a_task_is_asked_to_reconcile_it() {
+    let (mut rig, agent_id, fid) = leader_with_a_task();
+    let outs = rig.at(2_000).msg(
+        AGENT,
+        Message::ReregisterAgent {
+            agent_id: agent_id.clone(),
+            resources: AgentResources::unreserved(AGENT_TOTAL),
+            boot_id: "boot-1".into(),
+            frameworks: vec![],
+            tasks: vec![],
+        },
+    );
+    let info = rig.role.leader().unwrap().frameworks[&fid].info.clone();
+    assert_eq!(
+        sent_to(&outs, AGENT),
+        vec![
+            Message::AgentReregistered {
+                epoch: 1,
+                agent_id: agent_id.clone()
+            },
+            Message::AgentReconcileTasks {
+                epoch: 1,
+                framework: Box::new(info),
+                task_ids: vec!["web-0001".into()]
+            }
+        ]
+    );
+    assert!(updates_to_scheduler(&outs).is_empty());
+    assert!(rig.role.leader().unwrap().frameworks[&fid]
+        .tasks
+        .contains_key(&TaskId::from("web-0001")));
+    assert_eq!(used(&rig, &agent_id), cpus(1));
+}
+
+// Mesos `Master::reregisterSlave`: a re-registration that arrives while the
+// master is marking the agent unreachable (the registry write in flight) is
+// ignored — not accepted and then undone by the mark; the agent retries.
+#[test]
+fn a_reregistration_while_marking_unreachable_is_ignored() {
+    let (mut rig, agent_id, fid) = leader_with_a_launched_task();
+    rig.auto_answer = false;
+    miss_pings(
+        &mut rig,
+        &agent_id,
+        Timing::default().max_agent_ping_timeouts + 1,
+    );
+    let rereg = agent_reports_web_0001(&rig, &agent_id, &fid, TaskState::Running);
+    let outs = rig.msg(AGENT, rereg);
+    assert_eq!(ignored(&outs, "ReregisterAgent").len(), 1);
+    assert!(sent_to(&outs, AGENT).is_empty());
+}
+
+// Mesos `Master::__removeSlave` (MESOS-8405,
+// `PartitionTest.AgentWithTerminalTaskPartitioned`): a task that finished but
+// whose terminal update is not acknowledged yet is reported with the agent's
+// other tasks when the agent becomes unreachable, and keeps its terminal state
+// among the framework's unreachable tasks.
+#[test]
+fn a_finished_unacknowledged_task_is_reported_when_its_agent_becomes_unreachable() {
+    let (mut rig, agent_id, fid) = leader_with_a_launched_task();
+    let finished = Message::StatusUpdate {
+        update: StatusUpdate {
+            latest_state: Some(TaskState::Finished),
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+            agent_id: Some(agent_id.clone()),
+            state: TaskState::Finished,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new("web-0001#3")),
+            message: None,
+        },
+    };
+    rig.at(1_500).msg(AGENT, finished);
+    let outs = miss_pings(
+        &mut rig,
+        &agent_id,
+        Timing::default().max_agent_ping_timeouts + 1,
+    );
+    let lost = updates_to_scheduler(&outs);
+    assert_eq!(lost.len(), 1);
+    assert_eq!(
+        (lost[0].state, lost[0].reason),
+        (TaskState::Lost, Some(Reason::AgentRemoved))
+    );
+    let leader = rig.role.leader().unwrap();
+    assert_eq!(
+        leader.frameworks[&fid].unreachable_tasks[&TaskId::from("web-0001")].state,
+        TaskState::Finished
+    );
 }

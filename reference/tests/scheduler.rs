@@ -515,6 +515,7 @@ fn reconcile_command_asks_the_master_about_named_tasks_with_their_agents() {
     rig.msg(MASTER, offers(&[("e1-O0001", "e1-S0001", 1)]));
     let outs = rig.step(Input::Command(Command::Reconcile {
         task_ids: vec!["web-0001".into()],
+        agents: Default::default(),
     }));
     assert_eq!(
         sent_to(&outs, MASTER),
@@ -525,6 +526,41 @@ fn reconcile_command_asks_the_master_about_named_tasks_with_their_agents() {
                 agent_id: Some("e1-S0001".into())
             }]
         }]
+    );
+    // A question may name another agent ID than the one the scheduler knows.
+    let outs = rig.step(Input::Command(Command::Reconcile {
+        task_ids: vec!["web-0001".into()],
+        agents: [("web-0001".into(), "e1-S0009".into())].into(),
+    }));
+    assert_eq!(
+        sent_to(&outs, MASTER),
+        vec![Message::Reconcile {
+            framework_id: fid(),
+            tasks: vec![ReconcileTask {
+                task_id: "web-0001".into(),
+                agent_id: Some("e1-S0009".into())
+            }]
+        }]
+    );
+}
+
+// Mesos `driver.stop(failover = false)`: the scheduler tears its framework down
+// (`TEARDOWN`) and stops; the master link stays open for the call to arrive.
+#[test]
+fn teardown_command_sends_teardown_and_stops_the_instance() {
+    let mut rig = registered(1);
+    let outs = rig.step(Input::Command(Command::Teardown));
+    assert_eq!(
+        sent_to(&outs, MASTER),
+        vec![Message::Teardown {
+            framework_id: fid()
+        }]
+    );
+    assert!(!outs.iter().any(|o| matches!(o, Output::Disconnect { .. })));
+    let outs = rig.msg(MASTER, offers(&[("e1-O0001", "e1-S0001", 1)]));
+    assert!(
+        launched_ids(&outs).is_empty(),
+        "a stopped instance does nothing"
     );
 }
 
@@ -612,4 +648,68 @@ fn a_launch_whose_intent_is_not_durable_is_neither_sent_nor_reconciled() {
     let result = rig.coord.answer(&op);
     let outs = rig.msg(COORDINATOR, Message::CoordResponse { xid, result });
     assert_eq!(launched_ids(&outs), ["web-0001", "web-0002"]);
+}
+
+// Mesos's reconciliation guide: a scheduler asks again about tasks it has no
+// answer for, backing off exponentially — the master does not answer about a
+// task on an agent that has not re-registered after a failover
+// (`Master::reconcile`, case 2), so only a retry gets the answer.
+#[test]
+fn unanswered_reconciliation_is_retried_with_exponential_backoff() {
+    let mut rig = registered(1);
+    let outs = rig.msg(MASTER, offers(&[("e1-O0001", "e1-S0001", 1)]));
+    assert_eq!(launched_ids(&outs), ["web-0001"]);
+    rig.msg(
+        MASTER,
+        update("web-0001", "e1-S0001", TaskState::Running, Some("u1")),
+    );
+    // The master fails over; the instance re-registers with master-2.
+    rig.coord.masters = vec![candidate(2, "master-2")];
+    rig.msg(
+        COORDINATOR,
+        Message::CoordWatch {
+            path: mesochaos_reference::detector::MASTERS_PATH.into(),
+            kind: mesochaos_reference::messages::WatchKind::ChildrenChanged,
+        },
+    );
+    rig.connected("master-2");
+    let asks = |outs: &[Output<SchedulerTimer>]| {
+        sent_to(outs, "master-2")
+            .into_iter()
+            .filter(|m| matches!(m, Message::Reconcile { tasks, .. } if tasks.len() == 1))
+            .count()
+    };
+    let outs = rig.at(1_000).msg(
+        "master-2",
+        Message::FrameworkReregistered {
+            epoch: 2,
+            framework_id: fid(),
+        },
+    );
+    assert_eq!(asks(&outs), 1);
+    let first = Timing::default().status_update_retry_ms;
+    assert_eq!(
+        timer_at(&outs, &SchedulerTimer::ReconcileRetry),
+        Some(1_000 + first)
+    );
+    let mut at = 1_000 + first;
+    // Doubling, capped at the driver's backoff cap (`registration_backoff_max`).
+    let cap = Timing::default().registration_backoff_max_ms;
+    for wait in [2 * first, 4 * first, cap, cap] {
+        let outs = rig.at(at).timer(SchedulerTimer::ReconcileRetry);
+        assert_eq!(asks(&outs), 1, "asked again at {at}");
+        assert_eq!(
+            timer_at(&outs, &SchedulerTimer::ReconcileRetry),
+            Some(at + wait)
+        );
+        at += wait;
+    }
+    // The answer comes: no more asking.
+    let outs = rig.at(at).msg(
+        "master-2",
+        update("web-0001", "e1-S0001", TaskState::Running, None),
+    );
+    assert!(outs.contains(&Output::CancelTimer {
+        timer: SchedulerTimer::ReconcileRetry
+    }));
 }

@@ -7,18 +7,21 @@
 //! the line and the column.
 
 mod units;
+mod vocab;
 
 use mesochaos_faults::{Fault, FaultKind, NemesisSpec, Target};
 use mesochaos_harness::cluster::{FrameworkSpec, DFS_STORE};
+use mesochaos_harness::filters::AgentRef;
 use mesochaos_harness::run::UpdateExpectation;
 use mesochaos_harness::{ClusterSpec, Condition, Expectations, RunSpec, Step};
+use mesochaos_reference::agent::ReconfigurationPolicy;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::RemovedAgentPolicy;
 use mesochaos_reference::messages::Operation;
 use mesochaos_reference::resources::{Volume, UNRESERVED};
 use mesochaos_reference::scheduler::{SchedulerMode, WorkloadPlan};
 use mesochaos_reference::task::{TaskInfo, Workload};
-use mesochaos_reference::{Message, ProcessId, Reason, Resources, TaskId, TaskState, Timing};
+use mesochaos_reference::{ProcessId, Reason, Resources, TaskId, TaskState, Timing};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -162,6 +165,7 @@ struct RawCluster {
     agents: Spanned<usize>,
     agent_resources: Option<Spanned<RawResources>>,
     removed_agent_policy: Option<Spanned<String>>,
+    reconfiguration_policy: Option<Spanned<String>>,
     restart_delay: Option<Spanned<String>>,
     /// Storage servers of a distributed file system (`storage-1` ...).
     storage_servers: Option<Spanned<usize>>,
@@ -190,6 +194,8 @@ struct RawTiming {
     registration_backoff_max: Option<Spanned<String>>,
     allocation_interval: Option<Spanned<String>>,
     offer_refuse: Option<Spanned<String>>,
+    tcp_user_timeout: Option<Spanned<String>>,
+    tcp_connect_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -246,11 +252,21 @@ struct RawStep {
     heal: Option<Spanned<bool>>,
     drop_next: Option<Spanned<RawDropNext>>,
     kill: Option<Spanned<String>>,
-    reconcile: Option<Spanned<Vec<String>>>,
+    reconcile: Option<Spanned<Vec<toml::Value>>>,
     accept: Option<Spanned<Vec<toml::Value>>>,
     reboot: Option<Spanned<String>>,
     wipe: Option<Spanned<String>>,
     tear_next_write: Option<Spanned<String>>,
+    pause: Option<Spanned<String>>,
+    resume: Option<Spanned<String>>,
+    drop: Option<Spanned<RawDropNext>>,
+    hold: Option<Spanned<RawDropNext>>,
+    release: Option<Spanned<toml::Value>>,
+    inject: Option<Spanned<vocab::RawInject>>,
+    teardown: Option<Spanned<String>>,
+    reconfigure: Option<Spanned<String>>,
+    /// A name for the step, for expectations that refer to it.
+    label: Option<Spanned<String>>,
     // modifiers
     within: Option<Spanned<String>>,
     framework: Option<Spanned<String>>,
@@ -258,11 +274,12 @@ struct RawStep {
     state: Option<Spanned<String>>,
     instance: Option<Spanned<String>>,
     down: Option<Spanned<String>>,
+    resources: Option<Spanned<RawResources>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawDropNext {
+pub(crate) struct RawDropNext {
     kind: String,
     from: String,
     to: String,
@@ -288,6 +305,9 @@ struct RawExpect {
     acked_records_lost_max: Option<u64>,
     acked_records_lost_min: Option<Spanned<u64>>,
     acked_records_min: Option<u64>,
+    #[serde(default)]
+    timing: Vec<Spanned<vocab::RawTimingExpect>>,
+    leader: Option<Spanned<vocab::RawLeaderExpect>>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +316,8 @@ struct RawUpdateExpect {
     framework: String,
     state: String,
     reason: Option<String>,
+    source: Option<String>,
+    instance: Option<String>,
     #[serde(default)]
     min: u64,
     max: Option<u64>,
@@ -660,6 +682,22 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
             ))
         }
     };
+    let reconfiguration_policy = match cluster
+        .reconfiguration_policy
+        .as_ref()
+        .map(|p| (p.get_ref().as_str(), p.span()))
+    {
+        None | Some(("equal", _)) => ReconfigurationPolicy::Equal,
+        Some(("additive", _)) => ReconfigurationPolicy::Additive,
+        Some((other, span)) => {
+            return Err((
+                span,
+                format!(
+                    "unknown reconfiguration_policy \"{other}\" (use \"equal\" or \"additive\")"
+                ),
+            ))
+        }
+    };
     let restart_delay_ms = cluster
         .restart_delay
         .as_ref()
@@ -848,6 +886,7 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
         storage_servers,
         timing,
         removed_agent_policy,
+        reconfiguration_policy,
         restart_delay_ms,
         duration_ms: match &raw.duration {
             Some(d) => duration(d)?,
@@ -864,7 +903,8 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
         .iter()
         .map(|s| step(s, &names, &spec))
         .collect::<Result<Vec<_>, _>>()?;
-    let expect = expectations(&raw.expect, &names)?;
+    let step_refs = step_labels(&raw.step, &steps)?;
+    let expect = expectations(&raw.expect, &names, &step_refs)?;
     let nemesis = raw
         .nemesis
         .as_ref()
@@ -1028,6 +1068,8 @@ fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
     )?;
     set(&mut t.allocation_interval_ms, &raw.allocation_interval)?;
     set(&mut t.offer_refuse_ms, &raw.offer_refuse)?;
+    set(&mut t.tcp_user_timeout_ms, &raw.tcp_user_timeout)?;
+    set(&mut t.tcp_connect_timeout_ms, &raw.tcp_connect_timeout)?;
     if let Some(n) = &raw.max_agent_ping_timeouts {
         if *n.get_ref() == 0 {
             return Err((
@@ -1062,6 +1104,16 @@ fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
             "status_update_retry_max",
             &raw.status_update_retry_max,
             t.status_update_retry_max_ms,
+        ),
+        (
+            "tcp_user_timeout",
+            &raw.tcp_user_timeout,
+            t.tcp_user_timeout_ms,
+        ),
+        (
+            "tcp_connect_timeout",
+            &raw.tcp_connect_timeout,
+            t.tcp_connect_timeout_ms,
         ),
     ];
     for (name, value, ms) in positive {
@@ -1101,6 +1153,14 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
         s.reboot.is_some(),
         s.wipe.is_some(),
         s.tear_next_write.is_some(),
+        s.pause.is_some(),
+        s.resume.is_some(),
+        s.drop.is_some(),
+        s.hold.is_some(),
+        s.release.is_some(),
+        s.inject.is_some(),
+        s.teardown.is_some(),
+        s.reconfigure.is_some(),
     ];
     match actions.iter().filter(|a| **a).count() {
         1 => {}
@@ -1108,7 +1168,8 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
             return Err((
                 span,
                 "a step needs one action: wait, sleep, crash, restart, partition, isolate, heal, drop_next, \
-                 reboot, wipe, tear_next_write, kill, reconcile or accept"
+                 drop, hold, release, inject, reboot, wipe, tear_next_write, reconfigure, pause, resume, kill, \
+                 reconcile, accept or teardown"
                     .into(),
             ))
         }
@@ -1139,19 +1200,30 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
         (
             "instance",
             s.instance.as_ref().map(|v| v.span()),
-            s.wait.is_some() || s.kill.is_some() || s.reconcile.is_some() || s.accept.is_some(),
+            s.wait.is_some()
+                || s.kill.is_some()
+                || s.reconcile.is_some()
+                || s.accept.is_some()
+                || s.teardown.is_some(),
         ),
         (
             "down",
             s.down.as_ref().map(|v| v.span()),
             s.reboot.is_some() || s.wipe.is_some() || s.tear_next_write.is_some(),
         ),
+        (
+            "resources",
+            s.resources.as_ref().map(|v| v.span()),
+            s.reconfigure.is_some(),
+        ),
     ];
     for (name, span, allowed) in modifiers {
         if let (Some(span), false) = (span, allowed) {
             let with = match name {
-                "framework" | "instance" => "`wait`, `kill`, `reconcile` or `accept`",
+                "framework" => "`wait`, `kill`, `reconcile` or `accept`",
+                "instance" => "`wait`, `kill`, `reconcile`, `accept` or `teardown`",
                 "down" => "`reboot`, `wipe` or `tear_next_write`",
+                "resources" => "`reconfigure`",
                 _ => "`wait`",
             };
             return Err((span, format!("`{name}` only goes with {with}")));
@@ -1234,6 +1306,25 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
     if let Some(t) = &s.crash {
         return Ok(Step::Fault(Fault::Crash(names.process_target(t, false)?)));
     }
+    // SIGSTOP / SIGCONT: any process but an executor host (the nemesis's
+    // `pause` kind, DESIGN.md); the coordinator may be paused.
+    for (value, resume) in [(&s.pause, false), (&s.resume, true)] {
+        if let Some(t) = value {
+            if t.get_ref().starts_with("executors-") {
+                return Err((
+                    t.span(),
+                    "an executor host is never paused (it stands for many executor processes)"
+                        .into(),
+                ));
+            }
+            let target = names.target(t.get_ref(), &t.span())?;
+            return Ok(Step::Fault(if resume {
+                Fault::Resume(target)
+            } else {
+                Fault::Pause(target)
+            }));
+        }
+    }
     if let Some(t) = &s.restart {
         return Ok(Step::Fault(Fault::Restart(names.process_target(t, true)?)));
     }
@@ -1254,6 +1345,32 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
         return Ok(Step::Fault(Fault::TornWrite {
             target: names.machine_target(t)?,
             down_ms,
+        }));
+    }
+    if let Some(t) = &s.reconfigure {
+        // An agent machine only: its agent's configured resources change.
+        let text = t.get_ref();
+        let machine = text
+            .strip_prefix("agent-of:")
+            .or(text.strip_prefix("agent-running:"));
+        if machine.is_none() && !text.starts_with("agent-") {
+            return Err((
+                t.span(),
+                format!("reconfigure names an agent machine (`agent-N`, `agent-of:<task>`), not \"{text}\""),
+            ));
+        }
+        let Some(r) = &s.resources else {
+            return Err((
+                t.span(),
+                "reconfigure needs the new resources: `resources = { cpus = 8, mem = \"16GB\", disk = \"10GB\" }`".into(),
+            ));
+        };
+        let new = resources(r)?;
+        return Ok(Step::Fault(Fault::Reconfigure {
+            target: names.machine_target(t)?,
+            cpus_milli: new.cpus_milli,
+            mem_mb: new.mem_mb,
+            disk_mb: new.disk_mb,
         }));
     }
     if let Some(t) = &s.isolate {
@@ -1287,22 +1404,41 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
         return Ok(Step::Fault(Fault::Heal));
     }
     if let Some(d) = &s.drop_next {
-        let r = d.get_ref();
-        if !Message::KINDS.contains(&r.kind.as_str()) {
-            return Err((
-                d.span(),
-                format!(
-                    "unknown message kind \"{}\" (known: {})",
-                    r.kind,
-                    Message::KINDS.join(", ")
-                ),
-            ));
-        }
+        let route = vocab::route(d, names)?;
         return Ok(Step::Fault(Fault::DropNext {
-            kind: r.kind.clone(),
-            from: names.target(&r.from, &d.span())?,
-            to: names.target(&r.to, &d.span())?,
+            kind: route.kind,
+            from: route.from,
+            to: route.to,
         }));
+    }
+    for (filter, hold) in [(&s.drop, false), (&s.hold, true)] {
+        if let Some(d) = filter {
+            let route = vocab::route(d, names)?;
+            return Ok(Step::Fault(Fault::Filter {
+                kind: route.kind,
+                from: route.from,
+                to: route.to,
+                hold,
+            }));
+        }
+    }
+    if let Some(r) = &s.release {
+        return Ok(Step::Fault(Fault::Release(vocab::release(r, names)?)));
+    }
+    if let Some(i) = &s.inject {
+        let (from, to, message) = vocab::inject(i, names)?;
+        return Ok(Step::Inject { from, to, message });
+    }
+    if let Some(t) = &s.teardown {
+        if !names.frameworks.contains(t.get_ref()) {
+            return Err((t.span(), format!("no framework named \"{}\"", t.get_ref())));
+        }
+        return Ok(Step::Call {
+            framework: t.get_ref().clone(),
+            instance: names.instance_target(s.instance.as_ref())?,
+            command: Command::Teardown,
+            agent_targets: BTreeMap::new(),
+        });
     }
     let framework = names.framework(s.framework.as_ref(), &span)?;
     let instance = names.instance_target(s.instance.as_ref())?;
@@ -1313,6 +1449,7 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
             command: Command::KillTask {
                 task_id: TaskId::new(task.get_ref().clone()),
             },
+            agent_targets: BTreeMap::new(),
         });
     }
     if let Some(list) = &s.accept {
@@ -1326,19 +1463,100 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
             framework,
             instance,
             command: Command::Accept { operations },
+            agent_targets: BTreeMap::new(),
         });
     }
     let tasks = s.reconcile.as_ref().expect("the one action left");
+    // Plain task IDs, or { task, agent } naming an agent ID or an agent target.
+    let items = vocab::reconcile_items(tasks.get_ref(), names, &tasks.span())?;
+    let mut agents = BTreeMap::new();
+    let mut agent_targets = BTreeMap::new();
+    for (task, agent) in &items {
+        match agent {
+            Some(AgentRef::Id(id)) => {
+                agents.insert(task.clone(), id.clone());
+            }
+            Some(AgentRef::Of(target)) => {
+                agent_targets.insert(task.clone(), target.clone());
+            }
+            None => {}
+        }
+    }
     Ok(Step::Call {
         framework,
         instance,
         command: Command::Reconcile {
-            task_ids: tasks
-                .get_ref()
-                .iter()
-                .map(|t| TaskId::new(t.clone()))
-                .collect(),
+            task_ids: items.into_iter().map(|(task, _)| task).collect(),
+            agents,
         },
+        agent_targets,
+    })
+}
+
+/// The steps' labels (unique), and a check that every `release` lifts a
+/// filter an earlier `drop` or `hold` step put in force and that no filter is
+/// put in force twice.
+fn step_labels(raw: &[Spanned<RawStep>], steps: &[Step]) -> Result<vocab::StepRefs, Invalid> {
+    let mut labels = BTreeMap::new();
+    let mut in_force: Vec<(mesochaos_faults::Route, usize)> = Vec::new();
+    for (index, (r, step)) in raw.iter().zip(steps).enumerate() {
+        let number = index + 1;
+        if let Some(label) = &r.get_ref().label {
+            let text = label.get_ref();
+            if text.is_empty() {
+                return Err((label.span(), "a label must not be empty".into()));
+            }
+            if let Some(first) = labels.insert(text.clone(), number) {
+                return Err((
+                    label.span(),
+                    format!("label \"{text}\" is already step {first}'s"),
+                ));
+            }
+        }
+        let span = || {
+            let s = r.get_ref();
+            s.drop
+                .as_ref()
+                .or(s.hold.as_ref())
+                .map(|d| d.span())
+                .or(s.release.as_ref().map(|v| v.span()))
+                .unwrap_or(r.span())
+        };
+        match step {
+            Step::Fault(Fault::Filter { kind, from, to, .. }) => {
+                let route = mesochaos_faults::Route {
+                    kind: kind.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                };
+                if let Some((_, first)) = in_force.iter().find(|(r, _)| *r == route) {
+                    return Err((
+                        span(),
+                        format!("a filter on {route} is already in force (step {first}): release it first"),
+                    ));
+                }
+                in_force.push((route, number));
+            }
+            Step::Fault(Fault::Release(None)) => in_force.clear(),
+            Step::Fault(Fault::Release(Some(route))) => {
+                let before = in_force.len();
+                in_force.retain(|(r, _)| r != route);
+                if in_force.len() == before {
+                    return Err((
+                        span(),
+                        format!(
+                            "no drop or hold filter on {route} is in force here: a release names a filter \
+                             exactly as an earlier drop or hold step wrote it"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(vocab::StepRefs {
+        labels,
+        count: steps.len(),
     })
 }
 
@@ -1477,7 +1695,11 @@ fn operation(
     })
 }
 
-fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid> {
+fn expectations(
+    raw: &RawExpect,
+    names: &Names,
+    steps: &vocab::StepRefs,
+) -> Result<Expectations, Invalid> {
     let mut updates = Vec::new();
     for u in &raw.updates {
         let span = u.span();
@@ -1491,8 +1713,17 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
                 format!("min {} is greater than max {}", r.min, r.max.unwrap_or(0)),
             ));
         }
+        let (source, instance) = vocab::update_narrowing(
+            r.source.as_deref(),
+            r.instance.as_deref(),
+            &r.framework,
+            names,
+            &span,
+        )?;
         updates.push(UpdateExpectation {
             framework: r.framework.clone(),
+            source,
+            instance,
             state: parse_state(&r.state).map_err(|e| (span.clone(), e))?,
             reason: r
                 .reason
@@ -1527,6 +1758,12 @@ fn expectations(raw: &RawExpect, names: &Names) -> Result<Expectations, Invalid>
         acked_records_lost_max: raw.acked_records_lost_max,
         acked_records_lost_min: raw.acked_records_lost_min.as_ref().map(|m| *m.get_ref()),
         acked_records_min: raw.acked_records_min,
+        timing: vocab::timing_expectations(&raw.timing, names, steps)?,
+        leader: raw
+            .leader
+            .as_ref()
+            .map(|l| vocab::leader_expectations(l, names, steps))
+            .transpose()?,
     })
 }
 

@@ -90,8 +90,18 @@ pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
                 acked.insert(key, *last);
             }
             TraceKind::Fault { fault, detail } if fault == "wipe_disk" => {
-                // Only a wipe may lose acknowledged data.
+                // A wipe may lose acknowledged data...
                 acked.retain(|(machine, _), _| machine != detail);
+            }
+            // ...and so may a DESTROY of the persistent volume holding it:
+            // Mesos deletes a destroyed volume's data by design (the agent
+            // removes the file), so a volume created again under the same
+            // role and ID starts empty — neither a violation nor a loss.
+            TraceKind::Disk {
+                machine, op, path, ..
+            } if op == "remove" => {
+                acked.remove(&(machine.clone(), path.clone()));
+                acked_ever.remove(path);
             }
             TraceKind::Send {
                 message:
@@ -884,4 +894,78 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
         });
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::TraceRecord;
+
+    fn record(t_ms: u64, at: &str, kind: TraceKind) -> TraceRecord {
+        TraceRecord {
+            t_ms,
+            at: ProcessId::new(at),
+            kind,
+        }
+    }
+
+    fn acked(t_ms: u64, record_no: u64) -> TraceRecord {
+        record(
+            t_ms,
+            "executors-1",
+            TraceKind::Event {
+                event: Event::DbRecordAcked {
+                    task_id: "db-0001".into(),
+                    volume: "volumes/db/data-1/data".into(),
+                    record: record_no,
+                    latency_ms: 2,
+                },
+            },
+        )
+    }
+
+    fn recovered(t_ms: u64, last: u64) -> TraceRecord {
+        record(
+            t_ms,
+            "executors-1",
+            TraceKind::Event {
+                event: Event::DbRecovered {
+                    task_id: "db-0002".into(),
+                    volume: "volumes/db/data-1/data".into(),
+                    records: last,
+                    last,
+                },
+            },
+        )
+    }
+
+    // acked_data_kept fires when a database recovers fewer records than were
+    // acknowledged on that machine, but not after the volume was destroyed
+    // (Mesos deletes a destroyed volume's data) and created again.
+    #[test]
+    fn acked_data_kept_fires_on_loss_but_not_after_a_destroy() {
+        let lost = vec![acked(10, 5), recovered(20, 3)];
+        let (violations, lost_total) = check_storage(&lost);
+        assert_eq!(violations.len(), 1, "{violations:?}");
+        assert_eq!(violations[0].checker, "acked_data_kept");
+        assert_eq!(lost_total, 2);
+
+        let destroyed = vec![
+            acked(10, 5),
+            record(
+                15,
+                "agent-1",
+                TraceKind::Disk {
+                    machine: "agent-1".into(),
+                    op: "remove".into(),
+                    path: "volumes/db/data-1/data".into(),
+                    bytes: 0,
+                },
+            ),
+            recovered(20, 0),
+        ];
+        let (violations, lost_total) = check_storage(&destroyed);
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(lost_total, 0);
+    }
 }

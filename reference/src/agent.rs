@@ -27,10 +27,12 @@
 //! The agent checkpoints its ID, the frameworks and tasks it runs and every
 //! task's unacknowledged status updates to its machine's disk, by atomic replace.
 //! When the agent *process* dies, executors keep running; the restarted agent is
-//! built from that checkpoint ([`Agent::recover`]), waits for the executor host to
-//! re-register, re-registers with the leader, and resends what was never
-//! acknowledged. If the machine rebooted (a new boot ID), the executors are gone
-//! and the agent reports its tasks lost.
+//! built from that checkpoint ([`Agent::recover`]), gives the executor host the
+//! whole executor re-registration window to come back (Mesos starts detecting
+//! the master only once it closes, MESOS-7539), re-registers with the leader, and
+//! resends what was never acknowledged. If the machine rebooted (a new boot ID),
+//! the executors are gone and the agent reports its tasks failed
+//! (`EXECUTOR_TERMINATED`: their containers are gone), keeping its ID.
 //!
 //! ## The status update stream
 //!

@@ -311,7 +311,8 @@ impl FrameworkEntry {
 pub struct TaskEntry {
     pub agent_id: AgentId,
     pub info: TaskInfo,
-    /// The task's latest known state (what reconciliation answers).
+    /// The task's latest known state (reconciliation answers with
+    /// `status_update_state` when there is one).
     pub state: TaskState,
     /// The state of the latest update forwarded for this task, which may be
     /// older than `state` while an agent replays its stream (Mesos

@@ -51,7 +51,8 @@ enum Commands {
         #[arg(long, value_name = "OUT.json")]
         snapshot: Option<PathBuf>,
         /// Plant a known defect in the reference (the bug zoo): ack-before-checkpoint,
-        /// forget-tasks-before-framework, standby-registers-new.
+        /// forget-tasks-before-framework, leader-survives-session-loss,
+        /// standby-registers-new.
         #[arg(long, value_name = "NAME", value_parser = chaos::parse_bug)]
         bug: Option<Bug>,
         /// Tick every simulated host instead of skipping idle ones, and fail if

@@ -719,7 +719,9 @@ fn zoo_bug_is_caught_within(file: &str, bug: &str, limit: u64, checkers: &[&str]
 // every seed of nemesis-standard; forget-tasks-before-framework 12 of 20,
 // first at seed 1; ack-before-checkpoint 7 of 30 seeds of nemesis-agent-churn,
 // first at seed 6 (1 of 40 on nemesis-standard, whose agents rarely have an
-// update queued behind one in flight when they crash).
+// update queued behind one in flight when they crash);
+// leader-survives-session-loss 18 of 20 seeds of nemesis-standard, first at
+// seed 1.
 
 #[test]
 fn zoo_standby_registers_new_is_caught_within_2_seeds() {
@@ -742,6 +744,51 @@ fn zoo_forget_tasks_before_framework_is_caught_within_4_seeds() {
         4,
         &["liveness", "panic", "process_panicked"],
     );
+}
+
+#[test]
+fn zoo_leader_survives_session_loss_is_caught_within_2_seeds() {
+    // The isolated or cut-off leader goes on leading after its session is
+    // lost; the tick a standby is elected, two masters lead.
+    zoo_bug_is_caught_within(
+        "scenarios/nemesis-standard.toml",
+        "leader-survives-session-loss",
+        2,
+        &["single_leader"],
+    );
+}
+
+/// A role's own assertion failing is a `panic` violation: the sweep catches
+/// it, fails that seed and goes on. Seed 2 of nemesis-standard with
+/// `forget-tasks-before-framework`: the new leader dropped tasks it was told
+/// of, offers their resources again, and the master's accounting assertion
+/// fires when a launch over-commits the agent. The correct code passes it.
+#[test]
+fn a_role_panic_fails_its_seed_as_panic() {
+    let dir = temp_dir("zoo-panic");
+    let results = dir.to_str().unwrap();
+    let file = "scenarios/nemesis-standard.toml";
+    let bug = "forget-tasks-before-framework";
+    let (_, summary) = sweep_json(file, "1..2", &["--bug", bug, "--results", results]);
+    let seeds = summary["seeds"].as_array().unwrap();
+    assert_eq!(seeds[0]["verdict"], "pass", "{summary}");
+    assert_eq!(seeds[1]["seed"], 2);
+    assert_eq!(seeds[1]["failed_checkers"], serde_json::json!(["panic"]));
+    let replay: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("nemesis-standard/seed-2.json")).expect("the replay file"),
+    )
+    .unwrap();
+    let v = &replay["violations"][0];
+    assert_eq!(v["checker"], "panic");
+    assert_eq!(v["processes"], serde_json::json!([]));
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("task web-") && message.contains(" over-commits agent agent-"),
+        "{message}"
+    );
+    let (_, reference) = sweep_json(file, "2", &["--results", results]);
+    assert_eq!(reference["failed"], 0, "{reference}");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

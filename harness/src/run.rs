@@ -478,7 +478,7 @@ struct Runner {
 /// resource is in two outstanding offers — and a volume is in at most one
 /// offer and never offered while a task uses it. Recomputed from the offers and
 /// tasks themselves, not from the master's running totals.
-fn offer_problem(leader: &mesochaos_reference::master::Leader) -> Option<String> {
+pub fn offer_problem(leader: &mesochaos_reference::master::Leader) -> Option<String> {
     use mesochaos_reference::resources::RoleResources;
     let mut committed: BTreeMap<&AgentId, RoleResources> = BTreeMap::new();
     let mut volumes_offered: BTreeMap<String, &mesochaos_reference::OfferId> = BTreeMap::new();

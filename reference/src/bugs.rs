@@ -21,6 +21,13 @@ pub enum Bug {
     /// not re-registered yet, instead of remembering them under the framework
     /// (Mesos keeps them, and the framework's info from the agent).
     ForgetTasksBeforeFramework,
+    /// A leading master that loses its coordinator session keeps leading
+    /// instead of exiting: its candidacy node dies with the session, so a
+    /// standby is elected while it still acts as the leader — two masters
+    /// lead at once. (A Mesos master aborts when its ZooKeeper session expires
+    /// or it loses leadership, `Master::lostCandidacy`.) It notices only when
+    /// a new session lists the candidates and its node is gone.
+    LeaderSurvivesSessionLoss,
     /// A standby scheduler instance that becomes active registers a new
     /// framework instead of re-registering under the stored framework ID with
     /// `failover = true`: the old framework's tasks are orphaned.
@@ -28,9 +35,10 @@ pub enum Bug {
 }
 
 impl Bug {
-    pub const ALL: [Bug; 3] = [
+    pub const ALL: [Bug; 4] = [
         Bug::AckBeforeCheckpoint,
         Bug::ForgetTasksBeforeFramework,
+        Bug::LeaderSurvivesSessionLoss,
         Bug::StandbyRegistersNew,
     ];
 
@@ -38,6 +46,7 @@ impl Bug {
         match self {
             Bug::AckBeforeCheckpoint => "ack-before-checkpoint",
             Bug::ForgetTasksBeforeFramework => "forget-tasks-before-framework",
+            Bug::LeaderSurvivesSessionLoss => "leader-survives-session-loss",
             Bug::StandbyRegistersNew => "standby-registers-new",
         }
     }

@@ -619,6 +619,11 @@ impl Master {
             match event {
                 ClientEvent::SessionReady { resumed } => self.on_session_ready(ctx, resumed, out),
                 ClientEvent::SessionLost => {
+                    if self.config.bug == Some(crate::bugs::Bug::LeaderSurvivesSessionLoss)
+                        && matches!(self.phase, Phase::Leading(_))
+                    {
+                        continue; // the planted defect: it goes on leading
+                    }
                     // Our candidacy node dies with the session: whatever we were,
                     // we can no longer be (or become) the leader safely.
                     self.exit("lost the coordinator session", out);

@@ -265,7 +265,7 @@ pub fn check_framework_identity(records: &[TraceRecord]) -> Vec<Violation> {
                 scheduler,
                 ..
             } => {
-                let Some(name) = framework_of_instance(scheduler) else {
+                let Some(name) = framework_of(scheduler).map(str::to_string) else {
                     continue;
                 };
                 let id = framework_id.to_string();
@@ -291,13 +291,6 @@ pub fn check_framework_identity(records: &[TraceRecord]) -> Vec<Violation> {
         }
     }
     violations
-}
-
-/// `scheduler-<framework>-<n>` -> `<framework>`.
-fn framework_of_instance(process: &ProcessId) -> Option<String> {
-    let rest = process.as_str().strip_prefix("scheduler-")?;
-    let (name, _) = rest.rsplit_once('-')?;
-    Some(name.to_string())
 }
 
 pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {

@@ -496,6 +496,17 @@ impl Agent {
         }
     }
 
+    /// `TASK_DROPPED` for a partition-aware framework, `TASK_LOST` for the
+    /// others (Mesos's "for backward compatibility"): a task that never ran,
+    /// or that the agent does not know.
+    fn dropped_or_lost(partition_aware: bool) -> TaskState {
+        if partition_aware {
+            TaskState::Dropped
+        } else {
+            TaskState::Lost
+        }
+    }
+
     /// Whether the task's framework opted in to `PARTITION_AWARE`.
     fn partition_aware(&self, key: &TaskKey) -> bool {
         self.frameworks
@@ -928,11 +939,7 @@ impl Agent {
             // ("Cannot find executor"), reliably, from the agent. A kill for a
             // framework the agent does not know is ignored.
             if let Some(framework) = self.frameworks.get(&fid).cloned() {
-                let state = if framework.partition_aware {
-                    TaskState::Dropped
-                } else {
-                    TaskState::Lost
-                };
+                let state = Self::dropped_or_lost(framework.partition_aware);
                 let key = self.open_unknown_task_stream(&framework, task_id);
                 self.write_state(out);
                 self.agent_update(
@@ -1038,11 +1045,7 @@ impl Agent {
         let Some(fid) = framework.id.clone() else {
             return;
         };
-        let state = if framework.partition_aware {
-            TaskState::Dropped
-        } else {
-            TaskState::Lost
-        };
+        let state = Self::dropped_or_lost(framework.partition_aware);
         let mut unknown = Vec::new();
         for task_id in task_ids {
             if self
@@ -1354,11 +1357,7 @@ impl Agent {
             }
             let staging = self.tasks[&key.framework_id][&key.task_id].state == TaskState::Staging;
             let (state, reason, why) = if staging {
-                let state = if self.partition_aware(&key) {
-                    TaskState::Dropped
-                } else {
-                    TaskState::Lost
-                };
+                let state = Self::dropped_or_lost(self.partition_aware(&key));
                 (
                     state,
                     Reason::AgentRestarted,

@@ -1670,6 +1670,23 @@ impl Master {
         let Some(framework) = leader.frameworks.remove(&fid) else {
             return;
         };
+        // `Master::removeFramework` marks every task `TASK_KILLED` (reason
+        // `FRAMEWORK_REMOVED`) without an update to anyone — except that
+        // `Master::updateTask` never overwrites a terminal state: a task that
+        // already ended keeps its state, and an unreachable task a framework
+        // that is not partition-aware was told is `TASK_LOST` stays so.
+        let completed = |task: TaskEntry, ended_reason: Option<Reason>| {
+            let (state, reason) = if task.state.is_terminal() {
+                (task.state, ended_reason)
+            } else {
+                (TaskState::Killed, Some(Reason::FrameworkRemoved))
+            };
+            CompletedTask {
+                agent_id: task.agent_id,
+                state,
+                reason,
+            }
+        };
         let mut tasks = BTreeMap::new();
         for (task_id, task) in framework.tasks {
             if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
@@ -1678,41 +1695,12 @@ impl Master {
                 }
                 agent.killed_tasks.remove(&(fid.clone(), task_id.clone()));
             }
-            // The task is implicitly killed: marked `TASK_KILLED` and removed
-            // without an update to anyone (`Master::removeFramework`).
-            let (state, reason) = if task.state.is_terminal() {
-                (task.state, None)
-            } else {
-                (TaskState::Killed, Some(Reason::FrameworkRemoved))
-            };
-            tasks.insert(
-                task_id,
-                CompletedTask {
-                    agent_id: task.agent_id,
-                    state,
-                    reason,
-                },
-            );
+            tasks.insert(task_id, completed(task, None));
         }
         // Its unreachable tasks are completed too; their agents learn of the
-        // removal if they re-register with this leader. `Master::updateTask`
-        // never overwrites a terminal state, so only a `TASK_UNREACHABLE` task
-        // becomes `TASK_KILLED`; one a framework that is not partition-aware
-        // was told is `TASK_LOST` stays so.
+        // removal if they re-register with this leader.
         for (task_id, task) in framework.unreachable_tasks {
-            let (state, reason) = if task.state.is_terminal() {
-                (task.state, Some(Reason::AgentRemoved))
-            } else {
-                (TaskState::Killed, Some(Reason::FrameworkRemoved))
-            };
-            tasks.insert(
-                task_id,
-                CompletedTask {
-                    agent_id: task.agent_id,
-                    state,
-                    reason,
-                },
-            );
+            tasks.insert(task_id, completed(task, Some(Reason::AgentRemoved)));
         }
         for (task_id, task) in framework.completed_tasks {
             tasks.entry(task_id).or_insert(task);

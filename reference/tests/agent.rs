@@ -95,6 +95,17 @@ fn ack(epoch: u64, id: &str, n: u32) -> Message {
     }
 }
 
+/// The status updates sent to `to`, whole, in order.
+fn status_updates_to(outs: &[Output<AgentTimer>], to: &str) -> Vec<StatusUpdate> {
+    sent_to(outs, to)
+        .into_iter()
+        .filter_map(|m| match m {
+            Message::StatusUpdate { update } => Some(update),
+            _ => None,
+        })
+        .collect()
+}
+
 fn key(id: &str) -> TaskKey {
     TaskKey {
         framework_id: fid(),
@@ -1051,13 +1062,7 @@ fn an_unknown_task_the_master_asks_about_gets_a_reliable_agent_update() {
             task_ids: vec!["web-0042".into()],
         },
     );
-    let sent: Vec<StatusUpdate> = sent_to(&outs, MASTER)
-        .into_iter()
-        .filter_map(|m| match m {
-            Message::StatusUpdate { update } => Some(update),
-            _ => None,
-        })
-        .collect();
+    let sent = status_updates_to(&outs, MASTER);
     assert_eq!(sent.len(), 1);
     let update = &sent[0];
     assert_eq!(
@@ -1156,13 +1161,7 @@ fn a_kill_for_a_task_the_agent_never_got_is_answered_lost() {
             task_id: "web-0099".into(),
         },
     );
-    let updates: Vec<StatusUpdate> = sent_to(&outs, MASTER)
-        .into_iter()
-        .filter_map(|m| match m {
-            Message::StatusUpdate { update } => Some(update),
-            _ => None,
-        })
-        .collect();
+    let updates = status_updates_to(&outs, MASTER);
     assert_eq!(updates.len(), 1);
     assert_eq!(
         (updates[0].state, updates[0].reason, updates[0].source),

@@ -608,6 +608,30 @@ fn replayed(state: TaskState, n: u32) -> Message {
     }
 }
 
+/// The executor's update `web-0001#n` of `web-0001` in `state`, as the agent
+/// forwards it (with the task's `latest` state at the agent).
+fn web_0001_update(
+    fid: &FrameworkId,
+    agent_id: &AgentId,
+    state: TaskState,
+    latest: TaskState,
+    n: u32,
+) -> Message {
+    Message::StatusUpdate {
+        update: StatusUpdate {
+            latest_state: Some(latest),
+            framework_id: fid.clone(),
+            task_id: "web-0001".into(),
+            agent_id: Some(agent_id.clone()),
+            state,
+            reason: None,
+            source: Source::Executor,
+            uuid: Some(UpdateUuid::new(format!("web-0001#{n}"))),
+            message: None,
+        },
+    }
+}
+
 fn acknowledge(n: u32) -> Message {
     Message::Acknowledge {
         framework_id: "e1-F0001".into(),
@@ -1377,19 +1401,7 @@ fn an_agent_away_during_a_framework_removal_gets_the_shutdown_when_it_returns() 
 #[test]
 fn implicit_reconciliation_includes_terminal_tasks_until_acknowledged() {
     let (mut rig, agent_id, fid) = leader_with_a_task();
-    let finished = Message::StatusUpdate {
-        update: StatusUpdate {
-            latest_state: Some(TaskState::Finished),
-            framework_id: fid.clone(),
-            task_id: "web-0001".into(),
-            agent_id: Some(agent_id.clone()),
-            state: TaskState::Finished,
-            reason: None,
-            source: Source::Executor,
-            uuid: Some(UpdateUuid::new("web-0001#3")),
-            message: None,
-        },
-    };
+    let finished = web_0001_update(&fid, &agent_id, TaskState::Finished, TaskState::Finished, 3);
     rig.at(2_000).msg(AGENT, finished);
     let reconcile = Message::Reconcile {
         framework_id: fid.clone(),
@@ -1513,19 +1525,7 @@ fn a_kill_is_remembered_until_the_task_is_removed() {
     assert!(!sent_to(&outs, AGENT)
         .iter()
         .any(|m| matches!(m, Message::KillTask { .. })));
-    let killed = Message::StatusUpdate {
-        update: StatusUpdate {
-            latest_state: Some(TaskState::Killed),
-            framework_id: fid.clone(),
-            task_id: "web-0001".into(),
-            agent_id: Some(agent_id.clone()),
-            state: TaskState::Killed,
-            reason: None,
-            source: Source::Executor,
-            uuid: Some(UpdateUuid::new("web-0001#2")),
-            message: None,
-        },
-    };
+    let killed = web_0001_update(&fid, &agent_id, TaskState::Killed, TaskState::Killed, 2);
     rig.at(2_300).msg(AGENT, killed);
     rig.at(2_400).msg(
         SCHEDULER,
@@ -1622,19 +1622,7 @@ fn a_removed_framework_completes_its_unreachable_tasks() {
 fn reconciliation_answers_a_known_task_with_its_status_update_state() {
     let (mut rig, agent_id, fid) = leader_with_a_task();
     // The agent delivers TASK_STARTING while the task has already finished.
-    let starting = Message::StatusUpdate {
-        update: StatusUpdate {
-            latest_state: Some(TaskState::Finished),
-            framework_id: fid.clone(),
-            task_id: "web-0001".into(),
-            agent_id: Some(agent_id.clone()),
-            state: TaskState::Starting,
-            reason: None,
-            source: Source::Executor,
-            uuid: Some(UpdateUuid::new("web-0001#1")),
-            message: None,
-        },
-    };
+    let starting = web_0001_update(&fid, &agent_id, TaskState::Starting, TaskState::Finished, 1);
     rig.at(2_000).msg(AGENT, starting);
     for tasks in [
         vec![],
@@ -1694,6 +1682,17 @@ fn new_leader_with_recovered_agent(partition_aware: bool) -> (Rig<Master>, Frame
     (rig, fid)
 }
 
+/// agent-1 re-registering as `e1-S0001` with no frameworks and no tasks.
+fn agent_1_back_with_nothing() -> Message {
+    Message::ReregisterAgent {
+        agent_id: "e1-S0001".into(),
+        resources: AgentResources::unreserved(AGENT_TOTAL),
+        boot_id: "boot-1".into(),
+        frameworks: vec![],
+        tasks: vec![],
+    }
+}
+
 fn reconcile_one(
     rig: &mut Rig<Master>,
     fid: &FrameworkId,
@@ -1722,16 +1721,7 @@ fn reconciliation_about_a_recovered_agent_is_not_answered() {
     assert!(reconcile_one(&mut rig, &fid, Some("e1-S0001")).is_empty());
     assert!(reconcile_one(&mut rig, &fid, None).is_empty());
     // Nothing is held back either: the agent's re-registration answers nothing.
-    let outs = rig.at(5_000).msg(
-        AGENT,
-        Message::ReregisterAgent {
-            agent_id: "e1-S0001".into(),
-            resources: AgentResources::unreserved(AGENT_TOTAL),
-            boot_id: "boot-1".into(),
-            frameworks: vec![],
-            tasks: vec![],
-        },
-    );
+    let outs = rig.at(5_000).msg(AGENT, agent_1_back_with_nothing());
     assert!(updates_to_scheduler(&outs).is_empty());
     // Asked again, now the agent is registered: TASK_GONE.
     let answers = reconcile_one(&mut rig, &fid, Some("e1-S0001"));
@@ -1744,16 +1734,7 @@ fn reconciliation_about_a_recovered_agent_is_not_answered() {
 #[test]
 fn reconciliation_about_unreachable_gone_and_unknown_agents() {
     let (mut rig, fid) = new_leader_with_recovered_agent(true);
-    rig.at(5_000).msg(
-        AGENT,
-        Message::ReregisterAgent {
-            agent_id: "e1-S0001".into(),
-            resources: AgentResources::unreserved(AGENT_TOTAL),
-            boot_id: "boot-1".into(),
-            frameworks: vec![],
-            tasks: vec![],
-        },
-    );
+    rig.at(5_000).msg(AGENT, agent_1_back_with_nothing());
     let state = |rig: &mut Rig<Master>, agent| reconcile_one(rig, &fid, agent)[0].state;
     assert_eq!(state(&mut rig, Some("e1-S0009")), TaskState::Unreachable);
     assert_eq!(state(&mut rig, Some("e1-S0008")), TaskState::GoneByOperator);
@@ -1761,16 +1742,7 @@ fn reconciliation_about_unreachable_gone_and_unknown_agents() {
     assert_eq!(state(&mut rig, None), TaskState::Unknown);
 
     let (mut rig, fid) = new_leader_with_recovered_agent(false);
-    rig.at(5_000).msg(
-        AGENT,
-        Message::ReregisterAgent {
-            agent_id: "e1-S0001".into(),
-            resources: AgentResources::unreserved(AGENT_TOTAL),
-            boot_id: "boot-1".into(),
-            frameworks: vec![],
-            tasks: vec![],
-        },
-    );
+    rig.at(5_000).msg(AGENT, agent_1_back_with_nothing());
     for agent in [Some("e1-S0001"), Some("e1-S0009"), Some("e1-S0008"), None] {
         let answers = reconcile_one(&mut rig, &fid, agent);
         assert_eq!(answers[0].state, TaskState::Lost, "{agent:?}");
@@ -1858,19 +1830,7 @@ fn a_new_leader_answers_reconciliation_with_the_reported_status_update_state() {
 #[test]
 fn an_acknowledgement_for_a_disconnected_agent_is_dropped_and_the_task_kept() {
     let (mut rig, agent_id, fid) = leader_with_a_task();
-    let finished = Message::StatusUpdate {
-        update: StatusUpdate {
-            latest_state: Some(TaskState::Finished),
-            framework_id: fid.clone(),
-            task_id: "web-0001".into(),
-            agent_id: Some(agent_id.clone()),
-            state: TaskState::Finished,
-            reason: None,
-            source: Source::Executor,
-            uuid: Some(UpdateUuid::new("web-0001#3")),
-            message: None,
-        },
-    };
+    let finished = web_0001_update(&fid, &agent_id, TaskState::Finished, TaskState::Finished, 3);
     rig.at(2_000).msg(AGENT, finished);
     rig.at(2_050)
         .raw(Input::Disconnected { peer: AGENT.into() });
@@ -1987,19 +1947,7 @@ fn a_reregistration_while_marking_unreachable_is_ignored() {
 #[test]
 fn a_finished_unacknowledged_task_is_reported_when_its_agent_becomes_unreachable() {
     let (mut rig, agent_id, fid) = leader_with_a_launched_task();
-    let finished = Message::StatusUpdate {
-        update: StatusUpdate {
-            latest_state: Some(TaskState::Finished),
-            framework_id: fid.clone(),
-            task_id: "web-0001".into(),
-            agent_id: Some(agent_id.clone()),
-            state: TaskState::Finished,
-            reason: None,
-            source: Source::Executor,
-            uuid: Some(UpdateUuid::new("web-0001#3")),
-            message: None,
-        },
-    };
+    let finished = web_0001_update(&fid, &agent_id, TaskState::Finished, TaskState::Finished, 3);
     rig.at(1_500).msg(AGENT, finished);
     let outs = miss_pings(
         &mut rig,

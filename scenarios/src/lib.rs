@@ -1349,11 +1349,10 @@ fn step(raw: &Spanned<RawStep>, names: &Names, cluster: &ClusterSpec) -> Result<
     }
     if let Some(t) = &s.reconfigure {
         // An agent machine only: its agent's configured resources change.
+        // (`agent-N`, `agent-of:<task>` and `agent-running:<framework>` all
+        // start so.)
         let text = t.get_ref();
-        let machine = text
-            .strip_prefix("agent-of:")
-            .or(text.strip_prefix("agent-running:"));
-        if machine.is_none() && !text.starts_with("agent-") {
+        if !text.starts_with("agent-") {
             return Err((
                 t.span(),
                 format!("reconfigure names an agent machine (`agent-N`, `agent-of:<task>`), not \"{text}\""),

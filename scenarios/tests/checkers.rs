@@ -18,6 +18,8 @@
 //! the simulation (tokio's `unhandled_panic = ShutdownRuntime`) to the
 //! sweep's `catch_unwind`, which reports it as `panic`.
 
+mod common;
+use common::{assert_pass, scenario, variant};
 use mesochaos_faults::Target;
 use mesochaos_harness::run::{offer_problem, RunReport, Step, Violation};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
@@ -27,39 +29,14 @@ use mesochaos_reference::master::Master;
 use mesochaos_reference::messages::Offer;
 use mesochaos_reference::resources::{RoleResources, Volume};
 use mesochaos_reference::{Event, OfferId};
-use mesochaos_scenarios::{load, parse, scenarios_dir, Scenario};
-use std::path::Path;
-
-fn scenario(source: &str) -> Scenario {
-    parse(source, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
-}
+use mesochaos_scenarios::{load, scenarios_dir, Scenario};
 
 fn shipped(name: &str) -> String {
     std::fs::read_to_string(scenarios_dir().join(format!("{name}.toml"))).expect("shipped")
 }
 
-/// `source` with each `(from, to)` replaced (each must occur).
-fn variant(source: &str, edits: &[(&str, &str)]) -> String {
-    let mut text = source.to_string();
-    for (from, to) in edits {
-        assert!(text.contains(from), "the source contains {from:?}");
-        text = text.replace(from, to);
-    }
-    text
-}
-
 fn run(s: &Scenario) -> (RunReport, Vec<TraceRecord>) {
     run_recorded(&s.spec, s.seed, RunOptions::default())
-}
-
-fn assert_pass(report: &RunReport) {
-    assert_eq!(
-        report.verdict,
-        Verdict::Pass,
-        "{}: {:#?}",
-        report.scenario,
-        report.violations
-    );
 }
 
 /// The violations of a failed run named `checker`, asserting there is one.

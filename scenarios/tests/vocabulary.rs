@@ -9,13 +9,15 @@
 //! (`mesochaos run` exits 1) with a violation naming the expectation — and
 //! asserts the observable outcomes in the trace, not just the verdict.
 
+mod common;
+use common::{assert_pass, scenario, variant};
 use mesochaos_harness::run::{RunReport, Step, Violation};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
 use mesochaos_harness::{run_recorded, RunOptions, Verdict};
 use mesochaos_reference::io::Command;
 use mesochaos_reference::messages::ReconcileTask;
 use mesochaos_reference::{AgentId, Event, Message, Reason, Source, TaskId, TaskState};
-use mesochaos_scenarios::{parse, Scenario};
+use mesochaos_scenarios::parse;
 use std::path::{Path, PathBuf};
 
 fn fixture_path(name: &str) -> PathBuf {
@@ -26,33 +28,9 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixture_path(name)).expect("the fixture exists")
 }
 
-/// `source` with each `(from, to)` replaced (each must occur).
-fn variant(source: &str, edits: &[(&str, &str)]) -> String {
-    let mut text = source.to_string();
-    for (from, to) in edits {
-        assert!(text.contains(from), "the fixture contains {from:?}");
-        text = text.replace(from, to);
-    }
-    text
-}
-
-fn scenario(source: &str) -> Scenario {
-    parse(source, Path::new("test.toml")).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn run(source: &str) -> (RunReport, Vec<TraceRecord>) {
     let s = scenario(source);
     run_recorded(&s.spec, s.seed, RunOptions::default())
-}
-
-fn assert_pass(report: &RunReport) {
-    assert_eq!(
-        report.verdict,
-        Verdict::Pass,
-        "{}: {:#?}",
-        report.scenario,
-        report.violations
-    );
 }
 
 /// The run failed, and these are its violations.

@@ -1206,17 +1206,14 @@ impl Master {
             // registry after a failover are not "coming back": nobody was
             // told their tasks were lost.
             if rereg.was_unreachable {
-                came_back.push(StatusUpdate {
-                    latest_state: None,
-                    framework_id: task.framework_id.clone(),
-                    task_id: task.info.task_id.clone(),
-                    agent_id: Some(id.clone()),
-                    state: task.state,
-                    reason: Some(Reason::AgentReregistered),
-                    source: Source::Master,
-                    uuid: None,
-                    message: Some("agent re-registered".into()),
-                });
+                came_back.push(master_update(
+                    &task.framework_id,
+                    &task.info.task_id,
+                    Some(id.clone()),
+                    task.state,
+                    Reason::AgentReregistered,
+                    "agent re-registered",
+                ));
             }
         }
         // Every task this agent had when it became unreachable is reachable
@@ -1455,24 +1452,18 @@ impl Master {
                     task.latest_uuid = None;
                     framework.unreachable_tasks.insert(tid.clone(), task);
                 }
-                updates.push(StatusUpdate {
-                    latest_state: None,
-                    framework_id: fid.clone(),
-                    task_id: tid,
-                    agent_id: Some(agent_id.clone()),
+                updates.push(master_update(
+                    fid,
+                    &tid,
+                    Some(agent_id.clone()),
                     state,
-                    reason: Some(Reason::AgentRemoved),
-                    source: Source::Master,
-                    uuid: None,
-                    message: Some(
-                        if removed {
-                            "agent removed: a new agent registered at the same address"
-                        } else {
-                            "agent is unreachable"
-                        }
-                        .into(),
-                    ),
-                });
+                    Reason::AgentRemoved,
+                    if removed {
+                        "agent removed: a new agent registered at the same address"
+                    } else {
+                        "agent is unreachable"
+                    },
+                ));
             }
         }
         for update in updates {
@@ -2652,17 +2643,14 @@ fn read_registry() -> CoordOp {
 /// latest one while the agent replays its stream (Mesos `Master::reconcile`,
 /// case 1: `task->status_update_state()` when set, else `task->state()`).
 fn known_task_answer(fid: &FrameworkId, task_id: &TaskId, task: &TaskEntry) -> StatusUpdate {
-    StatusUpdate {
-        latest_state: None,
-        framework_id: fid.clone(),
-        task_id: task_id.clone(),
-        agent_id: Some(task.agent_id.clone()),
-        state: task.status_update_state.unwrap_or(task.state),
-        reason: Some(Reason::Reconciliation),
-        source: Source::Master,
-        uuid: None,
-        message: Some("reconciliation: latest task state".into()),
-    }
+    master_update(
+        fid,
+        task_id,
+        Some(task.agent_id.clone()),
+        task.status_update_state.unwrap_or(task.state),
+        Reason::Reconciliation,
+        "reconciliation: latest task state",
+    )
 }
 
 fn master_update(

@@ -1201,6 +1201,20 @@ impl Cluster {
 
     /// The instance of `framework` that the current leader obeys: active,
     /// registered with the leader, and the leader's scheduler for it.
+    /// Whether an instance of `framework` has stopped for good: the master
+    /// told it the framework was removed (its failover timeout passed, or it
+    /// tore itself down), so no instance of it will ever be active again.
+    pub fn framework_stopped(&self, framework: &str) -> bool {
+        self.schedulers().iter().any(|(_, s)| {
+            let s = s.borrow();
+            s.framework_name() == framework
+                && matches!(
+                    s.instance(),
+                    mesochaos_reference::scheduler::InstanceState::Stopped { .. }
+                )
+        })
+    }
+
     pub fn active_instance(&self, framework: &str) -> Option<ProcessId> {
         let (leader, epoch) = self.leader()?;
         let obeyed: Vec<ProcessId> = self.leader_state(|l| {

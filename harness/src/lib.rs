@@ -5,17 +5,22 @@
 //! - [`cluster`] builds the machines and processes of a cluster, injects faults,
 //!   supervises processes that exit, and observes role state between steps.
 //! - [`run`] executes a scenario's steps and expectations and reports the run.
-//! - [`checkers`] read invariants off the [`trace`].
+//! - [`checkers`] read invariants off the [`trace`]; [`explain`] asks whether
+//!   every loss, agent removal and framework removal was allowed by a fault or
+//!   a call.
 //! - [`filters`] holds the message filters (`drop`, `hold`, `release` steps)
 //!   and injected messages; [`expect`] the timing and leader-state expectations.
+//! - [`catalog`] lists every checker name with what it promises.
 //! - [`disk`] is a machine's simulated disk; [`seed`] splits the run's seed into
 //!   independent streams; [`frame`] is the wire format.
 
+pub mod catalog;
 pub mod checkers;
 pub mod cluster;
 pub mod disk;
 pub mod driver;
 pub mod expect;
+pub mod explain;
 pub mod filters;
 pub mod frame;
 pub mod run;

@@ -1208,7 +1208,12 @@ impl Runner {
         let mut vacuous = Vec::new();
         for (_, i, is_heal) in &pending {
             let f = &schedule.faults[*i];
-            if !is_heal {
+            // A fault on the active instance of a framework the master removed
+            // has no target by design (its instances stopped): not vacuous.
+            let gone = f.fault.targets().iter().any(
+                |t| matches!(t, Target::ActiveScheduler(fw) if self.cluster.framework_stopped(fw)),
+            );
+            if !is_heal && !gone {
                 self.fault_counts.entry(f.kind).or_default().vacuous += 1;
                 vacuous.push(format!("{} at {}", f.fault, seconds(f.at_ms)));
             }
@@ -1403,6 +1408,20 @@ impl Runner {
             .extend(checkers::check_trace(trace.records()));
         self.violations
             .extend(checkers::check_framework_identity(trace.records()));
+        let timeouts = crate::explain::Timeouts {
+            timing: spec.cluster.timing.clone(),
+            failover_ms: spec
+                .cluster
+                .frameworks
+                .iter()
+                .map(|f| (f.name.clone(), f.failover_timeout_ms))
+                .collect(),
+        };
+        self.violations
+            .extend(crate::explain::check_losses_explained(
+                trace.records(),
+                &timeouts,
+            ));
         if self.converged_after_heal {
             self.violations
                 .extend(checkers::check_update_delivery(trace.records()));

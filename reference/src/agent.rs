@@ -112,6 +112,9 @@ pub enum AgentTimer {
     /// executors not back are given up, and recovery completes (master
     /// detection starts only then, as in Mesos).
     ExecutorReregisterTimeout,
+    /// Launches queued for the executor host waited
+    /// `executor_registration_timeout`: they fail.
+    ExecutorRegistrationTimeout,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +212,15 @@ pub struct Agent {
     truncations: Vec<Truncation>,
     /// Kills that arrived before the executor host re-registered.
     pending_kills: BTreeSet<TaskKey>,
+    /// Launches that arrived while the executor host was not registered (it
+    /// is reconnecting after this process restarted, or being restarted
+    /// itself). Mesos queues such tasks on the executor it is launching
+    /// (`Executor::queuedTasks`) and hands them over when it registers
+    /// (`Slave::registerExecutor`); failing them at once would make an agent
+    /// restart alone fail the next launches. Volatile, like Mesos's queue:
+    /// the tasks are checkpointed `TASK_STAGING`, and a restart finds them
+    /// never forwarded (`AGENT_RESTARTED`).
+    queued_launches: BTreeMap<TaskKey, TaskInfo>,
     /// Recovery found the machine's configuration incompatible with the
     /// checkpoint: the process exits when it starts, saying why.
     #[serde(default)]
@@ -342,6 +354,7 @@ impl Agent {
             rebooted,
             truncations,
             pending_kills: BTreeSet::new(),
+            queued_launches: BTreeMap::new(),
             recovery_failed,
             config,
         }
@@ -543,8 +556,12 @@ impl Agent {
     /// partition-aware), reason `EXECUTOR_REREGISTRATION_TIMEOUT`. Recovery is
     /// now complete, and master detection starts.
     fn tick_executor_reregister_timeout(&mut self, ctx: &Context, out: &mut Out) {
-        if self.executor_host == (ExecutorHostLink::Disconnected { expected: true }) {
-            self.executor_host = ExecutorHostLink::Disconnected { expected: false };
+        let planted = self.config.bug == Some(crate::bugs::Bug::RestartGivesUpExecutors);
+        let away = self.executor_host == (ExecutorHostLink::Disconnected { expected: true });
+        if away || planted {
+            if away {
+                self.executor_host = ExecutorHostLink::Disconnected { expected: false };
+            }
             for key in self.active_task_keys() {
                 let state = self.gone_or_lost(&key);
                 self.agent_update(
@@ -914,16 +931,36 @@ impl Agent {
                 },
             );
         } else {
+            // Queue it for the executor host (Mesos `Slave::runTask` →
+            // `Executor::queuedTasks`); the first queued launch arms the
+            // registration timeout (`Slave::registerExecutorTimeout`).
+            if self.queued_launches.is_empty() {
+                out.set_timer(
+                    AgentTimer::ExecutorRegistrationTimeout,
+                    ctx.now_ms + self.config.timing.executor_registration_timeout_ms,
+                );
+            }
             let key = TaskKey {
                 framework_id: fid,
-                task_id: task.task_id,
+                task_id: task.task_id.clone(),
             };
+            self.queued_launches.insert(key, task);
+        }
+    }
+
+    /// The executor host did not register within
+    /// `executor_registration_timeout` of the first queued launch: Mesos
+    /// destroys the executor's container and fails its queued tasks —
+    /// `TASK_FAILED`, `REASON_EXECUTOR_REGISTRATION_TIMEOUT`
+    /// (`Slave::registerExecutorTimeout`, `Slave::executorTerminated`).
+    fn tick_executor_registration_timeout(&mut self, ctx: &Context, out: &mut Out) {
+        for (key, _) in std::mem::take(&mut self.queued_launches) {
             self.agent_update(
                 ctx,
                 &key,
                 TaskState::Failed,
-                Reason::ContainerLaunchFailed,
-                "no executor host",
+                Reason::ExecutorRegistrationTimeout,
+                "the executor host did not register in time",
                 out,
             );
         }
@@ -955,6 +992,27 @@ impl Agent {
         }
         if task.is_some_and(|t| t.state.is_terminal()) {
             return; // already ended: its terminal update is on its way
+        }
+        let key = TaskKey {
+            framework_id: fid.clone(),
+            task_id: task_id.clone(),
+        };
+        if self.queued_launches.remove(&key).is_some() {
+            // Mesos `Slave::killTask` for a task queued on an executor that has
+            // not registered: it never runs — `TASK_KILLED`,
+            // `REASON_TASK_KILLED_DURING_LAUNCH`.
+            if self.queued_launches.is_empty() {
+                out.cancel_timer(AgentTimer::ExecutorRegistrationTimeout);
+            }
+            self.agent_update(
+                ctx,
+                &key,
+                TaskState::Killed,
+                Reason::TaskKilledDuringLaunch,
+                "killed before it reached its executor",
+                out,
+            );
+            return;
         }
         if self.executor_host == ExecutorHostLink::Registered {
             out.send(
@@ -1319,6 +1377,21 @@ impl Agent {
         for update in unacknowledged {
             self.on_executor_update(ctx, update, out);
         }
+        // Hand over the launches queued while it was away (Mesos
+        // `Slave::registerExecutor` sends the executor its queued tasks).
+        let queued = std::mem::take(&mut self.queued_launches);
+        if !queued.is_empty() {
+            out.cancel_timer(AgentTimer::ExecutorRegistrationTimeout);
+        }
+        for (key, task) in &queued {
+            out.send(
+                &self.config.executor_host,
+                Message::LaunchTask {
+                    framework_id: key.framework_id.clone(),
+                    task: task.clone(),
+                },
+            );
+        }
         // Tasks the executor host runs that we do not know of (their framework
         // was shut down while we were away), or that we already declared
         // ended (their executor came back after the re-registration window,
@@ -1352,7 +1425,7 @@ impl Agent {
             let reported = reports
                 .iter()
                 .any(|r| r.framework_id == key.framework_id && r.task_id == key.task_id);
-            if reported {
+            if reported || queued.contains_key(&key) {
                 continue;
             }
             let staging = self.tasks[&key.framework_id][&key.task_id].state == TaskState::Staging;
@@ -1616,6 +1689,9 @@ impl Role for Agent {
             }
             Input::Timer(AgentTimer::ExecutorReregisterTimeout) => {
                 self.tick_executor_reregister_timeout(ctx, out)
+            }
+            Input::Timer(AgentTimer::ExecutorRegistrationTimeout) => {
+                self.tick_executor_registration_timeout(ctx, out)
             }
             Input::Connected { peer } if Some(&peer) == self.leader_process() => {
                 self.on_master_connected(ctx, out)

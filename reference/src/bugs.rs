@@ -32,14 +32,23 @@ pub enum Bug {
     /// framework instead of re-registering under the stored framework ID with
     /// `failover = true`: the old framework's tasks are orphaned.
     StandbyRegistersNew,
+    /// When the executor re-registration window after an agent restart
+    /// closes, the agent gives up every live task — `TASK_GONE` / `TASK_LOST`,
+    /// `EXECUTOR_REREGISTRATION_TIMEOUT` — instead of only those whose
+    /// executor did not come back (`Slave::reregisterExecutorTimeout` checks
+    /// each executor's state). An agent-process restart alone loses tasks
+    /// that are still running; the framework hears a loss once, in order, so
+    /// only a checker asking *why* a task was lost sees it.
+    RestartGivesUpExecutors,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 4] = [
+    pub const ALL: [Bug; 5] = [
         Bug::AckBeforeCheckpoint,
         Bug::ForgetTasksBeforeFramework,
         Bug::LeaderSurvivesSessionLoss,
         Bug::StandbyRegistersNew,
+        Bug::RestartGivesUpExecutors,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +57,7 @@ impl Bug {
             Bug::ForgetTasksBeforeFramework => "forget-tasks-before-framework",
             Bug::LeaderSurvivesSessionLoss => "leader-survives-session-loss",
             Bug::StandbyRegistersNew => "standby-registers-new",
+            Bug::RestartGivesUpExecutors => "restart-gives-up-executors",
         }
     }
 

@@ -156,10 +156,11 @@ pub enum Reason {
     TaskInvalid,
     TaskKilledDuringLaunch,
     TaskUnknown,
+    ExecutorRegistrationTimeout,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 15] = [
+    pub const ALL: [Reason; 16] = [
         Reason::AgentRemoved,
         Reason::AgentReregistered,
         Reason::AgentRestarted,
@@ -175,6 +176,7 @@ impl Reason {
         Reason::TaskInvalid,
         Reason::TaskKilledDuringLaunch,
         Reason::TaskUnknown,
+        Reason::ExecutorRegistrationTimeout,
     ];
 
     pub fn doc(self) -> &'static str {
@@ -204,6 +206,9 @@ impl Reason {
             Reason::TaskInvalid => "the task failed validation",
             Reason::TaskKilledDuringLaunch => "the task was killed before it started",
             Reason::TaskUnknown => "the task is not known to the agent",
+            Reason::ExecutorRegistrationTimeout => {
+                "the task waited for its executor to register longer than executor_registration_timeout"
+            }
         }
     }
 }

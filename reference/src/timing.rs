@@ -50,6 +50,17 @@ pub struct Timing {
     /// to a powered-off machine (Linux, `tcp_syn_retries = 6`: ≈ 127 s).
     #[serde(default = "default_tcp_connect_timeout_ms")]
     pub tcp_connect_timeout_ms: u64,
+    /// How long a launch waits for its executor to register before the agent
+    /// gives up on it (`--executor_registration_timeout`, 1 min by default;
+    /// `Slave::registerExecutorTimeout`). Here: the agent's executor host,
+    /// which reconnects after the agent process restarts or after it was
+    /// itself restarted.
+    #[serde(default = "default_executor_registration_timeout_ms")]
+    pub executor_registration_timeout_ms: u64,
+}
+
+fn default_executor_registration_timeout_ms() -> u64 {
+    60_000
 }
 
 fn default_tcp_user_timeout_ms() -> u64 {
@@ -77,6 +88,7 @@ impl Default for Timing {
             offer_refuse_ms: 5_000,
             tcp_user_timeout_ms: default_tcp_user_timeout_ms(),
             tcp_connect_timeout_ms: default_tcp_connect_timeout_ms(),
+            executor_registration_timeout_ms: default_executor_registration_timeout_ms(),
         }
     }
 }

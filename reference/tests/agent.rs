@@ -1283,3 +1283,117 @@ fn changed_resources_across_a_restart_follow_the_reconfiguration_policy() {
     let agent = Agent::recover(config("boot-1"), &files);
     assert_eq!(agent.agent_id(), Some(&AgentId::from("e1-S0001")));
 }
+
+/// A fresh agent registered with `master-1` whose executor host has not
+/// registered yet (it is reconnecting, or being restarted).
+fn registered_agent_without_executor_host() -> Rig<Agent> {
+    let mut rig = Rig::new(
+        Agent::new(config("boot-1")),
+        FakeCoordinator::new().with_master(1, MASTER),
+    );
+    detect_and_register(&mut rig);
+    rig.msg(
+        MASTER,
+        Message::AgentRegistered {
+            epoch: 1,
+            agent_id: "e1-S0001".into(),
+        },
+    );
+    rig
+}
+
+/// The state, reason and source of the newest update queued for `id`.
+fn newest_update(rig: &Rig<Agent>, id: &str) -> (TaskState, Option<Reason>, Source) {
+    let task = &rig.role.tasks()[&fid()][&TaskId::from(id)];
+    let u = task.pending_updates.back().expect("an update is queued");
+    (u.state, u.reason, u.source)
+}
+
+// Mesos `Slave::runTask` queues a task on an executor that has not registered
+// yet (`Executor::queuedTasks`) and `Slave::registerExecutor` hands it over:
+// an agent restart alone (its executor host still reconnecting) must not fail
+// the next launch. (The reference used to answer TASK_FAILED,
+// CONTAINER_LAUNCH_FAILED at once — found by the `losses_explained` checker.)
+#[test]
+fn a_launch_waits_for_the_executor_host_and_is_handed_over_when_it_registers() {
+    let mut rig = registered_agent_without_executor_host();
+    let outs = rig.msg(MASTER, run_task(1, "web-0001"));
+    assert!(sent_to(&outs, EXECUTORS).is_empty(), "{outs:?}");
+    assert!(updates_to(&outs, MASTER).is_empty(), "no update: {outs:?}");
+    assert_eq!(
+        rig.role.tasks()[&fid()][&TaskId::from("web-0001")].state,
+        TaskState::Staging
+    );
+    assert_eq!(
+        timer_at(&outs, &AgentTimer::ExecutorRegistrationTimeout),
+        Some(rig.now + Timing::default().executor_registration_timeout_ms)
+    );
+
+    let outs = rig.msg(EXECUTORS, executor_host_back(&[]));
+    assert!(
+        sent_to(&outs, EXECUTORS).contains(&Message::LaunchTask {
+            framework_id: fid(),
+            task: task_info("web-0001"),
+        }),
+        "{outs:?}"
+    );
+    assert!(outs.contains(&Output::CancelTimer {
+        timer: AgentTimer::ExecutorRegistrationTimeout
+    }));
+    // Not taken for a task the agent never forwarded before a restart.
+    assert!(updates_to(&outs, MASTER).is_empty(), "{outs:?}");
+    assert!(rig.role.tasks()[&fid()][&TaskId::from("web-0001")]
+        .pending_updates
+        .is_empty());
+}
+
+// Mesos `Slave::killTask`: a task queued on an executor that has not
+// registered is never launched — TASK_KILLED, REASON_TASK_KILLED_DURING_LAUNCH.
+#[test]
+fn a_kill_of_a_queued_launch_ends_it_killed_during_launch() {
+    let mut rig = registered_agent_without_executor_host();
+    rig.msg(MASTER, run_task(1, "web-0001"));
+    let outs = rig.msg(
+        MASTER,
+        Message::KillTask {
+            epoch: 1,
+            framework_id: fid(),
+            task_id: "web-0001".into(),
+        },
+    );
+    assert!(outs.contains(&Output::CancelTimer {
+        timer: AgentTimer::ExecutorRegistrationTimeout
+    }));
+    assert_eq!(
+        newest_update(&rig, "web-0001"),
+        (
+            TaskState::Killed,
+            Some(Reason::TaskKilledDuringLaunch),
+            Source::Agent
+        )
+    );
+    // The executor host that registers later is not given the task.
+    let outs = rig.msg(EXECUTORS, executor_host_back(&[]));
+    assert!(!sent_to(&outs, EXECUTORS)
+        .iter()
+        .any(|m| matches!(m, Message::LaunchTask { .. })));
+}
+
+// Mesos `Slave::registerExecutorTimeout`: an executor that does not register
+// within `executor_registration_timeout` is destroyed and its queued tasks
+// fail — TASK_FAILED, REASON_EXECUTOR_REGISTRATION_TIMEOUT.
+#[test]
+fn queued_launches_fail_when_the_executor_host_stays_away() {
+    let mut rig = registered_agent_without_executor_host();
+    rig.msg(MASTER, run_task(1, "web-0001"));
+    let due = rig.now + Timing::default().executor_registration_timeout_ms;
+    rig.at(due).timer(AgentTimer::ExecutorRegistrationTimeout);
+    assert_eq!(
+        newest_update(&rig, "web-0001"),
+        (
+            TaskState::Failed,
+            Some(Reason::ExecutorRegistrationTimeout),
+            Source::Agent
+        )
+    );
+}

@@ -196,6 +196,7 @@ struct RawTiming {
     offer_refuse: Option<Spanned<String>>,
     tcp_user_timeout: Option<Spanned<String>>,
     tcp_connect_timeout: Option<Spanned<String>>,
+    executor_registration_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1070,6 +1071,10 @@ fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
     set(&mut t.offer_refuse_ms, &raw.offer_refuse)?;
     set(&mut t.tcp_user_timeout_ms, &raw.tcp_user_timeout)?;
     set(&mut t.tcp_connect_timeout_ms, &raw.tcp_connect_timeout)?;
+    set(
+        &mut t.executor_registration_timeout_ms,
+        &raw.executor_registration_timeout,
+    )?;
     if let Some(n) = &raw.max_agent_ping_timeouts {
         if *n.get_ref() == 0 {
             return Err((
@@ -1114,6 +1119,11 @@ fn timing(raw: &RawTiming) -> Result<Timing, Invalid> {
             "tcp_connect_timeout",
             &raw.tcp_connect_timeout,
             t.tcp_connect_timeout_ms,
+        ),
+        (
+            "executor_registration_timeout",
+            &raw.executor_registration_timeout,
+            t.executor_registration_timeout_ms,
         ),
     ];
     for (name, value, ms) in positive {

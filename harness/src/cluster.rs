@@ -29,7 +29,7 @@ use mesochaos_reference::framework::FrameworkInfo;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::master::{Master, MasterConfig, RebuiltView, RemovedAgentPolicy};
 use mesochaos_reference::scheduler::{
-    InstanceState, Scheduler, SchedulerConfig, SchedulerMode, WorkloadPlan,
+    AdversaryConfig, InstanceState, Scheduler, SchedulerConfig, SchedulerMode, WorkloadPlan,
 };
 use mesochaos_reference::storage::{store_path, StorageConfig, StorageServer};
 use mesochaos_reference::TaskState;
@@ -62,6 +62,10 @@ pub struct FrameworkSpec {
     pub task_resources: Resources,
     pub workload: WorkloadPlan,
     pub mode: SchedulerMode,
+    /// Adversarial mode (reference/src/adversary.rs); `None` for a
+    /// well-behaved framework.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<AdversaryConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -1471,5 +1475,6 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
         timing: spec.timing.clone(),
         mode: framework.mode.clone(),
         bug: spec.bug,
+        adversary: framework.adversary.clone(),
     }))
 }

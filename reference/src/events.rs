@@ -239,4 +239,27 @@ pub enum Event {
     SchedulerSteppedDown {
         why: String,
     },
+
+    // ----- an adversarial framework (reference/src/adversary.rs) -----
+    // Added last: traces are JSON, so older traces read the same.
+    /// An adversarial framework made one of its deliberately wrong calls
+    /// (`action`, e.g. `reuse_live_task_id`), about `task_id` if it names a
+    /// task; `expected` is what Mesos answers to that call.
+    AdversaryCall {
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<TaskId>,
+        detail: String,
+        expected: String,
+    },
+    /// What the master answered to an adversarial call: the update or
+    /// operation error the framework heard, or `no answer` when none came
+    /// within the adversary's patience.
+    AdversaryAnswered {
+        action: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task_id: Option<TaskId>,
+        expected: String,
+        answer: String,
+    },
 }

@@ -54,6 +54,12 @@
 //! IDs from new offers; more (a lost task came back `TASK_RUNNING`) — kill the
 //! surplus, newest first.
 
+// The adversarial mode lives in its own file; as a child module it reads the
+// scheduler's state directly.
+#[path = "adversary.rs"]
+mod adversary;
+pub use adversary::{Adversary, AdversaryAction, AdversaryConfig};
+
 use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
 use crate::detector::{self, LeaderInfo, MasterDetector, MASTERS_PATH};
 use crate::events::Event;
@@ -116,6 +122,10 @@ pub struct SchedulerConfig {
     /// A planted defect (the bug zoo), if any.
     #[serde(default)]
     pub bug: Option<crate::bugs::Bug>,
+    /// Adversarial mode (reference/src/adversary.rs): now and then, a call a
+    /// well-behaved framework never makes. Off by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversary: Option<AdversaryConfig>,
 }
 
 /// What kind of framework this is.
@@ -165,6 +175,8 @@ pub enum SchedulerTimer {
     RegisterRetry,
     /// Ask again about tasks reconciliation has not answered yet.
     ReconcileRetry,
+    /// The adversarial mode's next call (only with `adversary` configured).
+    Adversary,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,6 +311,9 @@ pub struct Scheduler {
     failover: bool,
     /// Operations a scenario asked this scheduler to send, each on the next offer.
     scripted: VecDeque<Vec<Operation>>,
+    /// The adversarial mode's memory, if it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adversary: Option<Adversary>,
 }
 
 type Out = Outputs<SchedulerTimer>;
@@ -318,7 +333,6 @@ impl Scheduler {
         // state's compare-and-set) is what protects against a stale one.
         .without_local_expiry();
         Scheduler {
-            config,
             coordinator,
             detector: MasterDetector::default(),
             candidacy: None,
@@ -336,6 +350,8 @@ impl Scheduler {
             reconcile_backoff_ms: 0,
             failover: false,
             scripted: VecDeque::new(),
+            adversary: config.adversary.clone().map(Adversary::new),
+            config,
         }
     }
 
@@ -530,6 +546,9 @@ impl Scheduler {
         self.after_next_write.clear();
         self.unpersisted.clear();
         self.reconciling.clear();
+        if let Some(adversary) = &mut self.adversary {
+            adversary.forget_term();
+        }
     }
 
     fn on_reply(
@@ -685,6 +704,9 @@ impl Scheduler {
         self.state_version = Some(version);
         // The intent is durable: now the launches and acknowledgements may go.
         if let Some(master) = self.master().cloned() {
+            if self.adversary.is_some() {
+                self.adversary_on_sent(&write.after);
+            }
             for message in write.after {
                 out.send(&master, message);
             }
@@ -869,6 +891,7 @@ impl Scheduler {
             self.changed(ctx, out);
         }
         self.reconcile_all(ctx, out);
+        self.adversary_on_registered(ctx, out);
     }
 
     /// Asks the master about every task we believe may be running (Mesos
@@ -991,6 +1014,10 @@ impl Scheduler {
             0 // not until every task we know of is accounted for
         };
         for offer in offers {
+            // An adversarial call waiting for an offer takes it.
+            let Some(offer) = self.adversary_on_offer(ctx, offer, out) else {
+                continue;
+            };
             // A scripted accept (a scenario's operations) takes the next offer.
             if let Some(operations) = self.scripted.pop_front() {
                 self.accept(&fid, offer, operations, out);
@@ -1206,6 +1233,9 @@ impl Scheduler {
             latest_state: update.latest_state,
             uuid: update.uuid.clone(),
         });
+        if self.adversary.is_some() && self.adversary_on_update(ctx, &update, out) {
+            return; // the answer to an adversarial call, not news of a task
+        }
         let task = self
             .state
             .tasks
@@ -1243,12 +1273,16 @@ impl Scheduler {
         }
         if let (Some(uuid), Some(agent_id)) = (update.uuid, update.agent_id) {
             // Acknowledged only once the state reflecting it is durable.
-            self.after_next_write.push(Message::Acknowledge {
+            let ack = Message::Acknowledge {
                 framework_id: update.framework_id,
                 agent_id,
                 task_id: update.task_id,
                 uuid,
-            });
+            };
+            // (An adversary may hold a terminal update's acknowledgement back.)
+            if let Some(ack) = self.adversary_hold_ack(ctx, update.state, ack) {
+                self.after_next_write.push(ack);
+            }
         }
         self.kill_surplus(out);
         self.changed(ctx, out);
@@ -1390,11 +1424,17 @@ impl Scheduler {
                     self.on_offers(ctx, offers, out);
                 }
             }
-            Message::RescindOffer { .. } => {} // we never hold offers
+            // We never hold offers, unless an adversary does.
+            Message::RescindOffer { offer_id, .. } => {
+                if self.adversary.is_some() && self.is_from_leader(&from, "RescindOffer", out) {
+                    self.adversary_on_rescind(ctx, &offer_id, out);
+                }
+            }
             Message::OperationError {
                 operation, message, ..
             } => {
                 if self.is_from_leader(&from, "OperationError", out) {
+                    self.adversary_on_operation_error(operation.name(), &message, out);
                     out.event(Event::OperationErrorReceived {
                         operation: operation.name().to_string(),
                         message,
@@ -1470,6 +1510,7 @@ impl Role for Scheduler {
             }
             Input::Timer(SchedulerTimer::RegisterRetry) => self.tick_register_retry(ctx, out),
             Input::Timer(SchedulerTimer::ReconcileRetry) => self.send_reconcile(ctx, out),
+            Input::Timer(SchedulerTimer::Adversary) => self.tick_adversary(ctx, out),
             Input::Connected { peer } if Some(&peer) == self.master() => {
                 self.on_master_connected(ctx, out)
             }

@@ -42,6 +42,7 @@ fn scheduler(desired: u64) -> Scheduler {
         timing: Timing::default(),
         mode: SchedulerMode::Service,
         bug: None,
+        adversary: None,
     })
 }
 

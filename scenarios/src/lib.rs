@@ -19,7 +19,9 @@ use mesochaos_reference::io::Command;
 use mesochaos_reference::master::RemovedAgentPolicy;
 use mesochaos_reference::messages::Operation;
 use mesochaos_reference::resources::{Volume, UNRESERVED};
-use mesochaos_reference::scheduler::{SchedulerMode, WorkloadPlan};
+use mesochaos_reference::scheduler::{
+    AdversaryAction, AdversaryConfig, SchedulerMode, WorkloadPlan,
+};
 use mesochaos_reference::task::{TaskInfo, Workload};
 use mesochaos_reference::{ProcessId, Reason, Resources, TaskId, TaskState, Timing};
 use serde::Deserialize;
@@ -218,6 +220,15 @@ struct RawFramework {
     volume: Option<Spanned<RawVolume>>,
     /// The scenario drives this framework's offers (`accept` steps).
     scripted: Option<Spanned<bool>>,
+    /// Adversarial mode: `{ every = "5s" }`.
+    adversary: Option<Spanned<RawAdversary>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdversary {
+    every: Spanned<String>,
+    actions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -785,6 +796,56 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                 }
             }
         }
+        let adversary = match &f.adversary {
+            None => None,
+            Some(a) => {
+                if scripted || f.volume.is_some() {
+                    return Err((
+                        a.span(),
+                        "`adversary` needs a service framework: a scripted or stateful framework cannot be adversarial (drop `scripted`/`volume`, or `adversary`)"
+                            .into(),
+                    ));
+                }
+                let every_ms = duration(&a.get_ref().every)?;
+                if every_ms == 0 {
+                    return Err((
+                        a.get_ref().every.span(),
+                        "adversary every must be more than 0".into(),
+                    ));
+                }
+                let mut actions = Vec::new();
+                if let Some(list) = &a.get_ref().actions {
+                    if list.get_ref().is_empty() {
+                        return Err((
+                            list.span(),
+                            "adversary actions = [] leaves the adversary nothing to do: name at least one action, or drop `actions` for all of them".into(),
+                        ));
+                    }
+                    for item in list.get_ref() {
+                        let Some(action) = AdversaryAction::from_name(item.get_ref()) else {
+                            let known: Vec<&str> =
+                                AdversaryAction::ALL.iter().map(|a| a.name()).collect();
+                            return Err((
+                                item.span(),
+                                format!(
+                                    "unknown adversary action \"{}\" (known: {})",
+                                    item.get_ref(),
+                                    known.join(", ")
+                                ),
+                            ));
+                        };
+                        if actions.contains(&action) {
+                            return Err((
+                                item.span(),
+                                format!("adversary action \"{}\" is listed twice", item.get_ref()),
+                            ));
+                        }
+                        actions.push(action);
+                    }
+                }
+                Some(AdversaryConfig { every_ms, actions })
+            }
+        };
         workload_spans.push((steady_span, initial_span));
         let instances = f.instances.as_ref().map_or(1, |i| *i.get_ref());
         if instances == 0 {
@@ -867,6 +928,7 @@ fn build(raw: RawScenario, default_name: String, path: &Path) -> Result<Scenario
                     }
                 }
             },
+            adversary,
             name,
         });
     }
@@ -2093,6 +2155,42 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("agent-0"));
+    }
+
+    #[test]
+    fn bad_adversary_tables_are_refused_where_the_mistake_is() {
+        let fw = "[[framework]]\nname = \"adv\"\ntasks = 1\ntask_resources = { cpus = 1 }\n";
+        let good = parse_str(&format!("{MINIMAL}{fw}adversary = {{ every = \"5s\" }}\n")).unwrap();
+        let config = good.spec.cluster.frameworks[0].adversary.clone().unwrap();
+        assert_eq!(config.every_ms, 5_000);
+        assert!(config.actions.is_empty());
+        let zero = format!("{MINIMAL}{fw}adversary = {{ every = \"0s\" }}\n");
+        assert_refused_at(&zero, "\"0s\"", "adversary every must be more than 0");
+        let unknown =
+            format!("{MINIMAL}{fw}adversary = {{ every = \"1s\", actions = [\"kill_all\"] }}\n");
+        assert_refused_at(
+            &unknown,
+            "\"kill_all\"",
+            "unknown adversary action \"kill_all\"",
+        );
+        let twice = format!(
+            "{MINIMAL}{fw}adversary = {{ every = \"1s\", actions = [\"acknowledge_twice\", \"acknowledge_twice\"] }}\n"
+        );
+        let text = parse_str(&twice).unwrap_err().to_string();
+        assert!(text.contains("is listed twice"), "{text}");
+        let empty = format!("{MINIMAL}{fw}adversary = {{ every = \"1s\", actions = [] }}\n");
+        assert_refused_at(&empty, "[]", "leaves the adversary nothing to do");
+        let scripted = format!("{MINIMAL}{fw}scripted = true\nadversary = {{ every = \"1s\" }}\n");
+        assert_refused_at(
+            &scripted,
+            "{ every",
+            "`adversary` needs a service framework",
+        );
+        let typo = format!("{MINIMAL}{fw}adversary = {{ evry = \"1s\" }}\n");
+        assert!(parse_str(&typo)
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `evry`"));
     }
 
     #[test]

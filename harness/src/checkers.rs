@@ -18,6 +18,7 @@ use crate::run::{
     Expectations, Metrics, RebuiltComparison, ReceivedUpdate, TimelineEntry, Violation,
 };
 use crate::trace::{TraceKind, TraceRecord};
+use mesochaos_reference::task_state::Source;
 use mesochaos_reference::{Event, Message, ProcessId, Reason, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -151,11 +152,16 @@ pub fn check_storage(records: &[TraceRecord]) -> (Vec<Violation>, u64) {
 /// and those of a framework the master removed (its failover timeout passed) —
 /// for those the master's TASK_LOST / TASK_GONE / TASK_KILLED stands instead.
 pub fn check_update_delivery(records: &[TraceRecord]) -> Vec<Violation> {
-    // (framework, task) -> [(uuid, state, time, agent)] in queue order
+    // A task is identified by its launch, not its ID alone: Mesos lets a
+    // framework launch a new task under the ID of one whose terminal update
+    // it acknowledged (`validateUniqueTaskID`), and update uuids are derived
+    // from the task ID, so each launch starts a new stream (an incarnation).
+    let mut incarnation: BTreeMap<(String, String), u32> = BTreeMap::new();
+    // (framework, task, incarnation) -> [(uuid, state, time, agent)] in queue order
     type Queued = (String, TaskState, u64, ProcessId);
-    let mut queued: BTreeMap<(String, String), Vec<Queued>> = BTreeMap::new();
-    // uuid -> first receipt (index in the trace)
-    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    let mut queued: BTreeMap<(String, String, u32), Vec<Queued>> = BTreeMap::new();
+    // (uuid, incarnation) -> first receipt (index in the trace)
+    let mut received: BTreeMap<(String, u32), usize> = BTreeMap::new();
     let mut wiped: BTreeMap<String, u64> = BTreeMap::new(); // machine -> last wipe
     let mut shut_down: BTreeMap<String, u64> = BTreeMap::new(); // agent -> last shutdown
     let mut removed: BTreeSet<String> = BTreeSet::new();
@@ -169,17 +175,40 @@ pub fn check_update_delivery(records: &[TraceRecord]) -> Vec<Violation> {
                         uuid,
                         state,
                     },
-            } => queued
-                .entry((framework_id.to_string(), task_id.to_string()))
-                .or_default()
-                .push((uuid.to_string(), *state, r.t_ms, r.at.clone())),
+            } => {
+                let key = (framework_id.to_string(), task_id.to_string());
+                let n = incarnation.get(&key).copied().unwrap_or(0);
+                queued.entry((key.0, key.1, n)).or_default().push((
+                    uuid.to_string(),
+                    *state,
+                    r.t_ms,
+                    r.at.clone(),
+                ))
+            }
+            TraceKind::Event {
+                event:
+                    Event::TaskLaunched {
+                        framework_id,
+                        task_id,
+                        ..
+                    },
+            } => {
+                *incarnation
+                    .entry((framework_id.to_string(), task_id.to_string()))
+                    .or_default() += 1;
+            }
             TraceKind::Event {
                 event:
                     Event::UpdateReceived {
-                        uuid: Some(uuid), ..
+                        framework_id,
+                        task_id,
+                        uuid: Some(uuid),
+                        ..
                     },
             } => {
-                received.entry(uuid.to_string()).or_insert(index);
+                let key = (framework_id.to_string(), task_id.to_string());
+                let n = incarnation.get(&key).copied().unwrap_or(0);
+                received.entry((uuid.to_string(), n)).or_insert(index);
             }
             TraceKind::Event {
                 event: Event::FrameworkRemoved { framework_id, .. },
@@ -200,7 +229,7 @@ pub fn check_update_delivery(records: &[TraceRecord]) -> Vec<Violation> {
         }
     }
     let mut violations = Vec::new();
-    for ((framework, task), stream) in &queued {
+    for ((framework, task, n), stream) in &queued {
         if removed.contains(framework) {
             continue;
         }
@@ -210,7 +239,7 @@ pub fn check_update_delivery(records: &[TraceRecord]) -> Vec<Violation> {
                 .get(&machine_of(agent))
                 .is_some_and(|wipe| wipe >= t_ms)
                 || shut_down.get(agent.as_str()).is_some_and(|s| s >= t_ms);
-            match received.get(uuid) {
+            match received.get(&(uuid.clone(), *n)) {
                 None if excused => {}
                 None => violations.push(Violation {
                     checker: "update_delivery".into(),
@@ -356,12 +385,23 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                 } => {
                     running.remove(&format!("{framework_id}/{task_id}"));
                 }
+                // A launch under the ID starts a new task (Mesos accepts the
+                // ID of one whose terminal update was acknowledged): what was
+                // heard of the old one says nothing of it.
+                Event::TaskLaunched {
+                    framework_id,
+                    task_id,
+                    ..
+                } => {
+                    definite.remove(&format!("{framework_id}/{task_id}"));
+                }
                 Event::UpdateReceived {
                     framework_id,
                     task_id,
                     state,
                     latest_state,
                     reason,
+                    source,
                     ..
                 } => {
                     let key = format!("{framework_id}/{task_id}");
@@ -403,7 +443,13 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                             });
                         }
                     }
-                    if state.is_definite() {
+                    // The master's TASK_ERROR for a launch it refused
+                    // (`validateUniqueTaskID`: the ID is in use) ends the
+                    // attempt, not the task already using the ID.
+                    let refused_attempt = *state == TaskState::Error
+                        && *reason == Some(Reason::TaskInvalid)
+                        && *source == Source::Master;
+                    if state.is_definite() && !refused_attempt {
                         definite.insert(key, *state);
                     }
                 }
@@ -1186,6 +1232,73 @@ mod tests {
             heard(30, TaskState::Running, None),
         ];
         assert!(check_trace(&lost_then_running).is_empty());
+    }
+
+    fn launched(t_ms: u64) -> TraceRecord {
+        event(
+            t_ms,
+            "master-1",
+            Event::TaskLaunched {
+                framework_id: "F1".into(),
+                task_id: "web-0001".into(),
+                agent_id: "S1".into(),
+            },
+        )
+    }
+
+    // Mesos `validateUniqueTaskID` accepts the ID of a task whose terminal
+    // update was acknowledged: the relaunch is a new task, not the old one
+    // coming back; a refused reuse (TASK_ERROR, TASK_INVALID, from the
+    // master) ends the attempt, not the task that holds the ID.
+    #[test]
+    fn definite_is_final_knows_a_task_by_its_launch() {
+        let relaunched = vec![
+            launched(5),
+            heard(20, TaskState::Finished, None),
+            launched(25),
+            heard(30, TaskState::Running, None),
+        ];
+        assert_eq!(check_trace(&relaunched), []);
+        // Without the launch in between, the same news is a violation.
+        let came_back = vec![
+            launched(5),
+            heard(20, TaskState::Finished, None),
+            heard(30, TaskState::Running, None),
+        ];
+        the_violation(
+            &check_trace(&came_back),
+            "definite_is_final",
+            &["scheduler-web-1"],
+            "TASK_RUNNING after the definite TASK_FINISHED",
+        );
+        let refused_reuse = vec![
+            launched(5),
+            heard_with(20, TaskState::Error, Some(Reason::TaskInvalid), None),
+            heard(30, TaskState::Running, None),
+        ];
+        assert_eq!(check_trace(&refused_reuse), []);
+    }
+
+    // A relaunch under the same ID reuses the update uuids (`<task>#<n>`):
+    // the old task's receipt does not count for the new task's update.
+    #[test]
+    fn update_delivery_starts_a_new_stream_at_each_launch() {
+        let relaunch = vec![
+            launched(5),
+            queued(10, "web-0001#1", TaskState::Starting),
+            received(12, "web-0001#1", TaskState::Starting),
+            launched(20),
+            queued(30, "web-0001#1", TaskState::Starting),
+        ];
+        the_violation(
+            &check_update_delivery(&relaunch),
+            "update_delivery",
+            &["agent-1"],
+            "queued update web-0001#1 (TASK_STARTING) of F1/web-0001 but the framework never received it",
+        );
+        let mut delivered = relaunch.clone();
+        delivered.push(received(32, "web-0001#1", TaskState::Starting));
+        assert_eq!(check_update_delivery(&delivered), []);
     }
 
     fn queued(t_ms: u64, uuid: &str, state: TaskState) -> TraceRecord {

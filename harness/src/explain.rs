@@ -265,7 +265,8 @@ struct World {
     /// Agent ID → when its process first registered under it.
     agent_since: BTreeMap<String, u64>,
     /// Agent process → (time, agent ID) of each first registration (not a
-    /// re-registration) under a new ID.
+    /// re-registration) under a new ID, and (time, "") of each fresh
+    /// registration attempt it sent.
     new_ids: BTreeMap<String, Vec<(u64, String)>>,
     /// Agent machine → when it lost what identifies its agent: a disk wipe, a
     /// torn checkpoint write, a changed resource configuration.
@@ -369,6 +370,18 @@ impl World {
                         }
                     }
                 },
+                // A fresh registration (not a re-registration): the process
+                // no longer knows an agent ID.
+                TraceKind::Send {
+                    message: Message::RegisterAgent { .. },
+                    ..
+                } => {
+                    world
+                        .new_ids
+                        .entry(at.to_string())
+                        .or_default()
+                        .push((t, String::new()));
+                }
                 TraceKind::Drop { peer, .. } => {
                     world
                         .lost
@@ -522,13 +535,15 @@ pub fn check_losses_explained(records: &[TraceRecord], timeouts: &Timeouts) -> V
     let mut deactivated: BTreeMap<(String, String), u64> = BTreeMap::new();
     // Framework ID → times its scheduler asked to be torn down.
     let mut teardowns: BTreeMap<String, u64> = BTreeMap::new();
-    // "framework/task" → (launch time, agent ID) of its latest launch.
-    let mut launches: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    // "framework/task" → (launch time, agent ID) of every launch, oldest
+    // first: an ID may be used again once its task's end was acknowledged.
+    let mut launches: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
     // "framework/task" → the framework heard it start since its launch.
     let mut started: BTreeSet<String> = BTreeSet::new();
     // Update uuid → when the agent queued it: an agent's update is judged at
     // the time it was made, not when its retries finally got through.
-    let mut queued_at: BTreeMap<String, u64> = BTreeMap::new();
+    // With the agent process that queued it.
+    let mut queued_at: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for r in records {
         let t = r.t_ms;
         let at = r.at.as_str();
@@ -541,7 +556,8 @@ pub fn check_losses_explained(records: &[TraceRecord], timeouts: &Timeouts) -> V
             }
             TraceKind::Event { event } => match event {
                 Event::UpdateQueued { uuid, .. } => {
-                    queued_at.entry(uuid.to_string()).or_insert(t);
+                    // The latest: a relaunch under a reused ID reuses uuids.
+                    queued_at.insert(uuid.to_string(), (t, at.to_string()));
                 }
                 Event::LeaderRecovered { .. } => {
                     recovered_at.insert(at.to_string(), t);
@@ -560,7 +576,10 @@ pub fn check_losses_explained(records: &[TraceRecord], timeouts: &Timeouts) -> V
                 } => {
                     let key = format!("{framework_id}/{task_id}");
                     started.remove(&key);
-                    launches.insert(key, (t, agent_id.to_string()));
+                    launches
+                        .entry(key)
+                        .or_default()
+                        .push((t, agent_id.to_string()));
                 }
                 Event::AgentUnreachable { agent_id } => {
                     removals.entry(agent_id.to_string()).or_default().push(t);
@@ -609,18 +628,16 @@ pub fn check_losses_explained(records: &[TraceRecord], timeouts: &Timeouts) -> V
                     ..
                 } => {
                     let key = format!("{framework_id}/{task_id}");
-                    let made_at = uuid
-                        .as_ref()
-                        .and_then(|u| queued_at.get(&u.to_string()).copied())
-                        .unwrap_or(t);
+                    let queued = uuid.as_ref().and_then(|u| queued_at.get(&u.to_string()));
+                    let made_at = queued.map_or(t, |(at, _)| *at);
                     if matches!(state, TaskState::Starting | TaskState::Running) {
                         started.insert(key.clone());
                     }
-                    let launch = launches.get(&key);
                     let heard = Heard {
                         state: *state,
                         reason: *reason,
-                        launch,
+                        launches: launches.get(&key).map_or(&[][..], |l| l.as_slice()),
+                        queued_by: queued.map(|(_, p)| p.as_str()),
                         heard_started: started.contains(&key),
                         made_at,
                     };
@@ -775,8 +792,10 @@ fn intersect(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64)> {
 struct Heard<'a> {
     state: TaskState,
     reason: Option<Reason>,
-    /// The task's latest launch: (time, agent ID).
-    launch: Option<&'a (u64, String)>,
+    /// Every launch of the task's ID: (time, agent ID), oldest first.
+    launches: &'a [(u64, String)],
+    /// The agent process that queued the update, for an agent's update.
+    queued_by: Option<&'a str>,
     /// The framework heard it starting or running since that launch.
     heard_started: bool,
     /// When the update was made: when the agent queued it, for an agent's
@@ -794,7 +813,8 @@ fn unexplained_update(
     let Heard {
         state,
         reason,
-        launch,
+        launches,
+        queued_by,
         heard_started,
         made_at: t,
     } = *heard;
@@ -822,7 +842,16 @@ fn unexplained_update(
     ) {
         return None;
     }
-    let Some((launched_at, agent_id)) = launch else {
+    // The launch the update is about: for an agent's update, the latest one
+    // on the agent that queued it (an older task under a reused ID may still
+    // be reporting); else the latest before it was made.
+    let on_queuer = launches.iter().rev().find(|(at, aid)| {
+        *at <= t
+            && queued_by
+                .is_some_and(|p| world.agent_process.get(aid).map(String::as_str) == Some(p))
+    });
+    let latest = launches.iter().rev().find(|(at, _)| *at <= t);
+    let Some((launched_at, agent_id)) = on_queuer.or(latest) else {
         return Some("no launch of this task is in the trace".into());
     };
     let since = |times: Option<&Vec<u64>>| {
@@ -835,7 +864,15 @@ fn unexplained_update(
         .unwrap_or_default();
     match reason {
         Reason::AgentRemoved => {
-            if since(removals.get(agent_id)) || world.replaced(agent_id, t) {
+            // The master's statement may be about any task that used the ID.
+            let removed = launches.iter().any(|(at, aid)| {
+                *at <= t
+                    && (removals
+                        .get(aid)
+                        .is_some_and(|ts| ts.iter().any(|x| x >= at && *x <= t))
+                        || world.replaced(aid, t))
+            });
+            if removed {
                 None
             } else {
                 Some(format!("agent {agent_id} was not removed since the launch"))

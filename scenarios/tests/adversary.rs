@@ -45,9 +45,9 @@ fn an_adversarial_run_is_the_same_for_the_same_seed() {
 /// Every call of the full mix, and what the master answered: the refused
 /// reuses (`Master::_accept` → `validateUniqueTaskID`) end TASK_ERROR
 /// (TASK_INVALID), the reuse of an acknowledged finished task's ID is accepted.
-/// The run itself fails today on `definite_is_final` (and `update_delivery`),
-/// which know a task by its ID alone: that false positive is asserted here so
-/// that this test says when the checkers learn about reused IDs.
+/// Every checker holds: they identify a task by its launch, not its ID alone
+/// (`definite_is_final` and `update_delivery` start afresh at each launch; the
+/// master's refusal of a reused ID ends the attempt, not the task).
 #[test]
 fn every_adversarial_call_is_answered_as_mesos_answers_it() {
     let mut scenario = load(&scenarios_dir().join("adversarial-framework.toml")).unwrap();
@@ -95,15 +95,12 @@ fn every_adversarial_call_is_answered_as_mesos_answers_it() {
                 other => panic!("unexpected answer to {other}: {expected} / {answer}"),
             }
         }
-        for v in &report.violations {
-            assert!(
-                matches!(v.checker.as_str(), "definite_is_final" | "update_delivery"),
-                "seed {seed}: only the ID-reuse false positives may fire: {v:?}"
-            );
-        }
-        if report.verdict == Verdict::Pass {
-            continue;
-        }
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            report.violations
+        );
+        assert_eq!(report.verdict, Verdict::Pass);
     }
     for action in [
         "reuse_live_task_id",

@@ -77,6 +77,12 @@ impl Role for StorageServer {
                 from,
                 message: Message::StoreRead { store },
             } if store == self.config.store => out.send(&from, self.node.state()),
+            // Cut a torn tail off before serving writes (`StoreNode::repair`).
+            Input::Start => {
+                if let Some((path, bytes)) = self.node.take_repair() {
+                    out.write_file_atomic(&path, bytes);
+                }
+            }
             Input::FileSynced { .. } => {
                 if let Some((writer, ack)) = self.node.on_synced() {
                     out.send(&writer, ack);

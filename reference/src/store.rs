@@ -13,7 +13,7 @@
 //!
 //! Records are lines `record <n>`; a torn last line is not a record.
 
-use crate::executor::parse_records;
+use crate::executor::{parse_records, valid_prefix_len};
 use crate::ids::ProcessId;
 use crate::messages::Message;
 use serde::{Deserialize, Serialize};
@@ -29,18 +29,31 @@ pub struct StoreNode {
     pub last: u64,
     /// Writes whose fsync is in flight: (record, writer to acknowledge).
     pub syncing: Vec<(u64, ProcessId)>,
+    /// Recovery found a torn last line (power failed mid-append): the file's
+    /// readable prefix, to write back before the next append — else the next
+    /// record would be glued to the torn bytes and every later one unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repair: Option<Vec<u8>>,
 }
 
 impl StoreNode {
     /// A node recovered from its file's content.
     pub fn recover(store: &str, path: &str, bytes: Option<&[u8]>) -> Self {
-        let (_, last) = parse_records(bytes.unwrap_or_default());
+        let bytes = bytes.unwrap_or_default();
+        let (_, last) = parse_records(bytes);
+        let valid = valid_prefix_len(bytes);
         StoreNode {
             store: store.to_string(),
             path: path.to_string(),
             last,
             syncing: Vec::new(),
+            repair: (valid < bytes.len()).then(|| bytes[..valid].to_vec()),
         }
+    }
+
+    /// The repair recovery asks for, once: (path, bytes to write atomically).
+    pub fn take_repair(&mut self) -> Option<(String, Vec<u8>)> {
+        self.repair.take().map(|bytes| (self.path.clone(), bytes))
     }
 
     /// Bytes to append for a write, if it is new (a duplicate is acknowledged
@@ -261,6 +274,21 @@ impl StoreClient {
 
 #[cfg(test)]
 mod tests {
+    // A node that finds a torn record at the end of its file writes back the
+    // readable prefix before it appends (found by nemesis-storage.toml).
+    #[test]
+    fn a_torn_tail_is_cut_off_before_the_next_append() {
+        let mut node = StoreNode::recover("s", "store/s", Some(b"record 1\nrecord 2\nrec"));
+        assert_eq!(node.last, 2);
+        assert_eq!(
+            node.take_repair(),
+            Some(("store/s".to_string(), b"record 1\nrecord 2\n".to_vec()))
+        );
+        assert_eq!(node.take_repair(), None, "once");
+        let whole = StoreNode::recover("s", "store/s", Some(b"record 1\n"));
+        assert_eq!(whole.repair, None);
+    }
+
     use super::*;
 
     #[test]

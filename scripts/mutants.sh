@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The mutation score of the gate (docs/gate-power.md): cargo-mutants mutates the
+# reference's role files and runs the gate a user runs — every scenario file's
+# seeds 1..5 and every nemesis file's seeds 1..20 (scenarios/tests/gate.rs) —
+# never the role unit tests. A full run is ~880 mutants (days on 2 cores): pass a
+# shard, e.g. `scripts/mutants.sh 0/40`. Not run by CI.
+#
+# A contributor checks only the mutants in their own change:
+#   git diff origin/main > /tmp/change.diff
+#   MESOCHAOS_GATE=1 cargo mutants --workspace --in-diff /tmp/change.diff \
+#     --test-workspace=true --cargo-test-arg=--test=gate --profile release
+set -euo pipefail
+shard="${1:-0/40}"
+out="${2:-mutants-out}"
+command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+files=(agent master scheduler executor coordinator coordinator_client detector registry checkpoint)
+args=()
+for f in "${files[@]}"; do args+=(-f "reference/src/$f.rs"); done
+MESOCHAOS_GATE=1 exec cargo mutants --workspace "${args[@]}" \
+  --test-workspace=true --cargo-test-arg=--test=gate \
+  --profile release --shard "$shard" --sharding round-robin \
+  --timeout 180 --build-timeout 900 -j 1 --output "$out"

@@ -16,7 +16,12 @@ command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 files=(agent master scheduler executor coordinator coordinator_client detector registry checkpoint)
 args=()
 for f in "${files[@]}"; do args+=(-f "reference/src/$f.rs"); done
-MESOCHAOS_GATE=1 exec cargo mutants --workspace "${args[@]}" \
+# The gate's own run on the unmutated tree is checked first (`--baseline skip`
+# below would otherwise hide a red gate: cargo-mutants' baseline tests the
+# mutated package, not the gate's).
+unset CARGO_TARGET_DIR
+MESOCHAOS_GATE=1 cargo test --release -p mesochaos-scenarios --test gate
+MESOCHAOS_GATE=1 exec cargo mutants --baseline skip --workspace "${args[@]}" \
   --test-workspace=true --cargo-test-arg=--test=gate \
   --profile release --shard "$shard" --sharding round-robin \
   --timeout 180 --build-timeout 900 -j 1 --output "$out"

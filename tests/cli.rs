@@ -723,7 +723,7 @@ fn zoo_bug_is_caught_within(file: &str, bug: &str, limit: u64, checkers: &[&str]
 // 1 and 4 of nemesis-standard (`losses_explained`), 2, 3, 5 of
 // nemesis-timeouts; ack-before-checkpoint seeds 1, 3 of nemesis-agent-churn
 // once its nemesis reboots agents and tears writes (it was 3 of 30, first at
-// seed 7, before).
+// seed 7, before); append-after-torn-tail seeds 3, 5 of nemesis-storage.
 
 #[test]
 fn zoo_standby_registers_new_is_caught_within_2_seeds() {
@@ -800,6 +800,18 @@ fn zoo_ack_before_checkpoint_is_caught_within_5_seeds() {
         "ack-before-checkpoint",
         5,
         &["update_delivery"],
+    );
+}
+
+#[test]
+fn zoo_append_after_torn_tail_is_caught_within_5_seeds() {
+    // The database keeps appending after a torn record: everything it
+    // acknowledges from then on is unreadable at its next recovery.
+    zoo_bug_is_caught_within(
+        "scenarios/nemesis-storage.toml",
+        "append-after-torn-tail",
+        5,
+        &["acked_data_kept"],
     );
 }
 

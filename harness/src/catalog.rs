@@ -94,7 +94,7 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "acked_data_kept",
         "acknowledged database records survive, except with a disk wipe",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, tests/cli.rs (zoo bug append-after-torn-tail)",
     ),
     always(
         "liveness",

@@ -1451,6 +1451,7 @@ fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -
         return ProcessKind::ExecutorHost(ExecutorHostConfig {
             name: name.clone(),
             agent: ProcessId::new(format!("agent-{i}")),
+            bug: spec.bug,
         });
     }
     let framework = spec

@@ -40,15 +40,22 @@ pub enum Bug {
     /// that are still running; the framework hears a loss once, in order, so
     /// only a checker asking *why* a task was lost sees it.
     RestartGivesUpExecutors,
+    /// A database (or a replica of a replicated store) that recovers a volume
+    /// ending in a torn record appends its next record after the torn bytes
+    /// instead of cutting them off first: every later record, fsynced and
+    /// acknowledged, is glued to them and unreadable at the next recovery.
+    /// (The reference had this defect until `nemesis-storage.toml` found it.)
+    AppendAfterTornTail,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 6] = [
         Bug::AckBeforeCheckpoint,
         Bug::ForgetTasksBeforeFramework,
         Bug::LeaderSurvivesSessionLoss,
         Bug::StandbyRegistersNew,
         Bug::RestartGivesUpExecutors,
+        Bug::AppendAfterTornTail,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +65,7 @@ impl Bug {
             Bug::LeaderSurvivesSessionLoss => "leader-survives-session-loss",
             Bug::StandbyRegistersNew => "standby-registers-new",
             Bug::RestartGivesUpExecutors => "restart-gives-up-executors",
+            Bug::AppendAfterTornTail => "append-after-torn-tail",
         }
     }
 

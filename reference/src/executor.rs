@@ -43,6 +43,9 @@ pub struct ExecutorHostConfig {
     pub name: ProcessId,
     /// The agent process on the same machine.
     pub agent: ProcessId,
+    /// A defect planted in the workloads (`--bug`); never read by checkers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<crate::bugs::Bug>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -251,7 +254,8 @@ impl ExecutorHost {
                 // logs too: `agent.rs`, truncations). Found by
                 // `nemesis-storage.toml` (issue 13).
                 let valid = valid_prefix_len(&bytes);
-                if valid < bytes.len() {
+                let planted = self.config.bug == Some(crate::bugs::Bug::AppendAfterTornTail);
+                if valid < bytes.len() && !planted {
                     out.write_file_atomic(&path, bytes[..valid].to_vec());
                 }
                 task.db_next = last + 1;
@@ -266,7 +270,8 @@ impl ExecutorHost {
             }
             Workload::StoreReplica { store } => {
                 let mut node = StoreNode::recover(&store, &path, bytes.as_deref());
-                if let Some((path, bytes)) = node.take_repair() {
+                let planted = self.config.bug == Some(crate::bugs::Bug::AppendAfterTornTail);
+                if let Some((path, bytes)) = node.take_repair().filter(|_| !planted) {
                     out.write_file_atomic(&path, bytes);
                 }
                 self.replicas.insert(store, (key.clone(), node));
@@ -697,6 +702,7 @@ mod tests {
         let mut host = ExecutorHost::new(ExecutorHostConfig {
             name: "executors-1".into(),
             agent: "agent-1".into(),
+            bug: None,
         });
         let mut out = Outputs::new();
         host.handle(&ctx(0), Input::Start, &mut out);
@@ -777,6 +783,7 @@ mod tests {
         let mut host = ExecutorHost::new(ExecutorHostConfig {
             name: "executors-1".into(),
             agent: "agent-1".into(),
+            bug: None,
         });
         let mut out = Outputs::new();
         host.handle(&ctx(0), Input::Start, &mut out);

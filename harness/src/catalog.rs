@@ -82,6 +82,11 @@ pub const CHECKERS: &[Checker] = &[
         "harness/src/explain.rs, tests/cli.rs (zoo bug restart-gives-up-executors)",
     ),
     always(
+        "state_agreement",
+        "once the liveness phase has converged, the leader's reservations, volumes and resources in use for every registered agent equal the agent's own; no outstanding offer names an agent the leader does not hold; no task ID of a framework is live on two agents",
+        "harness/src/agreement.rs",
+    ),
+    always(
         "offer_accounting",
         "within one epoch an offer never exceeds the agent's free resources; no resource is in two outstanding offers",
         "scenarios/tests/checkers.rs",

@@ -10,10 +10,13 @@
 //!   a call.
 //! - [`filters`] holds the message filters (`drop`, `hold`, `release` steps)
 //!   and injected messages; [`expect`] the timing and leader-state expectations.
-//! - [`catalog`] lists every checker name with what it promises.
+//! - [`catalog`] lists every checker name with what it promises;
+//!   [`agreement`] compares the leader's view with the agents' once the cluster
+//!   has converged.
 //! - [`disk`] is a machine's simulated disk; [`seed`] splits the run's seed into
 //!   independent streams; [`frame`] is the wire format.
 
+pub mod agreement;
 pub mod catalog;
 pub mod checkers;
 pub mod cluster;

@@ -1258,6 +1258,17 @@ impl Runner {
             self.tick()?;
         }
         self.converged_after_heal = true;
+        // Converged: the leader's soft state must equal what the agents hold.
+        if let Some((leader, agents)) = crate::agreement::views(&self.cluster) {
+            let problems = crate::agreement::disagreements(&leader, &agents);
+            if !problems.is_empty() {
+                self.violations.push(self.violation(
+                    "state_agreement",
+                    problems.join("; "),
+                    vec![],
+                ));
+            }
+        }
         if !vacuous.is_empty() {
             return Err(self.violation(
                 "vacuous_fault",

@@ -385,6 +385,35 @@ fn snapshot_writes_every_processs_role_state_and_nothing_for_a_crashed_one() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A database writing through store nodes keeps its client state in a map
+/// keyed by task; JSON keys must be strings, so `--snapshot` failed ("the
+/// harness panicked: roles serialize: key must be a string") on every storage
+/// scenario until such maps were written as pairs (`reference/src/pairs.rs`).
+#[test]
+fn snapshot_of_a_storage_scenario_holds_the_database_client() {
+    let dir = temp_dir("snapshot-storage");
+    let path = dir.join("roles.json");
+    let out = mesochaos(&[
+        "run",
+        "scenarios/storage-dfs.toml",
+        "--snapshot",
+        path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let roles: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let clients: Vec<&serde_json::Value> = roles
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("executors-"))
+        .filter_map(|(_, state)| state["clients"].as_array())
+        .flatten()
+        .collect();
+    assert_eq!(clients.len(), 1, "one database client: {clients:?}");
+    assert_eq!(clients[0][0]["task_id"], "db-0003", "{clients:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// `compare` runs the storage strategies under one fault script and prints what
 /// the seed predicts: only the unreplicated local volume loses acknowledged
 /// writes (with the disk), and it writes fastest.

@@ -125,11 +125,9 @@ pub fn disagreements(leader: &LeaderView, agents: &[AgentView]) -> Vec<String> {
     problems
 }
 
-/// The views of `cluster`'s leader and of every agent registered with it
-/// (`None` while there is no leader).
-pub fn views(cluster: &crate::Cluster) -> Option<(LeaderView, Vec<AgentView>)> {
-    let (leader, epoch) = cluster.leader()?;
-    let view = cluster.leader_state(|l| LeaderView {
+/// The leader's side, from its state.
+pub fn leader_view(l: &mesochaos_reference::master::Leader) -> LeaderView {
+    LeaderView {
         agents: l
             .agents
             .iter()
@@ -148,41 +146,57 @@ pub fn views(cluster: &crate::Cluster) -> Option<(LeaderView, Vec<AgentView>)> {
             .values()
             .map(|o| (o.offer_id.to_string(), o.agent_id.clone()))
             .collect(),
-    })?;
-    let mut agents = Vec::new();
-    for (process, agent) in cluster.agents() {
-        let agent = agent.borrow();
-        if agent.registered_with() != Some((&leader, epoch)) {
-            continue;
-        }
-        let Some(agent_id) = agent.agent_id().cloned() else {
-            continue;
-        };
-        let live_tasks = agent
-            .tasks()
-            .iter()
-            .flat_map(|(fid, tasks)| {
-                tasks
-                    .iter()
-                    .filter(|(_, t)| !t.state.is_terminal())
-                    .map(move |(tid, t)| {
-                        (
-                            fid.clone(),
-                            tid.clone(),
-                            t.info.role.clone(),
-                            t.info.resources,
-                        )
-                    })
-            })
-            .collect();
-        agents.push(AgentView {
-            process,
-            agent_id,
-            pools: agent.resources().pools.clone(),
-            volumes: agent.resources().volumes.clone(),
-            live_tasks,
-        });
     }
+}
+
+/// One agent's side, from its state (`None` before it has an agent ID).
+pub fn agent_view(
+    process: ProcessId,
+    agent: &mesochaos_reference::agent::Agent,
+) -> Option<AgentView> {
+    let agent_id = agent.agent_id().cloned()?;
+    let live_tasks = agent
+        .tasks()
+        .iter()
+        .flat_map(|(fid, tasks)| {
+            tasks
+                .iter()
+                .filter(|(_, t)| !t.state.is_terminal())
+                .map(move |(tid, t)| {
+                    (
+                        fid.clone(),
+                        tid.clone(),
+                        t.info.role.clone(),
+                        t.info.resources,
+                    )
+                })
+        })
+        .collect();
+    Some(AgentView {
+        process,
+        agent_id,
+        pools: agent.resources().pools.clone(),
+        volumes: agent.resources().volumes.clone(),
+        live_tasks,
+    })
+}
+
+/// The views of `cluster`'s leader and of every agent registered with it
+/// (`None` while there is no leader).
+pub fn views(cluster: &crate::Cluster) -> Option<(LeaderView, Vec<AgentView>)> {
+    let (leader, epoch) = cluster.leader()?;
+    let view = cluster.leader_state(leader_view)?;
+    let agents = cluster
+        .agents()
+        .into_iter()
+        .filter_map(|(process, agent)| {
+            let agent = agent.borrow();
+            if agent.registered_with() != Some((&leader, epoch)) {
+                return None;
+            }
+            agent_view(process, &agent)
+        })
+        .collect();
     Some((view, agents))
 }
 

@@ -203,6 +203,7 @@ pub struct Agent {
     master: MasterLink,
     executor_host: ExecutorHostLink,
     /// Current retry interval per task stream (volatile: a restart resets it).
+    #[serde(with = "crate::pairs")]
     retry_ms: BTreeMap<TaskKey, u64>,
     /// Tasks recovered from the checkpoint when this process started.
     recovered_tasks: usize,
@@ -220,6 +221,7 @@ pub struct Agent {
     /// restart alone fail the next launches. Volatile, like Mesos's queue:
     /// the tasks are checkpointed `TASK_STAGING`, and a restart finds them
     /// never forwarded (`AGENT_RESTARTED`).
+    #[serde(with = "crate::pairs")]
     queued_launches: BTreeMap<TaskKey, TaskInfo>,
     /// Recovery found the machine's configuration incompatible with the
     /// checkpoint: the process exits when it starts, saying why.

@@ -93,6 +93,7 @@ pub struct ExecutorHost {
     /// (task, record, when the write started).
     local_writes: BTreeMap<String, (TaskKey, u64, u64)>,
     /// Databases writing through remote store nodes.
+    #[serde(with = "crate::pairs")]
     clients: BTreeMap<TaskKey, StoreClient>,
     /// Replicas this host serves, by dataset.
     replicas: BTreeMap<String, (TaskKey, StoreNode)>,

@@ -35,6 +35,7 @@ pub mod ids;
 pub mod io;
 pub mod master;
 pub mod messages;
+pub mod pairs;
 pub mod registry;
 pub mod resources;
 pub mod scheduler;

@@ -268,6 +268,65 @@ wait = "converged"
 within = "30s"
 "#;
 
+// ----- state_agreement: the leader's view against the agents' -----
+
+/// A real converged run of `nemesis-storage` (reservations, volumes, tasks on
+/// them): its leader and agents agree. The same states with a reservation the
+/// leader lost, or a task it still counts, do not — `state_agreement` reports
+/// exactly those (the runner runs it once the liveness phase converges).
+#[test]
+fn state_agreement_holds_on_a_real_run_and_fires_on_a_lost_reservation() {
+    use mesochaos_harness::agreement::{agent_view, disagreements, leader_view};
+    use mesochaos_reference::agent::Agent;
+    let s = load(&scenarios_dir().join("nemesis-storage.toml")).unwrap();
+    let options = RunOptions {
+        snapshot_roles: true,
+        ..RunOptions::default()
+    };
+    let (report, _) = run_recorded(&s.spec, 1, options);
+    assert_pass(&report);
+    let name = report
+        .final_state
+        .leader
+        .as_ref()
+        .expect("a leader")
+        .master
+        .clone();
+    let roles = report.roles.expect("snapshot");
+    let master: Master = serde_json::from_value(roles[name.as_str()].clone()).unwrap();
+    let leader = master.leader().expect("it leads");
+    let agents: Vec<_> = roles
+        .iter()
+        .filter(|(p, _)| p.starts_with("agent-"))
+        .filter_map(|(p, v)| {
+            let agent: Agent = serde_json::from_value(v.clone()).ok()?;
+            agent_view(p.as_str().into(), &agent)
+        })
+        .collect();
+    assert_eq!(agents.len(), 5);
+    let view = leader_view(leader);
+    assert!(
+        view.agents.values().any(|a| a.total.0.contains_key("db")),
+        "the run reserved resources for role db"
+    );
+    assert_eq!(disagreements(&view, &agents), Vec::<String>::new());
+
+    let mut lost = view.clone();
+    let (id, held) = lost
+        .agents
+        .iter_mut()
+        .find(|(_, a)| a.total.0.contains_key("db"))
+        .unwrap();
+    let id = id.clone();
+    held.total.0.remove("db");
+    let problems = disagreements(&lost, &agents);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with(&format!("reservations of {id}")),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn wait_fires_when_its_condition_does_not_hold_in_time() {
     let holds = format!("{SMALL}[[step]]\nwait = \"leader_elected\"\nwithin = \"1s\"\n");

@@ -1916,9 +1916,12 @@ impl Master {
             return;
         };
         let epoch = leader.epoch;
-        // Validate the offers: all must exist, be this framework's and be on one agent.
+        // Validate the offers: all must exist, be this framework's and be on one
+        // agent, and none may be named twice (Mesos `validation::offer::validate`:
+        // `validateUniqueOfferID`, `validateFramework`, `validateSlave`).
         let mut agent_id: Option<AgentId> = None;
-        let mut valid = true;
+        let distinct: BTreeSet<&OfferId> = offer_ids.iter().collect();
+        let mut valid = distinct.len() == offer_ids.len();
         for id in &offer_ids {
             match leader.offers.get(id) {
                 Some(o)

@@ -810,6 +810,33 @@ fn accepting_an_offer_sends_run_task_and_accounts_used_resources() {
     assert_eq!(offers[0].resources.sum(), AGENT_TOTAL.minus_exact(&cpus(2)));
 }
 
+// Mesos `validation::offer::validateUniqueOfferID`: an Accept naming one offer
+// twice is invalid as a whole — each task TASK_LOST (REASON_INVALID_OFFERS),
+// nothing launched, the offer gone. (The reference used to accept it; found
+// while checking the adversarial framework's calls against Mesos.)
+#[test]
+fn accept_naming_an_offer_twice_gets_invalid_offers_and_launches_nothing() {
+    let (mut rig, agent_id, fid) = leader_with_agent_and_framework();
+    let offer = allocate(rig.at(1_000)).remove(0);
+    let outs = rig.msg(
+        SCHEDULER,
+        Message::Accept {
+            framework_id: fid.clone(),
+            offer_ids: vec![offer.offer_id.clone(), offer.offer_id.clone()],
+            operations: vec![Operation::Launch {
+                tasks: vec![task("web-0001", cpus(1))],
+            }],
+        },
+    );
+    assert!(run_tasks(&outs).is_empty(), "nothing launched: {outs:?}");
+    let updates = updates_to_scheduler(&outs);
+    assert_eq!(updates.len(), 1, "{outs:?}");
+    assert_eq!(updates[0].state, TaskState::Lost);
+    assert_eq!(updates[0].reason, Some(Reason::InvalidOffers));
+    assert_eq!(used(&rig, &agent_id), Resources::default());
+    assert!(rig.role.leader().unwrap().offers.is_empty());
+}
+
 // Mesos: an Accept naming an offer that no longer exists is answered with
 // TASK_LOST (REASON_INVALID_OFFERS) for each task, and nothing is launched.
 #[test]

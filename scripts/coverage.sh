@@ -11,6 +11,7 @@ set -euo pipefail
 seeds="${1:-200}"
 out="${2:-target/coverage}"
 command -v cargo-llvm-cov >/dev/null || cargo install cargo-llvm-cov --locked
+command -v rustfilt >/dev/null || cargo install rustfilt --locked
 if [ -z "${LLVM_COV:-}" ]; then
   sysroot="$(rustc --print sysroot)"
   host="$(rustc -vV | sed -n 's/^host: //p')"

@@ -749,7 +749,7 @@ fn zoo_bug_is_caught_within(file: &str, bug: &str, limit: u64, checkers: &[&str]
 // docs/gate-power.md): standby-registers-new fails every seed of
 // nemesis-standard; forget-tasks-before-framework seeds 2, 4, 5 (`panic`);
 // leader-survives-session-loss seeds 1, 4, 5; restart-gives-up-executors seeds
-// 1 and 4 of nemesis-standard (`losses_explained`), 2, 3, 5 of
+// 1 and 4 of nemesis-standard (`losses_explained`), 3 and 5 of
 // nemesis-timeouts; ack-before-checkpoint seeds 1, 3 of nemesis-agent-churn
 // once its nemesis reboots agents and tears writes (it was 3 of 30, first at
 // seed 7, before); append-after-torn-tail seeds 3, 5 of nemesis-storage.

@@ -328,6 +328,9 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
     // task (framework/task) -> executor host running a copy
     let mut running: BTreeMap<String, ProcessId> = BTreeMap::new();
     let mut definite: BTreeMap<String, TaskState> = BTreeMap::new();
+    // Tasks whose definite state the framework heard only from the master's
+    // AGENT_REREGISTERED announcement, not yet from the agent's own stream.
+    let mut heard_from_reregistration: BTreeSet<String> = BTreeSet::new();
     for r in records {
         match &r.kind {
             TraceKind::Event { event } => match event {
@@ -393,7 +396,9 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                     task_id,
                     ..
                 } => {
-                    definite.remove(&format!("{framework_id}/{task_id}"));
+                    let key = format!("{framework_id}/{task_id}");
+                    heard_from_reregistration.remove(&key);
+                    definite.remove(&key);
                 }
                 Event::UpdateReceived {
                     framework_id,
@@ -402,6 +407,7 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                     latest_state,
                     reason,
                     source,
+                    uuid,
                     ..
                 } => {
                     let key = format!("{framework_id}/{task_id}");
@@ -430,8 +436,17 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                             reason,
                             Some(Reason::Reconciliation) | Some(Reason::AgentRemoved)
                         ) && matches!(state, TaskState::Unreachable | TaskState::Unknown);
+                    // Mesos `Master::reconcile` case 1 answers with the task's
+                    // *status-update* state, which lags behind the state an
+                    // agent re-registered with (`Master::__reregisterSlave`
+                    // announces the latter with AGENT_REREGISTERED) until the
+                    // agent's stream delivers the terminal update: so an
+                    // older active answer may follow the announcement.
+                    let lagging_answer = *reason == Some(Reason::Reconciliation)
+                        && *source == Source::Master
+                        && heard_from_reregistration.contains(&key);
                     if let Some(previous) = previous {
-                        if state.is_active() && !replay && !about_the_agent {
+                        if state.is_active() && !replay && !about_the_agent && !lagging_answer {
                             violations.push(Violation {
                                 checker: "definite_is_final".into(),
                                 t_ms: r.t_ms,
@@ -450,6 +465,11 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                         && *reason == Some(Reason::TaskInvalid)
                         && *source == Source::Master;
                     if state.is_definite() && !refused_attempt {
+                        if *reason == Some(Reason::AgentReregistered) {
+                            heard_from_reregistration.insert(key.clone());
+                        } else if uuid.is_some() {
+                            heard_from_reregistration.remove(&key);
+                        }
                         definite.insert(key, *state);
                     }
                 }
@@ -1277,6 +1297,33 @@ mod tests {
             heard(30, TaskState::Running, None),
         ];
         assert_eq!(check_trace(&refused_reuse), []);
+    }
+
+    // Mesos `Master::reconcile` answers with the status-update state, which
+    // lags behind what an agent re-registered with until its stream delivers
+    // the terminal update: an older active answer in that window is allowed,
+    // and only in it.
+    #[test]
+    fn definite_is_final_allows_a_lagging_answer_after_agent_reregistered_only() {
+        let announced = heard_with(
+            20,
+            TaskState::Finished,
+            Some(Reason::AgentReregistered),
+            None,
+        );
+        let lagging = heard_with(30, TaskState::Running, Some(Reason::Reconciliation), None);
+        let stream_end = received(40, "web-0001#3", TaskState::Finished);
+        let window = vec![announced.clone(), lagging.clone(), stream_end.clone()];
+        assert_eq!(check_trace(&window), []);
+        // After the stream delivered the terminal update, the same answer is
+        // a task coming back.
+        let after = vec![announced, stream_end, lagging];
+        the_violation(
+            &check_trace(&after),
+            "definite_is_final",
+            &["scheduler-web-1"],
+            "TASK_RUNNING after the definite TASK_FINISHED",
+        );
     }
 
     // A relaunch under the same ID reuses the update uuids (`<task>#<n>`):

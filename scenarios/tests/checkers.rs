@@ -116,8 +116,14 @@ fn single_leader_fires_when_a_leader_outlives_its_coordinator_session() {
 
 // ----- offer_accounting: the runner's check of the leader's offers -----
 
-/// The leader's state at the end of a run of `s`.
-fn final_leader(s: &Scenario) -> mesochaos_reference::master::Leader {
+/// The leader's state at the end of a passing run of `s`, and every process's
+/// role state (the run's `--snapshot`).
+fn final_roles(
+    s: &Scenario,
+) -> (
+    mesochaos_reference::master::Leader,
+    std::collections::BTreeMap<String, serde_json::Value>,
+) {
     let options = RunOptions {
         snapshot_roles: true,
         ..RunOptions::default()
@@ -134,7 +140,12 @@ fn final_leader(s: &Scenario) -> mesochaos_reference::master::Leader {
     let roles = report.roles.expect("snapshot");
     let master: Master =
         serde_json::from_value(roles[name.as_str()].clone()).expect("a master's state");
-    master.leader().expect("it leads").clone()
+    (master.leader().expect("it leads").clone(), roles)
+}
+
+/// The leader's state at the end of a run of `s`.
+fn final_leader(s: &Scenario) -> mesochaos_reference::master::Leader {
+    final_roles(s).0
 }
 
 /// `offer_problem` is what the runner checks every simulated second (the
@@ -279,22 +290,7 @@ fn state_agreement_holds_on_a_real_run_and_fires_on_a_lost_reservation() {
     use mesochaos_harness::agreement::{agent_view, disagreements, leader_view};
     use mesochaos_reference::agent::Agent;
     let s = load(&scenarios_dir().join("nemesis-storage.toml")).unwrap();
-    let options = RunOptions {
-        snapshot_roles: true,
-        ..RunOptions::default()
-    };
-    let (report, _) = run_recorded(&s.spec, 1, options);
-    assert_pass(&report);
-    let name = report
-        .final_state
-        .leader
-        .as_ref()
-        .expect("a leader")
-        .master
-        .clone();
-    let roles = report.roles.expect("snapshot");
-    let master: Master = serde_json::from_value(roles[name.as_str()].clone()).unwrap();
-    let leader = master.leader().expect("it leads");
+    let (leader, roles) = final_roles(&s);
     let agents: Vec<_> = roles
         .iter()
         .filter(|(p, _)| p.starts_with("agent-"))
@@ -304,7 +300,7 @@ fn state_agreement_holds_on_a_real_run_and_fires_on_a_lost_reservation() {
         })
         .collect();
     assert_eq!(agents.len(), 5);
-    let view = leader_view(leader);
+    let view = leader_view(&leader);
     assert!(
         view.agents.values().any(|a| a.total.0.contains_key("db")),
         "the run reserved resources for role db"

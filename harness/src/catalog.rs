@@ -54,12 +54,12 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "epoch_order",
         "while an epoch is current, no agent accepts a command from a master of an older epoch",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug leader-survives-session-loss)",
     ),
     always(
         "one_copy_at_a_time",
         "a task ID never runs twice at once",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "update_delivery",
@@ -68,8 +68,13 @@ pub const CHECKERS: &[Checker] = &[
     ),
     always(
         "definite_is_final",
-        "a framework never hears a task in another state after a definite terminal one",
-        "harness/src/checkers.rs",
+        "a framework never hears a task in another state after a definite terminal one, and no copy of the task starts after it (short of a new launch under the ID)",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug kill-leaves-queued-launch)",
+    ),
+    always(
+        "reuse_refused",
+        "no master launches a task under an ID an adversarial framework reused where Mesos refuses it (a live, an unacknowledged terminal or an unreachable task's: validateUniqueTaskID) before the refusal reaches it",
+        "harness/src/refusals.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "framework_identity",
@@ -94,7 +99,7 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "reserved_only_to_role",
         "reserved resources and volumes are offered only to their role",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug volume-offered-to-any-role)",
     ),
     always(
         "acked_data_kept",

@@ -6,7 +6,8 @@
 //! - **one copy at a time**: a task ID is never started while a copy of it is
 //!   still running;
 //! - **definite is final**: after a framework hears a *definite* terminal state
-//!   for a task, it never hears that task is active again.
+//!   for a task, it never hears that task is active again, and no copy of it
+//!   starts (short of a new launch under the ID).
 //!
 //! (At most one master believing it leads is checked on every tick by the
 //! runner, offer accounting every simulated second (`run::offer_problem`);
@@ -368,6 +369,23 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                     task_id,
                 } => {
                     let key = format!("{framework_id}/{task_id}");
+                    // A definite terminal state means the task is known not to
+                    // run anywhere (`TaskState::is_definite`): a copy starting
+                    // after the framework heard one — with no new launch of
+                    // the ID in between — breaks that promise even if the
+                    // framework never hears of it (an agent that drops the
+                    // copy's updates only hides it).
+                    if let Some(previous) = definite.get(&key) {
+                        violations.push(Violation {
+                            checker: "definite_is_final".into(),
+                            t_ms: r.t_ms,
+                            message: format!(
+                                "task {key} started on {} after its framework heard the definite {previous}",
+                                r.at
+                            ),
+                            processes: vec![r.at.to_string()],
+                        });
+                    }
                     if let Some(other) = running.get(&key) {
                         violations.push(Violation {
                             checker: "one_copy_at_a_time".into(),
@@ -459,11 +477,14 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                         }
                     }
                     // The master's TASK_ERROR for a launch it refused
-                    // (`validateUniqueTaskID`: the ID is in use) ends the
-                    // attempt, not the task already using the ID.
-                    let refused_attempt = *state == TaskState::Error
-                        && *reason == Some(Reason::TaskInvalid)
-                        && *source == Source::Master;
+                    // (`validateUniqueTaskID`: the ID is in use), or its
+                    // TASK_DROPPED / TASK_LOST for a launch on offers no
+                    // longer valid (`Master::accept` checks the offers
+                    // first), ends the attempt, not a task already using
+                    // the ID.
+                    let refused_attempt = *source == Source::Master
+                        && ((*state == TaskState::Error && *reason == Some(Reason::TaskInvalid))
+                            || *reason == Some(Reason::InvalidOffers));
                     if state.is_definite() && !refused_attempt {
                         if *reason == Some(Reason::AgentReregistered) {
                             heard_from_reregistration.insert(key.clone());

@@ -26,6 +26,7 @@ pub mod expect;
 pub mod explain;
 pub mod filters;
 pub mod frame;
+pub mod refusals;
 pub mod run;
 pub mod seed;
 pub mod trace;

@@ -1419,6 +1419,8 @@ impl Runner {
             .extend(checkers::check_trace(trace.records()));
         self.violations
             .extend(checkers::check_framework_identity(trace.records()));
+        self.violations
+            .extend(crate::refusals::check_reuse_refused(trace.records()));
         let timeouts = crate::explain::Timeouts {
             timing: spec.cluster.timing.clone(),
             failover_ms: spec

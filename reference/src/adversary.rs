@@ -179,7 +179,17 @@ impl Expected {
     fn is_answered_by(self, update: &StatusUpdate) -> bool {
         let from_master = update.source == Source::Master;
         match self {
-            Expected::TaskInvalid => from_master && update.reason == Some(Reason::TaskInvalid),
+            // A launch on an offer that went stale meanwhile is refused for
+            // that first: Mesos's `Master::accept` validates the offers
+            // before the tasks (`TASK_DROPPED`/`TASK_LOST`, `INVALID_OFFERS`),
+            // and either answer is about the attempt, not the task.
+            Expected::TaskInvalid => {
+                from_master
+                    && matches!(
+                        update.reason,
+                        Some(Reason::TaskInvalid) | Some(Reason::InvalidOffers)
+                    )
+            }
             Expected::InvalidOffers => from_master && update.reason == Some(Reason::InvalidOffers),
             Expected::Reconciliation => {
                 from_master && update.reason == Some(Reason::Reconciliation)
@@ -542,7 +552,16 @@ impl Scheduler {
         if applicable.is_empty() {
             return;
         }
-        let action = applicable[draws.below(applicable.len())];
+        // An unreachable task is a target only while its agent stays cut off
+        // (seconds, under a nemesis), where every other call has a target
+        // most of the time: so half the draws go to it while it lasts, or
+        // the rarest of Mesos's refusals would seldom be tried at all.
+        let rare = AdversaryAction::ReuseUnreachableTaskId;
+        let action = if applicable.contains(&rare) && draws.below(2) == 0 {
+            rare
+        } else {
+            applicable[draws.below(applicable.len())]
+        };
         let pick = |list: &[TaskId], draws: &mut Draws| list[draws.below(list.len())].clone();
         let task_id = match action {
             AdversaryAction::ReuseLiveTaskId => Some(pick(&live, &mut draws)),
@@ -798,6 +817,9 @@ impl Scheduler {
                 self.add_probe(ctx, task_id.clone(), action, expected, false);
                 let adversary = self.adversary.as_mut().expect("checked");
                 adversary.acknowledged_final.remove(&task_id);
+                // What a leader told us about the old incarnation says
+                // nothing about whether it holds the new one.
+                adversary.heard_from.remove(&task_id);
                 // A new incarnation: tracked like any launch, its intent
                 // recorded before the accept goes out.
                 self.state.tasks.insert(
@@ -961,6 +983,13 @@ impl Scheduler {
             .tasks
             .get(&update.task_id)
             .is_some_and(|t| t.state.is_definite());
+        // Whether the task's agent is known to have had it: the framework
+        // heard an update from it (its state moved past TASK_STAGING).
+        let agent_had_it = self
+            .state
+            .tasks
+            .get(&update.task_id)
+            .is_some_and(|t| !matches!(t.state, TaskState::Staging));
         let Some(adversary) = &mut self.adversary else {
             return false;
         };
@@ -969,8 +998,31 @@ impl Scheduler {
         if let Some(uuid) = &update.uuid {
             adversary.unacknowledged.insert(uuid.clone(), update.state);
         }
+        // Whether this update shows that the current leader holds the task.
+        // A reconciliation answer `TASK_UNREACHABLE` does not: Mesos's
+        // `Master::reconcile` gives it (case 4) for a task it does not know on
+        // an agent the registry lists as unreachable — which is every task of
+        // such an agent after a failover, since a new leader recovers the
+        // unreachable agents from the registry but not their tasks
+        // (`slaves.unreachableTasks` lives in memory, filled by
+        // `Master::markUnreachable`), and `validateUniqueTaskID` then accepts
+        // the ID.
+        //
+        // Nor does `TASK_UNREACHABLE` for a task whose agent may never have
+        // had it (its `RunTask` lost in the cut): when that agent comes back
+        // without reporting the task, `Master::__reregisterSlave` erases it
+        // from the unreachable tasks and tells the framework nothing, and the
+        // ID is free again. An agent that had the task (it checkpointed it
+        // before launching, `Slave::runTask`) reports it on re-registration,
+        // and the master keeps the ID.
+        let shows_known = update.state != TaskState::Unreachable
+            || (agent_had_it && update.reason != Some(Reason::Reconciliation));
+        if !shows_known {
+            // Whatever a leader said before, the ID is no longer certain.
+            adversary.heard_from.remove(&update.task_id);
+        }
         let Some(probe) = adversary.probes.get(&update.task_id).cloned() else {
-            if let Some(epoch) = epoch {
+            if let (Some(epoch), true) = (epoch, shows_known) {
                 adversary.heard_from.insert(update.task_id.clone(), epoch);
             }
             return false;
@@ -1028,7 +1080,7 @@ impl Scheduler {
             return false;
         }
         if !probe.ghost {
-            if let Some(epoch) = epoch {
+            if let (Some(epoch), true) = (epoch, shows_known) {
                 adversary.heard_from.insert(update.task_id.clone(), epoch);
             }
             // A refused reuse's answer is about the launch attempt, not the

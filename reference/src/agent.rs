@@ -999,7 +999,14 @@ impl Agent {
             framework_id: fid.clone(),
             task_id: task_id.clone(),
         };
-        if self.queued_launches.remove(&key).is_some() {
+        // The planted defect answers the kill but leaves the launch queued.
+        let planted = self.config.bug == Some(crate::bugs::Bug::KillLeavesQueuedLaunch);
+        let was_queued = if planted {
+            self.queued_launches.contains_key(&key)
+        } else {
+            self.queued_launches.remove(&key).is_some()
+        };
+        if was_queued {
             // Mesos `Slave::killTask` for a task queued on an executor that has
             // not registered: it never runs — `TASK_KILLED`,
             // `REASON_TASK_KILLED_DURING_LAUNCH`.

@@ -46,16 +46,35 @@ pub enum Bug {
     /// acknowledged, is glued to them and unreadable at the next recovery.
     /// (The reference had this defect until `nemesis-storage.toml` found it.)
     AppendAfterTornTail,
+    /// The master's `validateUniqueTaskID` forgets the tasks of unreachable
+    /// agents: a framework may launch a task under the ID of one whose agent
+    /// is cut off — and still running it — so two copies run at once when the
+    /// new one starts. (Mesos keeps unreachable tasks in
+    /// `Framework::unreachableTasks` and refuses their IDs.)
+    UniqueIdIgnoresUnreachable,
+    /// The agent answers a kill of a launch queued for its executor host with
+    /// `TASK_KILLED` but leaves the launch in the queue: when the executor
+    /// host registers, the task runs after the framework heard it was
+    /// killed. (Mesos's `Slave::killTask` removes the task from
+    /// `Executor::queuedTasks` before it sends `TASK_KILLED`.)
+    KillLeavesQueuedLaunch,
+    /// The allocator offers a free persistent volume to a framework of any
+    /// role, not only to the role the volume was created for (Mesos offers a
+    /// role's reserved resources, volumes included, only to that role).
+    VolumeOfferedToAnyRole,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 6] = [
+    pub const ALL: [Bug; 9] = [
         Bug::AckBeforeCheckpoint,
         Bug::ForgetTasksBeforeFramework,
         Bug::LeaderSurvivesSessionLoss,
         Bug::StandbyRegistersNew,
         Bug::RestartGivesUpExecutors,
         Bug::AppendAfterTornTail,
+        Bug::UniqueIdIgnoresUnreachable,
+        Bug::KillLeavesQueuedLaunch,
+        Bug::VolumeOfferedToAnyRole,
     ];
 
     pub fn name(self) -> &'static str {
@@ -66,6 +85,9 @@ impl Bug {
             Bug::StandbyRegistersNew => "standby-registers-new",
             Bug::RestartGivesUpExecutors => "restart-gives-up-executors",
             Bug::AppendAfterTornTail => "append-after-torn-tail",
+            Bug::UniqueIdIgnoresUnreachable => "unique-id-ignores-unreachable",
+            Bug::KillLeavesQueuedLaunch => "kill-leaves-queued-launch",
+            Bug::VolumeOfferedToAnyRole => "volume-offered-to-any-role",
         }
     }
 

@@ -1764,6 +1764,7 @@ impl Master {
     fn tick_allocate(&mut self, ctx: &Context, out: &mut Out) {
         let interval = self.config.timing.allocation_interval_ms;
         out.set_timer(MasterTimer::Allocate, ctx.now_ms + interval);
+        let planted = self.config.bug == Some(crate::bugs::Bug::VolumeOfferedToAnyRole);
         let Phase::Leading(leader) = &mut self.phase else {
             return;
         };
@@ -1800,7 +1801,14 @@ impl Master {
             for (_, fid, role) in candidates {
                 let agent = leader.agents.get_mut(&agent_id).expect("listed above");
                 let share = agent.free().for_role(&role);
-                let volumes = agent.free_volumes(&role);
+                let volumes = if planted {
+                    // The planted defect: every free volume, whatever its role.
+                    let roles: BTreeSet<String> =
+                        agent.volumes.values().map(|v| v.role.clone()).collect();
+                    roles.iter().flat_map(|r| agent.free_volumes(r)).collect()
+                } else {
+                    agent.free_volumes(&role)
+                };
                 if share.is_empty() && volumes.is_empty() {
                     continue;
                 }
@@ -2076,8 +2084,11 @@ impl Master {
                         // still has in the master — a terminal task whose
                         // update is not acknowledged yet, or a task on an
                         // unreachable agent — cannot be used again.
+                        let forget_unreachable = self.config.bug
+                            == Some(crate::bugs::Bug::UniqueIdIgnoresUnreachable);
                         let duplicate = framework.tasks.contains_key(&task.task_id)
-                            || framework.unreachable_tasks.contains_key(&task.task_id)
+                            || (!forget_unreachable
+                                && framework.unreachable_tasks.contains_key(&task.task_id))
                             || launches
                                 .iter()
                                 .any(|t: &TaskInfo| t.task_id == task.task_id);

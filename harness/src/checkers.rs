@@ -326,23 +326,44 @@ pub fn check_framework_identity(records: &[TraceRecord]) -> Vec<Violation> {
 pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
     let mut violations = Vec::new();
     let mut candidates: BTreeSet<u64> = BTreeSet::new();
+    // The current epoch (lowest candidacy) after each change, by record index:
+    // a command is judged by the epoch current when it was *sent*. One sent
+    // by the leader of its day and still in flight when that leader was
+    // deposed is not a violation: the agent cannot know (a Mesos agent acts
+    // on it too, until it detects the new leader).
+    let mut epochs: Vec<(usize, Option<u64>)> = vec![(0, None)];
+    // (sender, receiver, seq) -> index of the send record; seq numbers a
+    // sender's messages to one receiver.
+    let mut sent_at: BTreeMap<(ProcessId, ProcessId, u64), usize> = BTreeMap::new();
+    // receiver -> index of the send of the message it was last handed.
+    let mut handed: BTreeMap<ProcessId, usize> = BTreeMap::new();
     // task (framework/task) -> executor host running a copy
     let mut running: BTreeMap<String, ProcessId> = BTreeMap::new();
     let mut definite: BTreeMap<String, TaskState> = BTreeMap::new();
     // Tasks whose definite state the framework heard only from the master's
     // AGENT_REREGISTERED announcement, not yet from the agent's own stream.
     let mut heard_from_reregistration: BTreeSet<String> = BTreeSet::new();
-    for r in records {
+    for (index, r) in records.iter().enumerate() {
         match &r.kind {
+            TraceKind::Send { to, seq, .. } => {
+                sent_at.insert((r.at.clone(), to.clone(), *seq), index);
+            }
+            TraceKind::Deliver { from, seq, .. } => {
+                if let Some(sent) = sent_at.get(&(from.clone(), r.at.clone(), *seq)) {
+                    handed.insert(r.at.clone(), *sent);
+                }
+            }
             TraceKind::Event { event } => match event {
                 Event::NodeCreated { path, .. } => {
                     if let Some(seq) = candidacy_sequence(path) {
                         candidates.insert(seq);
+                        epochs.push((index, candidates.first().copied()));
                     }
                 }
                 Event::NodeDeleted { path } => {
                     if let Some(seq) = candidacy_sequence(path) {
                         candidates.remove(&seq);
+                        epochs.push((index, candidates.first().copied()));
                     }
                 }
                 Event::AgentAcceptedCommand {
@@ -350,8 +371,16 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
                     epoch,
                     kind,
                 } => {
-                    if let Some(current) = candidates.first() {
-                        if epoch < current {
+                    // The epoch current when the command left its master (the
+                    // message the agent was just handed), else now.
+                    let sent = handed.get(&r.at).copied().unwrap_or(index);
+                    let then = epochs
+                        .iter()
+                        .rev()
+                        .find(|(i, _)| *i <= sent)
+                        .and_then(|(_, e)| *e);
+                    if let Some(current) = then {
+                        if *epoch < current {
                             violations.push(Violation {
                                 checker: "epoch_order".into(),
                                 t_ms: r.t_ms,

@@ -1219,6 +1219,20 @@ impl Cluster {
         })
     }
 
+    /// The running instance of `framework` that believes it is the active
+    /// one (it won the framework's election), whether or not a leader obeys
+    /// it yet; the first by name if two believe it (one has yet to notice
+    /// its session is gone).
+    pub fn self_declared_active(&self, framework: &str) -> Option<ProcessId> {
+        self.schedulers()
+            .into_iter()
+            .find(|(name, s)| {
+                let s = s.borrow();
+                s.framework_name() == framework && s.is_active() && self.is_alive(name)
+            })
+            .map(|(name, _)| name)
+    }
+
     pub fn active_instance(&self, framework: &str) -> Option<ProcessId> {
         let (leader, epoch) = self.leader()?;
         let obeyed: Vec<ProcessId> = self.leader_state(|l| {

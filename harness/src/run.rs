@@ -862,7 +862,15 @@ impl Runner {
         match target {
             Target::Process(name) => Some(vec![ProcessId::new(name.clone())]),
             Target::Leader => one(self.cluster.leader().map(|(n, _)| n)),
-            Target::ActiveScheduler(framework) => one(self.cluster.active_instance(framework)),
+            // The instance the leader obeys; while none is (the framework is
+            // between a failover and its re-registration, or cut off from the
+            // leader), the instance that believes it is active — still the
+            // framework's scheduler, and a fault on it is not without target.
+            Target::ActiveScheduler(framework) => one(
+                self.cluster
+                    .active_instance(framework)
+                    .or_else(|| self.cluster.self_declared_active(framework)),
+            ),
             Target::DisplacedScheduler(framework) => one(self.displaced.get(framework).cloned()),
             Target::AgentOf(task) => one(self.cluster.agent_running(task)),
             Target::AgentRunning(framework) => one(self.cluster.agent_running_framework(framework)),
@@ -1210,9 +1218,15 @@ impl Runner {
             let f = &schedule.faults[*i];
             // A fault on the active instance of a framework the master removed
             // has no target by design (its instances stopped): not vacuous.
-            let gone = f.fault.targets().iter().any(
-                |t| matches!(t, Target::ActiveScheduler(fw) if self.cluster.framework_stopped(fw)),
-            );
+            // Nor is one on the leader while the cluster has none (an
+            // election cut off from the coordinator by other faults, until
+            // the safety phase ends): `leader` names a role, and no process
+            // holds it.
+            let gone = f.fault.targets().iter().any(|t| match t {
+                Target::ActiveScheduler(fw) => self.cluster.framework_stopped(fw),
+                Target::Leader => self.cluster.leader().is_none(),
+                _ => false,
+            });
             if !is_heal && !gone {
                 self.fault_counts.entry(f.kind).or_default().vacuous += 1;
                 vacuous.push(format!("{} at {}", f.fault, seconds(f.at_ms)));

@@ -984,12 +984,13 @@ impl Scheduler {
             .get(&update.task_id)
             .is_some_and(|t| t.state.is_definite());
         // Whether the task's agent is known to have had it: the framework
-        // heard an update from it (its state moved past TASK_STAGING).
+        // last heard it starting or running (from its executor, through the
+        // agent, or from a leader that held it).
         let agent_had_it = self
             .state
             .tasks
             .get(&update.task_id)
-            .is_some_and(|t| !matches!(t.state, TaskState::Staging));
+            .is_some_and(|t| matches!(t.state, TaskState::Starting | TaskState::Running));
         let Some(adversary) = &mut self.adversary else {
             return false;
         };

@@ -311,15 +311,29 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
                 }
                 vec![]
             }
-            ClientTimer::SessionDeadline => {
-                let Some(sent) = self.last_answered_sent_ms else {
-                    return vec![];
-                };
-                if self.session.is_none() || ctx.now_ms < sent + self.session_timeout_ms {
-                    return vec![];
-                }
+            ClientTimer::SessionDeadline => self.expire_if_due(ctx, out),
+        }
+    }
+
+    /// Loses the session now if its local deadline has passed. The
+    /// `SessionDeadline` timer does this on time; a role that acts on its
+    /// session (a leading master) also calls it before every input, because
+    /// after a pause (SIGSTOP, a long GC) every overdue timer fires at once in
+    /// deadline order — a health-check ping due before the session deadline
+    /// would go out first, from a leader already replaced. (Mesos has that
+    /// window: its ZooKeeper group's local expiry is one more libprocess timer.
+    /// The reference closes it, so that two leaders never act at once; see the
+    /// module doc.)
+    pub fn expire_if_due(
+        &mut self,
+        ctx: &Context,
+        out: &mut Outputs<ClientTimer>,
+    ) -> Vec<ClientEvent<Tag>> {
+        match self.last_answered_sent_ms {
+            Some(sent) if self.session.is_some() && ctx.now_ms >= sent + self.session_timeout_ms => {
                 self.lose_session(ctx, true, out)
             }
+            _ => vec![],
         }
     }
 

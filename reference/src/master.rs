@@ -2708,6 +2708,18 @@ impl Role for Master {
             }
             Routed::NotMine(input) => input,
         };
+        // A leader acts only on a session it can still count on: one whose
+        // local deadline passed while the process was paused is lost before
+        // anything else is handled (`CoordinatorClient::expire_if_due`).
+        let mut sub = Outputs::new();
+        let events = self.coordinator.expire_if_due(ctx, &mut sub);
+        out.absorb(sub, MasterTimer::Coordinator);
+        if !events.is_empty() {
+            self.on_client_events(ctx, events, out);
+            if matches!(self.phase, Phase::Exited) {
+                return;
+            }
+        }
         match input {
             Input::Start => {
                 let mut sub = Outputs::new();

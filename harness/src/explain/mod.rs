@@ -163,6 +163,7 @@ pub fn check_losses_explained(records: &[TraceRecord], timeouts: &Timeouts) -> V
                         t,
                         recovered_at.get(at).copied(),
                         total_ping,
+                        timing.agent_ping_timeout_ms,
                         allowance,
                         timing.agent_reregister_timeout_ms,
                     ) {
@@ -248,6 +249,7 @@ fn unexplained_removal(
     t: u64,
     recovered_at: Option<u64>,
     total_ping: u64,
+    ping_ms: u64,
     allowance: u64,
     reregister_timeout: u64,
 ) -> Option<String> {
@@ -261,6 +263,10 @@ fn unexplained_removal(
     let impaired = world.impaired(agent, master, true);
     // Rule A (`Master::markUnreachable` after the `SlaveObserver`'s pings).
     let from = t.saturating_sub(total_ping) + SLACK_MS;
+    let unheard = world.unheard_by_health_check(agent, master, ping_ms);
+    if unheard.covers(from, t.saturating_sub(SLACK_MS)) {
+        return None;
+    }
     if impaired.covers(from, t.saturating_sub(SLACK_MS)) {
         return None;
     }

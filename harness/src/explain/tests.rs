@@ -203,6 +203,111 @@ fn a_paused_or_dead_agent_explains_a_removal() {
     assert_eq!(check(&crashed).len(), 1);
 }
 
+// A ping sent into a powered-off machine is lost, not held: the agent that
+// comes back misses it, and the master hears nothing until the next ping one
+// `agent_ping_timeout` later. So a power-off that ends up to one ping
+// interval before the removal's window closes still explains it; a cut of the
+// same length does not (TCP holds the ping and delivers it on the heal), and
+// neither does a power-off that ends a tick earlier than that interval.
+#[test]
+fn a_ping_lost_to_a_power_off_explains_a_removal_a_cut_does_not() {
+    let removed_at = 100_000;
+    let ping = Timing::default().agent_ping_timeout_ms;
+    let from = removed_at - total_ping();
+    let back = removed_at - SLACK_MS - ping; // the last moment that still explains it
+    let with = |fault_kind: &str, heal_kind: &str, end: u64| {
+        let mut records = cluster();
+        records.push(fault(from, fault_kind, "agent-1"));
+        records.push(fault(end, heal_kind, "agent-1"));
+        // It boots at once and finds the leader.
+        records.push(started(end, "agent-1"));
+        records.push(event(
+            end,
+            "agent-1",
+            Event::LeaderDetected {
+                leader: Some("master-1".into()),
+                epoch: Some(1),
+            },
+        ));
+        records.push(event(
+            removed_at,
+            "master-1",
+            Event::AgentUnreachable {
+                agent_id: "S1".into(),
+            },
+        ));
+        records
+    };
+    assert_eq!(check(&with("power_off", "power_on", back)), []);
+    assert_eq!(
+        check(&with("power_off", "power_on", back - crate::TICK_MS)).len(),
+        1,
+        "back a tick earlier: the next ping would have reached it"
+    );
+    let mut cut = cluster();
+    cut.push(fault(
+        from,
+        "partition",
+        "agent-1 | master-1,scheduler-web-1,executors-1",
+    ));
+    cut.push(fault(back, "heal", "all partitions"));
+    cut.push(event(
+        removed_at,
+        "master-1",
+        Event::AgentUnreachable {
+            agent_id: "S1".into(),
+        },
+    ));
+    assert_eq!(check(&cut).len(), 1, "a cut holds the ping: no extension");
+}
+
+// A ping held in a cut is delivered when the cut heals — unless one end gave
+// up on the connection first (the agent's own ping timeout), and then it never
+// arrives: a ping sent and never delivered counts as lost for one ping
+// interval after it was sent. A cut that heals a ping interval before the
+// removal therefore explains it when its last ping was lost, not when that
+// ping arrived (and went unanswered: the agent's or the master's fault).
+#[test]
+fn a_ping_that_never_arrives_explains_the_last_interval() {
+    let removed_at = 100_000;
+    let ping = Timing::default().agent_ping_timeout_ms;
+    let healed = removed_at - SLACK_MS - ping;
+    let last_ping = healed; // sent the moment before the heal
+    let run = |delivered: bool| {
+        let mut records = removed_after_cut(removed_at - total_ping(), removed_at);
+        // The heal moves to `healed`, before the removal.
+        records.retain(|r| !matches!(&r.kind, TraceKind::Fault { fault, .. } if fault == "heal"));
+        records.push(rec(
+            last_ping,
+            "master-1",
+            TraceKind::Send {
+                to: "agent-1".into(),
+                conn: 1,
+                seq: 7,
+                message: Message::Ping { epoch: 1 },
+            },
+        ));
+        records.push(fault(healed, "heal", "all partitions"));
+        if delivered {
+            records.push(rec(
+                healed + 10,
+                "agent-1",
+                TraceKind::Deliver {
+                    from: "master-1".into(),
+                    conn: 1,
+                    seq: 7,
+                },
+            ));
+        }
+        records.sort_by_key(|r| r.t_ms);
+        records
+    };
+    assert_eq!(check(&run(false)), [], "the last ping was lost");
+    let violations = check(&run(true));
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].message.contains("marked agent S1 unreachable"));
+}
+
 // An agent-process restart alone loses nothing: `TASK_LOST`,
 // `EXECUTOR_REREGISTRATION_TIMEOUT` needs the executor host to have died
 // (`Slave::reregisterExecutorTimeout`) — the planted bug

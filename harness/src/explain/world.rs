@@ -222,10 +222,27 @@ impl World {
             }
             detected.start(&format!("{p}>-"), t);
         };
+        // Health-check messages (pings and pongs) by (sender, receiver, seq),
+        // with when they were sent; delivered ones are removed. Those left
+        // at the end never arrived: lost with a connection a fault broke
+        // (held in a cut until one end gave up on it, or sent into a
+        // powered-off machine).
+        let mut in_flight: BTreeMap<(String, String, u64), u64> = BTreeMap::new();
         for r in records {
             let t = r.t_ms;
             let at = r.at.as_str();
             match &r.kind {
+                TraceKind::Send {
+                    to,
+                    seq,
+                    message: Message::Ping { .. } | Message::Pong,
+                    ..
+                } => {
+                    in_flight.insert((at.to_string(), to.to_string(), *seq), t);
+                }
+                TraceKind::Deliver { from, seq, .. } => {
+                    in_flight.remove(&(from.to_string(), at.to_string(), *seq));
+                }
                 TraceKind::Process { what, .. } => {
                     on_machine
                         .entry(machine_of(at))
@@ -357,6 +374,13 @@ impl World {
                 _ => {}
             }
         }
+        for ((from, to, _), t) in in_flight {
+            world
+                .lost
+                .entry(link(&from, &to))
+                .or_default()
+                .push(t, t + ping_timeout_ms);
+        }
         world.down = down.finish();
         world.paused = paused.finish();
         world.cut = cut.finish();
@@ -403,6 +427,31 @@ impl World {
         } else if process.starts_with("agent-") {
             self.agent_deaths.entry(machine).or_default().push(t);
         }
+    }
+
+    /// When the master's health check could not hear `agent`: the agent's
+    /// impairment towards `master` (below), where every span in which the
+    /// agent was *down* — its process dead or its machine powered off — is
+    /// extended by one `ping_ms`. What is sent to a dead process or a
+    /// powered-off machine is lost, not held (its connection is reset), so
+    /// the ping sent into the downtime goes unanswered however soon after it
+    /// the agent is back; the next ping leaves one `agent_ping_timeout` later
+    /// (Mesos's `SlaveObserver::ping`). A cut or a pause holds the ping and
+    /// delivers it when it ends: those spans are not extended.
+    pub(super) fn unheard_by_health_check(&self, agent: &str, master: &str, ping_ms: u64) -> Spans {
+        let mut spans = self.impaired(agent, master, true);
+        let machine = machine_of(agent);
+        let mut down = Spans::default();
+        if let Some(s) = self.down.get(agent) {
+            down.extend(s);
+        }
+        if let Some(s) = self.cut.get(&format!("power:{machine}")) {
+            down.extend(s);
+        }
+        for (start, end) in down.merged() {
+            spans.push(start, end.saturating_add(ping_ms));
+        }
+        spans
     }
 
     /// When `process` could not exchange messages with `peer` (see the module

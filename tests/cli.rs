@@ -752,7 +752,10 @@ fn zoo_bug_is_caught_within(file: &str, bug: &str, limit: u64, checkers: &[&str]
 // 1 and 4 of nemesis-standard (`losses_explained`), 3 and 5 of
 // nemesis-timeouts; ack-before-checkpoint seeds 1, 3 of nemesis-agent-churn
 // once its nemesis reboots agents and tears writes (it was 3 of 30, first at
-// seed 7, before); append-after-torn-tail seeds 3, 5 of nemesis-storage.
+// seed 7, before); append-after-torn-tail seeds 3, 5 of nemesis-storage;
+// unique-id-ignores-unreachable seed 1 and kill-leaves-queued-launch seeds 2,
+// 3 of nemesis-adversarial; volume-offered-to-any-role every seed of
+// nemesis-storage.
 
 #[test]
 fn zoo_standby_registers_new_is_caught_within_2_seeds() {
@@ -841,6 +844,44 @@ fn zoo_append_after_torn_tail_is_caught_within_5_seeds() {
         "append-after-torn-tail",
         5,
         &["acked_data_kept"],
+    );
+}
+
+#[test]
+fn zoo_unique_id_ignores_unreachable_is_caught_within_5_seeds() {
+    // The master accepts a launch under the ID of a task on an unreachable
+    // agent: the adversarial framework's reuse is launched where Mesos
+    // refuses it (seed 1 of nemesis-adversarial).
+    zoo_bug_is_caught_within(
+        "scenarios/nemesis-adversarial.toml",
+        "unique-id-ignores-unreachable",
+        5,
+        &["reuse_refused", "one_copy_at_a_time"],
+    );
+}
+
+#[test]
+fn zoo_kill_leaves_queued_launch_is_caught_within_5_seeds() {
+    // A kill of a launch queued for a crashed executor host is answered
+    // TASK_KILLED, but the launch stays queued and the task starts when the
+    // host is back (seeds 2 and 3 of nemesis-adversarial).
+    zoo_bug_is_caught_within(
+        "scenarios/nemesis-adversarial.toml",
+        "kill-leaves-queued-launch",
+        5,
+        &["definite_is_final"],
+    );
+}
+
+#[test]
+fn zoo_volume_offered_to_any_role_is_caught_within_5_seeds() {
+    // Every seed of nemesis-storage: the replicated store's free volumes are
+    // offered to the other roles' frameworks.
+    zoo_bug_is_caught_within(
+        "scenarios/nemesis-storage.toml",
+        "volume-offered-to-any-role",
+        5,
+        &["reserved_only_to_role"],
     );
 }
 

@@ -866,11 +866,10 @@ impl Runner {
             // between a failover and its re-registration, or cut off from the
             // leader), the instance that believes it is active — still the
             // framework's scheduler, and a fault on it is not without target.
-            Target::ActiveScheduler(framework) => one(
-                self.cluster
-                    .active_instance(framework)
-                    .or_else(|| self.cluster.self_declared_active(framework)),
-            ),
+            Target::ActiveScheduler(framework) => one(self
+                .cluster
+                .active_instance(framework)
+                .or_else(|| self.cluster.self_declared_active(framework))),
             Target::DisplacedScheduler(framework) => one(self.displaced.get(framework).cloned()),
             Target::AgentOf(task) => one(self.cluster.agent_running(task)),
             Target::AgentRunning(framework) => one(self.cluster.agent_running_framework(framework)),

@@ -330,7 +330,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         out: &mut Outputs<ClientTimer>,
     ) -> Vec<ClientEvent<Tag>> {
         match self.last_answered_sent_ms {
-            Some(sent) if self.session.is_some() && ctx.now_ms >= sent + self.session_timeout_ms => {
+            Some(sent)
+                if self.session.is_some() && ctx.now_ms >= sent + self.session_timeout_ms =>
+            {
                 self.lose_session(ctx, true, out)
             }
             _ => vec![],

@@ -2084,8 +2084,8 @@ impl Master {
                         // still has in the master — a terminal task whose
                         // update is not acknowledged yet, or a task on an
                         // unreachable agent — cannot be used again.
-                        let forget_unreachable = self.config.bug
-                            == Some(crate::bugs::Bug::UniqueIdIgnoresUnreachable);
+                        let forget_unreachable =
+                            self.config.bug == Some(crate::bugs::Bug::UniqueIdIgnoresUnreachable);
                         let duplicate = framework.tasks.contains_key(&task.task_id)
                             || (!forget_unreachable
                                 && framework.unreachable_tasks.contains_key(&task.task_id))

@@ -68,9 +68,19 @@ fn started(name: &str, coord: FakeCoordinator) -> (Rig<Master>, Vec<Output<Maste
 
 /// `master-1` elected (epoch 1) with an empty registry.
 fn elected() -> Rig<Master> {
-    let (rig, _) = started("master-1", FakeCoordinator::new());
+    let (mut rig, _) = started("master-1", FakeCoordinator::new());
     assert_eq!(rig.role.leading_epoch(), Some(1));
+    keep_session(&mut rig);
     rig
+}
+
+/// The master's coordinator session stays alive as time moves on (its
+/// heartbeats answered): a leader loses an expired session before anything
+/// else it handles (`CoordinatorClient::expire_if_due`).
+fn keep_session(rig: &mut Rig<Master>) {
+    rig.keepalive = Some((Timing::default().zk_session_timeout_ms / 3, || {
+        Input::Timer(MasterTimer::Coordinator(ClientTimer::Heartbeat))
+    }));
 }
 
 /// An elected leader with `agent-1` (4 cpus) admitted and framework `web`
@@ -319,6 +329,24 @@ fn leader_exits_when_the_coordinator_expires_its_session() {
     assert!(matches!(rig.role.phase(), Phase::Exited));
 }
 
+// A leader paused (SIGSTOP, a long GC) past its session deadline wakes with
+// every timer overdue; the health check's ping timer was due first. It must
+// not ping from a session the coordinator has expired (a standby may lead
+// already): the session is lost, and the master exits, before the ping.
+// (Mesos has this window; the reference closes it — `expire_if_due`.)
+#[test]
+fn a_leader_woken_past_its_session_deadline_exits_before_acting() {
+    let (mut rig, agent_id, _) = leader_with_agent_and_framework();
+    rig.keepalive = None; // paused: no heartbeat goes out
+    let asleep = Timing::default().zk_session_timeout_ms + 5_000;
+    let outs = rig
+        .at(rig.now + asleep)
+        .timer(MasterTimer::Ping(agent_id.clone()));
+    assert!(sent_to(&outs, AGENT).is_empty(), "{outs:?}");
+    assert_eq!(exits(&outs).len(), 1, "{outs:?}");
+    assert!(matches!(rig.role.phase(), Phase::Exited));
+}
+
 // Mesos: a master partitioned from ZooKeeper times its session out locally and
 // exits, no later than the coordinator could expire it.
 #[test]
@@ -395,7 +423,9 @@ fn new_leader_after_failover() -> (Rig<Master>, Vec<Output<MasterTimer>>) {
     let coord = FakeCoordinator::new()
         .with_next_sequence(2)
         .with_registry(&registry_with_agent("e1-S0001"), 3);
-    started("master-2", coord)
+    let (mut rig, outs) = started("master-2", coord);
+    keep_session(&mut rig);
+    (rig, outs)
 }
 
 // Mesos: a new leader rebuilds frameworks and tasks from agents' re-registrations;

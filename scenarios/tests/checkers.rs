@@ -485,3 +485,103 @@ fn acked_records_bounds_fire_when_the_counts_are_out_of_bounds() {
         "0 acknowledged records lost, at least 1 expected",
     );
 }
+
+// ----- trace checkers on real runs: a planted bug makes each fire -----
+//
+// `harness/src/checkers.rs` and `harness/src/refusals.rs` fire these on
+// hand-built traces; here a scripted scenario with a zoo bug planted makes
+// each fire on a real run, and the same scenario passes on the correct code.
+
+/// The scenario `name` passes as shipped; with `bug` planted it fails, and
+/// the violations of `checker` are returned.
+fn fires_with_bug(name: &str, bug: Bug, checker: &str) -> Vec<Violation> {
+    let mut s = load(&scenarios_dir().join(format!("{name}.toml"))).expect("parses");
+    let (report, _) = run(&s);
+    assert_pass(&report);
+    s.spec.cluster.bug = Some(bug);
+    let (report, _) = run(&s);
+    fired(&report, checker).into_iter().cloned().collect()
+}
+
+/// A leader that outlives its session goes on pinging; agent-1, cut off from
+/// the coordinator too, has not heard of the new leader and obeys it.
+#[test]
+fn epoch_order_fires_when_a_deposed_leader_commands_an_agent() {
+    let violations = fires_with_bug(
+        "stale-leader-commands",
+        Bug::LeaderSurvivesSessionLoss,
+        "epoch_order",
+    );
+    for v in &violations {
+        assert_eq!(v.processes[0], "agent-1", "{v:?}");
+        assert!(
+            v.message.contains("accepted Ping from")
+                && v.message.contains("of epoch 0 while epoch 1 is current"),
+            "{v:?}"
+        );
+    }
+}
+
+/// A master that forgets unreachable tasks accepts a launch under the ID of
+/// one still running behind the cut: two copies run at once, and the launch
+/// Mesos refuses was made.
+#[test]
+fn one_copy_at_a_time_and_reuse_refused_fire_when_an_unreachable_id_is_reused() {
+    let copies = fires_with_bug(
+        "unreachable-task-id-reused",
+        Bug::UniqueIdIgnoresUnreachable,
+        "one_copy_at_a_time",
+    );
+    assert!(
+        copies[0].message.contains("started on")
+            && copies[0].message.contains("while a copy runs on"),
+        "{copies:?}"
+    );
+    let refused = fires_with_bug(
+        "unreachable-task-id-reused",
+        Bug::UniqueIdIgnoresUnreachable,
+        "reuse_refused",
+    );
+    assert!(
+        refused[0].message.contains("validateUniqueTaskID"),
+        "{refused:?}"
+    );
+    assert_eq!(refused[0].processes[1], "scheduler-adv-1", "{refused:?}");
+}
+
+/// An agent that answers a kill of a queued launch but keeps the launch
+/// starts the task when its executor host registers: a task the framework
+/// heard was killed runs.
+#[test]
+fn definite_is_final_fires_when_a_killed_queued_launch_runs() {
+    let violations = fires_with_bug(
+        "kill-queued-launch",
+        Bug::KillLeavesQueuedLaunch,
+        "definite_is_final",
+    );
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0]
+            .message
+            .contains("web-0005 started on executors-1")
+            && violations[0].message.contains("definite TASK_KILLED"),
+        "{violations:?}"
+    );
+}
+
+/// An allocator that offers every free volume to every role hands the
+/// replicated store's volumes to the database framework of another role.
+#[test]
+fn reserved_only_to_role_fires_when_a_volume_reaches_another_role() {
+    let violations = fires_with_bug(
+        "storage-replicated",
+        Bug::VolumeOfferedToAnyRole,
+        "reserved_only_to_role",
+    );
+    assert!(
+        violations[0]
+            .message
+            .contains("holds another role's reserved resources or volume"),
+        "{violations:?}"
+    );
+}

@@ -305,7 +305,9 @@ fn a_ping_that_never_arrives_explains_the_last_interval() {
     assert_eq!(check(&run(false)), [], "the last ping was lost");
     let violations = check(&run(true));
     assert_eq!(violations.len(), 1, "{violations:?}");
-    assert!(violations[0].message.contains("marked agent S1 unreachable"));
+    assert!(violations[0]
+        .message
+        .contains("marked agent S1 unreachable"));
 }
 
 // An agent-process restart alone loses nothing: `TASK_LOST`,

@@ -224,7 +224,16 @@ pub struct Rig<R: Role> {
     pub now: u64,
     /// When false, coordinator requests are left unanswered (and returned).
     pub auto_answer: bool,
+    /// A live coordinator connection: when [`Rig::at`] moves time forward,
+    /// this input (the role's heartbeat timer) is handed to the role every
+    /// `.0` ms on the way, its requests answered, its outputs dropped — as a
+    /// real client heartbeats while nothing else happens. Without it a jump
+    /// past the session timeout finds the session expired.
+    pub keepalive: Option<(u64, Keepalive<R>)>,
 }
+
+/// Makes the input [`Rig::keepalive`] hands the role.
+pub type Keepalive<R> = fn() -> Input<<R as Role>::Timer>;
 
 impl<R: Role> Rig<R> {
     pub fn new(role: R, coord: FakeCoordinator) -> Self {
@@ -233,6 +242,7 @@ impl<R: Role> Rig<R> {
             coord,
             now: 0,
             auto_answer: true,
+            keepalive: None,
         }
     }
 
@@ -300,6 +310,16 @@ impl<R: Role> Rig<R> {
     }
 
     pub fn at(&mut self, now_ms: u64) -> &mut Self {
+        if let Some((every, input)) = self.keepalive {
+            // Heartbeats are answered even when other requests are left
+            // pending (`auto_answer` off): the connection is alive.
+            let auto_answer = std::mem::replace(&mut self.auto_answer, true);
+            while self.now + every < now_ms {
+                self.now += every;
+                let _ = self.step(input());
+            }
+            self.auto_answer = auto_answer;
+        }
         self.now = now_ms;
         self
     }

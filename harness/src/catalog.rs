@@ -88,8 +88,8 @@ pub const CHECKERS: &[Checker] = &[
     ),
     always(
         "state_agreement",
-        "once the liveness phase has converged, the leader's reservations, volumes and resources in use for every registered agent equal the agent's own; no outstanding offer names an agent the leader does not hold; no task ID of a framework is live on two agents",
-        "harness/src/agreement.rs",
+        "once the liveness phase has converged (or a scripted run ends converged), the leader's reservations, volumes and resources in use for every registered agent equal the agent's own; no outstanding offer names an agent the leader does not hold; no task ID of a framework is live on two agents",
+        "harness/src/agreement.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "offer_accounting",

@@ -435,6 +435,10 @@ pub fn run_recorded(
     let mut outcome = runner.run_steps(spec);
     if let (Ok(()), Some(n), Some(schedule)) = (&outcome, &spec.nemesis, &schedule) {
         outcome = runner.run_nemesis(n, schedule, &spec.cluster);
+    } else if outcome.is_ok() && spec.nemesis.is_none() && runner.cluster.converged() {
+        // A scripted run that ends converged is held to the same agreement
+        // as a nemesis run after its heal.
+        runner.check_agreement();
     }
     if let Err(violation) = outcome {
         runner.violations.push(violation);
@@ -1272,16 +1276,7 @@ impl Runner {
         }
         self.converged_after_heal = true;
         // Converged: the leader's soft state must equal what the agents hold.
-        if let Some((leader, agents)) = crate::agreement::views(&self.cluster) {
-            let problems = crate::agreement::disagreements(&leader, &agents);
-            if !problems.is_empty() {
-                self.violations.push(self.violation(
-                    "state_agreement",
-                    problems.join("; "),
-                    vec![],
-                ));
-            }
-        }
+        self.check_agreement();
         if !vacuous.is_empty() {
             return Err(self.violation(
                 "vacuous_fault",
@@ -1293,6 +1288,18 @@ impl Runner {
             ));
         }
         Ok(())
+    }
+
+    /// `state_agreement`, once the cluster has converged: the leader's soft
+    /// state equals what the agents hold (`crate::agreement`).
+    fn check_agreement(&mut self) {
+        if let Some((leader, agents)) = crate::agreement::views(&self.cluster) {
+            let problems = crate::agreement::disagreements(&leader, &agents);
+            if !problems.is_empty() {
+                let violation = self.violation("state_agreement", problems.join("; "), vec![]);
+                self.violations.push(violation);
+            }
+        }
     }
 
     /// Undoes what fault `fault` did to `applied`.

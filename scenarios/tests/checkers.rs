@@ -549,6 +549,25 @@ fn one_copy_at_a_time_and_reuse_refused_fire_when_an_unreachable_id_is_reused() 
     assert_eq!(refused[0].processes[1], "scheduler-adv-1", "{refused:?}");
 }
 
+/// The same run ends converged — the cut healed, both copies reported —
+/// and a scripted run that ends converged is held to `state_agreement`:
+/// one task ID of the framework is live on two agents.
+#[test]
+fn state_agreement_fires_when_a_task_id_is_live_on_two_agents() {
+    let violations = fires_with_bug(
+        "unreachable-task-id-reused",
+        Bug::UniqueIdIgnoresUnreachable,
+        "state_agreement",
+    );
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0]
+            .message
+            .contains("is live on both agent-2 and agent-3"),
+        "{violations:?}"
+    );
+}
+
 /// An agent that answers a kill of a queued launch but keeps the launch
 /// starts the task when its executor host registers: a task the framework
 /// heard was killed runs.

@@ -154,12 +154,12 @@ pub const CHECKERS: &[Checker] = &[
     expect(
         "failover_time",
         "a new leader recovered within `failover_time_max`",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, tests/cli.rs",
     ),
     expect(
         "no_task_lost",
         "no framework heard TASK_LOST",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
     ),
     expect(
         "no_task_ended",
@@ -169,22 +169,22 @@ pub const CHECKERS: &[Checker] = &[
     expect(
         "no_task_restarted",
         "no task was started twice",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     expect(
         "rebuilt_state",
         "the rebuilt leader's state equals the old one's",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
     ),
     expect(
         "refused_operations",
         "the master refused the operations the scenario expects it to refuse",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs",
     ),
     expect(
         "checkpoint_truncated",
         "agent recovery truncated a torn checkpoint",
-        "harness/src/checkers.rs",
+        "harness/src/checkers.rs, scenarios/tests/checkers.rs",
     ),
     expect(
         "updates",

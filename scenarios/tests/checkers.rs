@@ -604,3 +604,72 @@ fn reserved_only_to_role_fires_when_a_volume_reaches_another_role() {
         "{violations:?}"
     );
 }
+
+// ----- [expect] checkers on real runs -----
+
+/// A new leader that forgets the tasks of a framework not yet re-registered
+/// (`forget-tasks-before-framework`) loses them, and rebuilds another state
+/// than the old leader held: `no_task_lost` and `rebuilt_state` fire on
+/// `agent-restart-during-master-failover.toml`, which passes as shipped.
+#[test]
+fn no_task_lost_and_rebuilt_state_fire_when_a_new_leader_forgets_tasks() {
+    let lost = fires_with_bug(
+        "agent-restart-during-master-failover",
+        Bug::ForgetTasksBeforeFramework,
+        "no_task_lost",
+    );
+    assert!(lost[0].message.contains("TASK_LOST"), "{lost:?}");
+    let rebuilt = fires_with_bug(
+        "agent-restart-during-master-failover",
+        Bug::ForgetTasksBeforeFramework,
+        "rebuilt_state",
+    );
+    assert!(!rebuilt.is_empty());
+}
+
+/// The second copy the planted `unique-id-ignores-unreachable` starts is a
+/// restart of the task ID (`no_task_restarted`, which the file asks for).
+#[test]
+fn no_task_restarted_fires_when_a_second_copy_starts() {
+    let restarted = fires_with_bug(
+        "unreachable-task-id-reused",
+        Bug::UniqueIdIgnoresUnreachable,
+        "no_task_restarted",
+    );
+    assert!(
+        restarted
+            .iter()
+            .any(|v| v.message.contains("started 2 times")),
+        "{restarted:?}"
+    );
+}
+
+/// Counted on a real run against a wrong expectation: `invalid-operations`
+/// refuses 7 operations, so expecting 8 fires `refused_operations`; and
+/// `agent-restart` (a clean agent restart) tears no checkpoint, so expecting
+/// a truncation fires `checkpoint_truncated`.
+#[test]
+fn refused_operations_and_checkpoint_truncated_fire_on_a_real_run() {
+    let mut s = load(&scenarios_dir().join("invalid-operations.toml")).unwrap();
+    assert_eq!(s.spec.expect.refused_operations, Some(7));
+    assert_pass(&run(&s).0);
+    s.spec.expect.refused_operations = Some(8);
+    let (report, _) = run(&s);
+    only(
+        &report,
+        "refused_operations",
+        &[],
+        "the master refused 7 offer operations, expected 8",
+    );
+
+    let mut s = load(&scenarios_dir().join("agent-restart.toml")).unwrap();
+    assert_pass(&run(&s).0);
+    s.spec.expect.checkpoint_truncated = true;
+    let (report, _) = run(&s);
+    only(
+        &report,
+        "checkpoint_truncated",
+        &[],
+        "no recovery truncated a torn checkpoint record",
+    );
+}

@@ -199,11 +199,13 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
     Ok((i, n))
 }
 
-pub fn parse_bug(text: &str) -> Result<Bug, String> {
-    Bug::parse(text).ok_or_else(|| {
-        let known: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
-        format!("unknown bug \"{text}\" (known: {})", known.join(", "))
-    })
+/// The `--bug` argument: one of the zoo's names, listed by `--help` from
+/// `Bug::ALL` itself (so the list cannot go stale) and refused by clap, with
+/// the possible values, otherwise.
+pub fn bug_parser() -> impl clap::builder::TypedValueParser<Value = Bug> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Bug::ALL.map(Bug::name))
+        .map(|name| Bug::parse(&name).expect("one of the possible values"))
 }
 
 pub(crate) fn pool(jobs: usize) -> rayon::ThreadPool {

@@ -50,10 +50,8 @@ enum Commands {
         /// Write every process's role state at the end of the run, as JSON, to this file.
         #[arg(long, value_name = "OUT.json")]
         snapshot: Option<PathBuf>,
-        /// Plant a known defect in the reference (the bug zoo): ack-before-checkpoint,
-        /// forget-tasks-before-framework, leader-survives-session-loss,
-        /// standby-registers-new.
-        #[arg(long, value_name = "NAME", value_parser = chaos::parse_bug)]
+        /// Plant a known defect in the reference (the bug zoo, `reference/src/bugs.rs`).
+        #[arg(long, value_name = "NAME", value_parser = chaos::bug_parser())]
         bug: Option<Bug>,
         /// Tick every simulated host instead of skipping idle ones, and fail if
         /// one turmoil would have skipped did anything (for changes to the
@@ -82,8 +80,8 @@ enum Commands {
         /// Where failing seeds' replay files go (under a folder per scenario).
         #[arg(long, default_value = "mesochaos-results")]
         results: PathBuf,
-        /// Plant a known defect (see `run --help`).
-        #[arg(long, value_name = "NAME", value_parser = chaos::parse_bug)]
+        /// Plant a known defect (the bug zoo, `reference/src/bugs.rs`).
+        #[arg(long, value_name = "NAME", value_parser = chaos::bug_parser())]
         bug: Option<Bug>,
         /// `text` for people, `json` for machines (per-seed hashes included).
         #[arg(long, value_enum, default_value_t = Format::Text)]

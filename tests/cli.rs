@@ -898,3 +898,28 @@ fn zoo_restart_gives_up_executors_is_caught_within_5_seeds() {
     );
     assert!(seed <= 5);
 }
+
+/// `--help` lists every zoo bug (it listed four of nine once the zoo grew:
+/// the list is now made from `Bug::ALL`), and an unknown name is refused with
+/// exit code 2 and the possible values.
+#[test]
+fn bug_names_come_from_the_zoo_itself() {
+    let help = mesochaos(&["run", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout).to_string();
+    for bug in mesochaos_reference::bugs::Bug::ALL {
+        assert!(text.contains(bug.name()), "run --help lacks {bug}: {text}");
+    }
+    let out = mesochaos(&[
+        "sweep",
+        "scenarios/nemesis-standard.toml",
+        "--bug",
+        "no-such-bug",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid value 'no-such-bug' for '--bug <NAME>'"),
+        "{err}"
+    );
+    assert!(err.contains("kill-leaves-queued-launch"), "{err}");
+}

@@ -14,22 +14,25 @@ cargo build --release --quiet
 bin=target/release/mesochaos
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
-bugs=$("$bin" run --help | sed -n 's/.*possible values: \(.*\)\]/\1/p' | tr -d ',' | head -1)
+bugs=$("$bin" run --help | grep -- '--bug' | sed -n 's/.*possible values: \(.*\)\]/\1/p' | tr -d ',')
 [ -n "$bugs" ] || { echo "could not list the zoo bugs from 'mesochaos run --help'" >&2; exit 2; }
-emit() { # file bug json
+emit() { # file bug: one line per seed of the sweep's JSON in $results/out.json
   python3 -c '
 import json, sys
-d = json.load(sys.stdin)
+d = json.load(open(sys.argv[3]))
 for s in d["seeds"]:
     print(sys.argv[1], sys.argv[2], s["seed"], s["trace_hash"], s["verdict"])
-' "$1" "$2"
+' "$1" "$2" "$results/out.json"
 }
+# Exit code 1 is a sweep with failing seeds (every zoo bug's); 2 is an error.
+sweep() { "$bin" sweep "$@" --format json --results "$results" >"$results/out.json" 2>/dev/null || [ $? -eq 1 ]; }
 for f in scenarios/nemesis-*.toml; do
-  "$bin" sweep "$f" --seeds 1..200 --format json --results "$results" | emit "$(basename "$f")" -
+  sweep "$f" --seeds 1..200
+  emit "$(basename "$f")" -
 done
 for bug in $bugs; do
   for f in scenarios/nemesis-*.toml; do
-    "$bin" sweep "$f" --seeds 1..5 --bug "$bug" --format json --results "$results" \
-      | emit "$(basename "$f")" "$bug"
+    sweep "$f" --seeds 1..5 --bug "$bug"
+    emit "$(basename "$f")" "$bug"
   done
 done

@@ -546,7 +546,7 @@ fn sweep_replay_and_shrink_reject_bad_input_with_exit_2() {
     }
     let out = mesochaos(&["sweep", SMALL, "--bug", "no-such-bug"]);
     assert!(
-        stderr(&out).contains("known: ack-before-checkpoint"),
+        stderr(&out).contains("[possible values: ack-before-checkpoint"),
         "{}",
         stderr(&out)
     );

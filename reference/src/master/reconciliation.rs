@@ -1,0 +1,120 @@
+//! # Reconciliation: answering a framework's questions about its tasks
+//!
+//! Mesos `Master::reconcile`: explicit reconciliation answers each named task
+//! from what the master knows (cases 1–6: a known task's status-update state;
+//! an agent still expected to re-register — no answer; an unknown task on a
+//! registered, unreachable, gone or unknown agent), implicit reconciliation
+//! every task the master holds. Every answer comes from the master with
+//! reason `RECONCILIATION`.
+
+use super::*;
+
+impl Master {
+    pub(super) fn on_reconcile(
+        &mut self,
+        from: ProcessId,
+        fid: FrameworkId,
+        tasks: Vec<ReconcileTask>,
+        out: &mut Out,
+    ) {
+        if !self.check_scheduler(&from, &fid, "Reconcile", out) {
+            return;
+        }
+        if tasks.is_empty() {
+            self.reconcile_implicit(&fid, out);
+        } else {
+            self.reconcile_explicit(&fid, tasks, out);
+        }
+    }
+
+    /// Implicit reconciliation (Mesos `Master::reconcile` with no tasks): every
+    /// task the master knows for the framework — terminal ones stay known
+    /// until their terminal update is acknowledged — in its *status-update*
+    /// state. Tasks on unreachable agents are not in the table and are not
+    /// answered, as in Mesos.
+    pub(super) fn reconcile_implicit(&mut self, fid: &FrameworkId, out: &mut Out) {
+        let Some(leader) = self.leader() else { return };
+        let Some(framework) = leader.frameworks.get(fid) else {
+            return;
+        };
+        let updates: Vec<StatusUpdate> = framework
+            .tasks
+            .iter()
+            .map(|(tid, t)| known_task_answer(fid, tid, t))
+            .collect();
+        for update in updates {
+            self.send_to_framework(update, out);
+        }
+    }
+
+    /// Explicit reconciliation, case by case as Mesos's `Master::reconcile`:
+    ///
+    /// 1. the task is known: its status-update state;
+    /// 2. unknown, and its agent (or, with no agent named, *any* agent) was
+    ///    recovered from the registry and has not re-registered yet: **no
+    ///    answer** — the framework asks again later, with backoff
+    ///    (`ReconciliationTest.RecoveredAgent`);
+    /// 3. unknown, agent registered: `TASK_GONE`;
+    /// 4. unknown, agent unreachable: `TASK_UNREACHABLE`;
+    /// 5. unknown, agent gone: `TASK_GONE_BY_OPERATOR`;
+    /// 6. unknown, agent unknown: `TASK_UNKNOWN`.
+    ///
+    /// A framework that is not partition-aware hears `TASK_LOST` in cases 3–6.
+    /// Every answer comes from the master with reason `RECONCILIATION`.
+    pub(super) fn reconcile_explicit(
+        &mut self,
+        fid: &FrameworkId,
+        questions: Vec<ReconcileTask>,
+        out: &mut Out,
+    ) {
+        let Some(leader) = self.leader() else { return };
+        let Some(framework) = leader.frameworks.get(fid) else {
+            return;
+        };
+        let partition_aware = framework.info.partition_aware;
+        let mut updates = Vec::new();
+        for q in questions {
+            if let Some(t) = framework.tasks.get(&q.task_id) {
+                updates.push(known_task_answer(fid, &q.task_id, t));
+                continue;
+            }
+            let recovered = match &q.agent_id {
+                Some(a) => leader.awaiting_reregistration.contains(a),
+                None => !leader.awaiting_reregistration.is_empty(),
+            };
+            if recovered {
+                out.event(Event::ReconciliationDropped {
+                    framework_id: fid.clone(),
+                    task_id: q.task_id.clone(),
+                });
+                continue;
+            }
+            let agent = q.agent_id.as_ref();
+            let (aware, why) = if agent.is_some_and(|a| leader.agents.contains_key(a)) {
+                (TaskState::Gone, "task is unknown to the agent")
+            } else if agent.is_some_and(|a| leader.registry.unreachable.contains_key(a)) {
+                (TaskState::Unreachable, "task is unreachable")
+            } else if agent.is_some_and(|a| leader.registry.gone.contains_key(a)) {
+                (TaskState::GoneByOperator, "task is gone")
+            } else {
+                (TaskState::Unknown, "task is unknown")
+            };
+            let state = if partition_aware {
+                aware
+            } else {
+                TaskState::Lost
+            };
+            updates.push(master_update(
+                fid,
+                &q.task_id,
+                q.agent_id.clone(),
+                state,
+                Reason::Reconciliation,
+                why,
+            ));
+        }
+        for update in updates {
+            self.send_to_framework(update, out);
+        }
+    }
+}

@@ -15,7 +15,14 @@ out="${2:-mutants-out}"
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 files=(agent master scheduler executor coordinator coordinator_client detector registry checkpoint)
 args=()
-for f in "${files[@]}"; do args+=(-f "reference/src/$f.rs"); done
+for f in "${files[@]}"; do
+  # A role split into a folder (reference/src/master/) is mutated file by file.
+  if [ -d "reference/src/$f" ]; then
+    for g in reference/src/"$f"/*.rs; do args+=(-f "$g"); done
+  else
+    args+=(-f "reference/src/$f.rs")
+  fi
+done
 # The gate's own run on the unmutated tree is checked first (`--baseline skip`
 # below would otherwise hide a red gate: cargo-mutants' baseline tests the
 # mutated package, not the gate's).

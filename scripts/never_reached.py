@@ -33,6 +33,9 @@ def main():
             if not files:
                 continue
             base = files[0].split("/reference/src/")[1]
+            # A role split into a folder (`master/agents.rs`) counts as its role.
+            if "/" in base:
+                base = base.split("/")[0] + ".rs"
             if base in ROLE_FILES:
                 records.append((base, f["name"], f["count"]))
     names = demangle_all(sorted({n for _, n, _ in records}))

@@ -168,7 +168,10 @@ fn check_reference_fn(root: &Path, name: &str) -> Result<(), String> {
             "reference function `{name}` is not in `file.rs::function` form"
         ));
     };
-    if file.contains('/') || !file.ends_with(".rs") || !is_identifier(function) {
+    // The file relative to reference/src/, a role's folder allowed
+    // (`master/agents.rs`), never outside it.
+    let outside = file.starts_with('/') || file.split('/').any(|part| part == "..");
+    if outside || !file.ends_with(".rs") || !is_identifier(function) {
         return Err(format!(
             "reference function `{name}` is not in `file.rs::function` form (the file relative to reference/src/)"
         ));
@@ -325,7 +328,7 @@ fn check_inline(rows: &str) -> (usize, Vec<String>) {
 #[test]
 fn rows_naming_what_exists_pass() {
     let (rows, problems) = check_inline(concat!(
-        "| Explicit, case 2 | both | no answer | — | — | — | `Master::reconcile` | `master.rs::reconcile_explicit`, `scheduler.rs::send_reconcile` | `scenarios/reconciliation-after-failover.toml`, `reference/tests/master.rs::reconciliation_about_a_recovered_agent_is_not_answered` | yes |\n",
+        "| Explicit, case 2 | both | no answer | — | — | — | `Master::reconcile` | `master/reconciliation.rs::reconcile_explicit`, `scheduler.rs::send_reconcile` | `scenarios/reconciliation-after-failover.toml`, `reference/tests/master.rs::reconciliation_about_a_recovered_agent_is_not_answered` | yes |\n",
         "| Operator marks an agent gone | yes / no | `TASK_GONE_BY_OPERATOR` / `TASK_LOST` | x | MASTER | x | `Master::markGone`, `validation::task::internal::validateUniqueTaskID` | — | — | allowed difference: no operator API |\n",
     ));
     assert_eq!(rows, 2);
@@ -335,11 +338,11 @@ fn rows_naming_what_exists_pass() {
 #[test]
 fn each_bad_row_is_reported_by_its_line_and_event() {
     let (rows, problems) = check_inline(concat!(
-        "| row-differs | both | x | x | x | x | `Master::reconcile` | `master.rs::reconcile_explicit` | — | DIFFERS: the reference answers too early |\n",
-        "| row-missing-fn | both | x | x | x | x | `Master::reconcile` | `master.rs::no_such_function` | — | yes |\n",
-        "| row-missing-scenario | both | x | x | x | x | `Master::reconcile` | `master.rs::reconcile_explicit` | `scenarios/no-such-scenario.toml` | yes |\n",
-        "| row-missing-test | both | x | x | x | x | `Master::reconcile` | `master.rs::reconcile_explicit` | `reference/tests/master.rs::no_such_test` | yes |\n",
-        "| row-bad-mesos-name | both | x | x | x | x | `master.cpp:9047` | `master.rs::reconcile_explicit` | — | yes |\n",
+        "| row-differs | both | x | x | x | x | `Master::reconcile` | `master/reconciliation.rs::reconcile_explicit` | — | DIFFERS: the reference answers too early |\n",
+        "| row-missing-fn | both | x | x | x | x | `Master::reconcile` | `master/reconciliation.rs::no_such_function` | — | yes |\n",
+        "| row-missing-scenario | both | x | x | x | x | `Master::reconcile` | `master/reconciliation.rs::reconcile_explicit` | `scenarios/no-such-scenario.toml` | yes |\n",
+        "| row-missing-test | both | x | x | x | x | `Master::reconcile` | `master/reconciliation.rs::reconcile_explicit` | `reference/tests/master.rs::no_such_test` | yes |\n",
+        "| row-bad-mesos-name | both | x | x | x | x | `master.cpp:9047` | `master/reconciliation.rs::reconcile_explicit` | — | yes |\n",
         "| row-no-reference | both | x | x | x | x | `Slave::killTask` | — | — | yes |\n",
         "| row-bad-file | both | x | x | x | x | `Slave::killTask` | `nowhere.rs::on_kill` | — | yes |\n",
         "| row-short | both | x | x | x | `Slave::killTask` | `agent.rs::on_kill_task` | — | yes |\n",

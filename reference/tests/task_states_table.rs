@@ -328,7 +328,7 @@ fn check_inline(rows: &str) -> (usize, Vec<String>) {
 #[test]
 fn rows_naming_what_exists_pass() {
     let (rows, problems) = check_inline(concat!(
-        "| Explicit, case 2 | both | no answer | — | — | — | `Master::reconcile` | `master/reconciliation.rs::reconcile_explicit`, `scheduler.rs::send_reconcile` | `scenarios/reconciliation-after-failover.toml`, `reference/tests/master.rs::reconciliation_about_a_recovered_agent_is_not_answered` | yes |\n",
+        "| Explicit, case 2 | both | no answer | — | — | — | `Master::reconcile` | `master/reconciliation.rs::reconcile_explicit`, `scheduler/master_link.rs::send_reconcile` | `scenarios/reconciliation-after-failover.toml`, `reference/tests/master.rs::reconciliation_about_a_recovered_agent_is_not_answered` | yes |\n",
         "| Operator marks an agent gone | yes / no | `TASK_GONE_BY_OPERATOR` / `TASK_LOST` | x | MASTER | x | `Master::markGone`, `validation::task::internal::validateUniqueTaskID` | — | — | allowed difference: no operator API |\n",
     ));
     assert_eq!(rows, 2);

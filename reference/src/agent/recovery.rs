@@ -10,6 +10,127 @@
 use super::*;
 
 impl Agent {
+    /// Builds the agent from what its disk holds — the only way a restarted
+    /// agent knows anything. `files` maps each path under
+    /// [`checkpoint::AGENT_DIR`] to its content. Nothing the disk holds can
+    /// make recovery panic: an unreadable state file means a fresh agent, and
+    /// a torn log is cut back to its last complete record.
+    pub fn recover(config: AgentConfig, files: &BTreeMap<String, Vec<u8>>) -> Self {
+        let mut state: AgentState = files
+            .get(STATE_PATH)
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .unwrap_or_default();
+        let mut rebooted = state.agent_id.is_some() && state.boot_id != config.boot_id;
+        // The machine's configured resources against the checkpoint's (Mesos
+        // `Slave::recover`): an allowed change keeps the agent's ID and its
+        // reservations and volumes on the new total; a forbidden one fails
+        // recovery — the process exits, and would again at every restart,
+        // until the operator restores the configuration — unless the machine
+        // rebooted, when the agent starts afresh as a new agent (MESOS-6223).
+        let mut recovery_failed = None;
+        let mut resources = state
+            .resources
+            .clone()
+            .unwrap_or_else(|| AgentResources::unreserved(config.resources));
+        if let (Some(_), Some(before)) = (&state.agent_id, state.configured) {
+            let allowed = before == config.resources
+                || (config.reconfiguration_policy == ReconfigurationPolicy::Additive
+                    && config.resources.contains(&before));
+            let rebased = resources.rebased(config.resources);
+            match (allowed, rebased) {
+                (true, Some(rebased)) => resources = rebased,
+                (_, rebased) if rebooted => {
+                    // A new agent: no ID, no tasks. Its checkpointed
+                    // reservations and volumes carry over if they still fit
+                    // (Mesos recovers them apart from the agent's state).
+                    state = AgentState::default();
+                    rebooted = false;
+                    resources =
+                        rebased.unwrap_or_else(|| AgentResources::unreserved(config.resources));
+                }
+                _ => {
+                    recovery_failed = Some(format!(
+                        "incompatible agent info: configured resources changed from {before} \
+                         to {} (reconfiguration_policy {:?})",
+                        config.resources, config.reconfiguration_policy
+                    ));
+                }
+            }
+        }
+        let mut tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>> = BTreeMap::new();
+        let mut truncations = Vec::new();
+        for (fid, infos) in &state.tasks {
+            for (tid, info) in infos {
+                let path = checkpoint::updates_path(fid, tid);
+                let log = files.get(&path).map(Vec::as_slice).unwrap_or_default();
+                let replayed = checkpoint::decode_records(log);
+                if replayed.dropped_len > 0 {
+                    truncations.push(Truncation {
+                        path,
+                        valid: log[..replayed.valid_len].to_vec(),
+                        dropped_bytes: replayed.dropped_len,
+                    });
+                }
+                let agent_updates = replayed
+                    .records
+                    .iter()
+                    .filter(|r| matches!(r, StreamRecord::Update(u) if u.source == Source::Agent))
+                    .count() as u32;
+                let (pending, latest) = checkpoint::pending_updates(&replayed.records);
+                let state = latest.map_or(TaskState::Staging, |u| u.state);
+                if state.is_terminal() && pending.is_empty() {
+                    continue; // finished and fully acknowledged before the crash
+                }
+                let acknowledged = replayed
+                    .records
+                    .iter()
+                    .filter_map(|r| match r {
+                        StreamRecord::Ack(uuid) => Some(uuid.clone()),
+                        StreamRecord::Update(_) => None,
+                    })
+                    .collect();
+                let task = AgentTask {
+                    info: info.clone(),
+                    state,
+                    pending_updates: pending.into(),
+                    agent_updates,
+                    acknowledged,
+                    forwarded: None,
+                };
+                tasks
+                    .entry(fid.clone())
+                    .or_default()
+                    .insert(tid.clone(), task);
+            }
+        }
+        let recovered_tasks = tasks.values().map(BTreeMap::len).sum();
+        let coordinator = CoordinatorClient::new(
+            config.coordinator.clone(),
+            config.timing.zk_session_timeout_ms,
+        );
+        Agent {
+            coordinator,
+            detector: MasterDetector::default(),
+            agent_id: state.agent_id,
+            frameworks: state.frameworks,
+            tasks,
+            resources,
+            master: MasterLink::Idle,
+            executor_host: ExecutorHostLink::Disconnected {
+                expected: recovered_tasks > 0 && !rebooted,
+            },
+            retry_ms: BTreeMap::new(),
+            unlogged: BTreeSet::new(),
+            recovered_tasks,
+            rebooted,
+            truncations,
+            pending_kills: BTreeSet::new(),
+            queued_launches: BTreeMap::new(),
+            recovery_failed,
+            config,
+        }
+    }
+
     pub(super) fn on_start(&mut self, ctx: &Context, out: &mut Out) {
         if let Some(why) = self.recovery_failed.clone() {
             // Mesos `Slave::__recover`: "Failed to perform recovery" — EXIT.

@@ -62,7 +62,7 @@ pub struct FrameworkSpec {
     pub task_resources: Resources,
     pub workload: WorkloadPlan,
     pub mode: SchedulerMode,
-    /// Adversarial mode (reference/src/scheduler/adversary.rs); `None` for a
+    /// Adversarial mode (reference/src/scheduler/adversary/mod.rs); `None` for a
     /// well-behaved framework.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adversary: Option<AdversaryConfig>,

@@ -1,6 +1,6 @@
 //! # `reuse_refused`: the master refuses the launches Mesos refuses
 //!
-//! An adversarial framework (`reference/src/scheduler/adversary.rs`) launches tasks under
+//! An adversarial framework (`reference/src/scheduler/adversary/`) launches tasks under
 //! IDs that Mesos's `validation::task::internal::validateUniqueTaskID` refuses:
 //! the ID of one of its live tasks, of a terminal task whose update it has not
 //! acknowledged yet (the task stays in `Framework::tasks` until `Master::acknowledge`

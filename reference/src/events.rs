@@ -240,7 +240,7 @@ pub enum Event {
         why: String,
     },
 
-    // ----- an adversarial framework (reference/src/scheduler/adversary.rs) -----
+    // ----- an adversarial framework (reference/src/scheduler/adversary/mod.rs) -----
     // Added last: traces are JSON, so older traces read the same.
     /// An adversarial framework made one of its deliberately wrong calls
     /// (`action`, e.g. `reuse_live_task_id`), about `task_id` if it names a

@@ -1,4 +1,4 @@
-//! The adversarial framework (reference/src/scheduler/adversary.rs) through the
+//! The adversarial framework (reference/src/scheduler/adversary/mod.rs) through the
 //! harness: deterministic from the seed, and every call answered as Mesos
 //! answers it.
 

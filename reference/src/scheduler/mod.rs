@@ -126,7 +126,7 @@ pub struct SchedulerConfig {
     /// A planted defect (the bug zoo), if any.
     #[serde(default)]
     pub bug: Option<crate::bugs::Bug>,
-    /// Adversarial mode (reference/src/scheduler/adversary.rs): now and then, a call a
+    /// Adversarial mode (reference/src/scheduler/adversary/mod.rs): now and then, a call a
     /// well-behaved framework never makes. Off by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversary: Option<AdversaryConfig>,

@@ -1,6 +1,7 @@
 //! Tidiness the reference keeps (issue 14): one concern per file, so no file
 //! under `reference/src/` is longer than 600 lines up to its `#[cfg(test)]`
-//! module. (The harness crates join this check once they are split too.)
+//! module. (The harness crates join this check once they are split too.) Also: every
+//! file and function the README's reading order names exists.
 
 use std::path::{Path, PathBuf};
 
@@ -50,4 +51,65 @@ fn no_reference_file_is_longer_than_600_lines_before_its_tests() {
 fn the_count_stops_at_the_test_module() {
     assert_eq!(lines_before_tests("a\nb\n#[cfg(test)]\nmod tests {}\n"), 2);
     assert_eq!(lines_before_tests("a\nb\nc\n"), 3);
+}
+
+/// Every `reference/src/<file>::<function>` the README's reading order names,
+/// with what is wrong with it (no such file, no such function).
+fn reading_order_problems(readme: &str, root: &Path) -> (usize, Vec<String>) {
+    let section = readme
+        .split("## Reading the reference")
+        .nth(1)
+        .map(|rest| rest.split("\n## ").next().unwrap_or(rest))
+        .unwrap_or("");
+    let mut named = 0;
+    let mut problems = Vec::new();
+    for item in section.split('`').skip(1).step_by(2) {
+        let Some(path) = item.strip_prefix("reference/src/") else {
+            continue;
+        };
+        named += 1;
+        let Some((file, function)) = path.split_once("::") else {
+            problems.push(format!("`{item}` is not `file.rs::function`"));
+            continue;
+        };
+        let Ok(source) = std::fs::read_to_string(root.join("reference/src").join(file)) else {
+            problems.push(format!("`{item}`: there is no reference/src/{file}"));
+            continue;
+        };
+        let defines = source.lines().any(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            let l = l.strip_prefix("pub(super) ").unwrap_or(l);
+            let l = l.strip_prefix("pub(crate) ").unwrap_or(l);
+            l.strip_prefix("fn ").is_some_and(|rest| {
+                rest.starts_with(function) && rest[function.len()..].starts_with(['(', '<'])
+            })
+        });
+        if !defines {
+            problems.push(format!(
+                "`{item}`: reference/src/{file} defines no `fn {function}`"
+            ));
+        }
+    }
+    (named, problems)
+}
+
+#[test]
+fn every_file_and_function_of_the_readme_reading_order_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let (named, problems) = reading_order_problems(&readme, root);
+    assert!(named >= 20, "the reading order names {named} functions");
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
+fn a_reading_order_naming_what_does_not_exist_is_reported() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let readme = "## Reading the reference\n1. `reference/src/master/agents.rs::on_reregister_agent`\n2. `reference/src/master/agents.rs::no_such_fn`\n3. `reference/src/nowhere.rs::x`\n## Next\n`reference/src/ignored.rs::y`\n";
+    let (named, problems) = reading_order_problems(readme, root);
+    assert_eq!(named, 3);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].contains("defines no `fn no_such_fn`"));
+    assert!(problems[1].contains("there is no reference/src/nowhere.rs"));
 }

@@ -286,15 +286,8 @@ pub fn check_framework_identity(records: &[TraceRecord]) -> Vec<Violation> {
             Event::FrameworkRemoved { framework_id, .. } => {
                 removed.insert(framework_id.to_string());
             }
-            Event::FrameworkRegistered {
-                framework_id,
-                scheduler,
-            }
-            | Event::FrameworkReregistered {
-                framework_id,
-                scheduler,
-                ..
-            } => {
+            event @ (Event::FrameworkRegistered { .. } | Event::FrameworkReregistered { .. }) => {
+                let (framework_id, scheduler) = registration(event).expect("a registration");
                 let Some(name) = framework_of(scheduler).map(str::to_string) else {
                     continue;
                 };
@@ -345,10 +338,13 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
     let mut heard_from_reregistration: BTreeSet<String> = BTreeSet::new();
     for (index, r) in records.iter().enumerate() {
         match &r.kind {
-            TraceKind::Send { to, seq, .. } => {
+            // Only what masters send agents can be a command an agent accepts.
+            TraceKind::Send { to, seq, .. }
+                if to.as_str().starts_with("agent-") && r.at.as_str().starts_with("master-") =>
+            {
                 sent_at.insert((r.at.clone(), to.clone(), *seq), index);
             }
-            TraceKind::Deliver { from, seq, .. } => {
+            TraceKind::Deliver { from, seq, .. } if from.as_str().starts_with("master-") => {
                 if let Some(sent) = sent_at.get(&(from.clone(), r.at.clone(), *seq)) {
                     handed.insert(r.at.clone(), *sent);
                 }
@@ -553,6 +549,23 @@ pub fn check_trace(records: &[TraceRecord]) -> Vec<Violation> {
 }
 
 /// Framework name of a scheduler instance process (`scheduler-web-1` -> `web`).
+/// The framework ID and scheduler instance of a master's (re-)registration
+/// event, whichever of the two it is.
+pub fn registration(event: &Event) -> Option<(&mesochaos_reference::FrameworkId, &ProcessId)> {
+    match event {
+        Event::FrameworkRegistered {
+            framework_id,
+            scheduler,
+        }
+        | Event::FrameworkReregistered {
+            framework_id,
+            scheduler,
+            ..
+        } => Some((framework_id, scheduler)),
+        _ => None,
+    }
+}
+
 pub fn framework_of(process: &ProcessId) -> Option<&str> {
     let rest = process.as_str().strip_prefix("scheduler-")?;
     let (name, _) = rest.rsplit_once('-')?;

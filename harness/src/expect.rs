@@ -196,15 +196,10 @@ impl Names {
                 } => {
                     names.agents.insert(agent_id.to_string(), agent.to_string());
                 }
-                Event::FrameworkRegistered {
-                    framework_id,
-                    scheduler,
-                }
-                | Event::FrameworkReregistered {
-                    framework_id,
-                    scheduler,
-                    ..
-                } => {
+                event @ (Event::FrameworkRegistered { .. }
+                | Event::FrameworkReregistered { .. }) => {
+                    let (framework_id, scheduler) =
+                        crate::checkers::registration(event).expect("a registration");
                     if let Some(name) = framework_of(scheduler) {
                         names
                             .frameworks

@@ -25,7 +25,7 @@
 //! count against it. The window closes at the call's `AdversaryAnswered` (the
 //! refusal, or `no answer` after the adversary's patience).
 
-use crate::checkers::framework_of;
+use crate::checkers::{framework_of, registration};
 use crate::run::Violation;
 use crate::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::Event;
@@ -49,15 +49,8 @@ pub fn check_reuse_refused(records: &[TraceRecord]) -> Vec<Violation> {
             continue;
         };
         match event {
-            Event::FrameworkRegistered {
-                framework_id,
-                scheduler,
-            }
-            | Event::FrameworkReregistered {
-                framework_id,
-                scheduler,
-                ..
-            } => {
+            event @ (Event::FrameworkRegistered { .. } | Event::FrameworkReregistered { .. }) => {
+                let (framework_id, scheduler) = registration(event).expect("a registration");
                 if let Some(name) = framework_of(scheduler) {
                     ids.insert(name.to_string(), framework_id.to_string());
                 }

@@ -618,13 +618,26 @@ fn no_task_lost_and_rebuilt_state_fire_when_a_new_leader_forgets_tasks() {
         Bug::ForgetTasksBeforeFramework,
         "no_task_lost",
     );
-    assert!(lost[0].message.contains("TASK_LOST"), "{lost:?}");
+    // Every one of the forgotten framework's six tasks, once each.
+    assert_eq!(lost.len(), 6, "{lost:?}");
+    assert!(
+        lost.iter().all(|v| v
+            .message
+            .starts_with("scheduler-web-1 received TASK_LOST for web-")),
+        "{lost:?}"
+    );
     let rebuilt = fires_with_bug(
         "agent-restart-during-master-failover",
         Bug::ForgetTasksBeforeFramework,
         "rebuilt_state",
     );
-    assert!(!rebuilt.is_empty());
+    assert_eq!(rebuilt.len(), 1, "{rebuilt:?}");
+    assert!(
+        rebuilt[0]
+            .message
+            .starts_with("the new leader's state differs from the old one's"),
+        "{rebuilt:?}"
+    );
 }
 
 /// The second copy the planted `unique-id-ignores-unreachable` starts is a
@@ -672,4 +685,44 @@ fn refused_operations_and_checkpoint_truncated_fire_on_a_real_run() {
         &[],
         "no recovery truncated a torn checkpoint record",
     );
+}
+
+/// A fault on `leader` while the cluster has none — its only master cut off
+/// from the coordinator for the whole safety phase — has no target by
+/// circumstance, not by a harness mistake: not vacuous. (It was, before the
+/// exemption: `vacuous_fault` fired on this very run.)
+#[test]
+fn a_leader_fault_while_no_master_leads_is_not_vacuous() {
+    let s = scenario(
+        r#"
+        [cluster]
+        masters = 1
+        agents = 1
+        agent_resources = { cpus = 2, mem = "4GB", disk = "10GB" }
+        [[framework]]
+        name = "web"
+        tasks = 1
+        task_resources = { cpus = 1, mem = "1GB" }
+        [[step]]
+        wait = "leader_elected"
+        within = "30s"
+        [[step]]
+        partition = [["master-1"], ["coordinator"]]
+        [[step]]
+        wait = "no_leader"
+        within = "30s"
+        [nemesis]
+        interval = "10s"
+        fault_min = "1s"
+        fault_max = "2s"
+        safety = "20s"
+        liveness = "60s"
+        [nemesis.kinds]
+        crash_leader = 1
+        "#,
+    );
+    let (report, _) = run(&s);
+    assert_pass(&report);
+    let leader = &report.faults[&mesochaos_faults::nemesis::FaultKind::CrashLeader];
+    assert_eq!((leader.fired, leader.vacuous), (0, 0), "{leader:?}");
 }

@@ -5,10 +5,19 @@
 //! Each is the *minimal* change its name says, in the role where it belongs;
 //! the harness's checkers and nemesis never read the flag — they must find the
 //! defect from what the cluster does.
+//!
+//! A planted defect is read only where it lives: each role checks
+//! `config.bug == Some(Bug::...)` at the one decision it corrupts, in a
+//! variable named `planted` (`grep -rn 'bugs::Bug::' reference/src` lists
+//! the sites). Each variant below says what the correct behaviour is, which
+//! Mesos function shows it, and — where it is not obvious — which checker is
+//! expected to notice.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// One plantable defect. Named on the command line and in scenario files by
+/// its kebab-case name ([`Bug::name`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Bug {
@@ -55,8 +64,10 @@ pub enum Bug {
     /// The agent answers a kill of a launch queued for its executor host with
     /// `TASK_KILLED` but leaves the launch in the queue: when the executor
     /// host registers, the task runs after the framework heard it was
-    /// killed. (Mesos's `Slave::killTask` removes the task from
-    /// `Executor::queuedTasks` before it sends `TASK_KILLED`.)
+    /// killed. (In Mesos, `Slave::killTask` calls `Slave::kill`, whose
+    /// `TASK_KILLED` goes through `Slave::statusUpdate`; for a queued task
+    /// that synchronously takes it out of `executor->queuedTasks`, so an
+    /// executor that registers later never gets it.)
     KillLeavesQueuedLaunch,
     /// The allocator offers a free persistent volume to a framework of any
     /// role, not only to the role the volume was created for (Mesos offers a
@@ -65,6 +76,9 @@ pub enum Bug {
 }
 
 impl Bug {
+    /// Every defect: `--bug`'s possible values are made from it (src/chaos.rs,
+    /// `bug_parser`), and tests/cli.rs walks it. Extend it with every new
+    /// variant: a bug missing here cannot be named on the command line.
     pub const ALL: [Bug; 9] = [
         Bug::AckBeforeCheckpoint,
         Bug::ForgetTasksBeforeFramework,
@@ -77,6 +91,8 @@ impl Bug {
         Bug::VolumeOfferedToAnyRole,
     ];
 
+    /// The kebab-case name (`ack-before-checkpoint`), as `--bug` takes it
+    /// and as serde writes it.
     pub fn name(self) -> &'static str {
         match self {
             Bug::AckBeforeCheckpoint => "ack-before-checkpoint",
@@ -91,6 +107,7 @@ impl Bug {
         }
     }
 
+    /// The defect named `text`, if any.
     pub fn parse(text: &str) -> Option<Bug> {
         Bug::ALL.into_iter().find(|b| b.name() == text)
     }

@@ -5,6 +5,21 @@
 //! session on it, and turns the raw protocol into a few [`ClientEvent`]s for its
 //! role.
 //!
+//! In Mesos this is two layers: the ZooKeeper C client (wrapped by
+//! `ZooKeeperProcess`, src/zookeeper/zookeeper.cpp), which dials, pings and
+//! resumes the session by itself, and `GroupProcess` (src/zookeeper/group.cpp),
+//! which turns its callbacks — `connected(sessionId, reconnect)`,
+//! `reconnecting`, `expired` — into the group view that Mesos's contender and
+//! detector use. Here both are one sans-I/O state machine. It is not a [`Role`]
+//! of its own: the role that embeds it feeds it inputs through [`route`] and
+//! its own timers through [`on_timer`], and absorbs its outputs with
+//! [`Outputs::absorb`] (its [`ClientTimer`]s wrapped in the role's timer type).
+//!
+//! [`Role`]: crate::io::Role
+//! [`route`]: CoordinatorClient::route
+//! [`on_timer`]: CoordinatorClient::on_timer
+//! [`Outputs::absorb`]: crate::io::Outputs::absorb
+//!
 //! ## States
 //!
 //! ```text
@@ -29,6 +44,39 @@
 //! partitioned leader always steps down no later than the coordinator lets
 //! another master take over — two leaders never overlap (with equal clocks, which
 //! the simulation gives us).
+//!
+//! ```text
+//!  client:  sent heartbeat at s ----------- answered ----- (cut off) ------ s+T: SessionLost
+//!  coordinator:          heard it at h >= s ----------------------------- h+T: expires
+//!                                                  s+T <= h+T: the client always gives up first
+//! ```
+//!
+//! Mesos does this differently, and more loosely: `GroupProcess::reconnecting`
+//! arms a timer of one session timeout when the ZooKeeper client reports the
+//! connection lost, and `GroupProcess::timedout` then forces `expired`. That
+//! timer starts only once the client *notices* the loss, which can be a good
+//! part of a timeout after the last contact, so a partitioned Mesos leader can
+//! go on acting after the ensemble has already expired its session and let
+//! another master lead. Counting from the send time of the last answered
+//! request has no such gap. (The master also checks the deadline before every
+//! input, [`CoordinatorClient::expire_if_due`].)
+//!
+//! Not every role wants this. A leading master or an agent must stop trusting
+//! what it learned through a session it may have lost; a scheduler instance
+//! is guarded by other means and keeps its session until told
+//! ([`CoordinatorClient::without_local_expiry`]).
+//!
+//! | role | local expiry | on `SessionLost` |
+//! |---|---|---|
+//! | master | yes | exits (its candidacy died with the session), `master/election.rs` |
+//! | agent | yes | forgets the leader and disconnects from it, `agent/detection.rs` |
+//! | scheduler | no | steps down if it was the active instance, `scheduler/election.rs` |
+//!
+//! The scheduler can afford to wait because everything it does is fenced
+//! elsewhere: the master accepts one scheduler per framework (a newer
+//! failover wins, and the old instance is told "framework failed over", as by
+//! Mesos's `Master::failoverFramework`) and its state is written with
+//! compare-and-set.
 
 use crate::events::Event;
 use crate::ids::{ProcessId, SessionId};
@@ -37,36 +85,81 @@ use crate::messages::{CoordError, CoordOp, CoordReply, Message, WatchKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The client's timers. The embedding role wraps them in its own timer type
+/// (`MasterTimer::Coordinator`, `AgentTimer::Coordinator`, ...) and hands them
+/// back to [`CoordinatorClient::on_timer`] when they fire.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ClientTimer {
     /// Send the next heartbeat.
+    /// Armed when the session becomes ready and re-armed after each heartbeat,
+    /// every third of the session timeout; cancelled when the link or the
+    /// session is lost. A third leaves room for two heartbeats to be lost or
+    /// slow before the coordinator's deadline (ZooKeeper's own client pings on
+    /// a similar fraction of the timeout).
     Heartbeat,
     /// Dial the coordinator again.
+    /// Armed, with backoff and jitter, when a dial fails or the link breaks.
     Reconnect,
     /// The session may have expired by now unless a later request was answered.
+    /// Armed at `sent + timeout` each time an answer moves the local deadline
+    /// (see `note_answered`); on firing, [`CoordinatorClient::expire_if_due`]
+    /// re-checks, since a later answer may have pushed the deadline out.
+    /// Deliberately *not* cancelled when the link breaks: being cut off is
+    /// exactly when it must fire.
     SessionDeadline,
 }
 
 /// What the client tells its role.
+///
+/// The client returns these as a list from each call, in the order they
+/// happened; the role processes them in that order (for a master, stopping
+/// at the first that makes it exit). A role never sees the raw protocol:
+/// xids, heartbeats, session IDs and `CoordSessionExpired` stay inside.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClientEvent<Tag> {
     /// The session is usable: new (`resumed = false`, the role must redo its
     /// ephemeral nodes and watches) or resumed after a reconnect (watches set
     /// before may have been lost with the connection, so re-read what matters).
+    ///
+    /// Mesos's `GroupProcess::connected` gets the same flag (`reconnect`) and
+    /// re-`sync`s the group either way. Every role here re-lists the masters'
+    /// group on every `SessionReady`; a master whose candidacy create may have
+    /// been lost with the connection exits rather than guess
+    /// (`Master::on_session_ready`, master/election.rs).
+    /// `resumed`: `true` for the same session as before the reconnect, its
+    /// ephemeral nodes intact; `false` for a brand-new session, nothing of
+    /// the old one survives.
     SessionReady { resumed: bool },
     /// The session is gone (expired at the coordinator, or locally). Ephemeral
     /// nodes it owned are or will be deleted. A new session is being opened.
+    ///
+    /// Requests in flight were failed with `ConnectionLoss` just before this
+    /// event (in the same list). A master exits on it (as Mesos's
+    /// `Master::lostCandidacy` does when elected); an agent forgets the leader
+    /// until it lists the group again.
     SessionLost,
     /// The answer to a request the role made.
     Reply {
+        /// The role's own label for the request, given to
+        /// [`CoordinatorClient::request`]; tells the role what the answer is for.
         tag: Tag,
+        /// The coordinator's answer, or `ConnectionLoss` made up by the client
+        /// when the link broke first (the outcome is then unknown).
         result: Result<CoordReply, CoordError>,
     },
     /// A watch the role set fired.
+    ///
+    /// `path` is the watched path (for a child watch, the parent's); `kind`
+    /// says what changed. The role must read again to learn the new content,
+    /// and reading again with `watch: true` is also what re-arms the watch.
     Watch { path: String, kind: WatchKind },
 }
 
 /// What [`CoordinatorClient::route`] did with an input.
+///
+/// Every role's `handle` begins the same way: offer the input to its client,
+/// act on the events if the client took it, otherwise handle the input
+/// itself (see `Master::handle` in master/mod.rs).
 pub enum Routed<Tag, T> {
     /// The input concerned the coordinator link; here is what it means to the role.
     Handled(Vec<ClientEvent<Tag>>),
@@ -74,39 +167,87 @@ pub enum Routed<Tag, T> {
     NotMine(Input<T>),
 }
 
+/// The state of the link to the coordinator (the module doc's diagram).
+///
+/// Only the link: whether a session exists is tracked separately
+/// (`CoordinatorClient::session`), because a session outlives its connection —
+/// `Disconnected` with a session is the normal state during a network blip.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientLink {
+    /// No connection and no dial in progress; a `Reconnect` timer is armed
+    /// (except before [`CoordinatorClient::start`]).
     Disconnected,
+    /// A dial is in progress; the driver will answer `Connected` or
+    /// `ConnectFailed`.
     Connecting,
     /// Connected; `CreateSession` or `ResumeSession` is in flight.
     Opening,
+    /// Connected with a usable session: role requests are sent, heartbeats run.
     Ready,
 }
 
+/// A request sent and not yet answered, by `xid` in `CoordinatorClient::pending`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending<Tag> {
+    /// When it was sent: if it is answered, the coordinator heard the session
+    /// no earlier than this, which is what moves the local deadline.
     sent_ms: u64,
     /// `None` for the client's own requests (session, heartbeat).
+    /// Tagless requests are the client's business only: when the link breaks
+    /// they are dropped silently, while tagged ones become
+    /// `Reply { result: Err(ConnectionLoss) }` for the role.
     tag: Option<Tag>,
 }
 
+/// A role's connection and session to the coordinator.
+///
+/// `Tag` is the embedding role's label for its requests (`MasterRequest`,
+/// `AgentRequest`, `SchedulerRequest`): answers come back as
+/// [`ClientEvent::Reply`] with the tag, so the role need not track `xid`s.
+/// The client is part of the role's state and dies with the process: a
+/// restarted role starts with a fresh client and a fresh session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CoordinatorClient<Tag> {
+    /// The coordinator's process name; inputs from or about it are the
+    /// client's, everything else goes back to the role ([`Self::route`]).
     coordinator: ProcessId,
+    /// The timeout asked for at `CreateSession` (`zk_session_timeout`), also
+    /// the length of the local deadline and three heartbeat intervals.
     session_timeout_ms: u64,
+    /// Where the link stands; see [`ClientLink`].
     link: ClientLink,
+    /// The current session, from `SessionCreated` until it is lost (expired
+    /// at the coordinator or locally). Kept across disconnects: it is what a
+    /// reconnect resumes.
     session: Option<SessionId>,
     /// Send time of the latest request the coordinator answered on this session.
+    /// The local deadline is this plus the timeout; `None` before the first
+    /// answer, after a loss, and always when `expire_locally` is off.
     last_answered_sent_ms: Option<u64>,
+    /// Requests sent on the current connection and not yet answered, by xid.
+    /// Emptied when the link breaks or the session is lost: their outcome is
+    /// unknown, and a late answer finds no entry and is ignored.
     pending: BTreeMap<u64, Pending<Tag>>,
+    /// The next request ID. Never reused within the client's life, so an
+    /// answer from a broken connection can never be mistaken for the answer
+    /// to a newer request.
     next_xid: u64,
+    /// Failed dials since the last successful connect; grows the reconnect
+    /// backoff, reset by [`Self::on_connected`].
     reconnect_attempt: u32,
     /// Give the session up after a timeout without an answer (masters do; a
     /// framework instance waits to be told).
+    /// Agents keep the default too: an agent cut off from the coordinator
+    /// stops trusting the leader it detected, as a Mesos agent's detector
+    /// reports no leader once `GroupProcess::expired` empties the group.
     expire_locally: bool,
 }
 
 impl<Tag: Clone> CoordinatorClient<Tag> {
+    /// A disconnected client that will ask for sessions of
+    /// `session_timeout_ms` and expire them locally; call [`Self::start`]
+    /// to dial. The timeout must allow a heartbeat interval (a third of it)
+    /// of at least 10 ms.
     pub fn new(coordinator: ProcessId, session_timeout_ms: u64) -> Self {
         assert!(
             session_timeout_ms >= 30,
@@ -133,18 +274,24 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         self
     }
 
+    /// The coordinator this client talks to.
     pub fn coordinator(&self) -> &ProcessId {
         &self.coordinator
     }
 
+    /// The current session, if any (it may be `Some` while disconnected).
     pub fn session(&self) -> Option<SessionId> {
         self.session
     }
 
+    /// The state of the link.
     pub fn link(&self) -> ClientLink {
         self.link
     }
 
+    /// Whether requests can be sent now. Roles check it before starting
+    /// something that needs the coordinator (the registrar does not send a
+    /// registry write while the client is not ready, `Master::pump_registry`).
     pub fn is_ready(&self) -> bool {
         self.link == ClientLink::Ready
     }
@@ -159,6 +306,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         input: Input<T>,
         out: &mut Outputs<ClientTimer>,
     ) -> Routed<Tag, T> {
+        // Only inputs that name the coordinator are taken. The client's
+        // timers are not among them: they come wrapped in the role's timer
+        // type, which the client cannot unwrap.
         match input {
             Input::Connected { peer } if peer == self.coordinator => {
                 self.on_connected(ctx, out);
@@ -179,6 +329,10 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
     }
 
     /// Starts the client: dial the coordinator.
+    /// Called once, on the role's `Input::Start`; every later dial is the
+    /// client's own (`ClientTimer::Reconnect`). A role built from its disk
+    /// after a crash starts here too, with no session: sessions are never
+    /// checkpointed, since the coordinator expires them anyway.
     pub fn start(&mut self, out: &mut Outputs<ClientTimer>) {
         assert_eq!(self.link, ClientLink::Disconnected);
         self.link = ClientLink::Connecting;
@@ -187,6 +341,10 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
 
     /// Sends `op` on the session. Returns false (and sends nothing) when the
     /// session is not ready; the role retries on the next `SessionReady`.
+    ///
+    /// Nothing is queued while the session is down on purpose: what a role
+    /// wanted to ask before a reconnect (who leads? what is the registry?) may
+    /// be the wrong question after it, so the role decides afresh.
     pub fn request(
         &mut self,
         ctx: &Context,
@@ -201,6 +359,8 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         true
     }
 
+    /// Sends one request under a fresh xid and remembers it as pending.
+    /// It carries the current session (`None` only for `CreateSession`).
     fn send(
         &mut self,
         ctx: &Context,
@@ -227,6 +387,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         );
     }
 
+    /// On a fresh connection: resume the session we have, else ask for a
+    /// new one. Resuming is what makes a reconnect within the timeout free:
+    /// the master's candidacy node, owned by the session, survives it.
     fn open_session(&mut self, ctx: &Context, out: &mut Outputs<ClientTimer>) {
         self.link = ClientLink::Opening;
         let op = match self.session {
@@ -238,7 +401,10 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         self.send(ctx, op, None, out);
     }
 
+    /// The dial succeeded: reset the backoff and open (or resume) the session.
     pub fn on_connected(&mut self, ctx: &Context, out: &mut Outputs<ClientTimer>) {
+        // The client dials only from `Disconnected`, and the driver answers
+        // each dial exactly once, so any other state here is a driver bug.
         assert_eq!(
             self.link,
             ClientLink::Connecting,
@@ -248,23 +414,34 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         self.open_session(ctx, out);
     }
 
+    /// The dial failed (refused, partitioned, timed out): try again later.
+    /// The session, if any, is kept; only its local deadline can end it.
     pub fn on_connect_failed(&mut self, ctx: &Context, out: &mut Outputs<ClientTimer>) {
         self.link = ClientLink::Disconnected;
         self.schedule_reconnect(ctx, out);
     }
 
     /// The connection broke: every request in flight has an unknown outcome.
+    ///
+    /// The role hears `ConnectionLoss` for each of its requests and must treat
+    /// it as "maybe done": a registry write may have landed, a candidacy node
+    /// may have been created. The session itself is *not* lost here, and the
+    /// `SessionDeadline` timer keeps running.
     pub fn on_disconnected(
         &mut self,
         ctx: &Context,
         out: &mut Outputs<ClientTimer>,
     ) -> Vec<ClientEvent<Tag>> {
         self.link = ClientLink::Disconnected;
+        // No heartbeats without a link; `ready` restarts them after the
+        // session is resumed.
         out.cancel_timer(ClientTimer::Heartbeat);
         self.schedule_reconnect(ctx, out);
         self.fail_pending()
     }
 
+    /// Drops every pending request, reporting the role's own (tagged) ones as
+    /// `ConnectionLoss`, in xid order, i.e. the order they were sent.
     fn fail_pending(&mut self) -> Vec<ClientEvent<Tag>> {
         std::mem::take(&mut self.pending)
             .into_values()
@@ -279,6 +456,11 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
     fn schedule_reconnect(&mut self, ctx: &Context, out: &mut Outputs<ClientTimer>) {
         // Reconnect quickly (a ZooKeeper client tries the next server at once),
         // backing off a little so a partitioned client does not spin.
+        // The bound doubles from 100 ms to a 1 s cap (100, 200, 400, 800,
+        // 1000, ...), and the wait is drawn from its upper half so that
+        // clients cut off together do not all dial in the same instant. Far
+        // below the session timeout: a healed link is back well before the
+        // session could expire.
         let bound_ms = (100u64 << self.reconnect_attempt.min(4)).min(1_000);
         self.reconnect_attempt += 1;
         out.set_timer(
@@ -287,6 +469,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         );
     }
 
+    /// Handles one of the client's timers, unwrapped by the role. Each arm
+    /// re-checks the link first: a timer may fire after the state it was
+    /// armed for has passed (a `Reconnect` after a dial already succeeded).
     pub fn on_timer(
         &mut self,
         ctx: &Context,
@@ -301,6 +486,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
                 }
                 vec![]
             }
+            // A heartbeat is a tagless request: its answer only moves the
+            // local deadline (`on_response`); the coordinator's side of it is
+            // `Coordinator::touch` re-arming the session's expiry.
             ClientTimer::Heartbeat => {
                 if self.link == ClientLink::Ready {
                     self.send(ctx, CoordOp::Heartbeat, None, out);
@@ -329,6 +517,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         ctx: &Context,
         out: &mut Outputs<ClientTimer>,
     ) -> Vec<ClientEvent<Tag>> {
+        // `>=`: at exactly `sent + timeout` the coordinator may expire the
+        // session (its `tick_expire` does at `now >= last_heard + timeout`),
+        // so the client must already have let go.
         match self.last_answered_sent_ms {
             Some(sent)
                 if self.session.is_some() && ctx.now_ms >= sent + self.session_timeout_ms =>
@@ -339,10 +530,16 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         }
     }
 
+    /// A third of the session timeout (see [`ClientTimer::Heartbeat`]).
     fn heartbeat_interval_ms(&self) -> u64 {
         self.session_timeout_ms / 3
     }
 
+    /// Gives the session up: `locally` when the client's own deadline passed,
+    /// otherwise because the coordinator said it expired. Either way the role
+    /// hears `ConnectionLoss` for its pending requests, then `SessionLost`.
+    /// If the link is still up a new session is asked for at once (Mesos's
+    /// `GroupProcess::expired` likewise starts a new connection and session).
     fn lose_session(
         &mut self,
         ctx: &Context,
@@ -353,6 +550,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         self.last_answered_sent_ms = None;
         out.cancel_timer(ClientTimer::SessionDeadline);
         out.cancel_timer(ClientTimer::Heartbeat);
+        // Traced for the timeline and for the checkers, which use
+        // `locally: true` to tell a client's own give-up from the
+        // coordinator's expiry.
         out.event(Event::CoordSessionLost { session, locally });
         let mut events = self.fail_pending();
         events.push(ClientEvent::SessionLost);
@@ -363,6 +563,9 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         events
     }
 
+    /// Handles a message from the coordinator: an answer, a watch notice, or
+    /// an expiry notice. An expiry notice for an older session (one already
+    /// given up locally) is ignored: the client has moved on.
     pub fn on_message(
         &mut self,
         ctx: &Context,
@@ -391,10 +594,16 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         let Some(pending) = self.pending.remove(&xid) else {
             return vec![];
         };
+        // A role's request: pass the answer on. Only a success moves the
+        // local deadline; an error answer (`NoNode`, `BadVersion`) also proves
+        // the session was heard, but ignoring it only makes the client give
+        // up earlier, never later — the safe direction.
         if let Some(tag) = pending.tag {
             if result.is_ok() {
                 self.note_answered(pending.sent_ms, out);
             }
+            // The session died at the coordinator: the role hears the answer
+            // first (so it can tell which request failed), then `SessionLost`.
             if result == Err(CoordError::SessionExpired) && self.session.is_some() {
                 let mut events = vec![ClientEvent::Reply { tag, result }];
                 events.extend(self.lose_session(ctx, false, out));
@@ -402,6 +611,7 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
             }
             return vec![ClientEvent::Reply { tag, result }];
         }
+        // The client's own requests: session opening and heartbeats.
         match result {
             Ok(CoordReply::SessionCreated { session, .. }) => {
                 self.session = Some(session);
@@ -412,6 +622,8 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
                 self.note_answered(pending.sent_ms, out);
                 vec![]
             }
+            // `ResumeSession` refused, or a heartbeat on a session that has
+            // expired: the coordinator has already deleted our ephemeral nodes.
             Err(CoordError::SessionExpired) if self.session.is_some() => {
                 self.lose_session(ctx, false, out)
             }
@@ -419,6 +631,10 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         }
     }
 
+    /// Moves the local deadline to `sent_ms + timeout` if `sent_ms` is later
+    /// than the last answered send. Answers can arrive out of send order
+    /// (a slow heartbeat answered after a later request), hence the `max`;
+    /// the deadline never moves back.
     fn note_answered(&mut self, sent_ms: u64, out: &mut Outputs<ClientTimer>) {
         if !self.expire_locally {
             return;
@@ -432,6 +648,8 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
         }
     }
 
+    /// The session is open (created or resumed): start heartbeating, count
+    /// the opening request as an answered send, and tell the role.
     fn ready(
         &mut self,
         ctx: &Context,
@@ -441,6 +659,8 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
     ) -> Vec<ClientEvent<Tag>> {
         let session = self.session.expect("ready with a session");
         self.link = ClientLink::Ready;
+        // The opening request was answered: the coordinator heard the
+        // session at or after `sent_ms` (a resume re-arms its expiry too).
         self.note_answered(sent_ms, out);
         out.set_timer(
             ClientTimer::Heartbeat,
@@ -456,10 +676,14 @@ mod tests {
     use super::*;
     use crate::io::Output;
 
+    /// A context at `now_ms` with a zero random word (reconnect delays at
+    /// the low end of their range).
     fn ctx(now_ms: u64) -> Context {
         Context { now_ms, random: 0 }
     }
 
+    /// The coordinator requests among `out`, as (xid, operation) pairs, so a
+    /// test can answer them by xid.
     fn sent_xids(out: Outputs<ClientTimer>) -> Vec<(u64, CoordOp)> {
         out.into_vec()
             .into_iter()
@@ -473,6 +697,9 @@ mod tests {
             .collect()
     }
 
+    /// A client with a 9 s session (heartbeats every 3 s) that dialed at 0,
+    /// sent `CreateSession` at 0 and got session 1 at 20 ms: `Ready`, local
+    /// deadline at 9 s.
     fn ready_client() -> CoordinatorClient<&'static str> {
         let mut c = CoordinatorClient::new("coordinator".into(), 9_000);
         let mut out = Outputs::new();
@@ -497,6 +724,12 @@ mod tests {
     }
 
     /// The local deadline counts from when the answered request was *sent*.
+    ///
+    /// This is the rule that keeps two masters from leading at once. Counting
+    /// from the *answer* (3.5 s here) would put the deadline at 12.5 s, after
+    /// the coordinator may already have expired the session (it heard the
+    /// heartbeat as early as 3 s) and let a standby lead: a 0.5 s window of
+    /// two leaders. The test also checks the deadline does not fire early.
     #[test]
     fn session_is_lost_locally_a_timeout_after_the_last_answered_send() {
         let mut c = ready_client();
@@ -513,11 +746,14 @@ mod tests {
             },
             &mut out,
         );
+        // The deadline moved from 9 s (the CreateSession sent at 0) to 12 s.
         assert!(out.as_slice().contains(&Output::SetTimer {
             timer: ClientTimer::SessionDeadline,
             at_ms: 12_000
         }));
         // Partitioned from here on: the deadline at 12 s (3 s + 9 s) loses it.
+        // 10 ms early nothing happens; at 12 s the role hears `SessionLost`
+        // and the client no longer claims a session.
         let mut out = Outputs::new();
         assert!(c
             .on_timer(&ctx(11_990), ClientTimer::SessionDeadline, &mut out)
@@ -527,6 +763,12 @@ mod tests {
         assert_eq!(c.session(), None);
     }
 
+    /// A broken link fails the role's requests as `ConnectionLoss` (so the
+    /// role can tell "unknown outcome" from "refused"), keeps the session, and
+    /// resumes it on reconnect. Catches a client that drops requests silently
+    /// (the role would wait for an answer forever) or that opens a new
+    /// session after every blip (a leader's candidacy would be lost, and the
+    /// cluster would fail over on any network hiccup).
     #[test]
     fn pending_requests_fail_with_connection_loss_when_the_link_breaks() {
         let mut c = ready_client();
@@ -540,6 +782,8 @@ mod tests {
             "detect",
             &mut out
         ));
+        // The link breaks before the answer: the role's request fails with
+        // an indefinite outcome, not silently.
         let events = c.on_disconnected(&ctx(200), &mut Outputs::new());
         assert_eq!(
             events,
@@ -550,6 +794,8 @@ mod tests {
         );
         // The session survives the disconnect and is resumed on reconnect.
         assert_eq!(c.session(), Some(SessionId(1)));
+        // The reconnect timer dials; once connected, the client asks to
+        // resume session 1 rather than create a new one.
         let mut out = Outputs::new();
         c.on_timer(&ctx(400), ClientTimer::Reconnect, &mut out);
         let mut out = Outputs::new();

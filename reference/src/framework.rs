@@ -1,4 +1,11 @@
 //! `FrameworkInfo`: what a framework tells the master about itself.
+//!
+//! Mesos's `FrameworkInfo` (include/mesos/mesos.proto) has some twenty fields;
+//! this keeps the ones that change what happens under failure. The scheduler
+//! sends it with every (re-)registration; agents checkpoint it with their
+//! tasks ([`crate::checkpoint::AgentState::frameworks`]) and report it when
+//! they re-register, so a new leader knows a framework's role and
+//! capabilities before its scheduler is back.
 
 use crate::ids::FrameworkId;
 use serde::{Deserialize, Serialize};
@@ -12,7 +19,8 @@ pub struct FrameworkInfo {
     /// for a role, and reserved resources are offered only to frameworks of it.
     pub role: String,
     /// The identity the framework authenticates as. Mesos refuses a
-    /// re-registration that changes it.
+    /// re-registration that changes it ("Changing framework's principal is
+    /// not allowed", `validateUpdate` in src/master/validation.cpp).
     pub principal: String,
     /// How long the master keeps a disconnected framework's tasks running before
     /// removing the framework (Mesos defaults to 0; frameworks set it).

@@ -21,6 +21,16 @@
 //! A restarted role is built only from the bytes on its disk (see
 //! [`agent::Agent::recover`]): nothing survives a crash in memory, exactly as with a
 //! real process.
+//!
+//! ## A reading order
+//!
+//! [`io`] first (what a role can and cannot do), then [`coordinator`] and
+//! [`coordinator_client`] (sessions and why only a timeout ends one), then
+//! [`detector`] (who leads, and the epoch), then [`master`] with [`registry`]
+//! (the leader's one piece of durable state), then [`agent`] with
+//! [`checkpoint`] (how a task outlives its agent process), then
+//! [`scheduler`]. [`timing`] holds every timeout with its Mesos default, and
+//! [`bugs`] the defects the harness must be able to catch.
 
 pub mod agent;
 pub mod bugs;

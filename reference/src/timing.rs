@@ -3,9 +3,32 @@
 //! Every duration a role waits for lives here, in milliseconds, named after the
 //! Mesos flag it models. Scenarios may shorten any of them to keep runs short; the
 //! defaults stay Mesos's so that a run "with default timing" means what it says.
+//!
+//! Where each default comes from: `ZOOKEEPER_SESSION_TIMEOUT`,
+//! `DEFAULT_AGENT_PING_TIMEOUT`, `DEFAULT_MAX_AGENT_PING_TIMEOUTS`,
+//! `MIN_AGENT_REREGISTER_TIMEOUT` and `DEFAULT_ALLOCATION_INTERVAL` in
+//! src/master/constants.hpp (wired to flags in src/master/flags.cpp);
+//! `EXECUTOR_REGISTRATION_TIMEOUT`, `EXECUTOR_REREGISTRATION_TIMEOUT`,
+//! `STATUS_UPDATE_RETRY_INTERVAL_MIN`/`_MAX`,
+//! `DEFAULT_REGISTRATION_BACKOFF_FACTOR` and `REGISTER_RETRY_INTERVAL_MAX` in
+//! src/slave/constants.hpp (flags in src/slave/flags.cpp); the scheduler
+//! driver's `DEFAULT_REGISTRATION_BACKOFF_FACTOR` (2 s) in
+//! src/sched/constants.hpp; `Filters.refuse_seconds` in include/mesos/mesos.proto.
+//!
+//! The ratios matter more than the values. Mesos's flag help says the total
+//! ping timeout (75 s) should exceed the ZooKeeper session timeout (10 s) "to
+//! prevent useless re-registration attempts" (an agent that stops hearing
+//! pings re-detects the master, and a failover is announced through the
+//! coordinator well before); and the registration backoff cap (1 min) is
+//! far below the re-registration timeout (10 min), so an agent retries many
+//! times before a new leader would mark it unreachable. A scenario that shortens timeouts should keep
+//! those orders.
 
 use serde::{Deserialize, Serialize};
 
+/// Every duration the roles wait for, in milliseconds. One value is shared by
+/// all roles of a run (the harness hands each role a copy in its config); a
+/// scenario's `[timing]` table overrides fields by name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timing {
     /// `--zk_session_timeout`: a coordinator session that hears no heartbeat for
@@ -25,15 +48,21 @@ pub struct Timing {
     /// executors have to re-register before their tasks are reported lost.
     pub executor_reregistration_timeout_ms: u64,
     /// First status update retry interval (doubles on every retry).
+    /// Mesos's `STATUS_UPDATE_RETRY_INTERVAL_MIN` (10 s): the agent resends
+    /// the head of a task's stream until it is acknowledged.
     pub status_update_retry_ms: u64,
     /// Cap on the status update retry interval.
+    /// Mesos's `STATUS_UPDATE_RETRY_INTERVAL_MAX` (10 min).
     pub status_update_retry_max_ms: u64,
     /// `--registration_backoff_factor` of the agent: (re)registration attempts
     /// wait a random time in `[0, factor · 2^n]`.
     pub agent_registration_backoff_ms: u64,
     /// The scheduler driver's registration backoff factor.
+    /// `DEFAULT_REGISTRATION_BACKOFF_FACTOR` of src/sched/constants.hpp (2 s).
     pub scheduler_registration_backoff_ms: u64,
     /// Cap on both registration backoffs.
+    /// 1 min in Mesos for both: the agent's `REGISTER_RETRY_INTERVAL_MAX`
+    /// and the driver's `REGISTRATION_RETRY_INTERVAL_MAX`.
     pub registration_backoff_max_ms: u64,
     /// `--allocation_interval`: how often the master's allocator makes offers.
     pub allocation_interval_ms: u64,
@@ -59,18 +88,26 @@ pub struct Timing {
     pub executor_registration_timeout_ms: u64,
 }
 
+// Defaults for the fields added after traces and scenario files already
+// existed: `#[serde(default = ...)]` fills them in when an older file lacks
+// them.
+
+/// `EXECUTOR_REGISTRATION_TIMEOUT`: 1 min.
 fn default_executor_registration_timeout_ms() -> u64 {
     60_000
 }
 
+/// Linux's retransmission give-up with `tcp_retries2 = 15`.
 fn default_tcp_user_timeout_ms() -> u64 {
     924_600
 }
 
+/// Linux's connect give-up with `tcp_syn_retries = 6`.
 fn default_tcp_connect_timeout_ms() -> u64 {
     127_000
 }
 
+/// Mesos's defaults (see the module doc for where each comes from).
 impl Default for Timing {
     fn default() -> Self {
         Timing {
@@ -96,6 +133,9 @@ impl Default for Timing {
 impl Timing {
     /// How long an agent tolerates hearing no ping before it decides the master
     /// is gone and re-detects it (Mesos: `agent_ping_timeout * max_agent_ping_timeouts`).
+    /// In Mesos the master tells the agent this total at registration
+    /// (`total_ping_timeout_seconds`), and `Slave::pingTimeout` fires after it;
+    /// here both sides read it from the shared `Timing`.
     pub fn agent_total_ping_timeout_ms(&self) -> u64 {
         self.agent_ping_timeout_ms * u64::from(self.max_agent_ping_timeouts)
     }

@@ -16,6 +16,10 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+// Each role's defects live in a file of their own, called from one
+// "planted-bug hook" line in the role (see `bugs/master.rs`).
+pub(crate) mod master;
+
 /// One plantable defect. Named on the command line and in scenario files by
 /// its kebab-case name ([`Bug::name`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -8,30 +8,28 @@
 //! agents and reports their tasks lost or unreachable.
 
 use super::*;
+use crate::bugs::master as bugs;
 
-impl Master {
+impl Leader {
     pub(super) fn on_register_agent(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         from: ProcessId,
         resources: AgentResources,
         boot_id: String,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        if leader.registering.contains(&from) {
+        if self.registering.contains(&from) {
             return; // a retry while the registry write is in flight
         }
-        if let Some(existing) = leader.agent_by_process(&from) {
-            let entry = &leader.agents[&existing];
+        if let Some(existing) = self.agent_by_process(&from) {
+            let entry = &self.agents[&existing];
             if entry.boot_id == boot_id && entry.connected {
                 // The agent did not get our answer: say it again.
                 out.send(
                     &from,
                     Message::AgentRegistered {
-                        epoch: leader.epoch,
+                        epoch: self.epoch,
                         agent_id: existing,
                     },
                 );
@@ -49,8 +47,8 @@ impl Master {
         // recognizes a new boot on a connection not yet seen to fail.) An
         // older ID this leader knows only from the registry (a recovered
         // agent) is left to `agent_reregister_timeout`, as in Mesos.
-        if let Some(old) = leader.agent_by_process(&from) {
-            leader.registry_queue.push_back(PendingRegistryOp {
+        if let Some(old) = self.agent_by_process(&from) {
+            self.registry_queue.push_back(PendingRegistryOp {
                 op: RegistryOp::Remove {
                     agent_id: old.clone(),
                 },
@@ -58,9 +56,9 @@ impl Master {
                 intended: None,
             });
         }
-        let agent_id = AgentId::new(epoch_id(leader.epoch, 'S', leader.next_agent));
-        leader.next_agent += 1;
-        leader.registering.insert(from.clone());
+        let agent_id = AgentId::new(epoch_id(self.epoch, 'S', self.next_agent));
+        self.next_agent += 1;
+        self.registering.insert(from.clone());
         let op = RegistryOp::Admit {
             agent_id: agent_id.clone(),
             process: from.clone(),
@@ -72,30 +70,27 @@ impl Master {
             resources,
             boot_id,
         };
-        self.registry_apply(ctx, op, then, out);
+        self.registry_apply(env, op, then, out);
     }
 
     pub(super) fn admit_agent(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         agent_id: AgentId,
         process: ProcessId,
         resources: AgentResources,
         boot_id: String,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        leader.registering.remove(&process);
-        leader.agents.insert(
+        self.registering.remove(&process);
+        self.agents.insert(
             agent_id.clone(),
             AgentEntry::new(process.clone(), &resources, boot_id),
         );
         out.send(
             &process,
             Message::AgentRegistered {
-                epoch: leader.epoch,
+                epoch: self.epoch,
                 agent_id: agent_id.clone(),
             },
         );
@@ -103,26 +98,23 @@ impl Master {
             agent_id: agent_id.clone(),
             agent: process,
         });
-        out.set_timer(MasterTimer::Ping(agent_id), ctx.now_ms);
-        self.pump_registry(ctx, out);
+        out.set_timer(MasterTimer::Ping(agent_id), env.ctx.now_ms);
+        self.pump_registry(env, out);
     }
 
     pub(super) fn on_reregister_agent(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         rereg: Reregistration,
         out: &mut Out,
     ) {
-        let policy = self.config.removed_agent_policy;
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
+        let policy = env.config.removed_agent_policy;
         let id = &rereg.agent_id;
-        if leader.registry.gone.contains_key(id) {
+        if self.registry.gone.contains_key(id) {
             out.send(
                 &rereg.process,
                 Message::ShutdownAgent {
-                    epoch: leader.epoch,
+                    epoch: self.epoch,
                     message: format!("agent {id} is gone"),
                 },
             );
@@ -132,10 +124,10 @@ impl Master {
         // agent unreachable (the registry write is queued or in flight) its
         // re-registration is ignored; the agent retries and is re-admitted
         // once the mark has landed — never re-admitted and then removed.
-        let marking = leader
+        let marking = self
             .registry_in_flight
             .iter()
-            .chain(leader.registry_queue.iter())
+            .chain(self.registry_queue.iter())
             .any(
                 |p| matches!(&p.op, RegistryOp::MarkUnreachable { agent_id, .. } if agent_id == id),
             );
@@ -147,20 +139,20 @@ impl Master {
             });
             return;
         }
-        if leader.registry.unreachable.contains_key(id) {
+        if self.registry.unreachable.contains_key(id) {
             if policy == RemovedAgentPolicy::Shutdown {
                 // The seed's early Mesos: a removed agent is shut down when it
                 // comes back; it will register afresh under a new ID.
                 out.send(
                     &rereg.process,
                     Message::ShutdownAgent {
-                        epoch: leader.epoch,
+                        epoch: self.epoch,
                         message: format!("agent {id} was removed"),
                     },
                 );
                 return;
             }
-            if leader.registering.insert(rereg.process.clone()) {
+            if self.registering.insert(rereg.process.clone()) {
                 let op = RegistryOp::MarkReachable {
                     agent_id: id.clone(),
                     process: rereg.process.clone(),
@@ -170,17 +162,17 @@ impl Master {
                     was_unreachable: true,
                     ..rereg
                 }));
-                self.registry_apply(ctx, op, then, out);
+                self.registry_apply(env, op, then, out);
             }
             return;
         }
-        if leader.registry.admitted.contains_key(id) {
-            self.accept_reregistration(ctx, rereg, out);
+        if self.registry.admitted.contains_key(id) {
+            self.accept_reregistration(env, rereg, out);
             return;
         }
         // Unknown to the registry (it was written by a leader whose write we
         // cannot see, or the agent comes from elsewhere): admit it under its ID.
-        if leader.registering.insert(rereg.process.clone()) {
+        if self.registering.insert(rereg.process.clone()) {
             let op = RegistryOp::MarkReachable {
                 agent_id: id.clone(),
                 process: rereg.process.clone(),
@@ -192,7 +184,7 @@ impl Master {
                 was_unreachable: true,
                 ..rereg
             }));
-            self.registry_apply(ctx, op, then, out);
+            self.registry_apply(env, op, then, out);
         }
     }
 
@@ -200,21 +192,18 @@ impl Master {
     /// the frameworks of its tasks, and the tasks themselves.
     pub(super) fn accept_reregistration(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         rereg: Reregistration,
         out: &mut Out,
     ) {
         // Outstanding offers for an agent that re-registers are taken back: its
         // resources are rebuilt from its report.
         self.rescind_offers_on(&rereg.agent_id, out);
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        leader.registering.remove(&rereg.process);
-        let epoch = leader.epoch;
+        self.registering.remove(&rereg.process);
+        let epoch = self.epoch;
         let id = rereg.agent_id.clone();
-        let known = leader.agents.contains_key(&id);
-        leader.awaiting_reregistration.remove(&id);
+        let known = self.agents.contains_key(&id);
+        self.awaiting_reregistration.remove(&id);
 
         // Frameworks first: a task's framework must exist before its tasks. A
         // framework learned only from an agent stays inactive (no scheduler)
@@ -224,16 +213,14 @@ impl Master {
                 .id
                 .clone()
                 .expect("agents report registered frameworks");
-            if leader.completed_frameworks.contains_key(&fid) {
+            if self.completed_frameworks.contains_key(&fid) {
                 continue; // removed while this agent was away: shut down below
             }
-            if self.config.bug == Some(crate::bugs::Bug::ForgetTasksBeforeFramework)
-                && !leader.frameworks.contains_key(&fid)
-            {
-                continue; // the planted defect: its tasks are dropped below
+            // Planted-bug hook (`bugs/master.rs`).
+            if bugs::forget_tasks_before_framework(env.config.bug, &self.frameworks, &fid) {
+                continue;
             }
-            leader
-                .frameworks
+            self.frameworks
                 .entry(fid)
                 .or_insert_with(|| FrameworkEntry::new(info.clone(), None, false));
         }
@@ -247,7 +234,7 @@ impl Master {
             &rereg.resources,
             rereg.boot_id.clone(),
         );
-        if let Some(old) = leader.agents.get(&id) {
+        if let Some(old) = self.agents.get(&id) {
             entry.killed_tasks = old.killed_tasks.clone();
         }
 
@@ -259,7 +246,7 @@ impl Master {
             .collect();
         let mut came_back: Vec<StatusUpdate> = Vec::new();
         for task in &rereg.tasks {
-            let Some(framework) = leader.frameworks.get_mut(&task.framework_id) else {
+            let Some(framework) = self.frameworks.get_mut(&task.framework_id) else {
                 continue;
             };
             // An agent already registered with this leader (a retried or
@@ -312,7 +299,7 @@ impl Master {
         // Every task this agent had when it became unreachable is reachable
         // again: reported ones were re-added above, the rest are forgotten
         // (`Master::__reregisterSlave` erases `slaves.unreachableTasks`).
-        for framework in leader.frameworks.values_mut() {
+        for framework in self.frameworks.values_mut() {
             framework.unreachable_tasks.retain(|_, t| t.agent_id != id);
         }
         // Tasks the master believes are on this agent but the agent does not
@@ -324,7 +311,7 @@ impl Master {
         // then the tasks stay, holding their resources.
         let mut reconcile: Vec<(FrameworkInfo, Vec<TaskId>)> = Vec::new();
         if known {
-            for (fid, framework) in &leader.frameworks {
+            for (fid, framework) in &self.frameworks {
                 let missing: Vec<TaskId> = framework
                     .tasks
                     .iter()
@@ -338,7 +325,7 @@ impl Master {
                 }
             }
         }
-        for framework in leader.frameworks.values() {
+        for framework in self.frameworks.values() {
             for (task_id, task) in &framework.tasks {
                 if task.agent_id == id && task.state.is_active() {
                     entry.occupy(task_id, &task.info);
@@ -364,18 +351,18 @@ impl Master {
                 .tasks
                 .iter()
                 .map(|t| t.framework_id.clone())
-                .filter(|fid| leader.completed_frameworks.contains_key(fid))
+                .filter(|fid| self.completed_frameworks.contains_key(fid))
                 .collect()
         } else {
             rereg
                 .frameworks
                 .iter()
                 .filter_map(|f| f.id.clone())
-                .filter(|fid| leader.completed_frameworks.contains_key(fid))
+                .filter(|fid| self.completed_frameworks.contains_key(fid))
                 .collect()
         };
         let task_count = rereg.tasks.len();
-        leader.agents.insert(id.clone(), entry);
+        self.agents.insert(id.clone(), entry);
         // Mesos forwards the "came back" updates first, then answers the agent.
         for update in came_back {
             self.send_to_framework(update, out);
@@ -425,14 +412,11 @@ impl Master {
             agent: rereg.process.clone(),
             tasks: task_count,
         });
-        out.set_timer(MasterTimer::Ping(id.clone()), ctx.now_ms);
+        out.set_timer(MasterTimer::Ping(id.clone()), env.ctx.now_ms);
     }
 
     pub(super) fn on_agent_disconnected(&mut self, agent_id: AgentId, out: &mut Out) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let Some(agent) = leader.agents.get_mut(&agent_id) else {
+        let Some(agent) = self.agents.get_mut(&agent_id) else {
             return;
         };
         if !agent.connected {
@@ -445,13 +429,10 @@ impl Master {
         self.rescind_offers_on(&agent_id, out);
     }
 
-    pub(super) fn tick_ping(&mut self, ctx: &Context, agent_id: AgentId, out: &mut Out) {
-        let timing = self.config.timing.clone();
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let epoch = leader.epoch;
-        let Some(agent) = leader.agents.get_mut(&agent_id) else {
+    pub(super) fn tick_ping(&mut self, env: &mut Env<'_>, agent_id: AgentId, out: &mut Out) {
+        let timing = env.config.timing.clone();
+        let epoch = self.epoch;
+        let Some(agent) = self.agents.get_mut(&agent_id) else {
             return;
         };
         if agent.pong_received {
@@ -460,7 +441,7 @@ impl Master {
             agent.missed_pings += 1;
         }
         if agent.missed_pings >= timing.max_agent_ping_timeouts {
-            self.mark_unreachable(ctx, agent_id, out);
+            self.mark_unreachable(env, agent_id, out);
             return;
         }
         agent.pong_received = false;
@@ -468,30 +449,30 @@ impl Master {
         out.send(&process, Message::Ping { epoch });
         out.set_timer(
             MasterTimer::Ping(agent_id),
-            ctx.now_ms + timing.agent_ping_timeout_ms,
+            env.ctx.now_ms + timing.agent_ping_timeout_ms,
         );
     }
 
-    pub(super) fn mark_unreachable(&mut self, ctx: &Context, agent_id: AgentId, out: &mut Out) {
+    pub(super) fn mark_unreachable(&mut self, env: &mut Env<'_>, agent_id: AgentId, out: &mut Out) {
         let op = RegistryOp::MarkUnreachable {
             agent_id: agent_id.clone(),
-            at_ms: ctx.now_ms,
+            at_ms: env.ctx.now_ms,
         };
-        self.registry_apply(ctx, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
+        self.registry_apply(env, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
     }
 
     /// The registry says the agent is unreachable: take it out of the resource
     /// pool and tell each framework its tasks there are lost (or unreachable).
     pub(super) fn remove_unreachable_agent(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         agent_id: &AgentId,
         out: &mut Out,
     ) {
         out.event(Event::AgentUnreachable {
             agent_id: agent_id.clone(),
         });
-        self.remove_agent(ctx, agent_id, false, out);
+        self.remove_agent(env, agent_id, false, out);
     }
 
     /// Removes an agent from the soft state and reports its tasks. `removed`:
@@ -499,19 +480,16 @@ impl Master {
     /// unreachable (`Master::markUnreachable`).
     pub(super) fn remove_agent(
         &mut self,
-        _ctx: &Context,
+        _env: &mut Env<'_>,
         agent_id: &AgentId,
         removed: bool,
         out: &mut Out,
     ) {
         self.rescind_offers_on(agent_id, out);
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        leader.agents.remove(agent_id);
+        self.agents.remove(agent_id);
         out.cancel_timer(MasterTimer::Ping(agent_id.clone()));
         let mut updates = Vec::new();
-        for (fid, framework) in leader.frameworks.iter_mut() {
+        for (fid, framework) in self.frameworks.iter_mut() {
             let on_agent: Vec<TaskId> = framework
                 .tasks
                 .iter()
@@ -575,19 +553,16 @@ impl Master {
         }
     }
 
-    pub(super) fn tick_reregister_timeout(&mut self, ctx: &Context, out: &mut Out) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let late: Vec<AgentId> = std::mem::take(&mut leader.awaiting_reregistration)
+    pub(super) fn tick_reregister_timeout(&mut self, env: &mut Env<'_>, out: &mut Out) {
+        let late: Vec<AgentId> = std::mem::take(&mut self.awaiting_reregistration)
             .into_iter()
             .collect();
         for agent_id in late {
             let op = RegistryOp::MarkUnreachable {
                 agent_id: agent_id.clone(),
-                at_ms: ctx.now_ms,
+                at_ms: env.ctx.now_ms,
             };
-            self.registry_apply(ctx, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
+            self.registry_apply(env, op, AfterRegistry::RemoveUnreachable { agent_id }, out);
         }
     }
 }

@@ -8,19 +8,16 @@
 
 use super::*;
 
-impl Master {
+impl Leader {
     pub(super) fn on_register_framework(
         &mut self,
         from: ProcessId,
         info: FrameworkInfo,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let epoch = leader.epoch;
-        if let Some(fid) = leader.framework_by_scheduler(&from) {
-            if leader.frameworks[&fid].active {
+        let epoch = self.epoch;
+        if let Some(fid) = self.framework_by_scheduler(&from) {
+            if self.frameworks[&fid].active {
                 // Our answer was lost: repeat it.
                 out.send(
                     &from,
@@ -32,13 +29,13 @@ impl Master {
                 return;
             }
         }
-        let fid = FrameworkId::new(epoch_id(epoch, 'F', leader.next_framework));
-        leader.next_framework += 1;
+        let fid = FrameworkId::new(epoch_id(epoch, 'F', self.next_framework));
+        self.next_framework += 1;
         let info = FrameworkInfo {
             id: Some(fid.clone()),
             ..info
         };
-        leader.frameworks.insert(
+        self.frameworks.insert(
             fid.clone(),
             FrameworkEntry::new(info, Some(from.clone()), true),
         );
@@ -62,10 +59,7 @@ impl Master {
         failover: bool,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let epoch = leader.epoch;
+        let epoch = self.epoch;
         let Some(fid) = info.id.clone() else {
             out.send(
                 &from,
@@ -76,7 +70,7 @@ impl Master {
             );
             return;
         };
-        if leader.completed_frameworks.contains_key(&fid) {
+        if self.completed_frameworks.contains_key(&fid) {
             out.send(
                 &from,
                 Message::FrameworkError {
@@ -88,7 +82,7 @@ impl Master {
         }
         out.cancel_timer(MasterTimer::FrameworkFailover(fid.clone()));
         let mut rescind_for = None;
-        match leader.frameworks.get_mut(&fid) {
+        match self.frameworks.get_mut(&fid) {
             Some(framework) => {
                 if framework.info.principal != info.principal {
                     out.send(
@@ -118,7 +112,7 @@ impl Master {
                 framework.active = true;
             }
             None => {
-                leader.frameworks.insert(
+                self.frameworks.insert(
                     fid.clone(),
                     FrameworkEntry::new(info, Some(from.clone()), true),
                 );
@@ -143,14 +137,11 @@ impl Master {
 
     pub(super) fn on_framework_disconnected(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         fid: FrameworkId,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let Some(framework) = leader.frameworks.get_mut(&fid) else {
+        let Some(framework) = self.frameworks.get_mut(&fid) else {
             return;
         };
         if !framework.active {
@@ -161,7 +152,7 @@ impl Master {
         // instance re-registering under its ID) before the master removes it.
         out.set_timer(
             MasterTimer::FrameworkFailover(fid.clone()),
-            ctx.now_ms + framework.info.failover_timeout_ms,
+            env.ctx.now_ms + framework.info.failover_timeout_ms,
         );
         out.event(Event::FrameworkDeactivated {
             framework_id: fid.clone(),
@@ -171,29 +162,23 @@ impl Master {
 
     pub(super) fn tick_framework_failover(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         fid: FrameworkId,
         out: &mut Out,
     ) {
-        let inactive = self
-            .leader()
-            .and_then(|l| l.frameworks.get(&fid))
-            .is_some_and(|f| !f.active);
+        let inactive = self.frameworks.get(&fid).is_some_and(|f| !f.active);
         if inactive {
-            self.remove_framework(ctx, fid, out);
+            self.remove_framework(env, fid, out);
         }
     }
 
     /// Removes a framework whose failover timeout passed: its agents are told
     /// to shut it down, its tasks end `TASK_KILLED` (reason `FRAMEWORK_REMOVED`),
     /// and it moves to the completed frameworks.
-    pub(super) fn remove_framework(&mut self, _ctx: &Context, fid: FrameworkId, out: &mut Out) {
+    pub(super) fn remove_framework(&mut self, _env: &mut Env<'_>, fid: FrameworkId, out: &mut Out) {
         self.remove_offers_of(&fid, out);
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let epoch = leader.epoch;
-        let Some(framework) = leader.frameworks.remove(&fid) else {
+        let epoch = self.epoch;
+        let Some(framework) = self.frameworks.remove(&fid) else {
             return;
         };
         // `Master::removeFramework` marks every task `TASK_KILLED` (reason
@@ -215,7 +200,7 @@ impl Master {
         };
         let mut tasks = BTreeMap::new();
         for (task_id, task) in framework.tasks {
-            if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
+            if let Some(agent) = self.agents.get_mut(&task.agent_id) {
                 if task.state.is_active() {
                     agent.release(&task.info);
                 }
@@ -235,7 +220,7 @@ impl Master {
         // framework or not (`Master::removeFramework`); a message to a
         // disconnected agent is lost, and `__reregisterSlave` /
         // `reconcileKnownSlave` tell it again when it comes back.
-        for agent in leader.agents.values() {
+        for agent in self.agents.values() {
             out.send(
                 &agent.process,
                 Message::ShutdownFramework {
@@ -248,7 +233,7 @@ impl Master {
             framework_id: fid.clone(),
             tasks: tasks.len(),
         });
-        leader.completed_frameworks.insert(
+        self.completed_frameworks.insert(
             fid,
             CompletedFramework {
                 info: framework.info,
@@ -263,7 +248,7 @@ impl Master {
     /// and every registered agent is told to shut it down.
     pub(super) fn on_teardown(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         from: ProcessId,
         fid: FrameworkId,
         out: &mut Out,
@@ -271,7 +256,7 @@ impl Master {
         if !self.check_scheduler(&from, &fid, "Teardown", out) {
             return;
         }
-        self.remove_framework(ctx, fid, out);
+        self.remove_framework(env, fid, out);
     }
 
     /// Checks that `from` is the scheduler currently attached to `fid`; a call
@@ -283,10 +268,7 @@ impl Master {
         kind: &str,
         out: &mut Out,
     ) -> bool {
-        let Some(leader) = self.leader() else {
-            return false;
-        };
-        let ok = leader
+        let ok = self
             .frameworks
             .get(fid)
             .is_some_and(|f| f.scheduler.as_ref() == Some(from) && f.active);

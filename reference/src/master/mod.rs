@@ -199,7 +199,20 @@ impl Master {
         &self.config.name
     }
 
-    /// Exits the process. Nothing a leader knew survives: that is the point.
+    /// The phase's name, for assertion messages.
+    fn phase_name(&self) -> &'static str {
+        match self.phase {
+            Phase::Joining => "Joining",
+            Phase::Contending => "Contending",
+            Phase::Standby => "Standby",
+            Phase::Leading(_) => "Leading",
+            Phase::Exited => "Exited",
+        }
+    }
+
+    /// Any phase → Exited: exits the process. Nothing a leader knew survives:
+    /// that is the point. Exiting twice is allowed (several causes can arrive
+    /// in one step); the second does nothing.
     fn exit(&mut self, reason: &str, out: &mut Out) {
         if matches!(self.phase, Phase::Exited) {
             return;
@@ -210,11 +223,110 @@ impl Master {
 
     // ----- dispatch -----
 
-    fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
-        let ready = self.leader().is_some_and(|l| l.recovered);
-        if !ready {
-            // Standbys (and a leader still reading its registry) act on nothing;
-            // senders retry and will find the real leader through the coordinator.
+    /// Runs `step` on the leader's soft state, if this master leads: the one
+    /// place that asks "am I the leader?". Every handler of a leader's work
+    /// (`agents.rs`, `frameworks.rs`, `offers.rs`, `updates.rs`,
+    /// `reconciliation.rs`, `registrar.rs`) is a method of [`Leader`] and so
+    /// never asks again. A handler that finds another master has written the
+    /// registry sets [`Env::exit`]; the master exits as soon as it returns.
+    pub(super) fn lead(
+        &mut self,
+        ctx: &Context,
+        out: &mut Out,
+        step: impl FnOnce(&mut Leader, &mut Env<'_>, &mut Out),
+    ) {
+        let Phase::Leading(leader) = &mut self.phase else {
+            return;
+        };
+        let mut env = Env {
+            ctx,
+            config: &self.config,
+            coordinator: &mut self.coordinator,
+            exit: None,
+        };
+        step(leader, &mut env, out);
+        if let Some(reason) = env.exit {
+            self.exit(reason, out);
+        }
+    }
+
+    /// Everything that is not the coordinator's business: messages, the
+    /// leader's timers and lost connections. The phase is matched once, here.
+    fn step(&mut self, ctx: &Context, input: Input<MasterTimer>, out: &mut Out) {
+        match &self.phase {
+            Phase::Leading(_) => {
+                self.lead(ctx, out, |leader, env, out| leader.step(env, input, out))
+            }
+            Phase::Joining | Phase::Contending | Phase::Standby => {
+                // Standbys act on nothing; senders retry and will find the real
+                // leader through the coordinator.
+                if let Input::Message { from, message } = input {
+                    out.event(Event::MessageIgnored {
+                        from,
+                        kind: message.kind().to_string(),
+                        why: "this master is not the recovered leader".into(),
+                    });
+                }
+            }
+            Phase::Exited => {}
+        }
+    }
+}
+
+/// What a leader's handlers may use besides the leader's own soft state.
+pub(super) struct Env<'a> {
+    /// The clock: timers are set relative to `ctx.now_ms`.
+    pub(super) ctx: &'a Context,
+    /// Timing, the removed-agent policy and the planted bug, if any.
+    pub(super) config: &'a MasterConfig,
+    /// The coordinator session, through which the registrar writes the
+    /// registry (`registrar.rs`).
+    pub(super) coordinator: &'a mut CoordinatorClient<MasterRequest>,
+    /// Set by a handler that learns another master has written the registry:
+    /// this master must exit, which [`Master::lead`] does once it returns.
+    pub(super) exit: Option<&'static str>,
+}
+
+impl Env<'_> {
+    /// Sends a request to the coordinator; false if the session is not ready.
+    pub(super) fn request(&mut self, op: CoordOp, tag: MasterRequest, out: &mut Out) -> bool {
+        let mut sub = Outputs::new();
+        let sent = self.coordinator.request(self.ctx, op, tag, &mut sub);
+        out.absorb(sub, MasterTimer::Coordinator);
+        sent
+    }
+}
+
+impl Leader {
+    /// The leader's dispatch (raft-rs's `step_leader`): messages, its timers,
+    /// and connections that drop.
+    fn step(&mut self, env: &mut Env<'_>, input: Input<MasterTimer>, out: &mut Out) {
+        match input {
+            Input::Message { from, message } => self.on_message(env, from, message, out),
+            Input::Timer(MasterTimer::Allocate) => self.tick_allocate(env, out),
+            Input::Timer(MasterTimer::Ping(agent_id)) => self.tick_ping(env, agent_id, out),
+            Input::Timer(MasterTimer::AgentReregisterTimeout) => {
+                self.tick_reregister_timeout(env, out)
+            }
+            Input::Timer(MasterTimer::FrameworkFailover(fid)) => {
+                self.tick_framework_failover(env, fid, out)
+            }
+            Input::Disconnected { peer } => self.on_disconnected(env, peer, out),
+            Input::Start
+            | Input::Timer(MasterTimer::Coordinator(_))
+            | Input::Connected { .. }
+            | Input::ConnectFailed { .. }
+            | Input::Command(_)
+            | Input::FileRead { .. }
+            | Input::FileSynced { .. } => {}
+        }
+    }
+
+    fn on_message(&mut self, env: &mut Env<'_>, from: ProcessId, message: Message, out: &mut Out) {
+        if !self.recovered {
+            // A leader still reading its registry acts on nothing yet: it does
+            // not know which agents to expect, so it cannot tell a returning
+            // agent from a new one.
             out.event(Event::MessageIgnored {
                 from,
                 kind: message.kind().to_string(),
@@ -224,7 +336,7 @@ impl Master {
         }
         match message {
             Message::RegisterAgent { resources, boot_id } => {
-                self.on_register_agent(ctx, from, resources, boot_id, out)
+                self.on_register_agent(env, from, resources, boot_id, out)
             }
             Message::ReregisterAgent {
                 agent_id,
@@ -242,15 +354,13 @@ impl Master {
                     tasks,
                     was_unreachable: false,
                 };
-                self.on_reregister_agent(ctx, rereg, out)
+                self.on_reregister_agent(env, rereg, out)
             }
             Message::Pong => {
-                if let Phase::Leading(leader) = &mut self.phase {
-                    if let Some(id) = leader.agent_by_process(&from) {
-                        let agent = leader.agents.get_mut(&id).expect("found");
-                        agent.pong_received = true;
-                        agent.missed_pings = 0;
-                    }
+                if let Some(id) = self.agent_by_process(&from) {
+                    let agent = self.agents.get_mut(&id).expect("found");
+                    agent.pong_received = true;
+                    agent.missed_pings = 0;
                 }
             }
             Message::StatusUpdate { update } => self.on_status_update(from, update, out),
@@ -262,17 +372,17 @@ impl Master {
                 framework_id,
                 offer_ids,
                 operations,
-            } => self.on_accept(ctx, from, framework_id, offer_ids, operations, out),
+            } => self.on_accept(env, from, framework_id, offer_ids, operations, out),
             Message::Decline {
                 framework_id,
                 offer_ids,
                 refuse_ms,
-            } => self.on_decline(ctx, from, framework_id, offer_ids, refuse_ms, out),
+            } => self.on_decline(env, from, framework_id, offer_ids, refuse_ms, out),
             Message::Kill {
                 framework_id,
                 task_id,
             } => self.on_kill(from, framework_id, task_id, out),
-            Message::Teardown { framework_id } => self.on_teardown(ctx, from, framework_id, out),
+            Message::Teardown { framework_id } => self.on_teardown(env, from, framework_id, out),
             Message::Acknowledge {
                 framework_id,
                 agent_id,
@@ -291,12 +401,11 @@ impl Master {
         }
     }
 
-    fn on_disconnected(&mut self, ctx: &Context, peer: ProcessId, out: &mut Out) {
-        let Some(leader) = self.leader() else { return };
-        if let Some(agent_id) = leader.agent_by_process(&peer) {
+    fn on_disconnected(&mut self, env: &mut Env<'_>, peer: ProcessId, out: &mut Out) {
+        if let Some(agent_id) = self.agent_by_process(&peer) {
             self.on_agent_disconnected(agent_id, out);
-        } else if let Some(fid) = leader.framework_by_scheduler(&peer) {
-            self.on_framework_disconnected(ctx, fid, out);
+        } else if let Some(fid) = self.framework_by_scheduler(&peer) {
+            self.on_framework_disconnected(env, fid, out);
         }
     }
 }
@@ -383,27 +492,13 @@ impl Role for Master {
                 self.coordinator.start(&mut sub);
                 out.absorb(sub, MasterTimer::Coordinator);
             }
-            Input::Message { from, message } => self.on_message(ctx, from, message, out),
             Input::Timer(MasterTimer::Coordinator(t)) => {
                 let mut sub = Outputs::new();
                 let events = self.coordinator.on_timer(ctx, t, &mut sub);
                 out.absorb(sub, MasterTimer::Coordinator);
                 self.on_client_events(ctx, events, out);
             }
-            Input::Timer(MasterTimer::Allocate) => self.tick_allocate(ctx, out),
-            Input::Timer(MasterTimer::Ping(agent_id)) => self.tick_ping(ctx, agent_id, out),
-            Input::Timer(MasterTimer::AgentReregisterTimeout) => {
-                self.tick_reregister_timeout(ctx, out)
-            }
-            Input::Disconnected { peer } => self.on_disconnected(ctx, peer, out),
-            Input::Timer(MasterTimer::FrameworkFailover(fid)) => {
-                self.tick_framework_failover(ctx, fid, out)
-            }
-            Input::Connected { .. }
-            | Input::ConnectFailed { .. }
-            | Input::Command(_)
-            | Input::FileRead { .. }
-            | Input::FileSynced { .. } => {}
+            input => self.step(ctx, input, out),
         }
     }
 }

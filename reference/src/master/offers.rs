@@ -9,33 +9,30 @@
 //! is valid; `Master::decline`, `Master::rescindOffer`.
 
 use super::*;
+use crate::bugs::master as bugs;
 
-impl Master {
-    pub(super) fn tick_allocate(&mut self, ctx: &Context, out: &mut Out) {
-        let interval = self.config.timing.allocation_interval_ms;
-        out.set_timer(MasterTimer::Allocate, ctx.now_ms + interval);
-        let planted = self.config.bug == Some(crate::bugs::Bug::VolumeOfferedToAnyRole);
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
+impl Leader {
+    pub(super) fn tick_allocate(&mut self, env: &mut Env<'_>, out: &mut Out) {
+        let interval = env.config.timing.allocation_interval_ms;
+        out.set_timer(MasterTimer::Allocate, env.ctx.now_ms + interval);
         let mut batches: BTreeMap<FrameworkId, Vec<Offer>> = BTreeMap::new();
-        let agent_ids: Vec<AgentId> = leader.agents.keys().cloned().collect();
+        let agent_ids: Vec<AgentId> = self.agents.keys().cloned().collect();
         for agent_id in agent_ids {
-            if !leader.agents[&agent_id].connected {
+            if !self.agents[&agent_id].connected {
                 continue;
             }
             // Smallest allocation first (a one-resource DRF), ties by ID. Each
             // framework is offered the unreserved resources still free and what
             // is reserved for its own role (with its role's free volumes); so
             // reserved resources reach only frameworks of their role.
-            let mut candidates: Vec<(u64, FrameworkId, String)> = leader
+            let mut candidates: Vec<(u64, FrameworkId, String)> = self
                 .frameworks
                 .iter()
                 .filter(|(_, f)| f.active && f.scheduler.is_some())
                 .filter(|(_, f)| {
                     f.filters
                         .get(&agent_id)
-                        .is_none_or(|until| *until <= ctx.now_ms)
+                        .is_none_or(|until| *until <= env.ctx.now_ms)
                 })
                 .map(|(fid, f)| {
                     let allocated: u64 = f
@@ -49,16 +46,11 @@ impl Master {
                 .collect();
             candidates.sort();
             for (_, fid, role) in candidates {
-                let agent = leader.agents.get_mut(&agent_id).expect("listed above");
+                let agent = self.agents.get_mut(&agent_id).expect("listed above");
                 let share = agent.free().for_role(&role);
-                let volumes = if planted {
-                    // The planted defect: every free volume, whatever its role.
-                    let roles: BTreeSet<String> =
-                        agent.volumes.values().map(|v| v.role.clone()).collect();
-                    roles.iter().flat_map(|r| agent.free_volumes(r)).collect()
-                } else {
-                    agent.free_volumes(&role)
-                };
+                let mut volumes = agent.free_volumes(&role);
+                // Planted-bug hook (`bugs/master.rs`).
+                bugs::volume_offered_to_any_role(env.config.bug, agent, &mut volumes);
                 if share.is_empty() && volumes.is_empty() {
                     continue;
                 }
@@ -67,8 +59,8 @@ impl Master {
                     .volumes_offered
                     .extend(volumes.iter().map(Volume::key));
                 agent.assert_accounting();
-                let offer_id = OfferId::new(epoch_id(leader.epoch, 'O', leader.next_offer));
-                leader.next_offer += 1;
+                let offer_id = OfferId::new(epoch_id(self.epoch, 'O', self.next_offer));
+                self.next_offer += 1;
                 let hostname = agent.process.clone();
                 let offer = Offer {
                     offer_id: offer_id.clone(),
@@ -78,13 +70,13 @@ impl Master {
                     resources: share,
                     volumes,
                 };
-                leader.offers.insert(offer_id, offer.clone());
+                self.offers.insert(offer_id, offer.clone());
                 batches.entry(fid).or_default().push(offer);
             }
         }
-        let epoch = leader.epoch;
+        let epoch = self.epoch;
         for (fid, offers) in batches {
-            let scheduler = leader.frameworks[&fid]
+            let scheduler = self.frameworks[&fid]
                 .scheduler
                 .clone()
                 .expect("filtered above");
@@ -93,9 +85,9 @@ impl Master {
     }
 
     /// Takes an offer back, returning its resources to the agent's free pool.
-    pub(super) fn take_offer(leader: &mut Leader, offer_id: &OfferId) -> Option<Offer> {
-        let offer = leader.offers.remove(offer_id)?;
-        if let Some(agent) = leader.agents.get_mut(&offer.agent_id) {
+    pub(super) fn take_offer(&mut self, offer_id: &OfferId) -> Option<Offer> {
+        let offer = self.offers.remove(offer_id)?;
+        if let Some(agent) = self.agents.get_mut(&offer.agent_id) {
             agent.offered = agent
                 .offered
                 .minus(&offer.resources)
@@ -108,18 +100,15 @@ impl Master {
     }
 
     pub(super) fn rescind_offers_on(&mut self, agent_id: &AgentId, out: &mut Out) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let ids: Vec<OfferId> = leader
+        let ids: Vec<OfferId> = self
             .offers
             .iter()
             .filter(|(_, o)| &o.agent_id == agent_id)
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            let offer = Self::take_offer(leader, &id).expect("listed above");
-            if let Some(scheduler) = leader
+            let offer = self.take_offer(&id).expect("listed above");
+            if let Some(scheduler) = self
                 .frameworks
                 .get(&offer.framework_id)
                 .and_then(|f| f.scheduler.clone())
@@ -127,7 +116,7 @@ impl Master {
                 out.send(
                     &scheduler,
                     Message::RescindOffer {
-                        epoch: leader.epoch,
+                        epoch: self.epoch,
                         offer_id: id,
                     },
                 );
@@ -138,17 +127,14 @@ impl Master {
     /// Drops a framework's outstanding offers without telling it (it is
     /// disconnected or replaced).
     pub(super) fn remove_offers_of(&mut self, fid: &FrameworkId, _out: &mut Out) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let ids: Vec<OfferId> = leader
+        let ids: Vec<OfferId> = self
             .offers
             .iter()
             .filter(|(_, o)| &o.framework_id == fid)
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            Self::take_offer(leader, &id);
+            self.take_offer(&id);
         }
     }
 
@@ -159,7 +145,7 @@ impl Master {
     /// checkpoints them) before the tasks that use them.
     pub(super) fn on_accept(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         from: ProcessId,
         fid: FrameworkId,
         offer_ids: Vec<OfferId>,
@@ -169,11 +155,8 @@ impl Master {
         if !self.check_scheduler(&from, &fid, "Accept", out) {
             return;
         }
-        let refuse_ms = self.config.timing.offer_refuse_ms;
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let epoch = leader.epoch;
+        let refuse_ms = env.config.timing.offer_refuse_ms;
+        let epoch = self.epoch;
         // Validate the offers: all must exist, be this framework's and be on one
         // agent, and none may be named twice (Mesos `validation::offer::validate`:
         // `validateUniqueOfferID`, `validateFramework`, `validateSlave`).
@@ -181,7 +164,7 @@ impl Master {
         let distinct: BTreeSet<&OfferId> = offer_ids.iter().collect();
         let mut valid = distinct.len() == offer_ids.len();
         for id in &offer_ids {
-            match leader.offers.get(id) {
+            match self.offers.get(id) {
                 Some(o)
                     if o.framework_id == fid
                         && agent_id.as_ref().is_none_or(|a| a == &o.agent_id) =>
@@ -194,18 +177,18 @@ impl Master {
         let mut pool = RoleResources::default();
         let mut pool_volumes: BTreeMap<String, Volume> = BTreeMap::new();
         for id in &offer_ids {
-            if leader.offers.get(id).is_some_and(|o| o.framework_id == fid) {
-                let offer = Self::take_offer(leader, id).expect("present");
+            if self.offers.get(id).is_some_and(|o| o.framework_id == fid) {
+                let offer = self.take_offer(id).expect("present");
                 pool = pool.plus(&offer.resources);
                 pool_volumes.extend(offer.volumes.into_iter().map(|v| (v.key(), v)));
             }
         }
-        let framework = leader.frameworks.get(&fid).expect("checked scheduler");
+        let framework = self.frameworks.get(&fid).expect("checked scheduler");
         let partition_aware = framework.info.partition_aware;
         let info = framework.info.clone();
         let mut updates = Vec::new();
         let agent_id = match (valid, agent_id) {
-            (true, Some(a)) if leader.agents.get(&a).is_some_and(|e| e.connected) => a,
+            (true, Some(a)) if self.agents.get(&a).is_some_and(|e| e.connected) => a,
             (_, agent) => {
                 for operation in operations {
                     let Operation::Launch { tasks } = operation else {
@@ -232,13 +215,13 @@ impl Master {
                 return;
             }
         };
-        let agent_process = leader.agents[&agent_id].process.clone();
+        let agent_process = self.agents[&agent_id].process.clone();
         let role = info.role.clone();
         let mut resource_ops = Vec::new();
-        let mut launches = Vec::new();
+        let mut launches: Vec<TaskInfo> = Vec::new();
         let mut refusals: Vec<(Operation, String)> = Vec::new();
         for operation in operations {
-            let agent = leader.agents.get_mut(&agent_id).expect("checked connected");
+            let agent = self.agents.get_mut(&agent_id).expect("checked connected");
             let refused: Option<String> = match &operation {
                 Operation::Reserve {
                     role: target,
@@ -329,19 +312,22 @@ impl Master {
                 }
                 Operation::Launch { tasks } => {
                     for task in tasks {
-                        let framework = leader.frameworks.get(&fid).expect("checked");
+                        let framework = self.frameworks.get(&fid).expect("checked");
                         // Mesos `validateUniqueTaskID`: an ID the framework
                         // still has in the master — a terminal task whose
                         // update is not acknowledged yet, or a task on an
                         // unreachable agent — cannot be used again.
-                        let forget_unreachable =
-                            self.config.bug == Some(crate::bugs::Bug::UniqueIdIgnoresUnreachable);
-                        let duplicate = framework.tasks.contains_key(&task.task_id)
-                            || (!forget_unreachable
-                                && framework.unreachable_tasks.contains_key(&task.task_id))
-                            || launches
-                                .iter()
-                                .any(|t: &TaskInfo| t.task_id == task.task_id);
+                        let mut duplicate = framework.tasks.contains_key(&task.task_id)
+                            || framework.unreachable_tasks.contains_key(&task.task_id)
+                            || launches.iter().any(|t| t.task_id == task.task_id);
+                        // Planted-bug hook (`bugs/master.rs`).
+                        bugs::unique_id_ignores_unreachable(
+                            env.config.bug,
+                            framework,
+                            &task.task_id,
+                            &launches,
+                            &mut duplicate,
+                        );
                         let volume_key = task.volume.as_ref().map(|v| volume_key(&task.role, v));
                         let problem = if duplicate {
                             Some("task ID already in use")
@@ -397,7 +383,7 @@ impl Master {
             );
         }
         for task in launches {
-            let framework = leader.frameworks.get_mut(&fid).expect("checked");
+            let framework = self.frameworks.get_mut(&fid).expect("checked");
             framework.tasks.insert(
                 task.task_id.clone(),
                 TaskEntry {
@@ -408,8 +394,7 @@ impl Master {
                     latest_uuid: None,
                 },
             );
-            leader
-                .agents
+            self.agents
                 .get_mut(&agent_id)
                 .expect("checked")
                 .occupy(&task.task_id, &task);
@@ -427,18 +412,17 @@ impl Master {
                 },
             );
         }
-        leader.agents[&agent_id].assert_accounting();
+        self.agents[&agent_id].assert_accounting();
         if !pool.is_empty() || !pool_volumes.is_empty() {
             // Unused resources of an accepted offer are filtered for a while
             // (Mesos applies the call's default `refuse_seconds` of 5 s).
-            if let Some(framework) = leader.frameworks.get_mut(&fid) {
-                framework.filters.insert(agent_id, ctx.now_ms + refuse_ms);
+            if let Some(framework) = self.frameworks.get_mut(&fid) {
+                framework
+                    .filters
+                    .insert(agent_id, env.ctx.now_ms + refuse_ms);
             }
         }
-        let scheduler = leader
-            .frameworks
-            .get(&fid)
-            .and_then(|f| f.scheduler.clone());
+        let scheduler = self.frameworks.get(&fid).and_then(|f| f.scheduler.clone());
         for (operation, reason) in refusals {
             out.event(Event::OperationRefused {
                 framework_id: fid.clone(),
@@ -463,7 +447,7 @@ impl Master {
 
     pub(super) fn on_decline(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         from: ProcessId,
         fid: FrameworkId,
         offer_ids: Vec<OfferId>,
@@ -473,20 +457,13 @@ impl Master {
         if !self.check_scheduler(&from, &fid, "Decline", out) {
             return;
         }
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
         for id in offer_ids {
-            if leader
-                .offers
-                .get(&id)
-                .is_some_and(|o| o.framework_id == fid)
-            {
-                let offer = Self::take_offer(leader, &id).expect("present");
-                if let Some(framework) = leader.frameworks.get_mut(&fid) {
+            if self.offers.get(&id).is_some_and(|o| o.framework_id == fid) {
+                let offer = self.take_offer(&id).expect("present");
+                if let Some(framework) = self.frameworks.get_mut(&fid) {
                     framework
                         .filters
-                        .insert(offer.agent_id, ctx.now_ms + refuse_ms);
+                        .insert(offer.agent_id, env.ctx.now_ms + refuse_ms);
                 }
             }
         }

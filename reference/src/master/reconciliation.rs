@@ -9,7 +9,7 @@
 
 use super::*;
 
-impl Master {
+impl Leader {
     pub(super) fn on_reconcile(
         &mut self,
         from: ProcessId,
@@ -33,8 +33,7 @@ impl Master {
     /// state. Tasks on unreachable agents are not in the table and are not
     /// answered, as in Mesos.
     pub(super) fn reconcile_implicit(&mut self, fid: &FrameworkId, out: &mut Out) {
-        let Some(leader) = self.leader() else { return };
-        let Some(framework) = leader.frameworks.get(fid) else {
+        let Some(framework) = self.frameworks.get(fid) else {
             return;
         };
         let updates: Vec<StatusUpdate> = framework
@@ -67,8 +66,7 @@ impl Master {
         questions: Vec<ReconcileTask>,
         out: &mut Out,
     ) {
-        let Some(leader) = self.leader() else { return };
-        let Some(framework) = leader.frameworks.get(fid) else {
+        let Some(framework) = self.frameworks.get(fid) else {
             return;
         };
         let partition_aware = framework.info.partition_aware;
@@ -79,8 +77,8 @@ impl Master {
                 continue;
             }
             let recovered = match &q.agent_id {
-                Some(a) => leader.awaiting_reregistration.contains(a),
-                None => !leader.awaiting_reregistration.is_empty(),
+                Some(a) => self.awaiting_reregistration.contains(a),
+                None => !self.awaiting_reregistration.is_empty(),
             };
             if recovered {
                 out.event(Event::ReconciliationDropped {
@@ -90,11 +88,11 @@ impl Master {
                 continue;
             }
             let agent = q.agent_id.as_ref();
-            let (aware, why) = if agent.is_some_and(|a| leader.agents.contains_key(a)) {
+            let (aware, why) = if agent.is_some_and(|a| self.agents.contains_key(a)) {
                 (TaskState::Gone, "task is unknown to the agent")
-            } else if agent.is_some_and(|a| leader.registry.unreachable.contains_key(a)) {
+            } else if agent.is_some_and(|a| self.registry.unreachable.contains_key(a)) {
                 (TaskState::Unreachable, "task is unreachable")
-            } else if agent.is_some_and(|a| leader.registry.gone.contains_key(a)) {
+            } else if agent.is_some_and(|a| self.registry.gone.contains_key(a)) {
                 (TaskState::GoneByOperator, "task is gone")
             } else {
                 (TaskState::Unknown, "task is unknown")

@@ -9,48 +9,45 @@
 
 use super::*;
 
-impl Master {
+impl Leader {
     pub(super) fn registry_apply(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         op: RegistryOp,
         then: AfterRegistry,
         out: &mut Out,
     ) {
-        if let Phase::Leading(leader) = &mut self.phase {
-            leader.registry_queue.push_back(PendingRegistryOp {
+        {
+            self.registry_queue.push_back(PendingRegistryOp {
                 op,
                 then,
                 intended: None,
             });
         }
-        self.pump_registry(ctx, out);
+        self.pump_registry(env, out);
     }
 
-    pub(super) fn pump_registry(&mut self, ctx: &Context, out: &mut Out) {
+    pub(super) fn pump_registry(&mut self, env: &mut Env<'_>, out: &mut Out) {
         loop {
-            let Phase::Leading(leader) = &mut self.phase else {
-                return;
-            };
-            if leader.registry_in_flight.is_some() || !self.coordinator.is_ready() {
+            if self.registry_in_flight.is_some() || !env.coordinator.is_ready() {
                 return;
             }
-            let Some(mut pending) = leader.registry_queue.pop_front() else {
+            let Some(mut pending) = self.registry_queue.pop_front() else {
                 return;
             };
-            let mut next = leader.registry.clone();
+            let mut next = self.registry.clone();
             if let Err(why) = next.apply(&pending.op) {
                 out.event(Event::MessageIgnored {
-                    from: self.config.name.clone(),
+                    from: env.config.name.clone(),
                     kind: "RegistryOp".into(),
                     why,
                 });
                 if let AfterRegistry::AdmitAgent { process, .. } = &pending.then {
-                    leader.registering.remove(process);
+                    self.registering.remove(process);
                 }
                 continue;
             }
-            let expected = match leader.registry_version {
+            let expected = match self.registry_version {
                 Some(v) => ExpectedVersion::Version(v),
                 None => ExpectedVersion::Absent,
             };
@@ -60,74 +57,77 @@ impl Master {
                 expected,
             };
             pending.intended = Some(next);
-            leader.registry_in_flight = Some(pending);
-            self.coordinator_request(ctx, op, MasterRequest::WriteRegistry, out);
+            self.registry_in_flight = Some(pending);
+            env.request(op, MasterRequest::WriteRegistry, out);
             return;
         }
     }
 
-    pub(super) fn on_registry_written(&mut self, ctx: &Context, version: u64, out: &mut Out) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let pending = leader
+    pub(super) fn on_registry_written(&mut self, env: &mut Env<'_>, version: u64, out: &mut Out) {
+        let pending = self
             .registry_in_flight
             .take()
             .expect("a registry write completed with none in flight");
-        leader.registry = pending.intended.expect("set when sent");
-        leader.registry_version = Some(version);
-        self.after_registry(ctx, pending.then, out);
-        self.pump_registry(ctx, out);
+        self.registry = pending.intended.expect("set when sent");
+        self.registry_version = Some(version);
+        self.after_registry(env, pending.then, out);
+        self.pump_registry(env, out);
     }
 
     /// After a reconnect, finds out whether the write whose answer was lost landed.
     pub(super) fn on_registry_refreshed(
         &mut self,
-        ctx: &Context,
+        env: &mut Env<'_>,
         data: String,
         version: u64,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        leader.registry_outcome_unknown = false;
-        let Some(pending) = leader.registry_in_flight.take() else {
+        self.registry_outcome_unknown = false;
+        let Some(pending) = self.registry_in_flight.take() else {
             return;
         };
         let intended = pending.intended.clone().expect("set when sent");
         if data == intended.encode() {
-            leader.registry_in_flight = Some(pending);
-            self.on_registry_written(ctx, version, out);
-        } else if Some(version) == leader.registry_version {
+            self.registry_in_flight = Some(pending);
+            self.on_registry_written(env, version, out);
+        } else if Some(version) == self.registry_version {
             // The write did not land: send it again.
-            leader.registry_queue.push_front(PendingRegistryOp {
+            self.registry_queue.push_front(PendingRegistryOp {
                 intended: None,
                 ..pending
             });
-            self.pump_registry(ctx, out);
+            self.pump_registry(env, out);
         } else {
-            self.exit(
-                "registry changed under us: another master has written it",
-                out,
-            );
+            env.exit = Some("registry changed under us: another master has written it");
         }
     }
 
-    pub(super) fn after_registry(&mut self, ctx: &Context, then: AfterRegistry, out: &mut Out) {
+    pub(super) fn after_registry(&mut self, env: &mut Env<'_>, then: AfterRegistry, out: &mut Out) {
         match then {
             AfterRegistry::AdmitAgent {
                 agent_id,
                 process,
                 resources,
                 boot_id,
-            } => self.admit_agent(ctx, agent_id, process, resources, boot_id, out),
-            AfterRegistry::ReadmitAgent(rereg) => self.accept_reregistration(ctx, *rereg, out),
+            } => self.admit_agent(env, agent_id, process, resources, boot_id, out),
+            AfterRegistry::ReadmitAgent(rereg) => self.accept_reregistration(env, *rereg, out),
             AfterRegistry::RemoveUnreachable { agent_id } => {
-                self.remove_unreachable_agent(ctx, &agent_id, out)
+                self.remove_unreachable_agent(env, &agent_id, out)
             }
-            AfterRegistry::RemoveAgent { agent_id } => self.remove_agent(ctx, &agent_id, true, out),
+            AfterRegistry::RemoveAgent { agent_id } => self.remove_agent(env, &agent_id, true, out),
             AfterRegistry::Nothing => {}
+        }
+    }
+
+    /// The coordinator session resumed after a lost connection: whatever the
+    /// leader was waiting to read may have been lost with it, so ask again —
+    /// the registry if recovery had not finished, or the outcome of the write
+    /// whose answer was lost.
+    pub(super) fn on_session_resumed(&mut self, env: &mut Env<'_>, out: &mut Out) {
+        if !self.recovered {
+            env.request(read_registry(), MasterRequest::ReadRegistry, out);
+        } else if self.registry_outcome_unknown {
+            env.request(read_registry(), MasterRequest::RefreshRegistry, out);
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::*;
 
-impl Master {
+impl Leader {
     /// A framework kills a task (Mesos `Master::kill`). A task the master
     /// knows is recorded in its agent's `killed_tasks` *whatever the
     /// connection's state* — the agent may be partitioned without the master
@@ -27,11 +27,8 @@ impl Master {
         if !self.check_scheduler(&from, &fid, "Kill", out) {
             return;
         }
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let epoch = leader.epoch;
-        let agent_id = leader
+        let epoch = self.epoch;
+        let agent_id = self
             .frameworks
             .get(&fid)
             .and_then(|f| f.tasks.get(&task_id))
@@ -46,7 +43,7 @@ impl Master {
         };
         // A known task's agent is registered (tasks are learned only from
         // registered agents and leave with them), as Mesos CHECKs.
-        let Some(agent) = leader.agents.get_mut(&agent_id) else {
+        let Some(agent) = self.agents.get_mut(&agent_id) else {
             return;
         };
         agent.killed_tasks.insert((fid.clone(), task_id.clone()));
@@ -70,10 +67,7 @@ impl Master {
         update: StatusUpdate,
         out: &mut Out,
     ) {
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
-        let Some(agent_id) = leader.agent_by_process(&from) else {
+        let Some(agent_id) = self.agent_by_process(&from) else {
             out.event(Event::MessageIgnored {
                 from,
                 kind: "StatusUpdate".into(),
@@ -89,7 +83,7 @@ impl Master {
             });
             return;
         }
-        let Some(framework) = leader.frameworks.get_mut(&update.framework_id) else {
+        let Some(framework) = self.frameworks.get_mut(&update.framework_id) else {
             out.event(Event::MessageIgnored {
                 from,
                 kind: "StatusUpdate".into(),
@@ -112,7 +106,7 @@ impl Master {
                 task.status_update_state = Some(update.state);
                 task.latest_uuid = update.uuid.clone();
             }
-            let agent = leader.agents.get_mut(&agent_id).expect("registered");
+            let agent = self.agents.get_mut(&agent_id).expect("registered");
             match (was_active, latest.is_active()) {
                 (true, false) => agent.release(&task.info),
                 (false, true) => agent.occupy(&update.task_id, &task.info),
@@ -134,14 +128,11 @@ impl Master {
         if !self.check_scheduler(&from, &fid, "Acknowledge", out) {
             return;
         }
-        let Phase::Leading(leader) = &mut self.phase else {
-            return;
-        };
         // Mesos `Master::acknowledge`: an acknowledgement for an agent that is
         // unknown or disconnected is dropped — the task stays, and the agent
         // resends the update when it is back — and so is one for a task with
         // no forwarded update.
-        let Some(agent) = leader.agents.get(&agent_id).filter(|a| a.connected) else {
+        let Some(agent) = self.agents.get(&agent_id).filter(|a| a.connected) else {
             out.event(Event::MessageIgnored {
                 from,
                 kind: "Acknowledge".into(),
@@ -149,7 +140,7 @@ impl Master {
             });
             return;
         };
-        let Some(framework) = leader.frameworks.get_mut(&fid) else {
+        let Some(framework) = self.frameworks.get_mut(&fid) else {
             return;
         };
         let Some(task_state) = framework.tasks.get(&task_id).map(|t| t.status_update_state) else {
@@ -157,7 +148,7 @@ impl Master {
             out.send(
                 &agent.process,
                 Message::StatusUpdateAcknowledgement {
-                    epoch: leader.epoch,
+                    epoch: self.epoch,
                     framework_id: fid.clone(),
                     task_id: task_id.clone(),
                     uuid: uuid.clone(),
@@ -176,7 +167,7 @@ impl Master {
         out.send(
             &agent.process,
             Message::StatusUpdateAcknowledgement {
-                epoch: leader.epoch,
+                epoch: self.epoch,
                 framework_id: fid.clone(),
                 task_id: task_id.clone(),
                 uuid: uuid.clone(),
@@ -190,7 +181,7 @@ impl Master {
             });
             if retire {
                 let task = framework.tasks.remove(&task_id).expect("checked above");
-                if let Some(agent) = leader.agents.get_mut(&task.agent_id) {
+                if let Some(agent) = self.agents.get_mut(&task.agent_id) {
                     agent.killed_tasks.remove(&(fid.clone(), task_id.clone()));
                 }
                 framework.add_completed(
@@ -209,8 +200,7 @@ impl Master {
     /// Undelivered agent updates are retried by the agent; master-made ones are
     /// recoverable by reconciliation.
     pub(super) fn send_to_framework(&mut self, update: StatusUpdate, out: &mut Out) {
-        let Some(leader) = self.leader() else { return };
-        let Some(framework) = leader.frameworks.get(&update.framework_id) else {
+        let Some(framework) = self.frameworks.get(&update.framework_id) else {
             return;
         };
         if let (true, Some(scheduler)) = (framework.active, framework.scheduler.clone()) {

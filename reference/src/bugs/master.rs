@@ -1,0 +1,68 @@
+//! # The master's planted bugs
+//!
+//! Each function here is the defect of one zoo bug, kept out of the code that
+//! teaches the correct rule: the master calls it in one line marked "planted-bug
+//! hook", right after computing the correct decision, and the function changes
+//! that decision only when its bug is planted. With no bug planted every hook
+//! returns the correct decision untouched, so reading `master/` without this
+//! file gives exactly Mesos's rule.
+
+use super::Bug;
+use crate::ids::{FrameworkId, TaskId};
+use crate::master::{AgentEntry, FrameworkEntry, Phase};
+use crate::resources::Volume;
+use crate::task::TaskInfo;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `leader-survives-session-loss`: a leader whose coordinator session expired
+/// goes on leading instead of exiting. Mesos's master aborts when it loses its
+/// candidacy (`Master::lostCandidacy`), because a new leader may already be
+/// elected; this defect gives two masters that both believe they lead.
+/// Returns true when the session loss should be ignored.
+pub fn leader_survives_session_loss(bug: Option<Bug>, phase: &Phase) -> bool {
+    bug == Some(Bug::LeaderSurvivesSessionLoss) && matches!(phase, Phase::Leading(_))
+}
+
+/// `forget-tasks-before-framework`: on re-registration, a framework the leader
+/// does not know yet is skipped instead of being added (inactive) from the
+/// agent's report — so its tasks, which need their framework, are dropped.
+/// Mesos adds such frameworks first (`Master::_reregisterSlave` →
+/// `recoverFramework`). Returns true when the framework should be skipped.
+pub fn forget_tasks_before_framework(
+    bug: Option<Bug>,
+    known: &BTreeMap<FrameworkId, FrameworkEntry>,
+    fid: &FrameworkId,
+) -> bool {
+    bug == Some(Bug::ForgetTasksBeforeFramework) && !known.contains_key(fid)
+}
+
+/// `unique-id-ignores-unreachable`: the task-ID check forgets the framework's
+/// tasks on unreachable agents, so an ID still in use there can be launched
+/// again — two tasks under one ID once the agent returns. Mesos checks both
+/// (`validation::task::internal::validateUniqueTaskID`). Recomputes
+/// `duplicate` without the unreachable tasks.
+pub fn unique_id_ignores_unreachable(
+    bug: Option<Bug>,
+    framework: &FrameworkEntry,
+    task_id: &TaskId,
+    launches: &[TaskInfo],
+    duplicate: &mut bool,
+) {
+    if bug == Some(Bug::UniqueIdIgnoresUnreachable) {
+        *duplicate =
+            framework.tasks.contains_key(task_id) || launches.iter().any(|t| &t.task_id == task_id);
+    }
+}
+
+/// `volume-offered-to-any-role`: the allocator offers every free persistent
+/// volume on the agent, whatever role it is reserved for — another role's data
+/// reaches a framework that may destroy or write it. Mesos offers reserved
+/// resources, volumes included, only to their role (`HierarchicalAllocatorProcess`
+/// allocates a role's reservations to that role's frameworks). Replaces
+/// `volumes` with every role's free volumes.
+pub fn volume_offered_to_any_role(bug: Option<Bug>, agent: &AgentEntry, volumes: &mut Vec<Volume>) {
+    if bug == Some(Bug::VolumeOfferedToAnyRole) {
+        let roles: BTreeSet<String> = agent.volumes.values().map(|v| v.role.clone()).collect();
+        *volumes = roles.iter().flat_map(|r| agent.free_volumes(r)).collect();
+    }
+}

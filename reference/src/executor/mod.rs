@@ -18,6 +18,12 @@
 //!       +------------------------------- agent connection lost (agent died): keep running, re-dial -----------------+
 //! ```
 //!
+//! `Registering` lasts one round trip: the agent answers
+//! `ExecutorHostRegistered` after it has compared the report with its
+//! checkpoint. Every failure on the way — refused, reset, silent — lands in
+//! `Disconnected` and a jittered re-dial; the host never gives up, because
+//! its tasks are worth more than a connection.
+//!
 //! A task's own life: `LaunchTask` -> `TASK_STARTING` -> `TASK_RUNNING` -> then,
 //! as its workload says, `TASK_FINISHED` or `TASK_FAILED` after a while, or
 //! `TASK_KILLED` when the agent asks. Tasks run on whether or not the agent is
@@ -25,6 +31,69 @@
 //!
 //! If the executor host itself dies, its tasks die with it: that is the agent's
 //! business to report (`TASK_FAILED`, reason `EXECUTOR_TERMINATED`).
+//!
+//! ## One update's journey, and what each crash does to it
+//!
+//! ```text
+//! executor host                 agent                          master -> scheduler
+//! update(#n): keep in
+//! `unacknowledged`, send ---> ExecutorStatusUpdate
+//!                             append to the task's log, fsync
+//!     <---------------------- ExecutorStatusUpdateAck(#n)
+//! drop #n                     forward the stream head ------>  StatusUpdate
+//!                             <------------------------------  acknowledgement
+//!                             next update of the stream
+//! ```
+//!
+//! - The agent dies before logging #n: no acknowledgement came, so #n is
+//!   still in `unacknowledged` and goes to the restarted agent inside
+//!   `RegisterExecutorHost`.
+//! - The agent dies after logging #n but before acknowledging it: the host
+//!   sends #n again; the agent finds its uuid in the task's stream and only
+//!   acknowledges (a duplicate is never delivered twice).
+//! - The executor host dies: its tasks and `unacknowledged` die with it. The
+//!   agent, which checkpointed what it launched, reports those tasks
+//!   `TASK_FAILED` (`EXECUTOR_TERMINATED`) — observed, not guessed, since a
+//!   dead host runs nothing.
+//!
+//! Where the other half lives: `agent/executor_host.rs` (the agent's side
+//! of the link), `agent/recovery.rs` (the re-registration window after an
+//! agent restart), and `database.rs` beside this file (the database
+//! workloads).
+//!
+//! ## What it follows in Mesos
+//!
+//! - **The executor driver** (`ExecutorProcess` in `src/exec/exec.cpp`): every
+//!   update it sends is kept in `updates` until the agent acknowledges it
+//!   (`ExecutorProcess::sendStatusUpdate`, `statusUpdateAcknowledgement`),
+//!   and a re-registration carries every unacknowledged update and task
+//!   (`ExecutorProcess::reconnect`, `ReregisterExecutorMessage`). Here:
+//!   `unacknowledged`, and `RegisterExecutorHost` sent from `on_connected`.
+//! - **The command executor** (`CommandExecutor` in `src/launcher/executor.cpp`):
+//!   `TASK_STARTING` on launch, `TASK_RUNNING` once the command runs, then
+//!   `TASK_FINISHED`, `TASK_FAILED` or `TASK_KILLED` when it exits
+//!   (`CommandExecutor::launch`, `reaped`). Here: [`Workload`] decides.
+//! - **The agent's side** of a re-registration is `Slave::reregisterExecutor`
+//!   (`src/slave/slave.cpp`), played by `Agent::on_executor_host_registered`
+//!   (`agent/executor_host.rs`): it replays the carried updates through its
+//!   status update stream, kills what it does not know, and fails or drops
+//!   what the executor does not have.
+//!
+//! ## Where it deliberately differs
+//!
+//! - One process for all of a machine's executors, and no containerizer:
+//!   enough to show that tasks outlive the agent process, without modelling
+//!   executor IDs.
+//! - The executor host dials its agent, and keeps re-dialling for ever. In
+//!   Mesos the restarted agent sends each checkpointed executor a
+//!   `ReconnectExecutorMessage` (`Slave::_recover`), and an executor that
+//!   hears nothing within `MESOS_RECOVERY_TIMEOUT` shuts itself down
+//!   (`ExecutorProcess::_recoveryTimeout`). Here the agent's own window
+//!   (`executor_reregistration_timeout`, `Slave::reregisterExecutorTimeout`)
+//!   decides what is given up, and a task the agent gave up is killed when
+//!   the host does come back.
+//! - Update uuids are `<task>#<n>`, not random: deterministic, so traces
+//!   compare across runs, and still unique per task.
 
 use crate::agent::TaskKey;
 use crate::events::Event;
@@ -38,56 +107,125 @@ use crate::task_state::{Reason, Source, TaskState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+// The database workloads: volume reads, record writes, store clients and
+// replicas (split out to keep this file about the agent link and tasks).
 mod database;
 
+/// How the harness sets up a machine's executor host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutorHostConfig {
+    /// This process's name (`executors-N`); store clients on other machines
+    /// address this host's replicas by it.
     pub name: ProcessId,
     /// The agent process on the same machine.
+    ///
+    /// The only process that may launch or kill tasks here, and the only
+    /// one the host registers with (a Mesos executor learns its agent from
+    /// `MESOS_SLAVE_PID` in its environment, `src/exec/exec.cpp`).
     pub agent: ProcessId,
     /// A defect planted in the workloads (`--bug`); never read by checkers.
+    /// Only `AppendAfterTornTail` concerns this role (`database.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bug: Option<crate::bugs::Bug>,
 }
 
+/// The executor host's timers; at most one of each value is pending (a
+/// re-arm replaces it), so there is one per task, not one per tick.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ExecutorTimer {
     /// Dial the agent again.
+    ///
+    /// Armed with jittered backoff when the connection fails or breaks
+    /// (`schedule_reconnect`); ignored if the link is no longer
+    /// `Disconnected` by the time it fires.
     Reconnect,
     /// A task's workload completes (finishes or fails).
+    ///
+    /// Armed at launch for `FinishAfter`/`FailAfter`, cancelled by a kill.
+    /// It keeps running while the agent is away: the task ends on time
+    /// whether or not anyone is listening.
     WorkloadDone(TaskKey),
     /// A database task writes its next record.
+    ///
+    /// For a store client it also paces recovery retries and write
+    /// timeouts (`StoreClient::on_tick`). Cancelled by a kill.
     DbWrite(TaskKey),
 }
 
+/// The executor host's connection to its agent (the diagram at the top).
+///
+/// Only the link changes when the agent comes and goes; the tasks do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentLink {
+    /// No connection: at start, or after it failed or broke. A `Reconnect`
+    /// timer is pending (except before the very first dial).
     Disconnected,
+    /// Dialled, waiting for `Connected` or `ConnectFailed`.
     Connecting,
+    /// Connected and `RegisterExecutorHost` sent; waiting for
+    /// `ExecutorHostRegistered`. Updates made now are kept but not sent
+    /// (see [`ExecutorHost::update`]).
     Registering,
+    /// The agent has the host's tasks and updates: new updates are sent as
+    /// they are made, and launches and kills may arrive.
     Registered,
 }
 
+/// A task the executor host runs (Mesos: a task inside its executor).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunningTask {
+    /// The launch description, as the agent forwarded it.
     pub info: TaskInfo,
+    /// The state of the task's latest update (never terminal while the task
+    /// is in [`ExecutorHost::tasks`]: a terminal update removes it). Reported
+    /// to the agent on every (re-)registration.
     pub state: TaskState,
     /// How many updates this task produced (the next uuid's number).
+    /// `TASK_STARTING` is `#1`, `TASK_RUNNING` usually `#2`.
     pub updates: u32,
+    /// When the launch arrived (simulated ms), for the harness's views.
     pub started_ms: u64,
     /// A database task's next record number.
+    ///
+    /// Set from the volume's content when the task starts (last readable
+    /// record + 1), advanced by each append. Unused by other workloads.
     #[serde(default)]
     pub db_next: u64,
 }
 
+/// The executor-host role: all of one machine's executors and their tasks.
+///
+/// Everything here is in memory and dies with the process; a restarted
+/// executor host is empty ([`ExecutorHost::new`]), like a machine whose
+/// containers were all destroyed. What outlives it is on disk: the volumes'
+/// data, and the agent's checkpoint of what the host was running.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExecutorHost {
+    /// Fixed at construction.
     config: ExecutorHostConfig,
+    /// The connection to the agent; see [`AgentLink`]. Decides whether an
+    /// update is sent now or only kept.
     link: AgentLink,
     /// Live tasks (a task leaves when it reaches a terminal state).
+    ///
+    /// Added by `LaunchTask`, removed by the task's terminal update
+    /// ([`ExecutorHost::update`]). A framework with no task left is removed
+    /// too, so an empty map means an idle host. This is what the host
+    /// reports when it (re-)registers, and what the agent compares with its
+    /// own checkpoint.
     tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, RunningTask>>,
     /// Updates the agent has not acknowledged, in the order they were made.
+    ///
+    /// The executor's half of reliable delivery (Mesos's executor driver
+    /// keeps the same list, `ExecutorProcess::updates`). An update stays
+    /// here until `ExecutorStatusUpdateAck` names its uuid, which the agent
+    /// sends only after it has logged the update durably — so an agent
+    /// crash at any moment loses no update: the host re-sends what is here
+    /// when it re-registers. A terminal update outlives its task's entry in
+    /// `tasks`.
     unacknowledged: Vec<StatusUpdate>,
+    /// Failed or broken connections since the last success: the exponent of
+    /// the reconnect backoff. Reset on `Connected`.
     reconnect_attempt: u32,
     /// Database tasks waiting for their volume's content, by volume path.
     db_reads: BTreeMap<String, TaskKey>,
@@ -95,17 +233,23 @@ pub struct ExecutorHost {
     /// (task, record, when the write started).
     local_writes: BTreeMap<String, (TaskKey, u64, u64)>,
     /// Databases writing through remote store nodes.
+    // Keyed by a struct, so serialized as pairs for JSON snapshots.
     #[serde(with = "crate::pairs")]
     clients: BTreeMap<TaskKey, StoreClient>,
     /// Replicas this host serves, by dataset.
     replicas: BTreeMap<String, (TaskKey, StoreNode)>,
 }
 
+// The output list every handler of this role fills.
 type Out = Outputs<ExecutorTimer>;
 
 impl ExecutorHost {
     /// An executor host always starts empty: executors do not survive their
     /// container host's death.
+    ///
+    /// There is no `recover`: unlike the agent, the host keeps nothing on
+    /// disk about its tasks. The agent's checkpoint is the record of what
+    /// ran, and the agent turns "no longer there" into `TASK_FAILED`.
     pub fn new(config: ExecutorHostConfig) -> Self {
         ExecutorHost {
             config,
@@ -120,21 +264,33 @@ impl ExecutorHost {
         }
     }
 
+    /// The live tasks, by framework (for the harness and tests).
     pub fn tasks(&self) -> &BTreeMap<FrameworkId, BTreeMap<TaskId, RunningTask>> {
         &self.tasks
     }
 
+    /// The updates the agent has not acknowledged yet, oldest first.
     pub fn unacknowledged(&self) -> &[StatusUpdate] {
         &self.unacknowledged
     }
 
+    // Starts a connection attempt to the agent.
     fn dial(&mut self, out: &mut Out) {
         self.link = AgentLink::Connecting;
         out.connect(&self.config.agent);
     }
 
+    // The agent is unreachable (dead, restarting, or not yet up): try again
+    // after a randomized delay. Nothing else happens — tasks keep running and
+    // updates keep accumulating in `unacknowledged`.
+    //
+    // The bound doubles from 100 ms and is capped at 1 s (`min(4)` keeps the
+    // shift small; the cap binds first); the delay is drawn from the upper
+    // half of the bound, so a restarted agent is found within about a second
+    // while many hosts do not redial in lockstep.
     fn schedule_reconnect(&mut self, ctx: &Context, out: &mut Out) {
         self.link = AgentLink::Disconnected;
+        // 100, 200, 400, 800, then 1000 ms for every later attempt.
         let bound_ms = (100u64 << self.reconnect_attempt.min(4)).min(1_000);
         self.reconnect_attempt += 1;
         out.set_timer(
@@ -143,9 +299,22 @@ impl ExecutorHost {
         );
     }
 
+    // Connected to the agent: (re-)register, reporting every live task and
+    // every unacknowledged update — Mesos's `ReregisterExecutorMessage`
+    // (`tasks`, `updates`), sent by `ExecutorProcess::reconnect`. The agent
+    // cannot tell a first registration from a re-registration, and need not:
+    // it compares the report with its checkpoint either way. Sent once per
+    // connection; a connection that breaks before the answer leads to a new
+    // dial and a new report.
     fn on_connected(&mut self, out: &mut Out) {
+        // A success resets the backoff: the next outage starts again at
+        // 100 ms.
         self.reconnect_attempt = 0;
         self.link = AgentLink::Registering;
+        // Every live task with its state. (Mesos's driver reports only the
+        // tasks whose launch it has not acknowledged, since its agent
+        // tracks the rest; the agent here wants them all, to tell which
+        // ones it must declare failed and which it must kill.)
         let tasks = self
             .tasks
             .iter()
@@ -166,8 +335,15 @@ impl ExecutorHost {
         );
     }
 
+    // `LaunchTask` from the agent: start the task (Mesos `ExecutorProcess::runTask`
+    // handing it to `CommandExecutor::launch`). The task is `TASK_STARTING`
+    // at once; when it becomes `TASK_RUNNING` depends on its workload:
+    // immediately for a plain task, after the volume read for a database or
+    // replica, after a quorum's answer for a store client.
     fn on_launch(&mut self, ctx: &Context, fid: FrameworkId, task: TaskInfo, out: &mut Out) {
         let tasks = self.tasks.entry(fid.clone()).or_default();
+        // A `LaunchTask` for a task already here must not start a second
+        // copy. Mesos's driver `CHECK`s this instead (`ExecutorProcess::runTask`).
         if tasks.contains_key(&task.task_id) {
             return; // already running here
         }
@@ -175,6 +351,8 @@ impl ExecutorHost {
             framework_id: fid.clone(),
             task_id: task.task_id.clone(),
         };
+        // `Staging` only until the `Starting` update just below: the
+        // executor never reports `TASK_STAGING` (the master set it).
         tasks.insert(
             task.task_id.clone(),
             RunningTask {
@@ -185,12 +363,15 @@ impl ExecutorHost {
                 db_next: 1,
             },
         );
+        // `TaskStarted`/`TaskExited` are the ground truth the checkers hold
+        // status updates against: what really runs, whatever anyone reports.
         out.event(Event::TaskStarted {
             framework_id: fid,
             task_id: task.task_id.clone(),
         });
         self.update(&key, TaskState::Starting, None, out);
         match (&task.workload, volume_path(&task)) {
+            // Keyed by path: the `FileRead` answer names only the path.
             (Workload::Db { .. } | Workload::StoreReplica { .. }, Some(path)) => {
                 // A database (or a replica) first reads what its volume holds;
                 // it runs once it knows where it left off.
@@ -211,11 +392,14 @@ impl ExecutorHost {
                 let actions = client.start();
                 self.clients.insert(key.clone(), client);
                 self.perform(ctx, &key, actions, out);
-                // Ticks re-dial nodes that were down until a quorum answers.
+                // Ticks re-dial nodes that were down until a quorum answers,
+                // so the write timer starts now, not after recovery; the
+                // task stays `TASK_STARTING` until `Recovered`.
                 if let Workload::DbClient { interval_ms, .. } = &task.workload {
                     out.set_timer(ExecutorTimer::DbWrite(key), ctx.now_ms + interval_ms);
                 }
             }
+            // Anything else runs at once; a timed workload arms its end.
             (workload, _) => {
                 self.update(&key, TaskState::Running, None, out);
                 if let Workload::FinishAfter { ms } | Workload::FailAfter { ms } = workload {
@@ -225,16 +409,22 @@ impl ExecutorHost {
         }
     }
 
+    // A `FinishAfter`/`FailAfter` task's time is up: it ends on its own, with
+    // the state its workload says. A timer for a task already gone (killed)
+    // finds nothing.
     fn on_workload_done(&mut self, key: TaskKey, out: &mut Out) {
         let Some(task) = self
             .tasks
             .get(&key.framework_id)
             .and_then(|t| t.get(&key.task_id))
         else {
+            // Already ended (killed): there is nothing left to finish.
             return;
         };
         let (state, reason) = match task.info.workload {
+            // Exit status 0: `TASK_FINISHED`, no reason.
             Workload::FinishAfter { .. } => (TaskState::Finished, None),
+            // A non-zero exit status.
             // Mesos's command executor (`CommandExecutor::reaped`) sends
             // TASK_FAILED with no reason ("Command exited with status N");
             // `REASON_COMMAND_EXECUTOR_FAILED` is deprecated and unused in 1.x.
@@ -249,12 +439,23 @@ impl ExecutorHost {
         self.update(&key, state, reason, out);
     }
 
+    // `KillTaskInExecutor` from the agent: stop the task and report
+    // `TASK_KILLED` (the command executor's `kill` → `reaped`, without the
+    // grace period: the simulated task dies at once). A kill for a task not
+    // here is ignored; the agent has its own answer for tasks it knows the
+    // host does not have. Kills reach the host only over a live link: the
+    // agent holds those that arrive while the host is away (`pending_kills`)
+    // and sends them when it re-registers.
     fn on_kill(&mut self, key: TaskKey, out: &mut Out) {
         if self
             .tasks
             .get(&key.framework_id)
             .is_some_and(|t| t.contains_key(&key.task_id))
         {
+            // Whatever the workload, nothing of the task may act after its
+            // `TASK_KILLED`: a late `WorkloadDone` would otherwise report a
+            // second, contradictory end, and a late write would append to a
+            // volume the framework believes released.
             out.cancel_timer(ExecutorTimer::WorkloadDone(key.clone()));
             out.cancel_timer(ExecutorTimer::DbWrite(key.clone()));
             self.forget_stores(&key);
@@ -263,11 +464,24 @@ impl ExecutorHost {
     }
 
     /// Records a state change and sends it to the agent (kept until acknowledged).
+    ///
+    /// The one place updates are made. The update is appended to
+    /// `unacknowledged` *before* it is sent, so there is no moment at which
+    /// it exists only on the wire. It is sent only while the link is
+    /// `Registered`; otherwise it waits for the next `RegisterExecutorHost`.
+    /// (An update made while `Registering` is therefore not sent when
+    /// `ExecutorHostRegistered` arrives, but only at the next
+    /// re-registration; Mesos's driver sends in every state.)
+    ///
+    /// A terminal update removes the task at once: from then on the host
+    /// reports it only through its unacknowledged update, exactly as the
+    /// Mesos driver forgets a task but keeps its last update.
     fn update(&mut self, key: &TaskKey, state: TaskState, reason: Option<Reason>, out: &mut Out) {
         let tasks = self
             .tasks
             .get_mut(&key.framework_id)
             .expect("task's framework present");
+        // Callers update only tasks they just found in `tasks`.
         let task = tasks.get_mut(&key.task_id).expect("task present");
         task.state = state;
         task.updates += 1;
@@ -279,9 +493,13 @@ impl ExecutorHost {
             state,
             reason,
             source: Source::Executor,
+            // Unique per task and stable across a resend: the agent uses it
+            // to drop duplicates, the framework to acknowledge.
             uuid: Some(UpdateUuid::new(format!("{}#{}", key.task_id, task.updates))),
             message: None,
         };
+        // A terminal state ends the task here; `TaskExited` records that it
+        // really stopped, for the checkers.
         if state.is_terminal() {
             tasks.remove(&key.task_id);
             if tasks.is_empty() {
@@ -293,6 +511,8 @@ impl ExecutorHost {
                 state,
             });
         }
+        // Kept whatever happens next: the send below may go into a
+        // connection that is already dead without anyone knowing yet.
         self.unacknowledged.push(update.clone());
         if self.link == AgentLink::Registered {
             out.send(&self.config.agent, Message::ExecutorStatusUpdate { update });
@@ -307,29 +527,42 @@ impl Role for ExecutorHost {
         &self.config.name
     }
 
+    // Inputs about the agent drive the link and the tasks; every other peer
+    // is a store node or store client (`database.rs`).
     fn handle(&mut self, ctx: &Context, input: Input<ExecutorTimer>, out: &mut Out) {
         match input {
             Input::Start => self.dial(out),
+            // A stale timer (the link came up some other way) is ignored.
             Input::Timer(ExecutorTimer::Reconnect) => {
                 if self.link == AgentLink::Disconnected {
                     self.dial(out);
                 }
             }
+            // Task timers fire whatever the link's state: tasks run on their
+            // own clock, agent or no agent.
             Input::Timer(ExecutorTimer::WorkloadDone(key)) => self.on_workload_done(key, out),
             Input::Timer(ExecutorTimer::DbWrite(key)) => self.tick_db_write(ctx, key, out),
+            // The driver's answers to the databases' disk requests.
             Input::FileRead { path, bytes } => self.on_volume_read(ctx, path, bytes, out),
             Input::FileSynced { path } => self.on_synced(ctx, path, out),
+            // The agent (back) on the line: report everything.
             Input::Connected { peer } if peer == self.config.agent => self.on_connected(out),
+            // The agent died or restarts (or is not up yet). Nothing is
+            // reported and no task is touched: this is the whole point of
+            // running executors apart from the agent.
             Input::ConnectFailed { peer } | Input::Disconnected { peer }
                 if peer == self.config.agent =>
             {
                 self.schedule_reconnect(ctx, out)
             }
+            // Only the agent on this machine commands tasks.
             Input::Message { from, message } if from == self.config.agent => match message {
                 Message::ExecutorHostRegistered => self.link = AgentLink::Registered,
                 Message::LaunchTask { framework_id, task } => {
                     self.on_launch(ctx, framework_id, task, out)
                 }
+                // Sent for a framework's kill, for a framework shut down,
+                // and for tasks the agent gave up while the host was away.
                 Message::KillTaskInExecutor {
                     framework_id,
                     task_id,
@@ -340,27 +573,41 @@ impl Role for ExecutorHost {
                     },
                     out,
                 ),
+                // The agent has logged the update durably: forget it. An
+                // acknowledgement for an unknown uuid (a duplicate) is a no-op.
                 Message::ExecutorStatusUpdateAck { uuid, .. } => {
                     self.unacknowledged
                         .retain(|u| u.uuid.as_ref() != Some(&uuid));
                 }
+                // Traced rather than dropped silently, so a protocol
+                // mismatch shows in the timeline.
                 other => out.event(Event::MessageIgnored {
                     from,
                     kind: other.kind().to_string(),
                     why: "not a message the executor host handles".into(),
                 }),
             },
+            // Everything else is store traffic (`database.rs`).
             Input::Message { from, message } => self.on_store_message(ctx, from, message, out),
             Input::Connected { peer } => self.on_peer_link(ctx, peer, true, out),
             Input::ConnectFailed { peer } | Input::Disconnected { peer } => {
                 self.on_peer_link(ctx, peer, false, out)
             }
+            // Harness commands stand in for a framework's decisions; an
+            // executor host takes orders only from its agent, so none
+            // concerns it.
             Input::Command(_) => {}
         }
     }
 }
 
 /// Where a task's volume keeps its data on the machine's disk.
+///
+/// The task names its volume by ID, and the role comes from the task's
+/// resources: a task can only use a volume of the role it runs under.
+///
+/// The same path as `Volume::data_path` of the agent's volume (`disk_mb`
+/// does not enter the path); `None` for a task without a volume.
 fn volume_path(task: &TaskInfo) -> Option<String> {
     let id = task.volume.as_ref()?;
     Some(
@@ -373,12 +620,16 @@ fn volume_path(task: &TaskInfo) -> Option<String> {
     )
 }
 
-/// The database's records: complete lines `record <n>`. Returns how many were
-/// found and the last number (a torn final line is not a record).
 /// How many leading bytes of a database volume hold complete, readable
 /// records (what [`parse_records`] counts); the rest is a torn tail.
+///
+/// Reading stops at the first line that is not a whole `record <n>\n`: a
+/// record appended after garbage would be unreachable anyway, so recovery
+/// cuts the file here (`WriteFileAtomic` of this prefix) before appending.
 pub fn valid_prefix_len(bytes: &[u8]) -> usize {
     let mut valid = 0;
+    // `split_inclusive` keeps each line's newline, so a last line without
+    // one is seen — and is torn, since every append ends with a newline.
     for line in bytes.split_inclusive(|b| *b == b'\n') {
         let readable = line.ends_with(b"\n")
             && std::str::from_utf8(&line[..line.len() - 1])
@@ -393,13 +644,25 @@ pub fn valid_prefix_len(bytes: &[u8]) -> usize {
     valid
 }
 
+/// The database's records: complete lines `record <n>`. Returns how many were
+/// found and the last number (a torn final line is not a record).
+///
+/// Stops at the first unreadable line, so it agrees with
+/// [`valid_prefix_len`] on where the records end (but see the note on
+/// empty lines below). `last` is the number on the last readable line,
+/// which is the highest because records are appended in increasing order. Shared by the local
+/// database, the replicas and the storage servers (`crate::store`).
 pub fn parse_records(bytes: &[u8]) -> (u64, u64) {
     let mut count = 0;
     let mut last = 0;
+    // Only bytes up to the last newline can hold whole lines.
     let complete = match bytes.iter().rposition(|b| *b == b'\n') {
         Some(end) => &bytes[..=end],
         None => &[][..],
     };
+    // Empty lines are skipped here, while `valid_prefix_len` stops at one;
+    // appends never write an empty line, so the two agree on every file
+    // this crate produces.
     for line in complete.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Some(n) = std::str::from_utf8(line)
             .ok()
@@ -414,12 +677,16 @@ pub fn parse_records(bytes: &[u8]) -> (u64, u64) {
     (count, last)
 }
 
+// The tests drive the role by hand, one input at a time as the driver
+// would, and inspect the outputs it asks for; no driver, disk or network
+// is involved.
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::io::Output;
     use crate::resources::Resources;
 
+    // A context at a given simulated time; randomness is not exercised.
     fn ctx(now_ms: u64) -> Context {
         Context { now_ms, random: 0 }
     }
@@ -428,6 +695,10 @@ mod tests {
     /// failed mid-append) cuts it off before it appends again; otherwise every
     /// later record would be glued to the torn bytes and unreadable at the
     /// next recovery, though each was fsynced and acknowledged.
+    ///
+    /// Catches the planted `AppendAfterTornTail` bug (the defect the
+    /// reference itself had until `nemesis-storage.toml` found it): with it,
+    /// the `WriteFileAtomic` of the clean prefix is missing.
     #[test]
     fn a_database_cuts_a_torn_tail_off_its_volume_before_appending() {
         let mut host = ExecutorHost::new(ExecutorHostConfig {
@@ -435,6 +706,8 @@ mod tests {
             agent: "agent-1".into(),
             bug: None,
         });
+        // Registered with the agent (the connection step is skipped: only
+        // the link state matters for sending).
         let mut out = Outputs::new();
         host.handle(&ctx(0), Input::Start, &mut out);
         let agent = ProcessId::from("agent-1");
@@ -446,6 +719,7 @@ mod tests {
             },
             &mut out,
         );
+        // A database task on volume `data` of role `db`.
         let task = TaskInfo {
             task_id: "db-0002".into(),
             resources: Resources::new(100, 10, 0),
@@ -464,6 +738,7 @@ mod tests {
             },
             &mut out,
         );
+        // The launch asks for the volume's content before anything else.
         let path = out
             .as_slice()
             .iter()
@@ -472,6 +747,8 @@ mod tests {
                 _ => None,
             })
             .expect("the database reads its volume first");
+        // The disk answers with two whole records and a torn third, as a
+        // power cut in the middle of an append leaves it.
         let mut out = Outputs::new();
         host.handle(
             &ctx(20),
@@ -481,6 +758,7 @@ mod tests {
             },
             &mut out,
         );
+        // The repair: the readable prefix is written back atomically.
         assert!(
             out.as_slice().contains(&Output::WriteFileAtomic {
                 path: path.clone(),
@@ -503,12 +781,21 @@ mod tests {
             o,
             Output::AppendFile { path: p, bytes, .. } if *p == path && bytes == b"record 3\n"
         )));
+        // The prefix rule itself: a clean file is valid to its end; in a
+        // file where a record was glued to torn bytes (what the bug leaves),
+        // everything from the glued line on is lost.
         assert_eq!(valid_prefix_len(b"record 1\nrecord 2\n"), 18);
         assert_eq!(valid_prefix_len(b"record 1\nrecorecord 2\n"), 9);
     }
 
     /// Agent recovery: tasks keep running while the agent is away, and updates
     /// produced meanwhile are handed over when it re-registers.
+    ///
+    /// The property Mesos's agent recovery rests on. It would catch a host
+    /// that sent updates into a dead connection and forgot them (the task's
+    /// `TASK_FINISHED` would never reach the framework), one that stopped its
+    /// tasks when the agent went away, and one that reported a finished task
+    /// as still running when it re-registered.
     #[test]
     fn tasks_run_on_and_updates_wait_while_the_agent_is_away() {
         let mut host = ExecutorHost::new(ExecutorHostConfig {
@@ -526,11 +813,13 @@ mod tests {
             &mut out,
         );
         let agent = ProcessId::from("agent-1");
+        // Registered, then a task that finishes on its own after 5 s.
         let msg = |message| Input::Message {
             from: agent.clone(),
             message,
         };
         host.handle(&ctx(0), msg(Message::ExecutorHostRegistered), &mut out);
+        // (`LaunchTask` produces updates #1 STARTING and #2 RUNNING.)
         let task = TaskInfo {
             task_id: "web-0001".into(),
             resources: Resources::new(100, 10, 0),
@@ -558,6 +847,7 @@ mod tests {
                 &mut out,
             );
         }
+        // The agent process dies: its connection breaks.
         host.handle(
             &ctx(30),
             Input::Disconnected {
@@ -565,6 +855,7 @@ mod tests {
             },
             &mut out,
         );
+        // The task's time is up while the agent is gone: it finishes anyway.
         let key = TaskKey {
             framework_id: "e1-F0001".into(),
             task_id: "web-0001".into(),
@@ -581,9 +872,13 @@ mod tests {
                 .any(|o| matches!(o, Output::Send { .. })),
             "nothing is sent while the agent is away"
         );
+        // Kept instead: only the unacknowledged `TASK_FINISHED` (#3), since
+        // #1 and #2 were acknowledged before the agent died.
         assert_eq!(host.unacknowledged().len(), 1);
         assert_eq!(host.unacknowledged()[0].state, TaskState::Finished);
         // The agent is back: the re-registration carries the finished update.
+        // Its uuid is the one the host made (#3), so an agent that had
+        // already logged it would recognise it as a duplicate.
         let mut out = Outputs::new();
         host.handle(&ctx(6_000), Input::Connected { peer: agent }, &mut out);
         let registration = out.into_vec().into_iter().find_map(|o| match o {

@@ -1,16 +1,57 @@
-//! # The framework's own high availability: instances elect an active one
+//! # The framework's own high availability: electing the active instance
 //!
-//! Mesos leaves scheduler failover to the framework (Marathon, Aurora: a
-//! ZooKeeper leader latch among the framework's instances). Here every
-//! instance detects the leading master through the coordinator and joins the
-//! framework's election (an ephemeral sequential node: the lowest is active);
-//! the active one reads the framework's state and re-registers under the
-//! stored framework ID with `failover = true` (`MesosSchedulerDriver`,
-//! `Master::subscribe`).
+//! Mesos does not elect a framework's schedulers. Its HA framework guide
+//! (docs/high-availability-framework-guide.md) tells a framework to run
+//! several scheduler instances, elect a leader among them through a
+//! coordination service such as ZooKeeper, and have the new leader
+//! re-register under the framework ID of the one it replaces. Real frameworks
+//! do exactly that outside Mesos: Marathon and Aurora each run a ZooKeeper
+//! leader election among their instances. This file is that election, on the
+//! crate's coordinator, with the recipe the masters use (`master/election.rs`,
+//! Mesos's `ZooKeeperMasterContender`): each instance creates an *ephemeral
+//! sequential* node under `/frameworks/<name>/instances`; the lowest sequence
+//! is the active instance; the others stand by and watch the listing.
+//!
+//! ```text
+//! Joining --candidacy created--> Standby --lowest candidacy is mine--> Active
+//!                                  ^                                     |
+//!                                  +--- step down: session lost, our ---+
+//!                                       node gone, a lower node, or a
+//!                                       state write refused
+//! any --FrameworkError from our master, or a corrupt state--> Stopped
+//! ```
+//!
+//! Becoming active starts a *term*: the instance forgets what an earlier term
+//! knew (`forget_term`), reads the framework's state (`on_state_read`), and
+//! only then connects to the leading master (`master_link.rs`) and
+//! re-registers under the stored framework ID with `failover = true`. The
+//! master replaces the old scheduler with the new one and tells the old one
+//! "Framework failed over" (Mesos: `Master::reregisterFramework` →
+//! `Master::_subscribe` → `Master::failoverFramework`, src/master/master.cpp).
+//!
+//! The election alone cannot keep two instances from acting at once. The
+//! coordinator client here never expires its session locally
+//! (`Scheduler::new`): an instance cut off from the coordinator keeps
+//! believing it is active until it reconnects and hears the session expired,
+//! while another instance may already be active. Two guards close that gap:
+//! the state's compare-and-set (`state_store.rs`: the stale instance's next
+//! write fails and it steps down) and the master, which obeys only the last
+//! scheduler to register and tells the previous one it failed over.
+//!
+//! ## What a standby does
+//!
+//! It keeps its session (and so its candidacy), watches the masters' group
+//! and the candidacies, and nothing else: it reads no framework state — a
+//! copy read early would be stale by the time it takes over, so a term reads
+//! it at its start — and sends nothing to any master. Its only job is to
+//! notice, from a listing, that its node has become the lowest.
 
 use super::*;
 
 impl Scheduler {
+    /// What the coordinator client reports: the session is up or lost, a watch
+    /// fired, or one of our requests was answered. A ZooKeeper watch fires once;
+    /// re-listing with `watch: true` both reads the news and sets it again.
     pub(super) fn on_client_events(
         &mut self,
         ctx: &Context,
@@ -21,6 +62,7 @@ impl Scheduler {
             match event {
                 ClientEvent::SessionReady { resumed } => self.on_session_ready(ctx, resumed, out),
                 ClientEvent::SessionLost => self.on_session_lost(out),
+                // The masters' group changed, so the leader may have: list it again.
                 ClientEvent::Watch { path, .. } if path == MASTERS_PATH => {
                     self.request(
                         ctx,
@@ -29,15 +71,18 @@ impl Scheduler {
                         out,
                     );
                 }
+                // The candidacies changed: maybe it is our turn, or our node is gone.
                 ClientEvent::Watch { path, .. } if path == instances_path(self.name()) => {
                     self.list_instances(ctx, out);
                 }
+                // Nothing else is watched.
                 ClientEvent::Watch { .. } => {}
                 ClientEvent::Reply { tag, result } => self.on_reply(ctx, tag, result, out),
             }
         }
     }
 
+    /// Lists the candidacies, watching them; the answer goes to `on_instances`.
     pub(super) fn list_instances(&mut self, ctx: &Context, out: &mut Out) {
         let op = CoordOp::GetChildren {
             path: instances_path(self.name()),
@@ -46,7 +91,20 @@ impl Scheduler {
         self.request(ctx, op, SchedulerRequest::ListInstances, out);
     }
 
+    /// A session is usable, new or resumed after a reconnect.
+    ///
+    /// Every session re-lists the masters, standbys included: a watch set on a
+    /// broken connection may be lost, and a standby that becomes active must
+    /// know the leader at once (`on_state_read` connects to it straight away).
+    ///
+    /// A *new* session owns no candidacy (ephemeral nodes die with their
+    /// session), so we join again. A *resumed* one still holds ours, so we redo
+    /// the requests whose answers a broken connection lost (`ConnectionLoss`):
+    /// the instances listing, the state read of a term just begun, and the
+    /// read-back of a write whose outcome is unknown. Then any write that
+    /// waited for the session goes out.
     pub(super) fn on_session_ready(&mut self, ctx: &Context, resumed: bool, out: &mut Out) {
+        // A stopped instance has withdrawn and does nothing more.
         if matches!(self.instance, InstanceState::Stopped { .. }) {
             return;
         }
@@ -56,6 +114,12 @@ impl Scheduler {
             SchedulerRequest::ListMasters,
             out,
         );
+        // A new session; or a resumed one whose `Join` answer was lost. Caveat
+        // for the second: the lost create may have landed, leaving a node of this
+        // session we do not recognise as ours (only sequences are compared, not
+        // its data). If it is the lowest, no instance becomes active while this
+        // session lives. The masters exit instead (`master/election.rs`);
+        // ZooKeeper recipes give such nodes "protected" names to find them.
         if !resumed || self.candidacy.is_none() {
             self.candidacy = None;
             let op = CoordOp::Create {
@@ -68,6 +132,7 @@ impl Scheduler {
             return;
         }
         self.list_instances(ctx, out);
+        // Active, but the term's state read was lost with the connection.
         if self.is_active() && !self.state_loaded {
             self.request(
                 ctx,
@@ -76,6 +141,8 @@ impl Scheduler {
                 out,
             );
         }
+        // A write's answer was lost: find out whether it landed before writing
+        // anything else (`on_state_refreshed`).
         if self.write_outcome_unknown {
             self.request(
                 ctx,
@@ -84,22 +151,38 @@ impl Scheduler {
                 out,
             );
         }
+        // Writes that waited for a session go out now.
         self.pump_writes(ctx, out);
     }
 
-    /// The session (and with it our candidacy) is gone: if we were active, we
-    /// no longer are. Step down and rejoin as a standby.
+    /// The session (and with it our candidacy) is gone: the coordinator deletes
+    /// our ephemeral node, and another instance may be active already. Step down
+    /// at once and rejoin as a standby on the next session. Mesos's masters do
+    /// the same with their own candidacy (`Master::lostCandidacy` exits a
+    /// leader); a framework that kept acting here would be the stale scheduler
+    /// the master's failover handling has to fence off.
     pub(super) fn on_session_lost(&mut self, out: &mut Out) {
         if self.is_active() {
             self.step_down("lost the coordinator session", out);
         }
+        // The new session creates a fresh candidacy (`on_session_ready`).
         self.candidacy = None;
+        // Without a session we know nothing about the masters either: the leader
+        // is forgotten, and the next session lists the group again.
         if let Some(change) = self.detector.observe(None) {
             self.on_leader_change(change, out);
         }
     }
 
+    /// Gives up being the active instance: closes the master link and forgets
+    /// the term. The candidacy node, if it still exists, is kept, so this
+    /// instance stays a candidate for a later term. `why` goes to the trace.
+    ///
+    /// The master is not told: it sees the link close and keeps the framework's
+    /// tasks for `failover_timeout` (Mesos `Master::exited`), long enough for the
+    /// next active instance to re-register.
     pub(super) fn step_down(&mut self, why: &str, out: &mut Out) {
+        // Only an active instance has a term to end.
         if !self.is_active() {
             return;
         }
@@ -111,6 +194,16 @@ impl Scheduler {
         self.forget_term();
     }
 
+    /// Drops everything an active term knew; a new term reads the state again.
+    ///
+    /// Nothing may leak from one term into the next. A stale `state` and
+    /// `state_version` would be written over what another instance wrote in
+    /// between (the compare-and-set refuses it, but only after the damage of
+    /// acting on it); queued acknowledgements would acknowledge updates no
+    /// landed write reflects, so a successor would never see them again; queued
+    /// accepts would launch tasks whose intent is not durable; `unpersisted`
+    /// IDs may be handed out again by a successor. The adversary's memory is
+    /// per term too (`Adversary::forget_term`).
     /// Drops everything an active term knew; a new term reads the state again.
     pub(super) fn forget_term(&mut self) {
         self.state = FrameworkState::default();
@@ -127,6 +220,13 @@ impl Scheduler {
         }
     }
 
+    /// The answer to one of our coordinator requests, by tag.
+    ///
+    /// A request that failed with `ConnectionLoss` has an unknown outcome; the
+    /// client follows it with `SessionReady` (resumed) or `SessionLost`, and
+    /// `on_session_ready` redoes the reads. Two are not redone: a lost
+    /// `Withdraw` (a stopped instance ignores `SessionReady`), and a `Join`
+    /// whose node may exist (see the caveat in `on_session_ready`).
     pub(super) fn on_reply(
         &mut self,
         ctx: &Context,
@@ -138,11 +238,13 @@ impl Scheduler {
             return;
         }
         match (tag, result) {
+            // The masters' group: a change of leader goes to `on_leader_change`.
             (SchedulerRequest::ListMasters, Ok(CoordReply::Children { children })) => {
                 if let Some(change) = self.detector.observe(Some(&children)) {
                     self.on_leader_change(change, out);
                 }
             }
+            // Our candidacy exists: we stand by until a listing says it is the lowest.
             (
                 SchedulerRequest::Join,
                 Ok(CoordReply::Created {
@@ -154,43 +256,63 @@ impl Scheduler {
                 self.instance = InstanceState::Standby;
                 self.list_instances(ctx, out);
             }
+            // Who holds the lowest node decides who is active: `on_instances`.
             (SchedulerRequest::ListInstances, Ok(CoordReply::Children { children })) => {
                 self.on_instances(ctx, &children, out)
             }
+            // The document and its version: our next write expects exactly that one.
             (SchedulerRequest::ReadState, Ok(CoordReply::Data { data, version })) => {
                 self.on_state_read(ctx, Some((data, version)), out)
             }
+            // No document yet: this framework has never registered.
             (SchedulerRequest::ReadState, Err(CoordError::NoNode)) => {
                 self.on_state_read(ctx, None, out)
             }
+            // Landed: release what waited for it (`state_store.rs`).
             (SchedulerRequest::WriteState, Ok(CoordReply::Written { version })) => {
                 self.on_state_written(ctx, version, out)
             }
+            // It may or may not have landed: `on_session_ready` reads it back.
             (SchedulerRequest::WriteState, Err(CoordError::ConnectionLoss)) => {
                 self.write_outcome_unknown = true
             }
             (SchedulerRequest::WriteState, Err(_)) => {
-                // BadVersion: another instance wrote the state — it is active, not us.
+                // BadVersion: someone wrote (or, for our first write, created) the state
+                // since we read it — another instance is active, not us. NoNode: the
+                // document was deleted; not ours to recreate.
                 self.step_down("the framework state was written by another instance", out);
             }
+            // The read-back of a write whose answer was lost.
             (SchedulerRequest::RefreshState, Ok(CoordReply::Data { data, version })) => {
                 self.on_state_refreshed(ctx, data, version, out)
             }
-            // Anything else is re-requested on the next SessionReady.
+            // Anything else: see the doc above. (A read-back that finds no document
+            // lands here too, and `write_outcome_unknown` then stays set: a lost
+            // first write, made with `ExpectedVersion::Absent`, is never retried.)
             _ => {}
         }
     }
 
+    /// The candidacies, listed. The lowest sequence is the active instance — the
+    /// masters' rule too (`detector::leader_of`). Our node missing means our
+    /// session expired at the coordinator (`SessionLost` will follow); step down
+    /// now, since another instance may already hold the lowest node.
     pub(super) fn on_instances(&mut self, ctx: &Context, children: &[ChildNode], out: &mut Out) {
         let Some(mine) = self.candidacy else { return };
+        // Only sequential children are candidacies.
         let lowest = children.iter().filter_map(|c| c.sequence).min();
         if !children.iter().any(|c| c.sequence == Some(mine)) {
             self.step_down("our candidacy vanished", out);
             return;
         }
+        // (true, false): our turn. (false, true): a node lower than an active
+        // instance's — sequences only grow, so this is a guard, not a path.
         match (lowest == Some(mine), self.is_active()) {
             (true, false) => {
-                // Our turn: read the framework's state before doing anything.
+                // Our turn: a new term. Read the framework's state before doing anything.
+                // `failover`: we re-register under the stored framework ID, replacing
+                // whichever instance had it (Mesos's driver sets the same flag when given a
+                // framework ID, in `SchedulerProcess`'s constructor, src/sched/sched.cpp).
                 self.instance = InstanceState::Active;
                 self.failover = true;
                 self.forget_term();
@@ -206,12 +328,21 @@ impl Scheduler {
         }
     }
 
+    /// The state read at the start of a term (`None`: no document).
+    ///
+    /// From here this instance acts on what it read: the framework ID to
+    /// re-register under, every task that may exist (each launch's intent was
+    /// written before its accept went out), the volumes of stateful slots. Only
+    /// now does it connect to the master: registering before knowing the
+    /// framework ID would register a new framework and orphan the old one's
+    /// tasks (the failure `Bug::StandbyRegistersNew` plants on purpose).
     pub(super) fn on_state_read(
         &mut self,
         ctx: &Context,
         found: Option<(String, u64)>,
         out: &mut Out,
     ) {
+        // We stepped down since asking, or the state is loaded already.
         if !self.is_active() || self.state_loaded {
             return;
         }
@@ -221,22 +352,29 @@ impl Scheduler {
                     self.state = state;
                     self.state_version = Some(version);
                 }
+                // Acting on a guess would be worse than stopping: a document we cannot
+                // read may hold task IDs we must not reuse.
                 Err(e) => {
                     self.stop(ctx, format!("the framework state is corrupt: {e}"), out);
                     return;
                 }
             },
+            // No document: start empty; the first write creates it
+            // (`ExpectedVersion::Absent`, so two first writers cannot both succeed).
             None => {
                 self.state = FrameworkState::default();
                 self.state_version = None;
             }
         }
         self.state_loaded = true;
+        // The trace's mark of a new term: the framework ID it took over (if any)
+        // and how many tasks it must account for.
         out.event(Event::SchedulerActive {
             framework_id: self.state.framework_id.clone(),
             known_tasks: self.state.tasks.len(),
         });
-        // Connect to the leader we know of, if any.
+        // Connect to the leader we know of, if any (the detector kept watching
+        // while we stood by). Reconciliation follows the registration.
         if let Some(leader) = self.detector.leader().cloned() {
             self.on_leader_change(Some(leader), out);
         }

@@ -1,58 +1,23 @@
 //! # A framework's scheduler, highly available
 //!
-//! A framework is a scheduler plus the tasks it launches. This one keeps a
-//! *desired number of tasks* running — the behaviour of a service framework such
-//! as Marathon — and runs as **two or more instances** on different machines, of
-//! which one is active. Mesos leaves sharing state between a framework's own
-//! schedulers to the framework (the seed's "scheduler fault tolerance"); this
-//! module does it the way Mesos's HA framework guide asks.
+//! A framework is a scheduler plus its tasks. This one keeps a *desired
+//! number of tasks* running (as Marathon does) and runs as **two or more
+//! instances**, one active. Mesos gives only the master's half of scheduler
+//! failover: a framework ID that outlives its scheduler, and a `failover`
+//! re-registration that replaces it (`Master::reregisterFramework` →
+//! `Master::_subscribe` → `Master::failoverFramework`, src/master/master.cpp).
+//! Electing the active instance and sharing state are the framework's job
+//! (docs/high-availability-framework-guide.md): Marathon and Aurora use a
+//! ZooKeeper leader election, not part of Mesos; so does this module, through
+//! the coordinator. This file holds the types and routes inputs to the others:
 //!
-//! ## Electing the active instance
-//!
-//! Like masters, instances contend through the coordinator: each creates an
-//! ephemeral sequential node under `/frameworks/<name>/instances`, and the lowest
-//! one is active. The others wait.
-//!
-//! ```text
-//! Joining --candidacy created--> Standby --lowest candidacy is mine--> Active
-//!    ^                                                                   |
-//!    +------------------ coordinator session lost: step down ------------+
-//! any --FrameworkError from the master--> Stopped
-//! ```
-//!
-//! ## The framework's state lives in the coordinator
-//!
-//! The framework ID, the task counter and every task's last known state are one
-//! JSON document at `/frameworks/<name>/state`, written with versioned
-//! compare-and-set: an instance that lost its leadership without noticing can
-//! never overwrite what the new active instance wrote (its write fails, and it
-//! steps down). Two rules from the HA guide keep the state honest:
-//! - **record intent before acting**: a launch is written to the state before the
-//!   `Accept` goes to the master, so a new instance knows of every task that may
-//!   exist;
-//! - **persist before acknowledging**: an update is acknowledged only once the
-//!   state that reflects it is written, so an update a dying instance never
-//!   persisted is redelivered (by the agent) to its successor.
-//!
-//! ## Talking to the master, once active
-//!
-//! ```text
-//!            leader detected            connected           FrameworkRegistered / FrameworkReregistered
-//! Idle ------------------------> Connecting -------> Registering ------------------------------------------> Registered
-//!  ^                                  ^                  | retry: backoff 2 s · 2^n, capped 1 min                |
-//!  +--------- no leader -------------+----- new leader / connection lost ----------------------------------------+
-//! ```
-//!
-//! A newly active instance that finds a framework ID in the state re-registers
-//! under it with `failover = true`: the master switches the framework to this
-//! instance and tells the old one "framework failed over". After every
-//! (re-)registration the instance **reconciles** all tasks it knows of and acts
-//! on offers only once every one has been answered.
-//!
-//! Keeping the desired count: fewer tasks running than desired (a task ended
-//! `TASK_FAILED`, `TASK_KILLED`, `TASK_LOST`, ...) — launch new ones under fresh
-//! IDs from new offers; more (a lost task came back `TASK_RUNNING`) — kill the
-//! surplus, newest first.
+//! | file | what | Mesos counterpart |
+//! |---|---|---|
+//! | `election.rs` | the instances' election: active, standby, stopped | none (the framework's own) |
+//! | `state_store.rs` | the framework's state, one compare-and-set at a time | none (the HA guide's write-ahead intent) |
+//! | `master_link.rs` | find the leader, (re-)register, reconcile | `SchedulerProcess::detected`, `doReliableRegistration`, `registered`, `reregistered`, `reconcileTasks` (src/sched/sched.cpp) |
+//! | `tasks.rs` | offers, status updates, kills | `SchedulerProcess::resourceOffers`, `statusUpdate`, `killTask` |
+//! | `adversary/` | test mode: calls the master must refuse | `validation::*` (src/master/validation.cpp) |
 
 // The adversarial mode lives in its own file; as a child module it reads the
 // scheduler's state directly.
@@ -86,12 +51,16 @@ mod tasks;
 /// few tasks fail and shows that their replacements run.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkloadPlan {
+    /// The workload of the first `initial_count` launches.
     pub initial: Workload,
+    /// How many launches get `initial` (0: none).
     pub initial_count: u64,
+    /// The workload of every later launch, replacements included.
     pub steady: Workload,
 }
 
 impl WorkloadPlan {
+    /// The same workload for every launch.
     pub fn uniform(workload: Workload) -> Self {
         WorkloadPlan {
             initial: workload.clone(),
@@ -110,18 +79,25 @@ impl WorkloadPlan {
     }
 }
 
+/// One instance's configuration: a framework's instances differ only in `name`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerConfig {
     /// This instance's process.
     pub name: ProcessId,
+    /// The coordinator holding the election and the state (ZooKeeper's part).
     pub coordinator: ProcessId,
     /// The framework's info (without an ID: the master assigns it).
     pub framework: FrameworkInfo,
+    /// How many tasks to keep running (`Stateful`: how many slots).
     pub desired_tasks: u64,
+    /// What each task uses (`Scheduler::new` refuses none).
     pub task_resources: Resources,
+    /// What the tasks do, by launch number.
     pub workload: WorkloadPlan,
+    /// Backoffs and timeouts, shared with the other roles (`crate::timing`).
     pub timing: Timing,
     #[serde(default)]
+    /// What kind of framework this is (default: a service).
     pub mode: SchedulerMode,
     /// A planted defect (the bug zoo), if any.
     #[serde(default)]
@@ -139,22 +115,17 @@ pub enum SchedulerMode {
     /// (unreserved first, then the framework's own reservations).
     #[default]
     Service,
-    /// A stateful service — the seed's database, or a set of its replicas.
-    /// Each of the `desired_tasks` tasks has a *slot* with its own persistent
-    /// volume. A slot's first launch reserves the task's resources plus
-    /// `volume_mb` of disk for the framework's role, creates the slot's volume
-    /// on it, and runs the task on that volume, all in one accept. Every later
-    /// launch of the slot goes where its volume is (it is offered only to this
-    /// role) and uses it again, so the task finds its data. Only if that agent
-    /// is gone for good — `TASK_GONE`, or its host comes back under a new agent
-    /// ID, which is what a wiped disk looks like — does the slot start afresh.
-    ///
-    /// With `hosts` given, slot `k` runs only on the agent of host `hosts[k]`
-    /// (Mesos frameworks pin tasks with offer `hostname` constraints): the
-    /// seed's replicated local volumes, one replica per reserved machine.
+    /// A stateful service (the seed's database, or its replicas): each of the
+    /// `desired_tasks` tasks fills a *slot* with its own persistent volume,
+    /// reserved and created on the slot's first launch and used again by every
+    /// relaunch, so the task finds its data (`Scheduler::place_stateful_task`).
     Stateful {
+        /// The volume's ID (slot `k` of several: `<volume_id>-<k+1>`).
         volume_id: String,
+        /// Disk reserved for each slot's volume, besides the task's own resources.
         volume_mb: u64,
+        /// Slot `k` runs only on host `hosts[k]` (empty: anywhere), as Mesos
+        /// frameworks pin tasks with `hostname` constraints on offers.
         #[serde(default)]
         hosts: Vec<ProcessId>,
     },
@@ -168,12 +139,15 @@ pub fn instances_path(framework: &str) -> String {
     format!("/frameworks/{framework}/instances")
 }
 
+/// The framework's state document (a `FrameworkState` as JSON).
 pub fn state_path(framework: &str) -> String {
     format!("/frameworks/{framework}/state")
 }
 
+/// The scheduler's timers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SchedulerTimer {
+    /// The coordinator client's own (heartbeat, reconnect, session deadline).
     Coordinator(ClientTimer),
     /// Send the next registration attempt, or dial the master again.
     RegisterRetry,
@@ -183,12 +157,18 @@ pub enum SchedulerTimer {
     Adversary,
 }
 
+/// What a coordinator request was for (read by `on_reply`, `election.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchedulerRequest {
+    /// Creating our ephemeral sequential candidacy node.
     Join,
+    /// Listing (and watching) the candidacies, to see who is active.
     ListInstances,
+    /// Listing (and watching) the masters' group, to detect the leader.
     ListMasters,
+    /// Reading the state on becoming active.
     ReadState,
+    /// A compare-and-set of the state (`state_store.rs`).
     WriteState,
     /// Re-reading the state after a write's answer was lost with the connection.
     RefreshState,
@@ -199,29 +179,45 @@ pub enum SchedulerRequest {
 /// This instance's place in the framework's own election.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InstanceState {
+    /// From start until the first candidacy node exists.
     Joining,
+    /// A candidate but not the lowest: waits, watching the candidacies.
     Standby,
+    /// Holds the lowest candidacy: the only instance that talks to the master.
     Active,
     /// The master refused or replaced this instance; it does nothing more.
     Stopped {
+        /// The error, traced (`Event::SchedulerError`).
         error: String,
     },
 }
 
+/// The link to the leader (the driver's `master`, `connected`): `master_link.rs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchedulerLink {
+    /// No leader known, or this instance is not active with its state loaded.
     Idle,
+    /// Dialling the leader (again, after a lost link: `on_master_link_lost`).
     Connecting {
+        /// The leader.
         master: ProcessId,
+        /// Its epoch (the sequence of its candidacy node).
         epoch: u64,
     },
+    /// Connected; a (re-)registration sent and retried with backoff.
     Registering {
+        /// The leader.
         master: ProcessId,
+        /// Its epoch.
         epoch: u64,
+        /// Retries so far: the `n`-th waits up to `factor · 2^n`.
         attempt: u32,
     },
+    /// The master answered: offers, updates and calls flow.
     Registered {
+        /// The leader.
         master: ProcessId,
+        /// Its epoch.
         epoch: u64,
     },
 }
@@ -229,8 +225,11 @@ pub enum SchedulerLink {
 /// What the framework knows of one of its tasks (stored in the coordinator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownTask {
+    /// The last state heard; a definite terminal one is final (`on_update`).
     pub state: TaskState,
+    /// Its agent: the offer's at launch, then the updates'.
     pub agent_id: Option<AgentId>,
+    /// A kill was sent: not counted as running; a terminal update clears it.
     /// A kill has been sent for this task.
     pub killing: bool,
     /// A stateful framework's slot this task fills.
@@ -241,18 +240,25 @@ pub struct KnownTask {
 /// Where a stateful slot's data lives: its volume, and the agent holding it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotVolume {
+    /// The reserved disk holding the slot's data.
     pub volume: Volume,
+    /// The agent it was created on (its host under a new ID: disk wiped).
     pub agent_id: AgentId,
+    /// That agent's host, which outlives its agent ID.
     pub host: ProcessId,
 }
 
 /// The framework's shared state: one document in the coordinator.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrameworkState {
+    /// Assigned by the master at the first registration (written then); every
+    /// later registration, by any instance, re-registers under it.
     pub framework_id: Option<FrameworkId>,
     /// Launches so far; the next task is `<framework>-<launched + 1>`. Kept here
     /// so that a new active instance never reuses a task ID.
     pub launched: u64,
+    /// Every task launched (intent first: `Scheduler::accept`) and its last known
+    /// state; reconciled after each registration.
     pub tasks: BTreeMap<TaskId, KnownTask>,
     /// A stateful framework's volumes by slot, once created (where its data
     /// lives).
@@ -263,6 +269,7 @@ pub struct FrameworkState {
 /// A state write in flight, with the messages that wait for it to be durable.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct StateWrite {
+    /// The JSON sent; a re-read that finds it means the write landed.
     data: String,
     /// Acknowledgements and launches to send once the write lands.
     after: Vec<Message>,
@@ -270,23 +277,34 @@ struct StateWrite {
     launches: BTreeSet<TaskId>,
 }
 
+/// One scheduler instance (a sans-I/O role). Only `state` is durable, in the
+/// coordinator; a new active instance rebuilds the rest by (re-)registering.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scheduler {
+    /// Fixed at start.
     config: SchedulerConfig,
+    /// Our coordinator session (`coordinator_client.rs`).
     coordinator: CoordinatorClient<SchedulerRequest>,
+    /// Who leads among the masters (`detector.rs`; Mesos's `MasterDetector`).
     detector: MasterDetector,
-    /// Our candidacy node's sequence number.
+    /// Our candidacy node's sequence number (`None` while joining).
     candidacy: Option<u64>,
+    /// Our place in the election (`election.rs`).
     instance: InstanceState,
+    /// The master link; `Idle` unless active with the state loaded.
     link: SchedulerLink,
     /// The framework's state as this instance knows it (meaningful once loaded).
     state: FrameworkState,
     /// Version of the state node (`None`: it does not exist yet).
     state_version: Option<u64>,
+    /// `state` was read in this term; until then nothing goes to the master.
     state_loaded: bool,
     /// The state changed since the last write.
     dirty: bool,
+    /// The one compare-and-set in flight: writes go one at a time, in order.
     write_in_flight: Option<StateWrite>,
+    /// The in-flight write's answer was lost with the connection: it may have
+    /// landed. Re-read before writing again (`on_state_refreshed`).
     write_outcome_unknown: bool,
     /// Messages waiting for the next write to land.
     after_next_write: Vec<Message>,
@@ -300,18 +318,13 @@ pub struct Scheduler {
     /// Tasks whose reconciliation answer has not arrived; offers are declined
     /// until this is empty.
     reconciling: BTreeSet<TaskId>,
-    /// How long to wait before asking again about unanswered tasks. The
-    /// master does not answer a question about a task on an agent that has not
-    /// re-registered after a failover (Mesos `Master::reconcile`, case 2), so
-    /// a scheduler must retry; Mesos's reconciliation guide says to back off
-    /// exponentially. Starts at `status_update_retry`, doubles, capped at
-    /// `registration_backoff_max` (the driver's cap on its other retries: a
-    /// framework should not wait minutes once the answer is there); reset by
-    /// each new reconciliation.
+    /// The wait before asking again about unanswered tasks (the master is silent
+    /// about a task on an agent not yet re-registered, `Master::reconcile` case
+    /// 2). Doubled per retry by `send_reconcile`; reset by `reconcile_all`.
     #[serde(default)]
     reconcile_backoff_ms: u64,
-    /// The next registration is a failover (this instance takes the framework
-    /// over from another one).
+    /// The next registration is a failover: set on becoming active, cleared once
+    /// registered (like the driver's `failover` flag in `SchedulerProcess`).
     failover: bool,
     /// Operations a scenario asked this scheduler to send, each on the next offer.
     scripted: VecDeque<Vec<Operation>>,
@@ -323,6 +336,7 @@ pub struct Scheduler {
 type Out = Outputs<SchedulerTimer>;
 
 impl Scheduler {
+    /// An instance that joins the election on `Input::Start`.
     pub fn new(config: SchedulerConfig) -> Self {
         assert!(
             !config.task_resources.is_empty(),
@@ -359,30 +373,37 @@ impl Scheduler {
         }
     }
 
+    /// The framework ID, once registered or read from the state.
     pub fn framework_id(&self) -> Option<&FrameworkId> {
         self.state.framework_id.as_ref()
     }
 
+    /// The framework's name: its coordinator paths and task IDs derive from it.
     pub fn framework_name(&self) -> &str {
         &self.config.framework.name
     }
 
+    /// Where this instance stands in the election.
     pub fn instance(&self) -> &InstanceState {
         &self.instance
     }
 
+    /// Whether this instance believes it is the active one.
     pub fn is_active(&self) -> bool {
         self.instance == InstanceState::Active
     }
 
+    /// The link to the master.
     pub fn link(&self) -> &SchedulerLink {
         &self.link
     }
 
+    /// The tasks this instance knows of (none unless active).
     pub fn tasks(&self) -> &BTreeMap<TaskId, KnownTask> {
         &self.state.tasks
     }
 
+    /// How many tasks it keeps running.
     pub fn desired_tasks(&self) -> u64 {
         self.config.desired_tasks
     }
@@ -411,6 +432,7 @@ impl Scheduler {
             .count() as u64
     }
 
+    /// The master of the link, in any state but `Idle`.
     fn master(&self) -> Option<&ProcessId> {
         match &self.link {
             SchedulerLink::Connecting { master, .. }
@@ -424,6 +446,7 @@ impl Scheduler {
         &self.config.framework.name
     }
 
+    /// A coordinator request; `false`: no session (redo on `SessionReady`).
     fn request(
         &mut self,
         ctx: &Context,
@@ -439,6 +462,10 @@ impl Scheduler {
 
     // ----- dispatch -----
 
+    /// Offers and updates count only from our master, as in Mesos's driver
+    /// (`SchedulerProcess::statusUpdate`). That aborts on any error
+    /// (`SchedulerProcess::error`); we only on our master's: a deposed leader
+    /// cannot stop us.
     fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
         if matches!(self.instance, InstanceState::Stopped { .. }) {
             return;
@@ -504,6 +531,7 @@ fn slot_volume_id(volume_id: &str, slot: u32, slots: u32) -> String {
     }
 }
 
+/// See `Scheduler::running_count`.
 fn counts_as_running(task: &KnownTask) -> bool {
     matches!(
         task.state,
@@ -511,6 +539,7 @@ fn counts_as_running(task: &KnownTask) -> bool {
     ) && !task.killing
 }
 
+/// Reads the state document (unwatched: only the active instance uses it).
 fn read_state(framework: &str) -> CoordOp {
     CoordOp::GetData {
         path: state_path(framework),
@@ -525,6 +554,7 @@ impl Role for Scheduler {
         &self.config.name
     }
 
+    /// The coordinator client picks its inputs first; the rest goes by kind.
     fn handle(&mut self, ctx: &Context, input: Input<SchedulerTimer>, out: &mut Out) {
         let mut sub = Outputs::new();
         let input = match self.coordinator.route(ctx, input, &mut sub) {

@@ -1,5 +1,12 @@
 //! # An adversarial framework: a scheduler that makes wrong calls on purpose
 //!
+//! A test mode, not part of any real framework: it exercises the master's
+//! *validation* of framework calls — Mesos's `validation::*` functions in
+//! src/master/validation.cpp, applied by `Master::accept`, `Master::_accept`,
+//! `Master::kill`, `Master::acknowledge` and `Master::reconcile`
+//! (src/master/master.cpp) — with calls that are stale, duplicated or
+//! invalid, the kind a buggy or partitioned framework makes in production.
+//!
 //! Jepsen drives a system with a *generator* of client operations; FoundationDB
 //! *buggifies* its own clients. This module does both to the Mesos master: a
 //! framework in adversarial mode goes on keeping its desired tasks running (it
@@ -44,6 +51,24 @@
 //! - an accepted reuse is a new incarnation of the task: its intent is
 //!   recorded in the framework's state before the accept goes out, like any
 //!   launch, and it counts toward the desired tasks (a surplus is killed).
+//!
+//! ## How one call runs
+//!
+//! ```text
+//! tick (draw.rs) --draws an action with a target--> immediate call (ack, reconcile)
+//!        |                                            or Pending, waiting for an offer
+//!        v
+//! offer arrives (calls.rs) --> the call: an Accept, maybe a Kill --> a Probe, keyed by task ID
+//!        |
+//!        v
+//! update arrives (answers.rs) --> does it answer the probe? trace AdversaryAnswered;
+//!                                 consume it, or pass it on to the framework
+//! ```
+//!
+//! One call is outstanding at a time (a `Pending` or a held acknowledgement);
+//! probes are bounded (`PROBES_MAX`) and expire unanswered after a patience
+//! (`tick_adversary`). All of it is per term: a new active instance starts
+//! with an empty adversary.
 
 use super::{KnownTask, Scheduler, SchedulerTimer};
 use crate::events::Event;
@@ -62,9 +87,10 @@ mod draw;
 
 type Out = Outputs<SchedulerTimer>;
 
-/// How many probes may wait for an answer at once, and how many sent
-/// acknowledgements the adversary remembers (bounds on every queue).
+/// How many probes may wait for an answer at once (a bound on the map, so
+/// a master that never answers cannot grow it without end).
 const PROBES_MAX: usize = 64;
+/// How many sent acknowledgements are remembered, to repeat or reorder.
 const ACKS_REMEMBERED_MAX: usize = 32;
 /// An agent ID no master ever hands out (IDs are `e<epoch>-S<n>`).
 const UNKNOWN_AGENT_ID: &str = "e999999-S999999";
@@ -84,22 +110,36 @@ pub struct AdversaryConfig {
 /// The adversary's calls (their trace names are the snake-case ones).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AdversaryAction {
+    /// Launch under the ID of a live task (the current leader told us of it).
     ReuseLiveTaskId,
+    /// Hold a terminal update's acknowledgement; launch under its ID first.
     ReuseUnacknowledgedTaskId,
+    /// Launch under the ID of a task the current leader reported unreachable.
     ReuseUnreachableTaskId,
+    /// Launch under the ID of a task whose definite end we acknowledged.
     ReuseFinishedTaskId,
+    /// Hold an offer until it is rescinded or the master changes; launch on it.
     LaunchOnStaleOffer,
+    /// Launch a new task and kill it in one burst, in a random order.
     KillAndLaunch,
+    /// Send the last acknowledgement again.
     AcknowledgeTwice,
+    /// Send an older acknowledgement of a task after a newer one.
     AcknowledgeOutOfOrder,
+    /// Reconcile a task ID never launched, on an agent we know.
     ReconcileUnknownTask,
+    /// Reconcile a task ID never launched, on an agent ID nobody knows.
     ReconcileUnknownAgent,
+    /// Reserve offered resources for a role that is not ours.
     ReserveForAnotherRole,
+    /// Unreserve resources of a role that is not ours.
     UnreserveAnotherRole,
+    /// Launch on resources of a role that is not ours.
     LaunchWithAnotherRole,
 }
 
 impl AdversaryAction {
+    /// Every action, in draw order (a scenario's empty `actions` means these).
     pub const ALL: [AdversaryAction; 13] = [
         AdversaryAction::ReuseLiveTaskId,
         AdversaryAction::ReuseUnacknowledgedTaskId,
@@ -121,6 +161,7 @@ impl AdversaryAction {
         AdversaryAction::ALL.into_iter().find(|a| a.name() == name)
     }
 
+    /// The trace name (`reuse_live_task_id`, ...), also the scenario key.
     pub fn name(self) -> &'static str {
         match self {
             AdversaryAction::ReuseLiveTaskId => "reuse_live_task_id",
@@ -140,6 +181,10 @@ impl AdversaryAction {
     }
 
     /// Whether the call goes out with an offer (it waits for the next one).
+    /// Acknowledgements and reconciliations need none. A reuse of an
+    /// unacknowledged ID is armed at the tick and needs a terminal update
+    /// first: its offer is awaited only once one is held (`adversary_hold_ack`).
+    /// Whether the call goes out with an offer (it waits for the next one).
     fn needs_offer(self) -> bool {
         !matches!(
             self,
@@ -152,6 +197,7 @@ impl AdversaryAction {
     }
 }
 
+/// What Mesos answers to a probe: what `is_answered_by` looks for.
 /// What Mesos answers to a launch probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Expected {
@@ -166,6 +212,9 @@ enum Expected {
 }
 
 impl Expected {
+    /// How the expected answer reads in the trace (names depend on whether the
+    /// framework is partition-aware: Mesos sends such frameworks `TASK_DROPPED`,
+    /// `TASK_GONE`, `TASK_UNKNOWN` where others get `TASK_LOST`).
     fn describe(self, partition_aware: bool) -> &'static str {
         match (self, partition_aware) {
             (Expected::TaskInvalid, _) => "TASK_ERROR (TASK_INVALID)",
@@ -181,6 +230,8 @@ impl Expected {
 
     /// Whether `update` is the master's answer of this kind.
     fn is_answered_by(self, update: &StatusUpdate) -> bool {
+        // Only the master answers for a refused launch or a reconciliation; an
+        // agent's update about the same ID is news of the real task.
         let from_master = update.source == Source::Master;
         match self {
             // A launch on an offer that went stale meanwhile is refused for
@@ -198,6 +249,8 @@ impl Expected {
             Expected::Reconciliation => {
                 from_master && update.reason == Some(Reason::Reconciliation)
             }
+            // Any update is the answer: the launch went through. A refusal lands
+            // here too, and the trace then shows it beside "accepted".
             Expected::Accepted => true,
         }
     }
@@ -206,54 +259,83 @@ impl Expected {
 /// A call whose answer the adversary waits for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Probe {
+    /// What the call was.
     action: AdversaryAction,
+    /// The answer it waits for.
     expected: Expected,
     /// A ghost ID: the framework never launched it, every update about it is
     /// the adversary's.
     ghost: bool,
+    /// When it was sent: unanswered after a patience, it is given up.
     since_ms: u64,
 }
 
 /// A call drawn at a tick that waits for the next offer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Pending {
+    /// The call.
     action: AdversaryAction,
+    /// The task it names, if drawn at the tick (a reuse); `None` for the others,
+    /// and for an unacknowledged reuse until its terminal update is held.
     task_id: Option<TaskId>,
+    /// When it was drawn: after a patience with no suitable offer, dropped.
     since_ms: u64,
 }
 
 /// An offer the adversary keeps instead of answering it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct HeldOffer {
+    /// The offer, unanswered: neither accepted nor declined.
     offer: Offer,
+    /// When it was taken: held too long without going stale, it is declined.
     since_ms: u64,
 }
 
 /// An acknowledgement this instance sent, and to which leader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct SentAck {
+    /// The `Acknowledge` as sent.
     message: Message,
+    /// The task it acknowledges (for `AcknowledgeOutOfOrder`'s pairing).
     task_id: TaskId,
+    /// The leader epoch it went to. Recorded, but no draw reads it yet: a
+    /// repeat goes to the current leader whichever one the original went to.
     epoch: u64,
 }
 
 /// The adversary's memory. Like the rest of an active term it is soft: a new
-/// active instance starts with an empty one (its probes' answers then reach
-/// a framework that did not make them; see `on_update`'s ghost rule).
+/// active instance starts with an empty one, so answers to its
+/// predecessor's probes reach a framework that has no probe for them; they
+/// are then taken as news of an unknown task (`Scheduler::on_update` records
+/// it, and a ghost that runs is killed as a surplus).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Adversary {
+    /// What to draw and how often.
     config: AdversaryConfig,
     /// The adversary's timer is armed (it keeps ticking until the instance
     /// stops).
     armed: bool,
+    /// The call waiting for an offer (or, for an unacknowledged reuse, for a
+    /// terminal update first). At most one: calls go one at a time.
     pending: Option<Pending>,
+    /// A terminal update's acknowledgement, held back until the reuse of its
+    /// task's ID has been sent (`adversary_hold_ack`, `release_held_ack`).
     held_ack: Option<Message>,
+    /// An offer kept until it goes stale (`LaunchOnStaleOffer`).
     held_offer: Option<HeldOffer>,
+    /// Calls waiting for their answer, by the task ID they name.
     probes: BTreeMap<TaskId, Probe>,
     /// Reserve/unreserve calls waiting for their `OperationError`, in order.
     operation_probes: VecDeque<AdversaryAction>,
+    /// Acknowledgements that went out, oldest first (at most
+    /// `ACKS_REMEMBERED_MAX`): what `AcknowledgeTwice` and
+    /// `AcknowledgeOutOfOrder` send again.
     acks_sent: VecDeque<SentAck>,
-    /// The leader epoch from which the framework last heard about each task.
+    /// The leader epoch from which the framework last heard about each task in
+    /// a way that shows that leader holds it: a reuse is drawn only for tasks
+    /// the *current* leader knows (MESOS-6785: a new leader that has not heard
+    /// from the task's agent would accept the ID). Cleared by answers that do
+    /// not show it (`adversary_on_update`).
     heard_from: BTreeMap<TaskId, u64>,
     /// Tasks whose definite terminal update was acknowledged, and to which
     /// leader.
@@ -268,7 +350,10 @@ pub struct Adversary {
 }
 
 impl Adversary {
+    /// An adversary with nothing outstanding; its timer is armed at the first
+    /// registration (`adversary_on_registered`).
     pub fn new(config: AdversaryConfig) -> Self {
+        // A zero period would tick without pause.
         assert!(config.every_ms > 0, "an adversary needs a period");
         Adversary {
             config,
@@ -286,7 +371,9 @@ impl Adversary {
         }
     }
 
-    /// Forgets an active term (the timer stays armed).
+    /// Forgets an active term. The timer stays armed: it keeps ticking through
+    /// standby (a tick does nothing then) and needs no re-arming at the next
+    /// registration, which would only shift its schedule.
     pub(super) fn forget_term(&mut self) {
         let armed = self.armed;
         *self = Adversary::new(self.config.clone());
@@ -300,11 +387,13 @@ impl Adversary {
 struct Draws(u64);
 
 impl Draws {
+    /// Seeds the stream from the input's random word.
     fn new(random: u64) -> Self {
         // A fixed salt keeps these draws apart from the backoff jitter that
         // uses the same word.
         Draws(random ^ 0xad5e_75a1_0000_0013)
     }
+    /// The next 64-bit draw (splitmix64's step and mix).
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -312,6 +401,7 @@ impl Draws {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+    /// A draw in `0..n`; `n` must not be 0 (the modulo bias is negligible here).
     fn below(&mut self, n: usize) -> usize {
         assert!(n > 0);
         (self.next() % n as u64) as usize
@@ -319,15 +409,23 @@ impl Draws {
 }
 
 impl Scheduler {
+    /// The epoch of the leader we are registered with; `None` unregistered.
+    /// Every target is relative to it (`heard_from`, `acknowledged_final`).
     fn adversary_epoch(&self) -> Option<u64> {
         self.registered_with().map(|(_, epoch)| epoch)
     }
 
+    /// Partition-aware frameworks get different names for the same answers.
     fn partition_aware(&self) -> bool {
         self.config.framework.partition_aware
     }
 
+    /// A fresh *ghost* task ID, `<framework>-ghost-<8 hex digits>`: outside the
+    /// framework's `<framework>-NNNN` namespace, so no answer about a ghost can
+    /// ever concern a real task.
     fn ghost_id(&self, draws: &mut Draws) -> TaskId {
+        // A clash of two ghosts is improbable and harmless: the later probe
+        // replaces the earlier.
         TaskId::new(format!(
             "{}-ghost-{:08x}",
             self.config.framework.name,
@@ -335,6 +433,8 @@ impl Scheduler {
         ))
     }
 
+    /// The task an adversarial launch carries: the framework's usual resources
+    /// on `role`, running forever (if it runs, it is killed by the adversary).
     fn probe_task(&self, task_id: TaskId, role: &str) -> TaskInfo {
         TaskInfo {
             task_id,
@@ -345,6 +445,8 @@ impl Scheduler {
         }
     }
 
+    /// Traces a call (`Event::AdversaryCall`): what was sent and what Mesos
+    /// answers to it, to compare with `Event::AdversaryAnswered`.
     fn call_event(
         &self,
         action: AdversaryAction,
@@ -361,6 +463,8 @@ impl Scheduler {
         });
     }
 
+    /// Registers a call awaiting its answer, keyed by the task ID it names (a
+    /// new probe on the same ID replaces the old one).
     fn add_probe(
         &mut self,
         ctx: &Context,
@@ -369,6 +473,7 @@ impl Scheduler {
         expected: Expected,
         ghost: bool,
     ) {
+        // Only called in adversarial mode (the callers hold a call to make).
         let adversary = self.adversary.as_mut().expect("adversarial");
         adversary.probes.insert(
             task_id,
@@ -382,6 +487,7 @@ impl Scheduler {
     }
 }
 
+/// The uuid of an `Acknowledge` message, for the trace.
 fn ack_uuid(message: &Message) -> Option<&UpdateUuid> {
     match message {
         Message::Acknowledge { uuid, .. } => Some(uuid),

@@ -404,63 +404,6 @@ impl AgentResources {
         let volumes: u64 = self.volumes.values().map(|v| v.disk_mb).sum();
         self.pools.sum().plus(&Resources::new(0, 0, volumes))
     }
-
-    /// Applies a RESERVE, UNRESERVE, CREATE or DESTROY (already validated by the
-    /// master); an operation that does not fit is refused with the reason.
-    ///
-    /// Every operation moves resources between places and never changes
-    /// [`AgentResources::total`] — the invariant Mesos checks after
-    /// `Resources::apply(Offer::Operation)`. The agent calls this for each
-    /// operation of an `ApplyOperations` and then checkpoints the result
-    /// (`Agent::apply_operations`, `agent/tasks.rs`). A refusal here means
-    /// the master's copy and the agent's have diverged (an `ApplyOperations`
-    /// lost with a broken connection); the agent's copy wins at the next
-    /// re-registration, since the master rebuilds its copy from the report.
-    pub fn apply(&mut self, operation: &crate::messages::Operation) -> Result<(), String> {
-        use crate::messages::Operation;
-        match operation {
-            // Unreserved → role.
-            Operation::Reserve { role, resources } => {
-                if !self.pools.take(UNRESERVED, resources) {
-                    return Err("not enough unreserved resources".into());
-                }
-                self.pools.add(role, resources);
-            }
-            // Role → unreserved. Disk inside a volume is not in the role's
-            // share, so a volume must be destroyed before its disk can be
-            // unreserved — Mesos's rule, enforced by the arithmetic.
-            Operation::Unreserve { role, resources } => {
-                if !self.pools.take(role, resources) {
-                    return Err(format!("not enough resources reserved for {role}"));
-                }
-                self.pools.add(UNRESERVED, resources);
-            }
-            // Role's disk → a new volume; the ID must be new for the role.
-            Operation::Create { volume } => {
-                if self.volumes.contains_key(&volume.key()) {
-                    return Err(format!("volume {} exists", volume.key()));
-                }
-                if !self
-                    .pools
-                    .take(&volume.role, &Resources::new(0, 0, volume.disk_mb))
-                {
-                    return Err(format!("not enough disk reserved for {}", volume.role));
-                }
-                self.volumes.insert(volume.key(), volume.clone());
-            }
-            // The volume's disk goes back to its role (still reserved). The
-            // caller deletes the data.
-            Operation::Destroy { role, id } => {
-                let volume = self
-                    .volumes
-                    .remove(&volume_key(role, id))
-                    .ok_or_else(|| format!("no volume {}", volume_key(role, id)))?;
-                self.pools.add(role, &Resources::new(0, 0, volume.disk_mb));
-            }
-            Operation::Launch { .. } => return Err("a launch is not a resource operation".into()),
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -37,9 +37,9 @@
 //! (`StorageServer` in `storage.rs`, `ExecutorHost` in `executor/database.rs`)
 //! turn those into outputs.
 
-use crate::executor::{parse_records, valid_prefix_len};
 use crate::ids::ProcessId;
 use crate::messages::Message;
+use crate::records::{parse_records, valid_prefix_len};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -48,6 +48,7 @@
 //! dies with the executor host, as a real database process's would.
 
 use super::*;
+use crate::records::{parse_records, valid_prefix_len};
 
 impl ExecutorHost {
     /// A database or replica task read its volume: it reports every complete

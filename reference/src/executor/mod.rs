@@ -109,6 +109,7 @@ use std::collections::BTreeMap;
 
 // The database workloads: volume reads, record writes, store clients and
 // replicas (split out to keep this file about the agent link and tasks).
+mod agent_link;
 mod database;
 
 /// How the harness sets up a machine's executor host.
@@ -274,67 +275,6 @@ impl ExecutorHost {
         &self.unacknowledged
     }
 
-    // Starts a connection attempt to the agent.
-    fn dial(&mut self, out: &mut Out) {
-        self.link = AgentLink::Connecting;
-        out.connect(&self.config.agent);
-    }
-
-    // The agent is unreachable (dead, restarting, or not yet up): try again
-    // after a randomized delay. Nothing else happens — tasks keep running and
-    // updates keep accumulating in `unacknowledged`.
-    //
-    // The bound doubles from 100 ms and is capped at 1 s (`min(4)` keeps the
-    // shift small; the cap binds first); the delay is drawn from the upper
-    // half of the bound, so a restarted agent is found within about a second
-    // while many hosts do not redial in lockstep.
-    fn schedule_reconnect(&mut self, ctx: &Context, out: &mut Out) {
-        self.link = AgentLink::Disconnected;
-        // 100, 200, 400, 800, then 1000 ms for every later attempt.
-        let bound_ms = (100u64 << self.reconnect_attempt.min(4)).min(1_000);
-        self.reconnect_attempt += 1;
-        out.set_timer(
-            ExecutorTimer::Reconnect,
-            ctx.now_ms + bound_ms / 2 + ctx.random % (bound_ms / 2 + 1),
-        );
-    }
-
-    // Connected to the agent: (re-)register, reporting every live task and
-    // every unacknowledged update — Mesos's `ReregisterExecutorMessage`
-    // (`tasks`, `updates`), sent by `ExecutorProcess::reconnect`. The agent
-    // cannot tell a first registration from a re-registration, and need not:
-    // it compares the report with its checkpoint either way. Sent once per
-    // connection; a connection that breaks before the answer leads to a new
-    // dial and a new report.
-    fn on_connected(&mut self, out: &mut Out) {
-        // A success resets the backoff: the next outage starts again at
-        // 100 ms.
-        self.reconnect_attempt = 0;
-        self.link = AgentLink::Registering;
-        // Every live task with its state. (Mesos's driver reports only the
-        // tasks whose launch it has not acknowledged, since its agent
-        // tracks the rest; the agent here wants them all, to tell which
-        // ones it must declare failed and which it must kill.)
-        let tasks = self
-            .tasks
-            .iter()
-            .flat_map(|(fid, tasks)| {
-                tasks.iter().map(|(tid, t)| ExecutorTaskReport {
-                    framework_id: fid.clone(),
-                    task_id: tid.clone(),
-                    state: t.state,
-                })
-            })
-            .collect();
-        out.send(
-            &self.config.agent,
-            Message::RegisterExecutorHost {
-                tasks,
-                unacknowledged: self.unacknowledged.clone(),
-            },
-        );
-    }
-
     // `LaunchTask` from the agent: start the task (Mesos `ExecutorProcess::runTask`
     // handing it to `CommandExecutor::launch`). The task is `TASK_STARTING`
     // at once; when it becomes `TASK_RUNNING` depends on its workload:
@@ -462,62 +402,6 @@ impl ExecutorHost {
             self.update(&key, TaskState::Killed, None, out);
         }
     }
-
-    /// Records a state change and sends it to the agent (kept until acknowledged).
-    ///
-    /// The one place updates are made. The update is appended to
-    /// `unacknowledged` *before* it is sent, so there is no moment at which
-    /// it exists only on the wire. It is sent only while the link is
-    /// `Registered`; otherwise it waits for the next `RegisterExecutorHost`.
-    /// (An update made while `Registering` is therefore not sent when
-    /// `ExecutorHostRegistered` arrives, but only at the next
-    /// re-registration; Mesos's driver sends in every state.)
-    ///
-    /// A terminal update removes the task at once: from then on the host
-    /// reports it only through its unacknowledged update, exactly as the
-    /// Mesos driver forgets a task but keeps its last update.
-    fn update(&mut self, key: &TaskKey, state: TaskState, reason: Option<Reason>, out: &mut Out) {
-        let tasks = self
-            .tasks
-            .get_mut(&key.framework_id)
-            .expect("task's framework present");
-        // Callers update only tasks they just found in `tasks`.
-        let task = tasks.get_mut(&key.task_id).expect("task present");
-        task.state = state;
-        task.updates += 1;
-        let update = StatusUpdate {
-            latest_state: None,
-            framework_id: key.framework_id.clone(),
-            task_id: key.task_id.clone(),
-            agent_id: None, // the agent fills in its ID
-            state,
-            reason,
-            source: Source::Executor,
-            // Unique per task and stable across a resend: the agent uses it
-            // to drop duplicates, the framework to acknowledge.
-            uuid: Some(UpdateUuid::new(format!("{}#{}", key.task_id, task.updates))),
-            message: None,
-        };
-        // A terminal state ends the task here; `TaskExited` records that it
-        // really stopped, for the checkers.
-        if state.is_terminal() {
-            tasks.remove(&key.task_id);
-            if tasks.is_empty() {
-                self.tasks.remove(&key.framework_id);
-            }
-            out.event(Event::TaskExited {
-                framework_id: key.framework_id.clone(),
-                task_id: key.task_id.clone(),
-                state,
-            });
-        }
-        // Kept whatever happens next: the send below may go into a
-        // connection that is already dead without anyone knowing yet.
-        self.unacknowledged.push(update.clone());
-        if self.link == AgentLink::Registered {
-            out.send(&self.config.agent, Message::ExecutorStatusUpdate { update });
-        }
-    }
 }
 
 impl Role for ExecutorHost {
@@ -618,63 +502,6 @@ fn volume_path(task: &TaskInfo) -> Option<String> {
         }
         .data_path(),
     )
-}
-
-/// How many leading bytes of a database volume hold complete, readable
-/// records (what [`parse_records`] counts); the rest is a torn tail.
-///
-/// Reading stops at the first line that is not a whole `record <n>\n`: a
-/// record appended after garbage would be unreachable anyway, so recovery
-/// cuts the file here (`WriteFileAtomic` of this prefix) before appending.
-pub fn valid_prefix_len(bytes: &[u8]) -> usize {
-    let mut valid = 0;
-    // `split_inclusive` keeps each line's newline, so a last line without
-    // one is seen — and is torn, since every append ends with a newline.
-    for line in bytes.split_inclusive(|b| *b == b'\n') {
-        let readable = line.ends_with(b"\n")
-            && std::str::from_utf8(&line[..line.len() - 1])
-                .ok()
-                .and_then(|l| l.strip_prefix("record "))
-                .is_some_and(|n| n.parse::<u64>().is_ok());
-        if !readable {
-            break;
-        }
-        valid += line.len();
-    }
-    valid
-}
-
-/// The database's records: complete lines `record <n>`. Returns how many were
-/// found and the last number (a torn final line is not a record).
-///
-/// Stops at the first unreadable line, so it agrees with
-/// [`valid_prefix_len`] on where the records end (but see the note on
-/// empty lines below). `last` is the number on the last readable line,
-/// which is the highest because records are appended in increasing order. Shared by the local
-/// database, the replicas and the storage servers (`crate::store`).
-pub fn parse_records(bytes: &[u8]) -> (u64, u64) {
-    let mut count = 0;
-    let mut last = 0;
-    // Only bytes up to the last newline can hold whole lines.
-    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
-        Some(end) => &bytes[..=end],
-        None => &[][..],
-    };
-    // Empty lines are skipped here, while `valid_prefix_len` stops at one;
-    // appends never write an empty line, so the two agree on every file
-    // this crate produces.
-    for line in complete.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        let Some(n) = std::str::from_utf8(line)
-            .ok()
-            .and_then(|l| l.strip_prefix("record "))
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            break;
-        };
-        count += 1;
-        last = n;
-    }
-    (count, last)
 }
 
 // The tests drive the role by hand, one input at a time as the driver
@@ -781,11 +608,7 @@ mod tests {
             o,
             Output::AppendFile { path: p, bytes, .. } if *p == path && bytes == b"record 3\n"
         )));
-        // The prefix rule itself: a clean file is valid to its end; in a
-        // file where a record was glued to torn bytes (what the bug leaves),
-        // everything from the glued line on is lost.
-        assert_eq!(valid_prefix_len(b"record 1\nrecord 2\n"), 18);
-        assert_eq!(valid_prefix_len(b"record 1\nrecorecord 2\n"), 9);
+        // The prefix rule itself is tested in `records.rs`.
     }
 
     /// Agent recovery: tasks keep running while the agent is away, and updates

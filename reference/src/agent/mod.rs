@@ -4,6 +4,11 @@
 //! the leading master, launches tasks through the machine's executor host, and
 //! carries every task's status updates reliably to the framework.
 //!
+//! One concern per file: `detection.rs` (whom to obey), `registration.rs`
+//! (registering, pings, the leader check on every command), `tasks.rs`
+//! (launches, kills, the status update stream), `executor_host.rs` (the
+//! machine's executors) and `recovery.rs` (restarting from the disk).
+//!
 //! ## Link to the master
 //!
 //! ```text
@@ -22,10 +27,15 @@
 //! after detection waits a random fraction of the backoff factor so that a
 //! thousand agents do not storm a new leader in the same tick.
 //!
+//! What the agent obeys depends on the link: `Registered`, every command of
+//! that master at its epoch; `Connecting` / `Registering`, only launches,
+//! kills and `ShutdownAgent` of the detected leader; `Idle`, nothing.
+//!
 //! ## Checkpointing and recovery
 //!
 //! The agent checkpoints its ID, the frameworks and tasks it runs and every
-//! task's unacknowledged status updates to its machine's disk, by atomic replace.
+//! task's unacknowledged status updates to its machine's disk: the state file
+//! by atomic replace, each task's update log by synced appends.
 //! When the agent *process* dies, executors keep running; the restarted agent is
 //! built from that checkpoint ([`Agent::recover`]), gives the executor host the
 //! whole executor re-registration window to come back (Mesos starts detecting
@@ -34,6 +44,12 @@
 //! the executors are gone and the agent reports its tasks failed
 //! (`EXECUTOR_TERMINATED`: their containers are gone), keeping its ID.
 //!
+//! The state file stands for Mesos's `slave.info`, `framework.info` and
+//! `task.info` files, each replaced whole (`state::checkpoint` in
+//! src/slave/state.hpp writes a temporary file and renames it); each task's
+//! log is its `task.updates` (paths in src/slave/paths.cpp). `checkpoint.rs`
+//! describes the format.
+//!
 //! ## The status update stream
 //!
 //! Per task, updates are delivered **in order, one in flight**: the next update
@@ -41,6 +57,27 @@
 //! back through the master. An unacknowledged update is retried after 10 s,
 //! doubling up to 10 min. An update is acknowledged to the executor only after it
 //! has been checkpointed, so a crash can duplicate an update but never lose one.
+//!
+//! ## Failures, and what answers each
+//!
+//! ```text
+//! the agent process dies      executors run on; recover from disk, wait for them, re-register
+//! the machine reboots         executors are gone: their tasks TASK_FAILED, the agent ID kept
+//! the leader fails over       detect the new one; re-register with every task (it rebuilds)
+//! the leader goes silent      no ping for 75 s: drop the link, dial again, re-register
+//! a deposed master commands   ignored: a command must come from the leader, at its epoch
+//! a message is lost           registrations and status updates are resent until answered
+//! the executor host dies      its live tasks TASK_FAILED (EXECUTOR_TERMINATED), from the agent
+//! a power cut tears a log     recovery keeps the complete records and cuts the tail
+//! ```
+//!
+//! ## Where this crate differs from Mesos
+//!
+//! One executor host per machine stands for all executors; every framework
+//! checkpoints; the agent redials a lost leader at once and answers pings only
+//! from its registered leader; every command carries its sender's epoch; a
+//! shutdown forgets the agent ID (as Mesos did before 1.5); update logs are
+//! fsynced. Each is explained where it is implemented.
 
 use crate::checkpoint::{self, AgentState, StreamRecord, STATE_PATH};
 use crate::coordinator_client::{ClientEvent, ClientTimer, CoordinatorClient, Routed};
@@ -64,14 +101,21 @@ mod recovery;
 mod registration;
 mod tasks;
 
+/// One agent's configuration (Mesos's agent flags). A restarted process gets
+/// it anew; [`Agent::recover`] checks it against the checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentConfig {
+    /// This agent's process ID (its libprocess PID in Mesos).
     pub name: ProcessId,
-    /// The executor host process on the same machine.
+    /// The executor host process on the same machine: a separate process, so
+    /// its tasks outlive this one.
     pub executor_host: ProcessId,
+    /// The coordinator (ZooKeeper) through which it detects the leader.
     pub coordinator: ProcessId,
-    /// The machine's capacity, advertised on registration.
+    /// The machine's capacity, advertised on registration and compared with
+    /// the checkpoint at recovery (`reconfiguration_policy`).
     pub resources: Resources,
+    /// Every timeout and backoff it uses (Mesos's defaults: [`Timing`]).
     pub timing: Timing,
     /// The machine's current boot ID (changes on every reboot). The harness
     /// supplies it as a real agent reads `/proc/sys/kernel/random/boot_id`.
@@ -91,28 +135,40 @@ pub struct AgentConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconfigurationPolicy {
-    /// Any change is incompatible (Mesos's default).
+    /// Any change is incompatible (Mesos's default): under one agent ID, the
+    /// machine a master and its frameworks were told of never changes (before
+    /// Mesos 1.5 masters assumed exactly that of an ID's `SlaveInfo`).
     #[default]
     Equal,
-    /// Resources may grow, never shrink.
+    /// Resources may grow, never shrink: nothing a master or framework counts
+    /// on disappears.
     Additive,
 }
 
-/// A task, keyed for timers.
+/// A task on this agent: names its status update stream, its retry timer and
+/// its log ([`checkpoint::updates_path`]), as Mesos keys its streams.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TaskKey {
+    /// The task's framework.
     pub framework_id: FrameworkId,
+    /// The task's ID, unique within its framework.
     pub task_id: TaskId,
 }
 
+/// The agent's timers; at most one is pending per value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AgentTimer {
+    /// The embedded coordinator client's own timers, handed back to it.
     Coordinator(ClientTimer),
-    /// Send the next (re-)registration attempt, or dial again.
+    /// Send the next (re-)registration attempt, or dial again (Mesos
+    /// `agentRegistrationTimer`).
     RegisterRetry,
-    /// Resend the unacknowledged head of a task's status update stream.
+    /// Resend the unacknowledged head of a task's status update stream. One
+    /// per task; cancelled when the head is acknowledged.
     StatusRetry(TaskKey),
     /// No ping from the master for `agent_ping_timeout × max_agent_ping_timeouts`.
+    /// Every accepted ping re-arms it, so it fires only when the leader is
+    /// silent: dead, cut off, or no longer pinging this agent.
     PingTimeout,
     /// The executor re-registration window after an agent restart closed:
     /// executors not back are given up, and recovery completes (master
@@ -123,51 +179,73 @@ pub enum AgentTimer {
     ExecutorRegistrationTimeout,
 }
 
+/// Tags of the agent's requests to the coordinator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentRequest {
+    /// Listing `/mesos/masters`, with a watch (leader detection).
     ListMasters,
 }
 
+/// The agent's link to the leading master (Mesos `Slave::state`:
+/// `DISCONNECTED` until `Registered`, which is `RUNNING`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MasterLink {
     /// No leader known.
     Idle,
     /// Dialing the leader (or waiting to dial it again).
     Connecting {
+        /// The detected leader.
         master: ProcessId,
+        /// Its epoch: every command it sends must carry it.
         epoch: u64,
     },
     /// Connected; (re-)registration attempts in progress.
     Registering {
+        /// As in `Connecting`.
         master: ProcessId,
+        /// As in `Connecting`.
         epoch: u64,
+        /// Messages sent so far on this connection: the backoff exponent.
         attempt: u32,
     },
+    /// Registered: this master's commands at this epoch are obeyed.
     Registered {
+        /// The leader that answered.
         master: ProcessId,
+        /// Its epoch.
         epoch: u64,
     },
 }
 
+/// The agent's link to the executor host (Mesos: each executor's
+/// `REGISTERING` / `RUNNING` state, folded into one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExecutorHostLink {
     /// Not registered. `expected` is true while recovered tasks wait for it.
     Disconnected {
+        /// From a restart with live tasks until the re-registration window closes.
         expected: bool,
     },
+    /// Registered: launches and kills go straight to it.
     Registered,
 }
 
 /// One task on this agent, with its status update stream. The `TaskInfo` is
 /// in the state file; the rest is replayed from the task's update log.
+/// Mesos keeps the same facts in two places: the `Task` in its executor's
+/// `launchedTasks` / `terminatedTasks`, and the `TaskStatusUpdateStream`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentTask {
+    /// The task as launched (a stand-in for a task the agent never had:
+    /// tasks.rs, `open_unknown_task_stream`).
     pub info: TaskInfo,
     /// The latest state (the tail of the stream, or the last acknowledged one).
     pub state: TaskState,
-    /// Updates not yet acknowledged by the framework; the head is in flight.
+    /// Updates not yet acknowledged by the framework; the head is in flight
+    /// (tasks.rs, `send_stream_head`), the others wait their turn.
     pub pending_updates: VecDeque<StatusUpdate>,
-    /// Counter for the uuids of updates the agent itself makes.
+    /// Counter for the uuids of updates the agent itself makes (recovered
+    /// from the log, so a uuid is never used twice).
     pub agent_updates: u32,
     /// Uuids the framework already acknowledged (replayed from the log's
     /// `Ack` records): an executor resending one — its acknowledgement from
@@ -180,7 +258,8 @@ pub struct AgentTask {
     /// (Mesos sets `Task.status_update_state` in `Slave::forward`): what it
     /// reports on re-registration, so a new leader answers reconciliation
     /// with it. Volatile: an agent restarted from its checkpoint has
-    /// forwarded nothing yet and reports none.
+    /// forwarded nothing yet and reports none. (`serde(skip)` only keeps it
+    /// out of the harness's state snapshots: no `AgentTask` is ever on disk.)
     #[serde(skip)]
     pub forwarded: Option<TaskState>,
 }
@@ -188,36 +267,60 @@ pub struct AgentTask {
 /// A log whose torn tail recovery dropped: rewritten to its valid prefix at start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Truncation {
+    /// The log's path.
     path: String,
+    /// Its valid prefix, to write back.
     valid: Vec<u8>,
+    /// The torn tail's length, for the trace.
     dropped_bytes: usize,
 }
 
+/// The agent role. Only what it wrote to disk survives its process; a
+/// restart rebuilds it with [`Agent::recover`]. A field not said to be
+/// checkpointed is lost with the process.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Agent {
+    /// Its configuration.
     config: AgentConfig,
+    /// Its coordinator session, started once recovery is complete.
     coordinator: CoordinatorClient<AgentRequest>,
+    /// Who leads, from the latest listing of the masters' group.
     detector: MasterDetector,
-    /// Assigned by the master; checkpointed.
+    /// Assigned by the master; checkpointed. `None` until the first
+    /// registration; cleared only by `ShutdownAgent`.
     agent_id: Option<AgentId>,
+    /// The frameworks of its tasks, checkpointed: reported to a new leader,
+    /// and `partition_aware` picks the states the agent reports. Added with a
+    /// task, removed only by `ShutdownFramework`.
     frameworks: BTreeMap<FrameworkId, FrameworkInfo>,
+    /// Every task it answers for: live, or ended with updates unacknowledged.
+    /// Added by a launch or an unknown-task stream (tasks.rs); removed on the
+    /// final acknowledgement or by `ShutdownFramework`.
     tasks: BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>>,
     /// The machine's resources by role, with its dynamic reservations and
     /// persistent volumes: checkpointed here, reported to every leader — the
-    /// master keeps none of it.
+    /// master keeps none of it. Changed only by `ApplyOperations`.
     resources: AgentResources,
+    /// See [`MasterLink`].
     master: MasterLink,
+    /// See [`ExecutorHostLink`].
     executor_host: ExecutorHostLink,
     /// Current retry interval per task stream (volatile: a restart resets it).
+    /// Set when a head is first sent, doubled by each retry, dropped when the
+    /// head is acknowledged, cleared on every registration.
     #[serde(with = "crate::pairs")]
     retry_ms: BTreeMap<TaskKey, u64>,
-    /// Tasks recovered from the checkpoint when this process started.
+    /// Tasks recovered from the checkpoint when this process started; read
+    /// by `on_start` to decide whether to wait for the executors.
     recovered_tasks: usize,
-    /// The checkpoint was written by an earlier boot of this machine.
+    /// The checkpoint was written by an earlier boot of this machine: its
+    /// executors are gone, and `on_start` fails their tasks.
     rebooted: bool,
-    /// Torn logs found by recovery, to truncate when the process starts.
+    /// Torn logs found by recovery, to truncate when the process starts
+    /// (emptied by `on_start`).
     truncations: Vec<Truncation>,
-    /// Kills that arrived before the executor host re-registered.
+    /// Kills that arrived before the executor host re-registered; handed to
+    /// it when it does. No path fills it today (tasks.rs, `on_kill_task`).
     pending_kills: BTreeSet<TaskKey>,
     /// Launches that arrived while the executor host was not registered (it
     /// is reconnecting after this process restarted, or being restarted
@@ -242,27 +345,33 @@ pub struct Agent {
 type Out = Outputs<AgentTimer>;
 
 impl Agent {
-    /// A fresh agent on a machine whose disk holds nothing.
+    /// A fresh agent on a machine whose disk holds nothing: recovery from an
+    /// empty disk, so a first start and a restart share one path.
     pub fn new(config: AgentConfig) -> Self {
         Self::recover(config, &BTreeMap::new())
     }
 
+    /// The machine's resources by role, as checkpointed.
     pub fn resources(&self) -> &AgentResources {
         &self.resources
     }
 
+    /// The ID the master assigned, once registered.
     pub fn agent_id(&self) -> Option<&AgentId> {
         self.agent_id.as_ref()
     }
 
+    /// The link to the leading master.
     pub fn master_link(&self) -> &MasterLink {
         &self.master
     }
 
+    /// Every task the agent answers for, by framework.
     pub fn tasks(&self) -> &BTreeMap<FrameworkId, BTreeMap<TaskId, AgentTask>> {
         &self.tasks
     }
 
+    /// The link to the executor host.
     pub fn executor_host_link(&self) -> ExecutorHostLink {
         self.executor_host
     }
@@ -276,6 +385,9 @@ impl Agent {
     }
 
     /// Rewrites the state file (agent ID, frameworks, task infos) atomically.
+    /// It is rewritten whole on every change: it is small, and a whole-file
+    /// replace can never be read half-written. The boot ID and the configured
+    /// resources go with it, for the next recovery to compare.
     fn write_state(&self, out: &mut Out) {
         let state = AgentState {
             agent_id: self.agent_id.clone(),
@@ -299,17 +411,21 @@ impl Agent {
         out.write_file_atomic(STATE_PATH, bytes);
     }
 
-    /// Appends one record to a task's status update log, durably.
+    /// Appends one record to a task's status update log, durably: synced
+    /// before any later output runs, which is what lets the executor be
+    /// acknowledged right after (executor_host.rs, `ack_executor`).
     fn append_record(&self, key: &TaskKey, record: &StreamRecord, out: &mut Out) {
         let path = checkpoint::updates_path(&key.framework_id, &key.task_id);
         out.append_file(&path, checkpoint::encode_record(record), true);
     }
 
-    /// Forgets a task on disk: its log goes, and the state file no longer lists it.
+    /// Deletes a task's update log; the caller rewrites the state file
+    /// without the task.
     fn remove_task_files(&self, key: &TaskKey, out: &mut Out) {
         out.remove_file(&checkpoint::updates_path(&key.framework_id, &key.task_id));
     }
 
+    /// The master the link concerns (the detected leader), unless `Idle`.
     fn leader_process(&self) -> Option<&ProcessId> {
         match &self.master {
             MasterLink::Idle => None,
@@ -321,8 +437,14 @@ impl Agent {
 
     // ----- dispatch -----
 
+    /// Routes a message by sender. Every master command passes the leader
+    /// check of registration.rs (`accept_from_leader`, or
+    /// `accept_from_detected` for launches and kills): a deposed master's
+    /// command is dropped, and the trace says so.
     fn on_message(&mut self, ctx: &Context, from: ProcessId, message: Message, out: &mut Out) {
         if from == self.config.executor_host {
+            // Its updates count only once it is registered; those sent before
+            // come again in its `RegisterExecutorHost`.
             match message {
                 Message::RegisterExecutorHost {
                     tasks,
@@ -342,6 +464,8 @@ impl Agent {
             return;
         }
         match message {
+            // Answers to this agent's own registration: `on_registered`
+            // checks that they come from the master it is registering with.
             Message::AgentRegistered { epoch, agent_id } => {
                 self.on_registered(ctx, from, epoch, agent_id, false, out)
             }
@@ -349,6 +473,8 @@ impl Agent {
                 self.on_registered(ctx, from, epoch, agent_id, true, out)
             }
             Message::Ping { epoch } => {
+                // The pong keeps the master from counting a missed ping; the
+                // re-armed timer keeps the agent from re-registering needlessly.
                 if self.accept_from_leader(&from, epoch, "Ping", out) {
                     out.send(&from, Message::Pong);
                     out.set_timer(
@@ -357,6 +483,8 @@ impl Agent {
                     );
                 }
             }
+            // Launches and kills are taken from the detected master even while
+            // re-registering with it (`accept_from_detected`).
             Message::RunTask {
                 epoch,
                 framework,
@@ -375,11 +503,15 @@ impl Agent {
                     self.on_kill_task(ctx, framework_id, task_id, out);
                 }
             }
+            // The leader sends reservations and volumes just before the
+            // launches of the same accept that use them.
             Message::ApplyOperations { epoch, operations } => {
                 if self.accept_from_leader(&from, epoch, "ApplyOperations", out) {
                     self.apply_operations(operations, out);
                 }
             }
+            // Only once registered: Mesos's `Slave::shutdownFramework` ignores
+            // it before ("the agent has not yet registered with the master").
             Message::ShutdownFramework {
                 epoch,
                 framework_id,
@@ -388,6 +520,8 @@ impl Agent {
                     self.on_shutdown_framework(framework_id, out);
                 }
             }
+            // Sent right after `AgentReregistered` (`master/agents.rs`,
+            // `accept_reregistration`), so the agent is registered by then.
             Message::AgentReconcileTasks {
                 epoch,
                 framework,
@@ -397,6 +531,11 @@ impl Agent {
                     self.on_reconcile_tasks(ctx, *framework, task_ids, out);
                 }
             }
+            // Only from the registered leader. Mesos's
+            // `Slave::statusUpdateAcknowledgement` rejects acknowledgements from
+            // a master that is not the leading one, as the agent "may have
+            // already sent the terminal un-acknowledged task to the leading
+            // master".
             Message::StatusUpdateAcknowledgement {
                 epoch,
                 framework_id,
@@ -407,6 +546,11 @@ impl Agent {
                     self.on_acknowledgement(ctx, framework_id, task_id, uuid, out);
                 }
             }
+            // Checked against the *detected* leader: a master refusing a
+            // `ReregisterAgent` (a gone or removed agent) answers
+            // `ShutdownAgent` before any registration (`master/agents.rs`,
+            // `on_reregister_agent`); Mesos's `Slave::shutdown` checks the
+            // sender only.
             Message::ShutdownAgent { epoch, message } => {
                 let from_leader = self.leader_process() == Some(&from)
                     && self.detector.leader().is_some_and(|l| l.epoch == epoch);
@@ -435,6 +579,10 @@ impl Agent {
 
     /// The master told this agent to shut down: kill everything, forget the
     /// agent ID (so the restarted agent registers afresh), and exit.
+    /// Mesos did so before 1.5 (`Slave::finalize` removed the `latest`
+    /// symlink after a shutdown); since 1.5 its agent keeps its ID.
+    /// Tasks of an executor host not registered now are killed when it
+    /// registers with the next agent process, which knows none of them.
     fn shutdown(&mut self, message: String, out: &mut Out) {
         for (fid, tasks) in &self.tasks {
             for (tid, task) in tasks {
@@ -449,6 +597,8 @@ impl Agent {
                 }
             }
         }
+        // Nothing is left to recover: the next process must not report tasks
+        // that no longer run under an ID that no longer exists.
         for key in self.all_task_keys() {
             self.remove_task_files(&key, out);
         }
@@ -456,6 +606,7 @@ impl Agent {
         self.tasks.clear();
         self.frameworks.clear();
         self.write_state(out);
+        // A supervisor restarts the process, which registers afresh.
         out.exit(format!("shut down by the master: {message}"));
     }
 }
@@ -468,6 +619,8 @@ impl Role for Agent {
     }
 
     fn handle(&mut self, ctx: &Context, input: Input<AgentTimer>, out: &mut Out) {
+        // Coordinator traffic goes to the embedded client first; what it means
+        // comes back as events for detection.rs.
         let mut sub = Outputs::new();
         let input = match self.coordinator.route(ctx, input, &mut sub) {
             Routed::Handled(events) => {
@@ -480,6 +633,7 @@ impl Role for Agent {
         match input {
             Input::Start => self.on_start(ctx, out),
             Input::Message { from, message } => self.on_message(ctx, from, message, out),
+            // The client's own timers (heartbeats, reconnects) go back to it.
             Input::Timer(AgentTimer::Coordinator(t)) => {
                 let mut sub = Outputs::new();
                 let events = self.coordinator.on_timer(ctx, t, &mut sub);
@@ -490,7 +644,8 @@ impl Role for Agent {
             Input::Timer(AgentTimer::StatusRetry(key)) => self.tick_status_retry(ctx, key, out),
             Input::Timer(AgentTimer::PingTimeout) => {
                 // No ping for a long time: the master may be gone or partitioned
-                // from us. Drop the link and register again (Mesos re-detects).
+                // from us. Drop the link and register again (Mesos re-detects:
+                // `Slave::pingTimeout` discards the detection).
                 if let Some(master) = self.leader_process().cloned() {
                     out.disconnect(&master);
                     self.on_master_link_lost(ctx, out);
@@ -502,6 +657,8 @@ impl Role for Agent {
             Input::Timer(AgentTimer::ExecutorRegistrationTimeout) => {
                 self.tick_executor_registration_timeout(ctx, out)
             }
+            // Link events of any other master are stale: ignored below.
+            // (The agent dials only the detected leader.)
             Input::Connected { peer } if Some(&peer) == self.leader_process() => {
                 self.on_master_connected(ctx, out)
             }
@@ -510,9 +667,12 @@ impl Role for Agent {
             {
                 self.on_master_link_lost(ctx, out)
             }
+            // The executor host's connection broke: executor_host.rs decides.
             Input::Disconnected { peer } if peer == self.config.executor_host => {
                 self.on_executor_host_lost(ctx, out)
             }
+            // Stale link events; harness commands (an agent takes none); file
+            // reads and sync notices, which it never asks for.
             Input::Connected { .. }
             | Input::ConnectFailed { .. }
             | Input::Disconnected { .. }

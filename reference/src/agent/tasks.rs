@@ -1,15 +1,97 @@
 //! # Tasks and their status updates
 //!
-//! Mesos `Slave::runTask` (checkpoint, then launch, or queue for an executor
-//! not registered yet: `Executor::queuedTasks`), `Slave::killTask`,
-//! `Slave::statusUpdate` and the `TaskStatusUpdateManager` (checkpoint an
+//! Mesos `Slave::runTask` → `Slave::run` → `Slave::__run` (checkpoint, then
+//! launch, or queue for an executor not registered yet: `Executor::queuedTasks`),
+//! `Slave::killTask` → `Slave::kill`, `Slave::statusUpdate` and the task status
+//! update manager (src/slave/task_status_update_manager.cpp: checkpoint an
 //! update, then acknowledge it to the executor; send the stream's head to the
 //! master and retry it with backoff until the framework acknowledges it,
 //! in order, one at a time per task).
+//!
+//! ```text
+//! update accepted     → `Update` record appended (synced) → queued; sent if it is the head
+//! head sent           → (only while registered) resent after 10 s, 20 s, … 10 min
+//! head acknowledged   → `Ack` record appended → the next update is the head, and is sent
+//! terminal one acked  → task forgotten: state file rewritten, log deleted
+//! ```
+//!
+//! Why one update in flight per task: the framework must hear a task's states
+//! in order, and an update is known to have arrived only once acknowledged.
+//! With two in flight, a retry of the first could land after the second.
+//!
+//! ```text
+//! RunTask ─► state file (task TASK_STAGING) ─► LaunchTask ─► executor host: STARTING, RUNNING, …
+//!                       (host not registered) └► queued_launches ─► LaunchTask when it registers
+//!                                                                └► TASK_FAILED at the deadline
+//! ```
+//!
+//! The agent, not the executor, talks to the master: an executor knows
+//! nothing of who leads, and the agent holds the durable copy of every
+//! update. Delivery is at least once, so a framework may hear an update
+//! twice (the same uuid) and must take that in stride, as with Mesos.
+//!
+//! An executor reports its own tasks' states (`Source::Executor`); the agent
+//! speaks (`Source::Agent`, `agent_update`) only when no executor can: the
+//! executor host is gone, never had the task, or the task is unknown here.
+//! Every agent-made ending, with the state a framework that is not
+//! partition-aware sees instead in brackets:
+//!
+//! ```text
+//! situation                                  state          reason                           Mesos
+//! kill of a task the agent never got         DROPPED (LOST) EXECUTOR_TERMINATED              Slave::killTask
+//! kill of a launch still queued              KILLED         TASK_KILLED_DURING_LAUNCH        Slave::kill
+//! executor host not registered in time       FAILED         EXECUTOR_REGISTRATION_TIMEOUT    Slave::registerExecutorTimeout
+//! executor host died, or the machine did     FAILED         EXECUTOR_TERMINATED              Slave::executorTerminated
+//! executor not back after an agent restart   GONE (LOST)    EXECUTOR_REREGISTRATION_TIMEOUT  Slave::reregisterExecutorTimeout
+//! launch lost in an agent restart            DROPPED (LOST) AGENT_RESTARTED                  Slave::reregisterExecutor
+//! master asks about a task unknown here      DROPPED (LOST) RECONCILIATION                   Slave::reregistered
+//! ```
+//! Every update has a uuid, unique within its task's stream, since
+//! acknowledgements match by it: the executor host numbers its updates
+//! `{task}#{n}`, the agent its own `{task}#a{n}`, so the two never collide.
+//!
+//! Acknowledgements run back one hop at a time. The executor host keeps an
+//! update until the agent has it on disk (executor_host.rs, `ack_executor`);
+//! the agent keeps it until the framework's acknowledgement comes back through
+//! the master (`on_acknowledgement`); the master keeps none, so a failover
+//! loses nothing. In Mesos's names: `AgentTask::pending_updates` is
+//! `TaskStatusUpdateStream::pending`, `acknowledged` its `acknowledged` set,
+//! `Agent::retry_ms` its `timeout`, `queued_launches` `Executor::queuedTasks`.
+//!
+//! Who calls in: `on_message` (mod.rs) hands launches, kills, operations,
+//! framework shutdowns, reconciliations and acknowledgements here;
+//! executor_host.rs feeds executor updates to `enqueue_update`; registration.rs
+//! resends stream heads; recovery.rs and executor_host.rs end tasks through
+//! `agent_update`.
+//!
+//! ## A crash at each step
+//!
+//! ```text
+//! task checkpointed, LaunchTask not sent   recovered TASK_STAGING; the executor host does not
+//!                                          report it: TASK_DROPPED/LOST, AGENT_RESTARTED
+//! update appended, executor not acked      the executor resends it: a duplicate, acked, dropped
+//! executor acked, master never got it      the update is in the log: replayed and resent
+//! framework acked, `Ack` record not yet    resent: the framework hears it twice (at least once)
+//! final `Ack` record, state not rewritten  recovery skips the finished task (its log stays)
+//! power cut mid-append                     the torn record is cut; the executor, never acked,
+//!                                          died with the machine: the task ends TASK_FAILED
+//! ```
 
 use super::*;
 
 impl Agent {
+    /// `RunTask`: Mesos `Slave::run` → `_run` → `__run`, which checkpoints the
+    /// task (`Executor::checkpointTask`) before an executor gets it, so a
+    /// restarted agent knows every task its executors may run. A launch of a
+    /// task still live here is a duplicate and ignored; one reusing the ID of
+    /// a task that ended replaces it. (Caveat: the ended task's log is not
+    /// removed first, so the new task's records follow the old ones, and a
+    /// restart would replay both as one stream.)
+    ///
+    /// Without the checkpoint first, a crash after the launch would leave a
+    /// task running that the restarted agent does not know: it would not
+    /// report it, and the framework would hear "dropped" (through
+    /// `AgentReconcileTasks`) for a task its executor ran.
     pub(super) fn on_run_task(
         &mut self,
         ctx: &Context,
@@ -17,10 +99,13 @@ impl Agent {
         task: TaskInfo,
         out: &mut Out,
     ) {
+        // The master assigns framework IDs; a launch without one would be a
+        // master bug, not a fault to survive.
         let fid = framework
             .id
             .clone()
             .expect("a launched task's framework has an ID");
+        // A task still live here: a second start would run two copies of it.
         let tasks = self.tasks.entry(fid.clone()).or_default();
         if tasks
             .get(&task.task_id)
@@ -28,7 +113,14 @@ impl Agent {
         {
             return; // already running: a duplicate launch is ignored
         }
+        // The framework's info goes into the checkpoint with its task: a
+        // restarted agent reports it, and answers by its `partition_aware`.
+        // Every `RunTask` carries its framework's info (Mesos's
+        // `RunTaskMessage.framework`), since the agent may not know it yet.
         self.frameworks.insert(fid.clone(), framework);
+        // `TASK_STAGING` until the executor host reports `TASK_STARTING`; the
+        // agent sends no update of its own: the master already counts the
+        // task as staging from its launch.
         tasks.insert(
             task.task_id.clone(),
             AgentTask {
@@ -42,6 +134,7 @@ impl Agent {
         );
         // Checkpoint the task before launching it, so a restarted agent knows it.
         self.write_state(out);
+        // `LaunchTask` leaves only once that write is durable (outputs run in order).
         if self.executor_host == ExecutorHostLink::Registered {
             out.send(
                 &self.config.executor_host,
@@ -53,7 +146,8 @@ impl Agent {
         } else {
             // Queue it for the executor host (Mesos `Slave::runTask` →
             // `Executor::queuedTasks`); the first queued launch arms the
-            // registration timeout (`Slave::registerExecutorTimeout`).
+            // registration timeout (`Slave::registerExecutorTimeout`). One
+            // deadline for the whole queue: one executor host stands for all.
             if self.queued_launches.is_empty() {
                 out.set_timer(
                     AgentTimer::ExecutorRegistrationTimeout,
@@ -73,7 +167,11 @@ impl Agent {
     /// destroys the executor's container and fails its queued tasks —
     /// `TASK_FAILED`, `REASON_EXECUTOR_REGISTRATION_TIMEOUT`
     /// (`Slave::registerExecutorTimeout`, `Slave::executorTerminated`).
+    /// Each such task is checkpointed `TASK_STAGING` and ends with one update.
+    /// Without the deadline, a launch queued for an executor host that never
+    /// returns would stay staging forever, its resources held at the master.
     pub(super) fn tick_executor_registration_timeout(&mut self, ctx: &Context, out: &mut Out) {
+        // The queue is emptied first, so each task ends exactly once.
         for (key, _) in std::mem::take(&mut self.queued_launches) {
             self.agent_update(
                 ctx,
@@ -86,6 +184,10 @@ impl Agent {
         }
     }
 
+    /// `KillTask` (Mesos `Slave::killTask` → `Slave::kill`): for a task the
+    /// agent does not know, one already ended, a launch still queued (it
+    /// never runs), or a task the executor host runs, which answers with the
+    /// task's own `TASK_KILLED`.
     pub(super) fn on_kill_task(
         &mut self,
         ctx: &Context,
@@ -101,8 +203,11 @@ impl Agent {
             // framework is not partition-aware — reason `EXECUTOR_TERMINATED`
             // ("Cannot find executor"), reliably, from the agent. A kill for a
             // framework the agent does not know is ignored.
+            // Unanswered, the kill would hang: the master keeps the task,
+            // staging on this agent, until a terminal update retires it.
             if let Some(framework) = self.frameworks.get(&fid).cloned() {
                 let state = Self::dropped_or_lost(framework.partition_aware);
+                // Checkpointed before the update, as in `on_reconcile_tasks`.
                 let key = self.open_unknown_task_stream(&framework, task_id);
                 self.write_state(out);
                 self.agent_update(
@@ -116,6 +221,7 @@ impl Agent {
             }
             return;
         }
+        // (Mesos `Slave::kill` likewise ignores a kill for a terminated executor.)
         if task.is_some_and(|t| t.state.is_terminal()) {
             return; // already ended: its terminal update is on its way
         }
@@ -123,7 +229,8 @@ impl Agent {
             framework_id: fid.clone(),
             task_id: task_id.clone(),
         };
-        // The planted defect answers the kill but leaves the launch queued.
+        // The planted defect answers the kill but leaves the launch queued:
+        // the task then runs after its framework heard `TASK_KILLED`.
         let planted = self.config.bug == Some(crate::bugs::Bug::KillLeavesQueuedLaunch);
         let was_queued = if planted {
             self.queued_launches.contains_key(&key)
@@ -131,9 +238,10 @@ impl Agent {
             self.queued_launches.remove(&key).is_some()
         };
         if was_queued {
-            // Mesos `Slave::killTask` for a task queued on an executor that has
+            // Mesos `Slave::kill` for a task queued on an executor that has
             // not registered: it never runs — `TASK_KILLED`,
             // `REASON_TASK_KILLED_DURING_LAUNCH`.
+            // The last queued launch gone: no deadline is left to keep.
             if self.queued_launches.is_empty() {
                 out.cancel_timer(AgentTimer::ExecutorRegistrationTimeout);
             }
@@ -147,6 +255,8 @@ impl Agent {
             );
             return;
         }
+        // The executor host answers with the task's `TASK_KILLED`, an update
+        // like any other (Mesos relays `KillTaskMessage` to the executor).
         if self.executor_host == ExecutorHostLink::Registered {
             out.send(
                 &self.config.executor_host,
@@ -156,8 +266,11 @@ impl Agent {
                 },
             );
         } else {
-            // The executor host has not re-registered yet (the agent just
-            // restarted): the kill waits for it.
+            // The executor host is away while the task is live: the kill
+            // waits for its registration. No path reaches this today — master
+            // commands arrive only after the re-registration window, and a
+            // lost executor host has its live tasks failed — but a kill is
+            // never to be dropped, should one appear.
             self.pending_kills.insert(TaskKey {
                 framework_id: fid,
                 task_id,
@@ -167,15 +280,26 @@ impl Agent {
 
     /// Reservations and volumes from the leader: applied, then checkpointed
     /// (the master keeps none of it; this agent reports them to every leader).
-    /// A destroyed volume's data is deleted.
+    /// A destroyed volume's data is deleted. Mesos
+    /// `Slave::checkpointResourceState` writes a target checkpoint first,
+    /// deletes volumes (`Slave::syncCheckpointedResources`), then commits;
+    /// here the data goes before the state file, with no target file.
+    /// A crash between the two leaves the volume in the checkpoint without
+    /// its data, and the next leader is told it exists, empty; the other order
+    /// would leave a forgotten volume's data for a volume re-created under
+    /// the same ID to find. Mesos's target file, re-synced by `Slave::recover`,
+    /// avoids both. Accepted only from the registered leader (mod.rs).
     pub(super) fn apply_operations(&mut self, operations: Vec<Operation>, out: &mut Out) {
         for operation in operations {
+            // Looked up before the operation removes the volume.
             let destroyed = match &operation {
                 Operation::Destroy { role, id } => {
                     self.resources.volumes.get(&volume_key(role, id)).cloned()
                 }
                 _ => None,
             };
+            // One that does not apply here (the agent's resources differ from
+            // the master's view) is traced and skipped; the rest still apply.
             if let Err(why) = self.resources.apply(&operation) {
                 out.event(Event::MessageIgnored {
                     from: self.config.name.clone(),
@@ -184,26 +308,42 @@ impl Agent {
                 });
                 continue;
             }
+            // Deleting the data makes the destroy final: a volume created
+            // again under the same ID starts empty.
             if let Some(volume) = destroyed {
                 out.remove_file(&volume.data_path());
             }
         }
+        // One checkpoint for the whole batch.
         self.write_state(out);
     }
 
     /// The master removed the framework: kill its tasks and forget it — its
     /// status update streams included (nobody will acknowledge them). The kills'
     /// `TASK_KILLED` updates from the executor host are acknowledged and dropped.
+    /// Mesos `Slave::shutdownFramework`, then `Slave::removeFramework`, which
+    /// closes the streams (`TaskStatusUpdateManager::cleanup`). No update goes
+    /// out: the framework is gone, and Mesos sends none for a terminating
+    /// framework, which could not acknowledge it. Kept, the streams would be
+    /// retried forever and reported to every new leader, which would then
+    /// hold the framework's tasks as running.
     pub(super) fn on_shutdown_framework(&mut self, fid: FrameworkId, out: &mut Out) {
+        // All its tasks, live or awaiting acknowledgements.
         let tasks = self.tasks.remove(&fid).unwrap_or_default();
         for (task_id, task) in tasks {
             let key = TaskKey {
                 framework_id: fid.clone(),
                 task_id: task_id.clone(),
             };
+            // Nothing is left to deliver: the retry goes with the stream.
             out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
             self.retry_ms.remove(&key);
             self.remove_task_files(&key, out);
+            // An executor host not registered now is told when it returns: it
+            // reports the task, which this agent no longer knows, and
+            // executor_host.rs has it killed.
+            // Mesos shuts the framework's executors down (`_shutdownExecutor`);
+            // here each of its tasks is killed in the shared executor host.
             if !task.state.is_terminal() && self.executor_host == ExecutorHostLink::Registered {
                 out.send(
                     &self.config.executor_host,
@@ -214,6 +354,7 @@ impl Agent {
                 );
             }
         }
+        // Last, its info: nothing of the framework is left to report.
         self.frameworks.remove(&fid);
         self.write_state(out);
     }
@@ -226,6 +367,10 @@ impl Agent {
     /// reliably like any other, so the master removes the task only once the
     /// framework has acknowledged it. A task the agent knows needs nothing: its
     /// updates reach the master anyway.
+    ///
+    /// How it comes about: a `RunTask` is lost with a connection that broke
+    /// (or the agent died before checkpointing it); the agent re-registers
+    /// without the task; the master, still holding it as staging here, asks.
     pub(super) fn on_reconcile_tasks(
         &mut self,
         ctx: &Context,
@@ -233,11 +378,16 @@ impl Agent {
         task_ids: Vec<TaskId>,
         out: &mut Out,
     ) {
+        // A framework the master names always has an ID.
         let Some(fid) = framework.id.clone() else {
             return;
         };
+        // Mesos hands these straight to the status update manager, since
+        // `Slave::statusUpdate` drops updates of unknown frameworks; here
+        // `open_unknown_task_stream` adds the framework, so the usual path works.
         let state = Self::dropped_or_lost(framework.partition_aware);
         let mut unknown = Vec::new();
+        // A task known here is skipped: its own stream informs the master.
         for task_id in task_ids {
             if self
                 .tasks
@@ -271,6 +421,11 @@ impl Agent {
     /// manager delivers any update). The agent never had the task's
     /// description, so the stream's task records only the ID, and uses
     /// nothing. The caller checkpoints, then adds the update.
+    ///
+    /// Why a reliable stream rather than a one-off answer: the master keeps
+    /// such a task, holding its resources, until the framework acknowledges a
+    /// terminal update for it (`master/updates.rs`, `on_acknowledge`); an
+    /// answer lost in a failover would leave it there for good.
     pub(super) fn open_unknown_task_stream(
         &mut self,
         framework: &FrameworkInfo,
@@ -285,8 +440,10 @@ impl Agent {
             resources: Resources::default(),
             role: framework.role.clone(),
             volume: None,
+            // Never run: the stand-in is never launched.
             workload: crate::task::Workload::Forever,
         };
+        // `TASK_STAGING` only until the caller's update makes it terminal.
         self.tasks.entry(fid.clone()).or_default().insert(
             task_id.clone(),
             AgentTask {
@@ -298,6 +455,8 @@ impl Agent {
                 forwarded: None,
             },
         );
+        // The framework may be new here (its only launch never arrived): it
+        // is checkpointed with the stream, which recovery needs.
         self.frameworks
             .entry(fid.clone())
             .or_insert_with(|| framework.clone());
@@ -307,7 +466,11 @@ impl Agent {
         }
     }
 
-    /// The agent itself produces an update (the executor cannot).
+    /// The agent itself ends a task its executor cannot speak for (Mesos:
+    /// `protobuf::createStatusUpdate(..., SOURCE_SLAVE, ...)` passed to
+    /// `Slave::statusUpdate` with no executor). Its uuid is `{task}#a{n}`
+    /// (module comment). `reason` is what frameworks act on; `message` is
+    /// for people.
     pub(super) fn agent_update(
         &mut self,
         ctx: &Context,
@@ -317,6 +480,8 @@ impl Agent {
         message: &str,
         out: &mut Out,
     ) {
+        // `None` only before a first registration; `send_stream_head` fills
+        // it in when the update goes out.
         let agent_id = self.agent_id.clone();
         let Some(task) = self
             .tasks
@@ -340,11 +505,17 @@ impl Agent {
             ))),
             message: Some(message.to_string()),
         };
+        // Logged and queued like an executor's update: the same stream, the
+        // same guarantees.
         self.enqueue_update(ctx, key, update, out);
     }
 
-    /// Appends an update to its task's stream; sends it if nothing is in flight.
-    /// The caller checkpoints.
+    /// Appends an update to its task's stream — in memory and, synced, to the
+    /// task's log (Mesos `TaskStatusUpdateStream::handle`) — and sends it if
+    /// nothing is in flight. The task must already be in the state file (the
+    /// caller saw to it), or recovery would never read this log. Mesos does
+    /// not fsync the log (it reads it only after a process crash, trusting
+    /// the page cache); this crate also reads it after a reboot, so it syncs.
     pub(super) fn enqueue_update(
         &mut self,
         ctx: &Context,
@@ -352,6 +523,7 @@ impl Agent {
         update: StatusUpdate,
         out: &mut Out,
     ) {
+        // A task already gone (its framework shut down): nothing to deliver.
         let Some(task) = self
             .tasks
             .get_mut(&key.framework_id)
@@ -359,12 +531,16 @@ impl Agent {
         else {
             return;
         };
+        // Every queued update is retried until acknowledged, and
+        // acknowledgements match by uuid: one without would never leave.
         assert!(
             update.uuid.is_some(),
             "agent-side updates are acknowledged, so carry a uuid"
         );
+        // The stream's tail is the task's latest state.
         task.state = update.state;
         task.pending_updates.push_back(update.clone());
+        // Only the head is ever in flight; a later one waits for its turn.
         let first = task.pending_updates.len() == 1;
         let uuid = update.uuid.clone().expect("checked above");
         let queued = Event::UpdateQueued {
@@ -394,6 +570,11 @@ impl Agent {
         }
     }
 
+    /// Sends a stream's head to the master and arms its retry (Mesos
+    /// `TaskStatusUpdateManagerProcess::forward` → `Slave::forward`). While
+    /// not registered the send is skipped but the timer runs, as Mesos's
+    /// `Slave::forward` drops updates unless `RUNNING`; `on_registered`
+    /// resends every head.
     pub(super) fn send_stream_head(&mut self, ctx: &Context, key: &TaskKey, out: &mut Out) {
         let Some(head) = self
             .tasks
@@ -402,17 +583,28 @@ impl Agent {
             .and_then(|t| t.pending_updates.front())
             .cloned()
         else {
+            // An empty stream (acknowledged meanwhile): nothing to send.
             return;
         };
+        // 10 s for a new head; `tick_status_retry` doubles it.
         let retry = *self
             .retry_ms
             .entry(key.clone())
             .or_insert(self.config.timing.status_update_retry_ms);
+        // Armed before the send, registered or not: a head is retried until
+        // it is acknowledged.
         out.set_timer(AgentTimer::StatusRetry(key.clone()), ctx.now_ms + retry);
         if let MasterLink::Registered { master, .. } = &self.master {
             let mut update = head;
             // Updates made before registration carry no agent ID yet.
             update.agent_id = self.agent_id.clone();
+            // Mesos `Slave::forward` sets `latest_state`, so the master frees
+            // a finished task's resources while older updates still queue;
+            // and records `status_update_state` (here `forwarded`).
+            // For example, a stream holding RUNNING (in flight) and FINISHED
+            // (queued) sends RUNNING with `latest_state: FINISHED`: the master
+            // records the task finished at once, while the framework still
+            // hears RUNNING first.
             update.latest_state = self
                 .tasks
                 .get(&key.framework_id)
@@ -426,10 +618,17 @@ impl Agent {
             {
                 task.forwarded = Some(update.state);
             }
+            // The master forwards it to the framework and relays the
+            // framework's acknowledgement back (`master/updates.rs`).
             out.send(&master, Message::StatusUpdate { update });
         }
     }
 
+    /// The head went unacknowledged: double its interval, up to 10 min, and
+    /// send it again (Mesos `TaskStatusUpdateManagerProcess::timeout`).
+    /// Retries never stop (Mesos: "There should be a limit on the retries"):
+    /// the update is owed until acknowledged or its framework is shut down.
+    /// The backoff is per stream: one slow framework delays no other's.
     pub(super) fn tick_status_retry(&mut self, ctx: &Context, key: TaskKey, out: &mut Out) {
         let max = self.config.timing.status_update_retry_max_ms;
         if let Some(retry) = self.retry_ms.get_mut(&key) {
@@ -438,6 +637,11 @@ impl Agent {
         self.send_stream_head(ctx, &key, out);
     }
 
+    /// The framework's acknowledgement, relayed by the master (Mesos
+    /// `Slave::statusUpdateAcknowledgement` →
+    /// `TaskStatusUpdateManagerProcess::acknowledgement`). Only the head's
+    /// uuid counts; any other is a duplicate or stale (the framework may
+    /// acknowledge both an update and its retry).
     pub(super) fn on_acknowledgement(
         &mut self,
         ctx: &Context,
@@ -450,11 +654,13 @@ impl Agent {
             framework_id: fid.clone(),
             task_id: task_id.clone(),
         };
+        // A task already forgotten: a repeat of its final acknowledgement.
         let Some(task) = self.tasks.get_mut(&fid).and_then(|t| t.get_mut(&task_id)) else {
             return;
         };
         if task.pending_updates.front().and_then(|u| u.uuid.as_ref()) != Some(&uuid) {
             // A duplicate, or an acknowledgement of an update already passed.
+            // Traced, so a run's explanation shows it.
             out.event(Event::MessageIgnored {
                 from: self.config.name.clone(),
                 kind: "StatusUpdateAcknowledgement".into(),
@@ -462,34 +668,51 @@ impl Agent {
             });
             return;
         }
+        // The head is retired: in memory now, on disk by the `Ack` record.
         task.pending_updates.pop_front();
+        // Remembered, so an executor resending it is recognized (executor_host.rs).
         task.acknowledged.insert(uuid.clone());
         let unlogged_head = task
             .pending_updates
             .front()
             .filter(|u| u.uuid.as_ref().is_some_and(|id| self.unlogged.contains(id)))
             .cloned();
+        // The next head starts again at 10 s (Mesos resets `stream->timeout`).
         out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
         self.retry_ms.remove(&key);
+        // Terminal with nothing left to deliver (Mesos marks a stream
+        // terminated when its terminal update is acknowledged).
         let finished = task.state.is_terminal() && task.pending_updates.is_empty();
+        // Logged, or a restart would resend what the framework already has.
         self.append_record(&key, &StreamRecord::Ack(uuid), out);
         if let Some(head) = unlogged_head {
-            // (planted bug) the queued update is logged only now.
+            // (planted bug) the queued update is logged only now. Correct
+            // code logged it when it was queued, before the executor was
+            // acknowledged; a crash before this point loses it for good.
             if let Some(id) = &head.uuid {
                 self.unlogged.remove(id);
             }
             self.append_record(&key, &StreamRecord::Update(head), out);
         }
+        // The `Ack` record goes first: a crash before the state rewrite below
+        // finds the task finished, and recovery skips it.
         if finished {
-            // Fully acknowledged and terminal: forget the task.
+            // Fully acknowledged and terminal: forget the task (Mesos
+            // `cleanupStatusUpdateStream`).
             let tasks = self.tasks.get_mut(&fid).expect("present");
             tasks.remove(&task_id);
+            // The framework's entry goes with its last task; its info stays
+            // in `frameworks`.
             if tasks.is_empty() {
                 self.tasks.remove(&fid);
             }
+            // State first, then the log: a crash between leaves a log that no
+            // state lists, which recovery never reads.
             self.write_state(out);
             self.remove_task_files(&key, out);
         }
+        // Otherwise the next update, if any, is the head: sent now, not at the
+        // next retry.
         if !finished {
             self.send_stream_head(ctx, &key, out);
         }

@@ -18,6 +18,14 @@ use std::collections::{BTreeMap, BTreeSet};
 /// goes on leading instead of exiting. Mesos's master aborts when it loses its
 /// candidacy (`Master::lostCandidacy`), because a new leader may already be
 /// elected; this defect gives two masters that both believe they lead.
+/// The window lasts until the master lists the group on its new session and
+/// finds its candidacy node gone (`Master::on_leader_listing`, which exits):
+/// meanwhile it still pings agents, answers schedulers and may launch tasks,
+/// alongside the new leader. Even its registry writes fail only if the new
+/// leader has written since: a new leader here does not write on recovery
+/// (Mesos's registrar does, `RegistrarProcess::_recover` → `update`, which
+/// fences the old leader at once). Called from `Master::on_client_events`
+/// (`election.rs`).
 /// Returns true when the session loss should be ignored.
 pub fn leader_survives_session_loss(bug: Option<Bug>, phase: &Phase) -> bool {
     bug == Some(Bug::LeaderSurvivesSessionLoss) && matches!(phase, Phase::Leading(_))
@@ -25,9 +33,13 @@ pub fn leader_survives_session_loss(bug: Option<Bug>, phase: &Phase) -> bool {
 
 /// `forget-tasks-before-framework`: on re-registration, a framework the leader
 /// does not know yet is skipped instead of being added (inactive) from the
-/// agent's report — so its tasks, which need their framework, are dropped.
-/// Mesos adds such frameworks first (`Master::_reregisterSlave` →
-/// `recoverFramework`). Returns true when the framework should be skipped.
+/// agent's report — so its tasks, which need their framework, are dropped:
+/// after a failover the new leader forgets every task of a framework whose
+/// scheduler has not re-registered yet, and offers their resources again.
+/// Mesos keeps them: `Master::__reregisterSlave` records all the agent's
+/// tasks, then `updateSlaveFrameworks` → `recoverFramework` re-creates the
+/// framework and attaches them. Called from `Leader::accept_reregistration`
+/// (`agents.rs`). Returns true when the framework should be skipped.
 pub fn forget_tasks_before_framework(
     bug: Option<Bug>,
     known: &BTreeMap<FrameworkId, FrameworkEntry>,
@@ -57,8 +69,10 @@ pub fn unique_id_ignores_unreachable(
 /// `volume-offered-to-any-role`: the allocator offers every free persistent
 /// volume on the agent, whatever role it is reserved for — another role's data
 /// reaches a framework that may destroy or write it. Mesos offers reserved
-/// resources, volumes included, only to their role (`HierarchicalAllocatorProcess`
-/// allocates a role's reservations to that role's frameworks). Replaces
+/// resources, volumes included, only to their role
+/// (`HierarchicalAllocatorProcess::__generateOffers`, via
+/// `Resources::allocatableTo`, gives a role's reservations only to that role's
+/// frameworks). Replaces
 /// `volumes` with every role's free volumes.
 pub fn volume_offered_to_any_role(bug: Option<Bug>, agent: &AgentEntry, volumes: &mut Vec<Volume>) {
     if bug == Some(Bug::VolumeOfferedToAnyRole) {

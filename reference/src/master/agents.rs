@@ -1,16 +1,53 @@
 //! # Agents: registration, re-registration, health checks, removal
 //!
-//! Mesos `Master::registerSlave`, `Master::reregisterSlave` (→
-//! `__reregisterSlave`, `reconcileKnownSlave`), the `SlaveObserver`'s pings
-//! and `Master::markUnreachable`, `Master::recoveredSlavesTimeout`,
-//! `Master::removeSlave`: how the leader admits agents, rebuilds its soft
-//! state from the tasks an agent reports after a failover, notices silent
-//! agents and reports their tasks lost or unreachable.
+//! How the leader admits agents, rebuilds its soft state from the tasks an
+//! agent reports after a failover, notices silent agents and reports their
+//! tasks lost or unreachable. Mesos's counterparts, all in
+//! src/master/master.cpp:
+//!
+//! | here | Mesos |
+//! |---|---|
+//! | [`Leader::on_register_agent`], [`Leader::admit_agent`] | `Master::registerSlave` → `_registerSlave` → `__registerSlave` |
+//! | [`Leader::on_reregister_agent`] | `Master::reregisterSlave` → `_reregisterSlave` |
+//! | [`Leader::accept_reregistration`] | `Master::__reregisterSlave` (agent not registered with this leader), `Master::___reregisterSlave` → `reconcileKnownSlave` (agent already registered) |
+//! | [`Leader::on_agent_disconnected`] | `Master::exited(const UPID&)` → `Master::disconnect(Slave*)` |
+//! | [`Leader::tick_ping`], `Message::Pong` | `SlaveObserver::ping`, `pong`, `timeout` |
+//! | [`Leader::mark_unreachable`], [`Leader::remove_unreachable_agent`] | `Master::markUnreachable` → `_markUnreachable` → `__removeSlave` |
+//! | [`Leader::remove_agent`] (`removed`) | `Master::removeSlave` → `_removeSlave` |
+//! | [`Leader::tick_reregister_timeout`] | `Master::recoveredSlavesTimeout` |
+//!
+//! ## The rules that matter for failures
+//!
+//! - **Registry first.** Admitting an agent, re-admitting one that was
+//!   unreachable or unknown, marking one unreachable and removing one are
+//!   registry writes (`registrar.rs`); the soft state changes, and the agent
+//!   and frameworks hear of it, only once the write is durable. An agent
+//!   listed in the registry is re-admitted without a write, as Mesos
+//!   re-admits a recovered agent whose info did not change.
+//! - **The agent's report is the truth.** After a failover the leader knows
+//!   an agent's tasks, frameworks, reservations and volumes only from its
+//!   `ReregisterAgent`. Frameworks it learns that way stay inactive until
+//!   their schedulers re-register.
+//! - **Silence is not death.** A missed health check is counted, not acted
+//!   on; only `max_agent_ping_timeouts` in a row mark the agent unreachable
+//!   (by default 5 × 15 s). Its tasks are then reported `TASK_UNREACHABLE`
+//!   (or `TASK_LOST`), and if it comes back they are announced again.
+//! - **Nobody waits forever.** Agents the registry lists but that do not
+//!   re-register after a failover are marked unreachable after
+//!   `agent_reregister_timeout`.
 
 use super::*;
 use crate::bugs::master as bugs;
 
 impl Leader {
+    /// An agent without an ID (a new machine, or one whose disk was wiped)
+    /// registers: the leader assigns it an ID and admits it in the registry
+    /// before anything else (Mesos `Master::registerSlave`, `_registerSlave`).
+    /// The agent hears `AgentRegistered` only from [`Leader::admit_agent`],
+    /// once the admission is durable. An agent told its ID before the write
+    /// could be unknown to the next leader, which would not wait for it after a
+    /// failover and would answer reconciliation about its tasks with
+    /// `TASK_UNKNOWN` (`TASK_LOST`) while they run.
     pub(super) fn on_register_agent(
         &mut self,
         env: &mut Env<'_>,
@@ -19,9 +56,16 @@ impl Leader {
         boot_id: String,
         out: &mut Out,
     ) {
+        // Mesos: "registration is already in progress". The agent retries with
+        // backoff until it hears back; a retry must not assign a second ID.
         if self.registering.contains(&from) {
             return; // a retry while the registry write is in flight
         }
+        // The same process, the same boot, still connected: the agent is
+        // registered already and only our answer was lost (Mesos's
+        // `_registerSlave`: "already registered, resending acknowledgement").
+        // A new boot ID, or a connection seen to break, means something else:
+        // handled below.
         if let Some(existing) = self.agent_by_process(&from) {
             let entry = &self.agents[&existing];
             if entry.boot_id == boot_id && entry.connected {
@@ -56,8 +100,13 @@ impl Leader {
                 intended: None,
             });
         }
+        // The new ID carries this leader's epoch (`e<epoch>-S<n>`): no two
+        // leaders can assign the same ID, so admitting it can only fail on a bug
+        // (Mesos embeds the master's random UUID for the same reason).
         let agent_id = AgentId::new(epoch_id(self.epoch, 'S', self.next_agent));
         self.next_agent += 1;
+        // Marked until the admission lands (or is refused, `pump_registry`):
+        // retries in the meantime are ignored above.
         self.registering.insert(from.clone());
         let op = RegistryOp::Admit {
             agent_id: agent_id.clone(),
@@ -70,9 +119,14 @@ impl Leader {
             resources,
             boot_id,
         };
+        // If a removal of the machine's old ID was queued above, it is written
+        // first: the old agent's tasks are reported lost before the new agent
+        // joins and its resources are offered.
         self.registry_apply(env, op, then, out);
     }
 
+    /// The admission of a new agent is durable: the agent joins the soft state
+    /// and hears its ID (Mesos `Master::__registerSlave` → `addSlave`).
     pub(super) fn admit_agent(
         &mut self,
         env: &mut Env<'_>,
@@ -82,11 +136,17 @@ impl Leader {
         boot_id: String,
         out: &mut Out,
     ) {
+        // Retries are no longer "in progress": a retry from now on finds the
+        // agent registered and is answered again.
         self.registering.remove(&process);
+        // A new agent runs nothing yet: its `used` and `offered` are empty, and
+        // all its resources are offered at the next allocation.
         self.agents.insert(
             agent_id.clone(),
             AgentEntry::new(process.clone(), &resources, boot_id),
         );
+        // Carries the epoch: the agent attaches to this leader and ignores
+        // commands from any other.
         out.send(
             &process,
             Message::AgentRegistered {
@@ -98,10 +158,31 @@ impl Leader {
             agent_id: agent_id.clone(),
             agent: process,
         });
+        // Health checks start at once (Mesos's `SlaveObserver` pings as soon as it
+        // is spawned, `SlaveObserver::initialize`).
         out.set_timer(MasterTimer::Ping(agent_id), env.ctx.now_ms);
+        // Redundant with the pump in `on_registry_written`, which called us.
         self.pump_registry(env, out);
     }
 
+    /// An agent that has an ID re-registers: after a master failover, after its
+    /// own restart (it recovered its ID from disk), or after a broken connection
+    /// (Mesos `Master::reregisterSlave`, `_reregisterSlave`).
+    ///
+    /// What happens depends on what the registry says about the ID:
+    ///
+    /// - **gone**: the agent is shut down; it never comes back under that ID;
+    /// - **being marked unreachable** (the write queued or in flight): ignored;
+    ///   the agent retries;
+    /// - **unreachable**: re-admitted through a `MarkReachable` write, and its
+    ///   tasks are announced again to their frameworks (or, with the early-Mesos
+    ///   [`RemovedAgentPolicy::Shutdown`], the agent is shut down);
+    /// - **admitted**: accepted at once, no write needed — the agent is expected
+    ///   back (recovered after a failover) or already registered with this
+    ///   leader (a retry or a reconnect);
+    /// - **unknown**: admitted under its ID through `MarkReachable`, as Mesos
+    ///   does ("Unknown agent reregistered") for an agent whose entry it cannot
+    ///   find.
     pub(super) fn on_reregister_agent(
         &mut self,
         env: &mut Env<'_>,
@@ -110,6 +191,8 @@ impl Leader {
     ) {
         let policy = env.config.removed_agent_policy;
         let id = &rereg.agent_id;
+        // An operator declared the agent gone: Mesos sends `ShutdownMessage`
+        // ("Agent has been marked gone") and the agent kills its tasks and exits.
         if self.registry.gone.contains_key(id) {
             out.send(
                 &rereg.process,
@@ -120,10 +203,12 @@ impl Leader {
             );
             return;
         }
-        // Mesos `Master::reregisterSlave`: while this leader is marking the
-        // agent unreachable (the registry write is queued or in flight) its
-        // re-registration is ignored; the agent retries and is re-admitted
-        // once the mark has landed — never re-admitted and then removed.
+        // Mesos `Master::reregisterSlave` (`slaves.markingUnreachable`): while
+        // this leader is marking the agent unreachable (the registry write is
+        // queued or in flight) its re-registration is ignored; the agent retries
+        // and is re-admitted once the mark has landed — never re-admitted and
+        // then removed, which would report its tasks lost while they run on an
+        // agent the leader believes registered.
         let marking = self
             .registry_in_flight
             .iter()
@@ -139,6 +224,8 @@ impl Leader {
             });
             return;
         }
+        // Marked unreachable (by health checks, or after a failover it did not
+        // re-register in time): its tasks were reported unreachable or lost.
         if self.registry.unreachable.contains_key(id) {
             if policy == RemovedAgentPolicy::Shutdown {
                 // The seed's early Mesos: a removed agent is shut down when it
@@ -152,6 +239,8 @@ impl Leader {
                 );
                 return;
             }
+            // One re-admission at a time per agent process; a retry while it is in
+            // the registrar is dropped.
             if self.registering.insert(rereg.process.clone()) {
                 let op = RegistryOp::MarkReachable {
                     agent_id: id.clone(),
@@ -166,12 +255,18 @@ impl Leader {
             }
             return;
         }
+        // Admitted: a recovered agent coming back after a failover, or one
+        // already registered with this leader. No registry write: nothing in the
+        // registry changes (Mesos skips the write when the agent's info did not
+        // change, `_reregisterSlave`).
         if self.registry.admitted.contains_key(id) {
             self.accept_reregistration(env, rereg, out);
             return;
         }
-        // Unknown to the registry (it was written by a leader whose write we
-        // cannot see, or the agent comes from elsewhere): admit it under its ID.
+        // Unknown to the registry (its admission was written by a leader whose
+        // write we cannot see, or the agent comes from elsewhere): admit it under
+        // its ID rather than lose the tasks it runs. Mesos does the same ("we
+        // admit the slave anyway", `_reregisterSlave` → `MarkSlaveReachable`).
         if self.registering.insert(rereg.process.clone()) {
             let op = RegistryOp::MarkReachable {
                 agent_id: id.clone(),
@@ -189,7 +284,15 @@ impl Leader {
     }
 
     /// Merges a re-registering agent's report into the soft state: the agent,
-    /// the frameworks of its tasks, and the tasks themselves.
+    /// the frameworks of its tasks, and the tasks themselves (Mesos
+    /// `Master::__reregisterSlave` for an agent not registered with this leader,
+    /// `___reregisterSlave` → `reconcileKnownSlave` for one that is).
+    ///
+    /// This is the heart of master failover: a new leader knows nothing of tasks
+    /// until their agents report them here. Then the agent is answered, in this
+    /// order: the frameworks hear about tasks that "came back"; the agent hears
+    /// `AgentReregistered`, then which tasks to reconcile, which to kill and
+    /// which frameworks to shut down.
     pub(super) fn accept_reregistration(
         &mut self,
         env: &mut Env<'_>,
@@ -199,15 +302,24 @@ impl Leader {
         // Outstanding offers for an agent that re-registers are taken back: its
         // resources are rebuilt from its report.
         self.rescind_offers_on(&rereg.agent_id, out);
+        // The re-registration is complete: a later one is handled afresh.
         self.registering.remove(&rereg.process);
         let epoch = self.epoch;
         let id = rereg.agent_id.clone();
+        // `known`: registered with this leader already (a retry, a reconnect, an
+        // agent restart that kept its ID). Then the master's own view of the
+        // agent's tasks is at least as fresh as the report and is reconciled
+        // with it; otherwise the report is learned as it is.
         let known = self.agents.contains_key(&id);
+        // No longer waited for: `tick_reregister_timeout` must not mark it
+        // unreachable.
         self.awaiting_reregistration.remove(&id);
 
         // Frameworks first: a task's framework must exist before its tasks. A
         // framework learned only from an agent stays inactive (no scheduler)
-        // until its scheduler re-registers.
+        // until its scheduler re-registers (Mesos `updateSlaveFrameworks` →
+        // `recoverFramework`). A framework removed by this leader is not brought
+        // back: its tasks are skipped below and the agent is told to shut it down.
         for info in &rereg.frameworks {
             let fid = info
                 .id
@@ -238,14 +350,20 @@ impl Leader {
             entry.killed_tasks = old.killed_tasks.clone();
         }
 
-        // Tasks the agent reports.
+        // Tasks the agent reports, as (framework, task) keys: used below to find
+        // tasks the master believes are on the agent but the agent does not list.
         let reported: BTreeSet<(FrameworkId, TaskId)> = rereg
             .tasks
             .iter()
             .map(|t| (t.framework_id.clone(), t.info.task_id.clone()))
             .collect();
+        // "Agent re-registered" updates for the frameworks, sent after the soft
+        // state is rebuilt.
         let mut came_back: Vec<StatusUpdate> = Vec::new();
         for task in &rereg.tasks {
+            // The framework is unknown only if it was removed by this leader (or the
+            // planted bug skipped it): such tasks are not re-added, and the agent
+            // shuts the framework down (`removed`, below).
             let Some(framework) = self.frameworks.get_mut(&task.framework_id) else {
                 continue;
             };
@@ -325,6 +443,10 @@ impl Leader {
                 }
             }
         }
+        // Resources are recomputed, not trusted from the old entry: every active
+        // task of this agent holds its resources (and volume). `occupy` asserts
+        // the agent is not over-committed — the report and the master's tasks
+        // must agree.
         for framework in self.frameworks.values() {
             for (task_id, task) in &framework.tasks {
                 if task.agent_id == id && task.state.is_active() {
@@ -362,6 +484,8 @@ impl Leader {
                 .collect()
         };
         let task_count = rereg.tasks.len();
+        // The agent is registered (again) with this leader, connected, with a
+        // fresh health-check count.
         self.agents.insert(id.clone(), entry);
         // Mesos forwards the "came back" updates first, then answers the agent.
         for update in came_back {
@@ -378,6 +502,9 @@ impl Leader {
                 agent_id: id.clone(),
             },
         );
+        // Tasks the agent must account for: it answers each one it does not know
+        // with a terminal update (`TASK_DROPPED` or `TASK_LOST`), which reaches the
+        // framework and retires the task through the normal update path.
         for (framework, task_ids) in reconcile {
             out.send(
                 &rereg.process,
@@ -388,6 +515,7 @@ impl Leader {
                 },
             );
         }
+        // Kills the agent may have missed (see `killed_tasks`).
         for (framework_id, task_id) in kills {
             out.send(
                 &rereg.process,
@@ -398,6 +526,8 @@ impl Leader {
                 },
             );
         }
+        // Frameworks removed while the agent was away: the agent kills their
+        // tasks; otherwise they would run forever, unknown to every scheduler.
         for framework_id in removed {
             out.send(
                 &rereg.process,
@@ -412,13 +542,27 @@ impl Leader {
             agent: rereg.process.clone(),
             tasks: task_count,
         });
+        // Health checks restart now, with a fresh count (re-arming replaces the
+        // agent's pending ping timer, if any).
         out.set_timer(MasterTimer::Ping(id.clone()), env.ctx.now_ms);
     }
 
+    /// The connection to a registered agent broke (Mesos `Master::exited` →
+    /// `Master::disconnect(Slave*)` → `deactivate`): it gets no more offers and
+    /// its outstanding offers are rescinded, but it stays registered and its
+    /// tasks are not touched.
+    ///
+    /// A broken connection says little: the agent may be restarting (it will
+    /// re-register with its tasks) or partitioned (health checks decide). Only
+    /// missed pongs make it unreachable (`tick_ping`). Mesos also arms an
+    /// `agent_reregister_timeout` per disconnected agent
+    /// (`Master::agentReregisterTimeout`, MESOS-6286: an agent that answers pings
+    /// but never re-registers); the reference relies on health checks alone.
     pub(super) fn on_agent_disconnected(&mut self, agent_id: AgentId, out: &mut Out) {
         let Some(agent) = self.agents.get_mut(&agent_id) else {
             return;
         };
+        // A second notice for the same break.
         if !agent.connected {
             return;
         }
@@ -426,24 +570,43 @@ impl Leader {
         out.event(Event::AgentDisconnected {
             agent_id: agent_id.clone(),
         });
+        // A task launched on these offers could not reach the agent.
         self.rescind_offers_on(&agent_id, out);
     }
 
+    /// A health check (Mesos `SlaveObserver::timeout` then `ping`): count a
+    /// ping that got no pong since the last check, mark the agent unreachable
+    /// after `max_agent_ping_timeouts` of them in a row, otherwise ping again
+    /// and check again after `agent_ping_timeout`.
+    ///
+    /// Pings also keep the agent attached: an agent that hears none for
+    /// `agent_ping_timeout × max_agent_ping_timeouts` concludes the master is
+    /// gone and looks for the leader again (Mesos `Slave::pingTimeout`).
     pub(super) fn tick_ping(&mut self, env: &mut Env<'_>, agent_id: AgentId, out: &mut Out) {
         let timing = env.config.timing.clone();
         let epoch = self.epoch;
+        // The agent was removed or marked unreachable meanwhile: the timer is
+        // stale.
         let Some(agent) = self.agents.get_mut(&agent_id) else {
             return;
         };
+        // A pong since the last ping (`Message::Pong` in `mod.rs` sets the
+        // flag): the count starts over. Otherwise one more ping went unanswered.
         if agent.pong_received {
             agent.missed_pings = 0;
         } else {
             agent.missed_pings += 1;
         }
+        // Too many in a row: mark it unreachable (a registry write; its tasks are
+        // reported once it lands). Pinging stops here. Mesos keeps pinging so
+        // that a pong can cancel a transition still waiting for its rate limiter;
+        // here the write is queued at once, so there is nothing left to cancel.
+        // The agent, hearing no pings, will look for the leader and re-register.
         if agent.missed_pings >= timing.max_agent_ping_timeouts {
             self.mark_unreachable(env, agent_id, out);
             return;
         }
+        // Ping, and expect a pong before the next check.
         agent.pong_received = false;
         let process = agent.process.clone();
         out.send(&process, Message::Ping { epoch });
@@ -453,7 +616,13 @@ impl Leader {
         );
     }
 
+    /// Starts marking an agent unreachable: the registry write first, then,
+    /// once it is durable, [`Leader::remove_unreachable_agent`] (Mesos
+    /// `Master::markUnreachable`). Until then the agent is still registered,
+    /// and its re-registration is ignored (`on_reregister_agent`).
     pub(super) fn mark_unreachable(&mut self, env: &mut Env<'_>, agent_id: AgentId, out: &mut Out) {
+        // `at_ms` is stored with the mark: when the agent became unreachable
+        // (Mesos reports it to frameworks as the tasks' `unreachable_time`).
         let op = RegistryOp::MarkUnreachable {
             agent_id: agent_id.clone(),
             at_ms: env.ctx.now_ms,
@@ -462,7 +631,12 @@ impl Leader {
     }
 
     /// The registry says the agent is unreachable: take it out of the resource
-    /// pool and tell each framework its tasks there are lost (or unreachable).
+    /// pool and tell each framework its tasks there are lost (or unreachable)
+    /// (Mesos `Master::_markUnreachable` → `__removeSlave`).
+    ///
+    /// For an agent recovered from the registry that never re-registered, the
+    /// leader knows no tasks: only the event is traced (Mesos's
+    /// `_markUnreachable` then only sends `LostSlaveMessage`).
     pub(super) fn remove_unreachable_agent(
         &mut self,
         env: &mut Env<'_>,
@@ -478,6 +652,12 @@ impl Leader {
     /// Removes an agent from the soft state and reports its tasks. `removed`:
     /// the agent is removed for good (`Master::removeSlave`), not merely
     /// unreachable (`Master::markUnreachable`).
+    ///
+    /// Its offers are rescinded, its health checks stop, and each of its tasks
+    /// leaves the framework's task table with an update from the master to the
+    /// framework. An unreachable agent's tasks are kept aside
+    /// (`FrameworkEntry::unreachable_tasks`) because the agent may come back
+    /// with them; a removed agent's tasks become completed.
     pub(super) fn remove_agent(
         &mut self,
         _env: &mut Env<'_>,
@@ -485,8 +665,13 @@ impl Leader {
         removed: bool,
         out: &mut Out,
     ) {
+        // Before the agent leaves the table, so that its offers' resources can
+        // be returned and their frameworks told.
         self.rescind_offers_on(agent_id, out);
         self.agents.remove(agent_id);
+        // Health checks stop: a live agent that is no longer pinged concludes the
+        // master is gone (`Slave::pingTimeout` in Mesos) and re-registers, which
+        // is how an unreachable agent finds its way back.
         out.cancel_timer(MasterTimer::Ping(agent_id.clone()));
         let mut updates = Vec::new();
         for (fid, framework) in self.frameworks.iter_mut() {
@@ -519,6 +704,8 @@ impl Leader {
                 } else {
                     state
                 };
+                // Removed for good: the task is history. Its resources need no
+                // releasing: the whole agent entry is gone.
                 if removed {
                     framework.add_completed(
                         tid.clone(),
@@ -529,11 +716,19 @@ impl Leader {
                         },
                     );
                 } else {
+                    // Unreachable: kept aside in the state the framework was told, so
+                    // that its ID stays taken (`validateUniqueTaskID`) and a removal
+                    // of the framework completes it. No update of it was forwarded by
+                    // this master, so nothing is waiting to be acknowledged.
                     task.state = kept;
                     task.status_update_state = Some(kept);
                     task.latest_uuid = None;
                     framework.unreachable_tasks.insert(tid.clone(), task);
                 }
+                // The update itself always carries the new state (`TASK_UNREACHABLE`
+                // or `TASK_LOST`), a terminal task's included, from the master,
+                // reason `AGENT_REMOVED`, with no uuid: not acknowledged, and
+                // recoverable by reconciliation if the framework misses it.
                 updates.push(master_update(
                     fid,
                     &tid,
@@ -548,15 +743,32 @@ impl Leader {
                 ));
             }
         }
+        // Forwarded to connected frameworks only; the others learn through
+        // reconciliation once they re-register.
         for update in updates {
             self.send_to_framework(update, out);
         }
     }
 
+    /// The re-registration window after a failover closed (Mesos
+    /// `Master::recoveredSlavesTimeout`): every agent recovered from the
+    /// registry that has not re-registered is marked unreachable, so that its
+    /// tasks (which this leader never learned) stop being in limbo: frameworks
+    /// asking about them get `TASK_UNREACHABLE` (or `TASK_LOST`) instead of
+    /// silence (`reconcile_explicit`, `reconciliation.rs`).
+    ///
+    /// Mesos refuses to do this for too many agents at once
+    /// (`--recovery_agent_removal_limit`, the master exits instead) and
+    /// rate-limits the removals; neither is modelled.
     pub(super) fn tick_reregister_timeout(&mut self, env: &mut Env<'_>, out: &mut Out) {
+        // Emptied at once: from now on reconciliation answers for tasks on these
+        // agents instead of staying silent (case 2 of `reconcile_explicit`).
         let late: Vec<AgentId> = std::mem::take(&mut self.awaiting_reregistration)
             .into_iter()
             .collect();
+        // Each one goes through the registrar like a failed health check: the
+        // mark is written first, and a re-registration that races with it is
+        // ignored until it lands (`on_reregister_agent`), then re-admits the agent.
         for agent_id in late {
             let op = RegistryOp::MarkUnreachable {
                 agent_id: agent_id.clone(),

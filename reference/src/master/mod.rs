@@ -47,7 +47,43 @@
 //!   are forwarded to the framework; acknowledgements go back to the agent.
 //! - **Health checks.** The leader pings each agent every `agent_ping_timeout`;
 //!   after `max_agent_ping_timeouts` pings without a pong it marks the agent
-//!   unreachable in the registry and reports its tasks lost.
+//!   unreachable in the registry and reports its tasks `TASK_UNREACHABLE`
+//!   (`TASK_LOST` to frameworks that are not partition-aware). If the agent
+//!   comes back, its tasks are announced again.
+//! - **Reconciliation.** A framework may ask at any time what state its tasks
+//!   are in; the leader answers from what it knows, and stays silent about
+//!   tasks that may be on an agent it still expects back.
+//!
+//! ## Where each part lives
+//!
+//! | file | what | Mesos (src/master/master.cpp unless said) |
+//! |---|---|---|
+//! | `mod.rs` | the master's phases, dispatch, `Env` | `Master::consume`, `Master::initialize`'s handlers |
+//! | `election.rs` | session, candidacy, election, recovery | `Master::detected`, `lostCandidacy`, `_recover` |
+//! | `registrar.rs` | registry writes, one at a time | `RegistrarProcess` (src/master/registrar.cpp) |
+//! | `agents.rs` | (re-)registration, health checks, removal | `registerSlave`, `reregisterSlave`, `SlaveObserver`, `markUnreachable` |
+//! | `frameworks.rs` | (re-)registration, failover, removal | `_subscribe`, `failoverFramework`, `removeFramework` |
+//! | `offers.rs` | allocation, accept, decline, rescind | `accept`, `_accept`, `decline`, `rescindOffer`; the allocator |
+//! | `updates.rs` | kill, status updates, acknowledgements | `kill`, `statusUpdate`, `forward`, `acknowledge` |
+//! | `reconciliation.rs` | answering "what state is my task in?" | `reconcile` |
+//! | `state.rs` | the leader's soft state and its accounting | `Slave`, `Framework` (src/master/master.hpp) |
+//!
+//! ## How the code is shaped
+//!
+//! The phase is matched in one place. `Master::lead` is the only code that
+//! asks "do I lead?"; it hands the leader's soft state ([`Leader`]) and an
+//! `Env` (the clock, the configuration, the coordinator session, and a way
+//! to request an exit) to a handler, and every handler of a leader's work is
+//! a method of `Leader`. `Leader::step` is the leader's dispatch (like
+//! raft-rs's `step_leader`). A standby's dispatch is one line: it ignores
+//! everything. Each change of phase is a named function that asserts the
+//! phase it leaves (`become_contending`, `become_standby`, `become_leader`
+//! in `election.rs`, `Master::exit` here), so an impossible transition is
+//! a panic in tests rather than a second leader in production.
+//!
+//! Planted bugs (the bug zoo, `crate::bugs`) live in `bugs/master.rs`; each is
+//! called from one line marked "Planted-bug hook", right after the correct
+//! decision is computed, and changes nothing unless its bug is planted.
 
 use indexmap::IndexMap;
 
@@ -79,7 +115,14 @@ mod registrar;
 mod updates;
 
 /// What happens to an agent that comes back after the master marked it
-/// unreachable.
+/// unreachable (configured per run; read by `Leader::on_reregister_agent`,
+/// `agents.rs`).
+///
+/// Early Mesos treated an unreachable agent as dead: when it came back it
+/// was shut down, so a framework could safely relaunch its lost tasks
+/// elsewhere. Mesos 1.x lets it re-register, and its tasks come back; a
+/// framework that relaunched them may then run two copies. The harness
+/// runs both to show the trade-off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemovedAgentPolicy {
@@ -91,45 +134,76 @@ pub enum RemovedAgentPolicy {
     Shutdown,
 }
 
+/// A master's configuration, fixed for the life of the process.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MasterConfig {
+    /// This master's process ID. It is also the data of its candidacy node,
+    /// which is how agents and schedulers learn whom to talk to when it leads.
     pub name: ProcessId,
+    /// The coordinator (the ZooKeeper stand-in) this master's session talks to.
     pub coordinator: ProcessId,
+    /// Mesos's timeouts and intervals (`crate::timing`): session timeout, health
+    /// checks, re-registration window, allocation interval, offer filters.
     pub timing: Timing,
+    /// See [`RemovedAgentPolicy`].
     pub removed_agent_policy: RemovedAgentPolicy,
     /// A planted defect (the bug zoo), if any.
     #[serde(default)]
     pub bug: Option<crate::bugs::Bug>,
 }
 
+/// The master's timers. All but `Coordinator` belong to a leader: they are
+/// armed only while leading, and since a master leads at most once per
+/// process (it exits rather than step down), no timer of one term can fire
+/// into another. A timer that fires for something already gone (a removed
+/// agent, a re-registered framework) is checked and ignored by its handler.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum MasterTimer {
+    /// The coordinator client's own timers (heartbeat, reconnect, session
+    /// deadline), wrapped so that a master has one timer type; `Role::handle`
+    /// hands them back to the client.
     Coordinator(ClientTimer),
-    /// Run the allocator (every `allocation_interval`).
+    /// Run the allocator (every `allocation_interval`). Armed when the leader
+    /// has read the registry (`Leader::recover`) and re-armed by each round
+    /// (`Leader::tick_allocate`, `offers.rs`).
     Allocate,
-    /// Health-check one agent: count a missed pong, then ping again.
+    /// Health-check one agent: count a missed pong, then ping again. One per
+    /// registered agent, armed when it is admitted or re-registers, re-armed
+    /// every `agent_ping_timeout`, cancelled when it is removed
+    /// (`Leader::tick_ping`, `agents.rs`).
     Ping(AgentId),
-    /// The re-registration window after a failover closes.
+    /// The re-registration window after a failover closes: agents still not
+    /// back are marked unreachable. Armed once, in `Leader::recover`, if the
+    /// registry listed agents (`Leader::tick_reregister_timeout`, `agents.rs`).
     AgentReregisterTimeout,
-    /// A disconnected framework's `failover_timeout` has passed.
+    /// A disconnected framework's `failover_timeout` has passed. Armed when its
+    /// scheduler disconnects, cancelled when a scheduler re-registers
+    /// (`Leader::tick_framework_failover`, `frameworks.rs`).
     FrameworkFailover(FrameworkId),
 }
 
-/// What a coordinator request was for.
+/// What a coordinator request was for: the tag the coordinator client hands
+/// back with the answer, so that `Master::on_coordinator_reply`
+/// (`election.rs`) knows what it is reading.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MasterRequest {
-    /// Creating this master's candidacy node.
+    /// Creating this master's candidacy node (the answer holds its sequence).
     Join,
-    /// Listing the masters' group.
+    /// Listing the masters' group, with a watch: who leads, and is my node still
+    /// there?
     ListMasters,
-    /// Reading the registry on election.
+    /// Reading the registry on election, before the leader acts on anything.
     ReadRegistry,
-    /// Writing the registry (one operation in flight).
+    /// Writing the registry (one operation in flight, `registrar.rs`).
     WriteRegistry,
     /// Re-reading the registry after a write's outcome was lost with the connection.
     RefreshRegistry,
 }
 
+/// Where a master is in its life (the diagram in the module doc).
+///
+/// Only `Leading` carries state: a standby knows nothing but who leads, and
+/// everything a leader knew is dropped with the variant when it exits.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Phase {
     /// Opening a session and creating the candidacy node.
@@ -138,24 +212,42 @@ pub enum Phase {
     Contending,
     /// Another master leads; wait.
     Standby,
+    /// This master leads: its soft state, which exists only inside this variant.
+    /// No code can reach it without matching the phase (`Master::lead`), so no
+    /// handler can act as leader after the master stopped leading.
     Leading(Box<Leader>),
     /// The process has exited; it handles nothing more.
     Exited,
 }
 
+/// A master process: one of the several that run in hot standby.
+///
+/// It always holds a coordinator session (or is opening one) and, once
+/// joined, a candidacy in the masters' group; what else it holds depends on
+/// its [`Phase`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Master {
+    /// Its configuration (name, coordinator, timing, policy, planted bug).
     config: MasterConfig,
+    /// Its coordinator session: connects, heartbeats, resumes after a broken
+    /// connection, reports the session lost. Used in every phase; a leader's
+    /// handlers reach it through [`Env::coordinator`].
     coordinator: CoordinatorClient<MasterRequest>,
+    /// The leader as seen in the last listing of the masters' group (the same
+    /// detector agents and schedulers use, `crate::detector`).
     detector: MasterDetector,
     /// The sequence number of this master's candidacy node, once created.
     candidacy: Option<u64>,
+    /// Where this master is in the diagram; see [`Phase`].
     phase: Phase,
 }
 
+/// A master's outputs (messages, timers, events, exit).
 type Out = Outputs<MasterTimer>;
 
 impl Master {
+    /// A master that has not started: `Input::Start` connects to the
+    /// coordinator, and the rest follows from the session (`election.rs`).
     pub fn new(config: MasterConfig) -> Self {
         let coordinator = CoordinatorClient::new(
             config.coordinator.clone(),
@@ -170,10 +262,12 @@ impl Master {
         }
     }
 
+    /// Its configuration.
     pub fn config(&self) -> &MasterConfig {
         &self.config
     }
 
+    /// Where it is in its life (for the harness and the checkers).
     pub fn phase(&self) -> &Phase {
         &self.phase
     }
@@ -191,10 +285,13 @@ impl Master {
         self.leader().map(|l| l.epoch)
     }
 
+    /// The sequence number of its candidacy node, once created: its place in
+    /// line, and the epoch it leads if it is ever elected.
     pub fn candidacy(&self) -> Option<u64> {
         self.candidacy
     }
 
+    /// Its process ID, also its candidacy node's data.
     fn name(&self) -> &ProcessId {
         &self.config.name
     }
@@ -235,9 +332,13 @@ impl Master {
         out: &mut Out,
         step: impl FnOnce(&mut Leader, &mut Env<'_>, &mut Out),
     ) {
+        // Not leading: the answer or timer belongs to a leadership that has
+        // ended (or never began). Nothing to do.
         let Phase::Leading(leader) = &mut self.phase else {
             return;
         };
+        // The environment borrows the parts of the master the leader is not in
+        // (`config`, `coordinator`), alongside the leader inside `phase`.
         let mut env = Env {
             ctx,
             config: &self.config,
@@ -245,6 +346,8 @@ impl Master {
             exit: None,
         };
         step(leader, &mut env, out);
+        // The exit happens here, not in the handler: the handler holds the
+        // leader, which lives inside the very phase that `exit` replaces.
         if let Some(reason) = env.exit {
             self.exit(reason, out);
         }
@@ -258,8 +361,11 @@ impl Master {
                 self.lead(ctx, out, |leader, env, out| leader.step(env, input, out))
             }
             Phase::Joining | Phase::Contending | Phase::Standby => {
-                // Standbys act on nothing; senders retry and will find the real
-                // leader through the coordinator.
+                // Standbys act on nothing (Mesos's `Master::consume` drops every
+                // message "since not elected yet"); senders retry and will find the
+                // real leader through the coordinator. A standby must not answer
+                // even a registration: the agent would attach to a master that
+                // does not lead.
                 if let Input::Message { from, message } = input {
                     out.event(Event::MessageIgnored {
                         from,
@@ -274,6 +380,10 @@ impl Master {
 }
 
 /// What a leader's handlers may use besides the leader's own soft state.
+///
+/// Handlers get this instead of `&mut Master`, so that none of them can change
+/// the phase: an exit is requested through `exit` and carried out by
+/// [`Master::lead`], the only code that holds both.
 pub(super) struct Env<'a> {
     /// The clock: timers are set relative to `ctx.now_ms`.
     pub(super) ctx: &'a Context,
@@ -312,6 +422,9 @@ impl Leader {
                 self.tick_framework_failover(env, fid, out)
             }
             Input::Disconnected { peer } => self.on_disconnected(env, peer, out),
+            // A leader dials no one but the coordinator (whose connection events the
+            // client took in `Role::handle`), keeps no files and takes no harness
+            // commands; the start and the client's timers were handled before.
             Input::Start
             | Input::Timer(MasterTimer::Coordinator(_))
             | Input::Connected { .. }
@@ -322,6 +435,9 @@ impl Leader {
         }
     }
 
+    /// A message to the leader. Nothing is acted on before the registry is read
+    /// (recovery); after that, each message goes to its handler, in the file
+    /// that owns the concern.
     fn on_message(&mut self, env: &mut Env<'_>, from: ProcessId, message: Message, out: &mut Out) {
         if !self.recovered {
             // A leader still reading its registry acts on nothing yet: it does
@@ -335,9 +451,12 @@ impl Leader {
             return;
         }
         match message {
+            // A new agent (`agents.rs`).
             Message::RegisterAgent { resources, boot_id } => {
                 self.on_register_agent(env, from, resources, boot_id, out)
             }
+            // An agent with an ID comes back (`agents.rs`). Whether it comes back from
+            // unreachability is decided there, from the registry, not from the message.
             Message::ReregisterAgent {
                 agent_id,
                 resources,
@@ -356,6 +475,9 @@ impl Leader {
                 };
                 self.on_reregister_agent(env, rereg, out)
             }
+            // An agent answers a health check (Mesos `SlaveObserver::pong`): the next
+            // `tick_ping` will not count a miss. A pong from a process that is not a
+            // registered agent (say, one just marked unreachable) means nothing.
             Message::Pong => {
                 if let Some(id) = self.agent_by_process(&from) {
                     let agent = self.agents.get_mut(&id).expect("found");
@@ -363,6 +485,9 @@ impl Leader {
                     agent.missed_pings = 0;
                 }
             }
+            // From agents (`updates.rs`); the rest come from schedulers
+            // (`frameworks.rs`, `offers.rs`, `updates.rs`, `reconciliation.rs`), each
+            // checked to come from the framework's attached scheduler.
             Message::StatusUpdate { update } => self.on_status_update(from, update, out),
             Message::RegisterFramework { info } => self.on_register_framework(from, info, out),
             Message::ReregisterFramework { info, failover } => {
@@ -393,6 +518,8 @@ impl Leader {
                 framework_id,
                 tasks,
             } => self.on_reconcile(from, framework_id, tasks, out),
+            // Anything else is not for a master (agent-to-executor traffic, answers
+            // only masters send, ...): traced and dropped.
             other => out.event(Event::MessageIgnored {
                 from,
                 kind: other.kind().to_string(),
@@ -401,6 +528,10 @@ impl Leader {
         }
     }
 
+    /// A connection broke (libprocess's `exited`, Mesos `Master::exited`): an
+    /// agent is disconnected (`agents.rs`), a scheduler's framework deactivated
+    /// (`frameworks.rs`). Neither is removed: a broken connection may be a
+    /// restart or a blip, and each has its own timeout for that.
     fn on_disconnected(&mut self, env: &mut Env<'_>, peer: ProcessId, out: &mut Out) {
         if let Some(agent_id) = self.agent_by_process(&peer) {
             self.on_agent_disconnected(agent_id, out);
@@ -410,6 +541,8 @@ impl Leader {
     }
 }
 
+/// The coordinator request that reads the registry (no watch: the leader is
+/// the only writer, and learns of another one from a refused write).
 fn read_registry() -> CoordOp {
     CoordOp::GetData {
         path: REGISTRY_PATH.to_string(),
@@ -417,11 +550,16 @@ fn read_registry() -> CoordOp {
     }
 }
 
-/// A status update the master makes up (no uuid: not acknowledged).
 /// The answer about a task the master knows: its *status-update* state — the
 /// state of the update still being delivered, which may be older than the
 /// latest one while the agent replays its stream (Mesos `Master::reconcile`,
 /// case 1: `task->status_update_state()` when set, else `task->state()`).
+///
+/// Why not the latest state: a framework that hears `TASK_FINISHED` from
+/// reconciliation while the `TASK_RUNNING` update is still being retried
+/// would then receive `TASK_RUNNING` after it, and could take a finished task
+/// for a running one. Answering with the update in flight keeps what the
+/// framework sees in order.
 fn known_task_answer(fid: &FrameworkId, task_id: &TaskId, task: &TaskEntry) -> StatusUpdate {
     master_update(
         fid,
@@ -433,6 +571,9 @@ fn known_task_answer(fid: &FrameworkId, task_id: &TaskId, task: &TaskEntry) -> S
     )
 }
 
+/// A status update the master makes up (no uuid: not acknowledged, and not
+/// retried; a framework that misses it learns the state again by
+/// reconciliation), from `Source::Master`, with `reason` and `message`.
 fn master_update(
     fid: &FrameworkId,
     task_id: &TaskId,
@@ -454,6 +595,8 @@ fn master_update(
     }
 }
 
+/// The master as a sans-I/O role (`io.rs`): the driver feeds it inputs and
+/// performs its outputs.
 impl Role for Master {
     type Timer = MasterTimer;
 
@@ -461,10 +604,18 @@ impl Role for Master {
         &self.config.name
     }
 
+    /// Every input goes first to the coordinator client; what the client does
+    /// not take goes to `Master::step` (or, for the master's own start and
+    /// the client's timers, is handled here).
     fn handle(&mut self, ctx: &Context, input: Input<MasterTimer>, out: &mut Out) {
+        // An exited master handles nothing more: the supervisor will start a new
+        // process.
         if matches!(self.phase, Phase::Exited) {
             return;
         }
+        // Connection events and messages concerning the coordinator are the
+        // client's; it reports what they mean (session ready or lost, answers,
+        // watches), and the master acts on that.
         let mut sub = Outputs::new();
         let input = match self.coordinator.route(ctx, input, &mut sub) {
             Routed::Handled(events) => {
@@ -477,6 +628,9 @@ impl Role for Master {
         // A leader acts only on a session it can still count on: one whose
         // local deadline passed while the process was paused is lost before
         // anything else is handled (`CoordinatorClient::expire_if_due`).
+        // Otherwise, after a pause, the overdue timers would fire in deadline
+        // order and a health-check ping due before the session deadline would
+        // go out from a leader the coordinator has already replaced.
         let mut sub = Outputs::new();
         let events = self.coordinator.expire_if_due(ctx, &mut sub);
         out.absorb(sub, MasterTimer::Coordinator);
@@ -487,17 +641,20 @@ impl Role for Master {
             }
         }
         match input {
+            // The first input of a process: dial the coordinator.
             Input::Start => {
                 let mut sub = Outputs::new();
                 self.coordinator.start(&mut sub);
                 out.absorb(sub, MasterTimer::Coordinator);
             }
+            // Heartbeats, reconnects, the session deadline: the client's business.
             Input::Timer(MasterTimer::Coordinator(t)) => {
                 let mut sub = Outputs::new();
                 let events = self.coordinator.on_timer(ctx, t, &mut sub);
                 out.absorb(sub, MasterTimer::Coordinator);
                 self.on_client_events(ctx, events, out);
             }
+            // Everything else: messages, the leader's timers, broken connections.
             input => self.step(ctx, input, out),
         }
     }

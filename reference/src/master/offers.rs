@@ -1,39 +1,117 @@
 //! # Offers: allocation, accept, decline, rescind
 //!
-//! Mesos's allocator offers each agent's free resources (total − used −
-//! offered) to frameworks, reserved resources only to their role
-//! (`HierarchicalAllocatorProcess::allocate`); `Master::accept` validates the
-//! offers, then each operation — reserve, unreserve, create, destroy, launch
-//! (`validation::offer::validate`, `validation::operation::validate`,
-//! `validation::task::validate`, `validateUniqueTaskID`) — and applies what
-//! is valid; `Master::decline`, `Master::rescindOffer`.
+//! Mesos does not let frameworks ask for resources; it *offers* them. The
+//! leader's allocator periodically hands each agent's free resources
+//! (total − used by tasks − already offered) to frameworks, reserved
+//! resources only to frameworks of their role, unreserved ones to anyone
+//! (`HierarchicalAllocatorProcess::__generateOffers`,
+//! src/master/allocator/mesos/hierarchical.cpp, then `Master::offer` in
+//! src/master/master.cpp sends one `ResourceOffersMessage` per framework).
+//! A framework answers with `Accept` (a list of operations on the offered
+//! resources) or `Decline`; the master may take an offer back with
+//! `RescindOffer` when the agent disconnects, is removed, or re-registers.
+//!
+//! `Master::accept` first validates the offers as a whole
+//! (`validation::offer::validate`: `validateUniqueOfferID`,
+//! `validateOfferIds`, `validateFramework`, `validateSlave`, in
+//! src/master/validation.cpp); if they are not valid, every task of the call
+//! is reported `TASK_DROPPED` (`TASK_LOST` to a framework that is not
+//! partition-aware). Otherwise `Master::_accept` pools the offered
+//! resources and applies the operations one after the other — reserve,
+//! unreserve, create and destroy a persistent volume, launch — each checked
+//! on its own (`validation::operation::validate`, `validation::task::validate`
+//! with `validateUniqueTaskID`) against what the earlier ones left in the
+//! pool. An invalid operation is refused alone; the valid ones take effect.
+//!
+//! ## Why offers are safe across a failover
+//!
+//! Offers are soft state like everything else the leader holds (`Leader::offers`,
+//! `master/state.rs`): a new leader starts with none. Their IDs carry the
+//! epoch of the leader that made them (`e<epoch>-O<n>`), so an `Accept` of an
+//! offer made by a deposed leader names an ID the new leader has never issued
+//! and is refused as invalid offers, whatever the tasks in it: resources can
+//! never be promised twice, once by each leader.
+//!
+//! ## The accounting invariant
+//!
+//! For every agent and role, `used + offered ≤ total` (`AgentEntry`,
+//! `master/state.rs`). It is asserted on both sides: after every offer made
+//! here and after every accept. An offer takes resources out of the free pool
+//! (`AgentEntry::offered`); answering, declining or rescinding it
+//! ([`Leader::take_offer`]) puts them back; a launch moves them into
+//! `AgentEntry::used` (`AgentEntry::occupy`). A break of the invariant means
+//! two frameworks, or a task and an offer, were promised the same resources.
 
 use super::*;
 use crate::bugs::master as bugs;
 
 impl Leader {
+    /// One round of the allocator, every `allocation_interval` (Mesos
+    /// `--allocation_interval`, default 1 s: the batch allocation that
+    /// `HierarchicalAllocatorProcess::generateOffers` runs on a timer).
+    ///
+    /// For each connected agent, the candidate frameworks are visited in order of
+    /// their current allocation, and each is offered whatever it may use of what
+    /// is still free: its role's reservations (with its role's free persistent
+    /// volumes) and the unreserved resources no earlier candidate took. So the
+    /// least-allocated framework gets an agent's unreserved resources, and other
+    /// roles still get their own reservations on that agent in the same round.
+    ///
+    /// This is a deliberately small allocator. Mesos sorts roles, then the
+    /// frameworks of each role, with a DRF sorter over every resource kind and
+    /// counts offered resources as allocated as soon as they are offered; here
+    /// the share is the CPUs of a framework's active tasks only and is computed
+    /// once per agent, so within one round the same framework comes first on
+    /// every agent until it launches something. Quotas, weights, suppression
+    /// and offer constraints are not modelled.
     pub(super) fn tick_allocate(&mut self, env: &mut Env<'_>, out: &mut Out) {
+        // Re-armed first, so the allocator keeps running whatever this round does.
+        // It starts in `Leader::recover` (`election.rs`): a leader that has not read
+        // the registry yet makes no offers.
         let interval = env.config.timing.allocation_interval_ms;
         out.set_timer(MasterTimer::Allocate, env.ctx.now_ms + interval);
+        // The offers of this round, grouped by framework: each framework receives
+        // one `ResourceOffers` message with all of its offers, as Mesos's
+        // `Master::offer` sends one `ResourceOffersMessage` per framework per
+        // allocation.
         let mut batches: BTreeMap<FrameworkId, Vec<Offer>> = BTreeMap::new();
         let agent_ids: Vec<AgentId> = self.agents.keys().cloned().collect();
         for agent_id in agent_ids {
+            // A disconnected agent gets no offers: a task launched on it could not
+            // reach it. Mesos deactivates such an agent in the allocator
+            // (`Master::disconnect(Slave*)` → `Master::deactivate(Slave*)` →
+            // `allocator->deactivateSlave`), and `__generateOffers` skips agents that
+            // are not activated. Its outstanding offers were rescinded when it
+            // disconnected (`on_agent_disconnected`, `agents.rs`).
             if !self.agents[&agent_id].connected {
                 continue;
             }
-            // Smallest allocation first (a one-resource DRF), ties by ID. Each
-            // framework is offered the unreserved resources still free and what
-            // is reserved for its own role (with its role's free volumes); so
-            // reserved resources reach only frameworks of their role.
+            // Smallest allocation first (a one-resource DRF), ties broken by framework
+            // ID so that runs are deterministic. Each framework is offered the
+            // unreserved resources still free and what is reserved for its own role
+            // (with its role's free volumes): reserved resources reach only frameworks
+            // of their role (Mesos `Resources::allocatableTo`, applied in
+            // `__generateOffers`), which is what makes a reservation worth having.
             let mut candidates: Vec<(u64, FrameworkId, String)> = self
                 .frameworks
                 .iter()
+                // Only a framework whose scheduler is attached and registered can answer
+                // an offer. An inactive framework (its scheduler disconnected, or known only
+                // from an agent's report after a failover) gets nothing: Mesos's
+                // `Master::offer` returns such resources to the allocator unused.
                 .filter(|(_, f)| f.active && f.scheduler.is_some())
+                // A `Decline` (or the unused part of an `Accept`) filters this agent for
+                // this framework until the refusal expires (Mesos's `RefusedOfferFilter`,
+                // hierarchical.cpp). Mesos filters only offers made of the refused
+                // resources or fewer; here the whole agent is filtered for that time.
                 .filter(|(_, f)| {
                     f.filters
                         .get(&agent_id)
                         .is_none_or(|until| *until <= env.ctx.now_ms)
                 })
+                // The framework's share: CPUs of its active tasks (staging, starting,
+                // running; unreachable tasks are no longer in `tasks`). Outstanding offers
+                // do not count, unlike in Mesos's allocator.
                 .map(|(fid, f)| {
                     let allocated: u64 = f
                         .tasks
@@ -44,23 +122,40 @@ impl Leader {
                     (allocated, fid.clone(), f.info.role.clone())
                 })
                 .collect();
+            // Tuples sort by allocation, then framework ID: the order above.
             candidates.sort();
             for (_, fid, role) in candidates {
                 let agent = self.agents.get_mut(&agent_id).expect("listed above");
+                // `free()` panics if the agent is over-committed; `for_role` keeps the
+                // unreserved share and this role's reservations, nothing of other roles.
                 let share = agent.free().for_role(&role);
                 let mut volumes = agent.free_volumes(&role);
                 // Planted-bug hook (`bugs/master.rs`).
                 bugs::volume_offered_to_any_role(env.config.bug, agent, &mut volumes);
+                // Nothing left for this framework on this agent (the unreserved share went
+                // to an earlier candidate and its role has no reservation here): no empty
+                // offer is sent. Mesos's allocator likewise offers nothing when nothing is
+                // allocatable to the framework.
                 if share.is_empty() && volumes.is_empty() {
                     continue;
                 }
+                // The offered resources and volumes leave the free pool now, before the
+                // next candidate is considered, so no two frameworks are offered the same
+                // resources. They come back when the offer is answered, declined or
+                // rescinded (`take_offer`).
                 agent.offered = agent.offered.plus(&share);
                 agent
                     .volumes_offered
                     .extend(volumes.iter().map(Volume::key));
+                // One side of the invariant (see the module doc): an offer never promises
+                // more than the agent has.
                 agent.assert_accounting();
+                // The offer ID carries this leader's epoch: unique across leaders, so a
+                // stale offer of a previous leader can never be taken for one of ours.
                 let offer_id = OfferId::new(epoch_id(self.epoch, 'O', self.next_offer));
                 self.next_offer += 1;
+                // Mesos's `Offer.hostname`: where the resources are. The agent's process
+                // name stands for its host here.
                 let hostname = agent.process.clone();
                 let offer = Offer {
                     offer_id: offer_id.clone(),
@@ -70,11 +165,15 @@ impl Leader {
                     resources: share,
                     volumes,
                 };
+                // Remembered until accepted, declined or rescinded: an `Accept` is honoured
+                // only for an offer in this table.
                 self.offers.insert(offer_id, offer.clone());
                 batches.entry(fid).or_default().push(offer);
             }
         }
         let epoch = self.epoch;
+        // Sent after the round so that each framework gets one message. The
+        // scheduler is known to be attached: only such frameworks were candidates.
         for (fid, offers) in batches {
             let scheduler = self.frameworks[&fid]
                 .scheduler
@@ -84,14 +183,26 @@ impl Leader {
         }
     }
 
-    /// Takes an offer back, returning its resources to the agent's free pool.
+    /// Takes an offer back, returning its resources (and volumes) to the agent's
+    /// free pool, and returns it; `None` if no such offer is outstanding.
+    ///
+    /// The common step of every way an offer ends: accepted (`on_accept`),
+    /// declined (`on_decline`), rescinded (`rescind_offers_on`) or dropped
+    /// (`remove_offers_of`) — Mesos's `allocator->recoverResources` followed by
+    /// `Master::_removeOffer`, shared by `Master::rescindOffer` and
+    /// `Master::discardOffer`. Whether the framework is told is up to the caller.
     pub(super) fn take_offer(&mut self, offer_id: &OfferId) -> Option<Offer> {
         let offer = self.offers.remove(offer_id)?;
+        // The agent is normally there: an agent's offers are rescinded before the
+        // agent leaves `agents` (`remove_agent`, `agents.rs`). Should it be gone,
+        // there is nothing to give back.
         if let Some(agent) = self.agents.get_mut(&offer.agent_id) {
             agent.offered = agent
                 .offered
                 .minus(&offer.resources)
                 .expect("an offer's resources are counted as offered");
+            // Offered volumes become free again too (a volume in an offer is held
+            // by that offer alone, `AgentEntry::volumes_offered`).
             for volume in &offer.volumes {
                 agent.volumes_offered.remove(&volume.key());
             }
@@ -99,6 +210,16 @@ impl Leader {
         Some(offer)
     }
 
+    /// Rescinds every outstanding offer on an agent, telling each framework
+    /// (Mesos `Master::rescindOffer`, which sends `RescindResourceOfferMessage`).
+    ///
+    /// Called when the agent disconnects (Mesos `Master::deactivate(Slave*)`),
+    /// when it is removed or marked unreachable (`Master::__removeSlave`,
+    /// `Master::_removeSlave`), and when it re-registers, since its resources are
+    /// rebuilt from its report (`accept_reregistration`, `agents.rs`). The
+    /// framework is told so that it stops counting on those resources; an
+    /// `Accept` of a rescinded offer would in any case be refused as invalid
+    /// offers, its ID no longer being outstanding.
     pub(super) fn rescind_offers_on(&mut self, agent_id: &AgentId, out: &mut Out) {
         let ids: Vec<OfferId> = self
             .offers
@@ -108,6 +229,9 @@ impl Leader {
             .collect();
         for id in ids {
             let offer = self.take_offer(&id).expect("listed above");
+            // A framework holding offers has an attached scheduler (its offers are
+            // dropped when it is deactivated); the check keeps a message from being
+            // sent to nobody.
             if let Some(scheduler) = self
                 .frameworks
                 .get(&offer.framework_id)
@@ -124,8 +248,18 @@ impl Leader {
         }
     }
 
-    /// Drops a framework's outstanding offers without telling it (it is
-    /// disconnected or replaced).
+    /// Drops a framework's outstanding offers without telling it, returning
+    /// their resources to the agents' free pools.
+    ///
+    /// Used when the framework is deactivated (its scheduler disconnected:
+    /// `on_framework_disconnected`), when another scheduler instance takes it
+    /// over (`on_reregister_framework`) and when it is removed
+    /// (`remove_framework`, all in `frameworks.rs`). Telling it would be
+    /// pointless: the scheduler that held the offers is gone or replaced. Mesos
+    /// discards such offers without a message in `Master::_failoverFramework`
+    /// and `Master::removeFramework` (`discardOffer`), and rescinds them on a
+    /// disconnect (`Master::deactivate(Framework*, true)`), where the message
+    /// cannot arrive either.
     pub(super) fn remove_offers_of(&mut self, fid: &FrameworkId, _out: &mut Out) {
         let ids: Vec<OfferId> = self
             .offers
@@ -138,11 +272,27 @@ impl Leader {
         }
     }
 
-    /// An accept: the offers' resources form a pool, and the operations are
-    /// applied to it in order, each validated on its own (Mesos). An invalid
-    /// operation is dropped and reported (a LAUNCH ends `TASK_ERROR`); the valid
-    /// ones are applied: reservations and volumes are sent to the agent (which
-    /// checkpoints them) before the tasks that use them.
+    /// A framework accepts offers (Mesos `Master::accept` and `Master::_accept`).
+    ///
+    /// First the offers are validated as a whole: all of them must exist, be
+    /// this framework's, be on one connected agent, and none may be named twice.
+    /// If not, nothing is applied: every task of the call is reported
+    /// `TASK_DROPPED` (`TASK_LOST` to a framework that is not partition-aware),
+    /// reason `INVALID_OFFERS`, and the framework's offers named in the call are
+    /// taken back.
+    ///
+    /// Otherwise the offers' resources form a pool, and the operations are
+    /// applied to it in order, each validated on its own against what the ones
+    /// before it left: a `Reserve` followed by a `Create` and a `Launch` using the
+    /// new volume is valid in one call. An invalid operation is dropped and
+    /// reported (a `Launch`'s invalid task ends `TASK_ERROR`, reason
+    /// `TASK_INVALID`; any other operation is answered with `OperationError`);
+    /// the valid ones are applied: the master's view of the agent changes at
+    /// once, reservations and volumes are sent to the agent (which checkpoints
+    /// them) before the tasks that use them, and the tasks start `TASK_STAGING`.
+    /// What is left in the pool returns to the agent's free pool and is filtered
+    /// for `offer_refuse_ms`, as Mesos filters resources an accept leaves unused
+    /// ("implicitly declined", with the call's `refuse_seconds`, 5 s by default).
     pub(super) fn on_accept(
         &mut self,
         env: &mut Env<'_>,
@@ -152,6 +302,8 @@ impl Leader {
         operations: Vec<Operation>,
         out: &mut Out,
     ) {
+        // Only the attached, active scheduler may use the framework's offers: a
+        // failed-over instance that still holds some must not launch on them.
         if !self.check_scheduler(&from, &fid, "Accept", out) {
             return;
         }
@@ -159,7 +311,9 @@ impl Leader {
         let epoch = self.epoch;
         // Validate the offers: all must exist, be this framework's and be on one
         // agent, and none may be named twice (Mesos `validation::offer::validate`:
-        // `validateUniqueOfferID`, `validateFramework`, `validateSlave`).
+        // `validateUniqueOfferID`, `validateOfferIds`, `validateFramework`,
+        // `validateSlave`). An empty list is invalid too (Mesos: "No offers
+        // specified"): it leaves `agent_id` unset.
         let mut agent_id: Option<AgentId> = None;
         let distinct: BTreeSet<&OfferId> = offer_ids.iter().collect();
         let mut valid = distinct.len() == offer_ids.len();
@@ -174,8 +328,16 @@ impl Leader {
                 _ => valid = false,
             }
         }
+        // The pool: the resources of the framework's named offers, by role, and
+        // the volumes they carry. The operations below draw from it.
         let mut pool = RoleResources::default();
         let mut pool_volumes: BTreeMap<String, Volume> = BTreeMap::new();
+        // Every offer of this framework named in the call is taken back now,
+        // valid call or not: on an invalid call its resources return to the free
+        // pool (Mesos `discardOffer`, without a filter), on a valid one they form
+        // the pool. Offers of *other* frameworks are left alone, so a call naming
+        // someone else's offer cannot cancel it. (Mesos discards every named offer
+        // that exists.)
         for id in &offer_ids {
             if self.offers.get(id).is_some_and(|o| o.framework_id == fid) {
                 let offer = self.take_offer(id).expect("present");
@@ -183,13 +345,27 @@ impl Leader {
                 pool_volumes.extend(offer.volumes.into_iter().map(|v| (v.key(), v)));
             }
         }
+        // Present: `check_scheduler` found it above. Whether it is partition-aware
+        // decides `TASK_DROPPED` or `TASK_LOST` below, and its whole info goes out
+        // with each `RunTask`.
         let framework = self.frameworks.get(&fid).expect("checked scheduler");
         let partition_aware = framework.info.partition_aware;
         let info = framework.info.clone();
         let mut updates = Vec::new();
+        // A valid call needs its agent still registered and connected: a task sent
+        // to a disconnected agent would be lost. Mesos's `validateSlave` CHECKs
+        // that (offers are rescinded on disconnect, as here) and `_accept`
+        // re-checks it, answering `TASK_DROPPED`/`TASK_LOST` like invalid offers.
         let agent_id = match (valid, agent_id) {
             (true, Some(a)) if self.agents.get(&a).is_some_and(|e| e.connected) => a,
             (_, agent) => {
+                // Invalid offers: no operation is applied. Each task of each launch is
+                // answered from the master, `TASK_DROPPED` to a partition-aware framework
+                // (the task was never launched, and the framework knows it is safe to
+                // relaunch it) and `TASK_LOST` to the others, reason `INVALID_OFFERS`, as
+                // in `Master::accept`. Other operations are dropped silently (Mesos reports
+                // them only to HTTP frameworks that asked for operation feedback,
+                // `Master::drop`).
                 for operation in operations {
                     let Operation::Launch { tasks } = operation else {
                         continue;
@@ -217,12 +393,21 @@ impl Leader {
         };
         let agent_process = self.agents[&agent_id].process.clone();
         let role = info.role.clone();
+        // The valid operations, sorted by what they need next: reservations and
+        // volume changes go to the agent in one `ApplyOperations`, launches become
+        // tasks and `RunTask`s, refusals are reported to the scheduler.
         let mut resource_ops = Vec::new();
         let mut launches: Vec<TaskInfo> = Vec::new();
         let mut refusals: Vec<(Operation, String)> = Vec::new();
+        // Each operation is checked against the pool as the earlier operations left
+        // it; a refusal leaves the pool and the agent as they were.
         for operation in operations {
             let agent = self.agents.get_mut(&agent_id).expect("checked connected");
             let refused: Option<String> = match &operation {
+                // RESERVE: turn offered unreserved resources into resources reserved for
+                // the framework's role (Mesos `validation::operation::validate` for
+                // `Reserve`: a framework may reserve only for its own role). The role `*`
+                // is the unreserved role itself and cannot be reserved for.
                 Operation::Reserve {
                     role: target,
                     resources,
@@ -237,12 +422,19 @@ impl Leader {
                             pool.get(UNRESERVED)
                         ))
                     } else {
+                        // Valid: the pool now holds them as reserved (a later launch of this
+                        // call may use them as such) and the master's view of the agent's total
+                        // moves them to the role at once (Mesos applies such "speculative"
+                        // operations in the master before the agent confirms, `Master::_apply`).
                         pool.add(target, resources);
                         agent.total.take_exact(UNRESERVED, resources);
                         agent.total.add(target, resources);
                         None
                     }
                 }
+                // UNRESERVE: give reserved resources of the framework's role back to the
+                // unreserved pool. They must be in the offer, which only ever holds the
+                // framework's own role's reservations.
                 Operation::Unreserve {
                     role: target,
                     resources,
@@ -251,6 +443,10 @@ impl Leader {
                     if *target != role {
                         Some(format!("cannot unreserve resources of role {target}: the framework's role is {role}"))
                     } else if !pool.take(target, resources) {
+                        // Disk that holds a persistent volume is not in the role's reserved
+                        // pool at all (a volume's disk lives in `AgentEntry::volumes`), so
+                        // asking for it fails the take above; say why, since the fix is to
+                        // destroy the volume first.
                         let volume_disk: u64 = agent
                             .volumes
                             .values()
@@ -263,12 +459,18 @@ impl Leader {
                             Some(format!("unreserving more than offered: {resources} asked, {offered} reserved offered"))
                         }
                     } else {
+                        // Valid: back in the pool as unreserved, and in the agent's total.
                         pool.add(UNRESERVED, resources);
                         agent.total.take_exact(target, resources);
                         agent.total.add(UNRESERVED, resources);
                         None
                     }
                 }
+                // CREATE: make a persistent volume out of disk reserved for the
+                // framework's role. The volume ID must be new for that role on this agent
+                // (Mesos `validateUniquePersistenceID`), and the disk must be reserved and
+                // offered: a volume outlives its tasks, so it can only live on resources
+                // that stay with the role.
                 Operation::Create { volume } => {
                     let disk = Resources::new(0, 0, volume.disk_mb);
                     if volume.role != role {
@@ -289,12 +491,18 @@ impl Leader {
                             pool.get(&volume.role).disk_mb
                         ))
                     } else {
+                        // Valid: the disk leaves the role's reserved total and becomes the
+                        // volume; the volume joins the pool, so a launch later in this call can
+                        // use it.
                         agent.total.take_exact(&volume.role, &disk);
                         agent.volumes.insert(volume.key(), volume.clone());
                         pool_volumes.insert(volume.key(), volume.clone());
                         None
                     }
                 }
+                // DESTROY: delete a persistent volume of the offer. Refused while a task
+                // uses it (Mesos: "Persistent volumes in use") and if the volume was not
+                // offered to this framework.
                 Operation::Destroy { role: target, id } => {
                     let key = volume_key(target, id);
                     if let Some(task) = agent.volumes_in_use.get(&key) {
@@ -302,6 +510,8 @@ impl Leader {
                     } else if !pool_volumes.contains_key(&key) {
                         Some(format!("volume {key} is not in the offer"))
                     } else {
+                        // Valid: the volume's disk goes back to the role's reserved total and
+                        // into the pool.
                         let volume = pool_volumes.remove(&key).expect("checked");
                         agent.volumes.remove(&key);
                         let disk = Resources::new(0, 0, volume.disk_mb);
@@ -310,6 +520,8 @@ impl Leader {
                         None
                     }
                 }
+                // LAUNCH: each task is checked on its own; an invalid task ends
+                // `TASK_ERROR`, the others of the same operation still launch.
                 Operation::Launch { tasks } => {
                     for task in tasks {
                         let framework = self.frameworks.get(&fid).expect("checked");
@@ -328,7 +540,13 @@ impl Leader {
                             &launches,
                             &mut duplicate,
                         );
+                        // The volume a task names, by its key (`role/id`) on this agent.
                         let volume_key = task.volume.as_ref().map(|v| volume_key(&task.role, v));
+                        // The task checks of Mesos `validation::task::validate`, in a fixed order:
+                        // a unique ID; some resources; resources of the unreserved role or the
+                        // framework's own; the named volume in the offer; enough resources left in
+                        // the pool, taken from the task's role only (a task never spills from
+                        // reserved onto unreserved resources or back).
                         let problem = if duplicate {
                             Some("task ID already in use")
                         } else if task.resources.is_empty() {
@@ -345,6 +563,8 @@ impl Leader {
                         } else {
                             None
                         };
+                        // An invalid task is answered from the master with `TASK_ERROR`, reason
+                        // `TASK_INVALID`, as `Master::_accept` does; the master never records it.
                         if let Some(problem) = problem {
                             updates.push(master_update(
                                 &fid,
@@ -356,14 +576,21 @@ impl Leader {
                             ));
                             continue;
                         }
+                        // A volume is used by one task at a time here (Mesos's shared volumes are
+                        // not modelled): taken out of the pool so a second task of this call cannot
+                        // name it.
                         if let Some(key) = volume_key {
                             pool_volumes.remove(&key);
                         }
                         launches.push(task.clone());
                     }
+                    // A launch is never refused as a whole: its tasks were answered one by
+                    // one above.
                     None
                 }
             };
+            // Refused operations are reported below; valid non-launch ones go to the
+            // agent; valid launches were collected in `launches`.
             match refused {
                 Some(reason) => refusals.push((operation, reason)),
                 None if !matches!(operation, Operation::Launch { .. }) => {
@@ -372,7 +599,12 @@ impl Leader {
                 None => {}
             }
         }
-        // Reservations and volumes reach the agent before the tasks using them.
+        // Reservations and volumes reach the agent before the tasks using them:
+        // messages on one connection arrive in order, so the agent has checkpointed
+        // a reservation or volume before a task that needs it arrives. If the
+        // message is lost with the connection, the agent re-registers reporting its
+        // own resources and the master adopts that report (`accept_reregistration`,
+        // `agents.rs`); a task sent after a lost `ApplyOperations` is lost too.
         if !resource_ops.is_empty() {
             out.send(
                 &agent_process,
@@ -382,6 +614,11 @@ impl Leader {
                 },
             );
         }
+        // Each valid task becomes a `TASK_STAGING` task of the master's soft state
+        // before `RunTask` is sent (Mesos `Master::addTask`, then
+        // `RunTaskMessage`): if the agent never gets it, the task is still known
+        // and is reconciled when the agent re-registers without it
+        // (`AgentReconcileTasks`, `accept_reregistration`).
         for task in launches {
             let framework = self.frameworks.get_mut(&fid).expect("checked");
             framework.tasks.insert(
@@ -394,6 +631,8 @@ impl Leader {
                     latest_uuid: None,
                 },
             );
+            // The task's resources (and volume) move to `used`, asserting the
+            // invariant: the other side of the check made when offering.
             self.agents
                 .get_mut(&agent_id)
                 .expect("checked")
@@ -403,6 +642,9 @@ impl Leader {
                 task_id: task.task_id.clone(),
                 agent_id: agent_id.clone(),
             });
+            // The whole `FrameworkInfo` goes with the task: an agent that never saw
+            // this framework learns it from its first task, and reports it when it
+            // re-registers, which is how a new leader learns of the framework.
             out.send(
                 &agent_process,
                 Message::RunTask {
@@ -412,16 +654,23 @@ impl Leader {
                 },
             );
         }
+        // After all operations: the agent is still not over-committed.
         self.agents[&agent_id].assert_accounting();
         if !pool.is_empty() || !pool_volumes.is_empty() {
-            // Unused resources of an accepted offer are filtered for a while
-            // (Mesos applies the call's default `refuse_seconds` of 5 s).
+            // Unused resources of an accepted offer are filtered for a while (Mesos
+            // applies the call's `refuse_seconds`, 5 s by default, to what the call
+            // leaves: `recoverResources` with `accept.filters()`), so the framework is
+            // not offered the leftovers again at once.
             if let Some(framework) = self.frameworks.get_mut(&fid) {
                 framework
                     .filters
                     .insert(agent_id, env.ctx.now_ms + refuse_ms);
             }
         }
+        // Each refusal is traced (`OperationRefused`) and answered with an
+        // `OperationError` naming the reason, so a framework that asked to reserve
+        // or create a volume learns that it did not happen instead of waiting for
+        // it.
         let scheduler = self.frameworks.get(&fid).and_then(|f| f.scheduler.clone());
         for (operation, reason) in refusals {
             out.event(Event::OperationRefused {
@@ -440,11 +689,18 @@ impl Leader {
                 );
             }
         }
+        // `TASK_ERROR` updates of invalid tasks, sent last.
         for update in updates {
             self.send_to_framework(update, out);
         }
     }
 
+    /// A framework declines offers (Mesos `Master::decline`): their resources
+    /// return to the agents' free pools, and each declined offer's agent is
+    /// filtered for this framework for `refuse_ms` (the call's `refuse_seconds`),
+    /// so the allocator offers them to others first. Offers that are no longer
+    /// outstanding, or that are another framework's, are ignored (Mesos ignores
+    /// IDs it does not know).
     pub(super) fn on_decline(
         &mut self,
         env: &mut Env<'_>,
@@ -458,8 +714,12 @@ impl Leader {
             return;
         }
         for id in offer_ids {
+            // Only the framework's own offers: a decline must not cancel an offer
+            // made to someone else.
             if self.offers.get(&id).is_some_and(|o| o.framework_id == fid) {
                 let offer = self.take_offer(&id).expect("present");
+                // The filter is what makes a decline more than a no-op: without it the
+                // next round would offer the same resources straight back.
                 if let Some(framework) = self.frameworks.get_mut(&fid) {
                     framework
                         .filters

@@ -6,10 +6,33 @@
 //! registered, unreachable, gone or unknown agent), implicit reconciliation
 //! every task the master holds. Every answer comes from the master with
 //! reason `RECONCILIATION`.
+//!
+//! ## Why frameworks must ask
+//!
+//! Updates the master makes up (a task lost with its agent, a launch on
+//! invalid offers) are sent once and never retried; a scheduler that was
+//! disconnected, or failing over, at that moment never hears them. And after
+//! a master failover the new leader knows only what agents have reported so
+//! far. So a scheduler reconciles after every (re-)registration, and keeps
+//! asking about tasks it gets no answer for: the answers are its only way to
+//! learn the fate of a task whose news was lost.
+//!
+//! ## Why silence is sometimes the right answer
+//!
+//! Right after a failover, a task the new leader does not know may simply be
+//! on an agent that has not re-registered yet. Answering `TASK_LOST` (or
+//! `TASK_UNKNOWN`) then would make the framework relaunch a task that is
+//! still running. So while an agent recovered from the registry is still
+//! expected, the master does not answer about unknown tasks that may be on
+//! it (case 2) — until the agent re-registers (the task becomes known) or
+//! `agent_reregister_timeout` marks it unreachable (`TASK_UNREACHABLE`).
 
 use super::*;
 
 impl Leader {
+    /// A framework asks about its tasks (Mesos `Master::reconcile`): about the
+    /// listed ones (explicit), or about all it has if the list is empty
+    /// (implicit).
     pub(super) fn on_reconcile(
         &mut self,
         from: ProcessId,
@@ -17,6 +40,7 @@ impl Leader {
         tasks: Vec<ReconcileTask>,
         out: &mut Out,
     ) {
+        // Only the attached scheduler is answered: answers go to it alone.
         if !self.check_scheduler(&from, &fid, "Reconcile", out) {
             return;
         }
@@ -36,6 +60,8 @@ impl Leader {
         let Some(framework) = self.frameworks.get(fid) else {
             return;
         };
+        // Terminal tasks whose terminal update is not acknowledged are in the
+        // table and answered too: the framework may not have seen their end.
         let updates: Vec<StatusUpdate> = framework
             .tasks
             .iter()
@@ -72,14 +98,20 @@ impl Leader {
         let partition_aware = framework.info.partition_aware;
         let mut updates = Vec::new();
         for q in questions {
+            // Case 1: known. Its status-update state, which keeps the answers in
+            // order with the updates still being delivered (`known_task_answer`).
             if let Some(t) = framework.tasks.get(&q.task_id) {
                 updates.push(known_task_answer(fid, &q.task_id, t));
                 continue;
             }
+            // Case 2: the task may be on an agent still expected back. With no agent
+            // named, *any* expected agent might hold it (Mesos errs on the side of
+            // caution the same way).
             let recovered = match &q.agent_id {
                 Some(a) => self.awaiting_reregistration.contains(a),
                 None => !self.awaiting_reregistration.is_empty(),
             };
+            // No answer; traced so that a run shows why the framework heard nothing.
             if recovered {
                 out.event(Event::ReconciliationDropped {
                     framework_id: fid.clone(),
@@ -88,6 +120,9 @@ impl Leader {
                 continue;
             }
             let agent = q.agent_id.as_ref();
+            // Cases 3–6, by what the master knows of the agent named: registered (it
+            // would have reported the task: gone), in the registry as unreachable or
+            // gone, or not known at all.
             let (aware, why) = if agent.is_some_and(|a| self.agents.contains_key(a)) {
                 (TaskState::Gone, "task is unknown to the agent")
             } else if agent.is_some_and(|a| self.registry.unreachable.contains_key(a)) {
@@ -97,6 +132,8 @@ impl Leader {
             } else {
                 (TaskState::Unknown, "task is unknown")
             };
+            // A framework that is not partition-aware understands only `TASK_LOST`
+            // (Mesos sends it "for backward compatibility").
             let state = if partition_aware {
                 aware
             } else {
@@ -111,6 +148,8 @@ impl Leader {
                 why,
             ));
         }
+        // Sent to the attached scheduler (it passed `check_scheduler`, or, for a
+        // kill of an unknown task, `on_kill` did).
         for update in updates {
             self.send_to_framework(update, out);
         }

@@ -6,6 +6,29 @@
 //! reliable status updates to the framework and the framework's
 //! acknowledgements back to the agent, and counts resources as tasks start
 //! and end.
+//!
+//! ## The reliable update protocol, seen from the master
+//!
+//! ```text
+//! agent (status update manager)      master                     scheduler
+//!   StatusUpdate{state, latest, uuid} --> record, forward  --> StatusUpdate
+//!   (resent until acknowledged)                                    |
+//!   <-- StatusUpdateAcknowledgement <--  relay; a terminal   <-- Acknowledge{uuid}
+//!                                        ack retires the task
+//! ```
+//!
+//! The agent keeps each task's updates in order, checkpointed, and resends the
+//! oldest unacknowledged one until it is acknowledged; only then does it send
+//! the next. So the master may see an *old* update again (after a failover,
+//! or a lost acknowledgement) while the task has long moved on. Two fields
+//! keep that straight (Mesos's `Task.state` and `Task.status_update_state`):
+//! the task's *latest* state, which the agent attaches to every update and
+//! which decides what resources the task holds, and the state of the update
+//! being delivered, which is what reconciliation answers and what an
+//! acknowledgement refers to. The master holds no queue of its own: a lost
+//! update or acknowledgement is simply resent by the agent. Updates the master
+//! makes up (agent lost, invalid launch, reconciliation) carry no uuid and are
+//! not acknowledged.
 
 use super::*;
 
@@ -24,6 +47,7 @@ impl Leader {
         task_id: TaskId,
         out: &mut Out,
     ) {
+        // Only the attached scheduler may kill its framework's tasks.
         if !self.check_scheduler(&from, &fid, "Kill", out) {
             return;
         }
@@ -33,6 +57,10 @@ impl Leader {
             .get(&fid)
             .and_then(|f| f.tasks.get(&task_id))
             .map(|t| t.agent_id.clone());
+        // Unknown to the master: an explicit reconciliation of that one task
+        // answers the framework (Mesos: "because it is unknown; performing
+        // reconciliation"), so that it learns the task's fate instead of waiting
+        // for an update that will never come.
         let Some(agent_id) = agent_id else {
             let question = ReconcileTask {
                 task_id,
@@ -46,6 +74,9 @@ impl Leader {
         let Some(agent) = self.agents.get_mut(&agent_id) else {
             return;
         };
+        // Remembered on the agent entry: if the kill is lost, or the agent is
+        // away, its re-registration sends it again (`accept_reregistration`,
+        // `agents.rs`).
         agent.killed_tasks.insert((fid.clone(), task_id.clone()));
         // Sent even if an earlier kill was: that one may have been lost
         // without the agent re-registering (and so without a reconciliation).
@@ -61,12 +92,24 @@ impl Leader {
         }
     }
 
+    /// A status update from an agent (Mesos `Master::statusUpdate`): record the
+    /// task's new state, forward the update to the framework, and release or
+    /// take the task's resources if it stopped or started being active.
+    ///
+    /// The update is forwarded even for a task the master does not know (say,
+    /// a task retired already whose acknowledgement never reached the agent, so
+    /// the agent resends its terminal update): the agent is waiting for an
+    /// acknowledgement, and only the framework can give it. Mesos forwards
+    /// first and looks the task up afterwards, in the same way.
     pub(super) fn on_status_update(
         &mut self,
         from: ProcessId,
         update: StatusUpdate,
         out: &mut Out,
     ) {
+        // Only a registered agent's updates count (Mesos ignores updates "from
+        // unknown agent" and from removed ones): an agent marked unreachable
+        // must re-register first, and its updates are then resent.
         let Some(agent_id) = self.agent_by_process(&from) else {
             out.event(Event::MessageIgnored {
                 from,
@@ -75,6 +118,9 @@ impl Leader {
             });
             return;
         };
+        // An update must name the agent that sends it. Mesos looks the agent up
+        // by the ID the update names; here the sender must also be that agent,
+        // so an update can never move a task from one agent's books to another's.
         if update.agent_id.as_ref() != Some(&agent_id) {
             out.event(Event::MessageIgnored {
                 from,
@@ -83,6 +129,9 @@ impl Leader {
             });
             return;
         }
+        // Agents report only frameworks they were given tasks of, and every such
+        // framework is known to this leader (from a registration or a
+        // re-registration report); an unknown one was removed.
         let Some(framework) = self.frameworks.get_mut(&update.framework_id) else {
             out.event(Event::MessageIgnored {
                 from,
@@ -101,21 +150,39 @@ impl Leader {
             // resources.
             let latest = update.latest_state.unwrap_or(update.state);
             let was_active = task.state.is_active();
+            // Mesos's `updateTask` never overwrites a terminal state; here the
+            // agent's `latest_state` is trusted, as an agent's stream never goes
+            // from terminal back to active.
             task.state = latest;
             if forwarded && update.uuid.is_some() {
                 task.status_update_state = Some(update.state);
                 task.latest_uuid = update.uuid.clone();
             }
+            // The task's agent is the sender (checked above), so it is registered.
             let agent = self.agents.get_mut(&agent_id).expect("registered");
+            // Resources follow the latest state, not the update's: a replayed
+            // `TASK_RUNNING` after `TASK_FINISHED` must not take the resources
+            // again (Mesos recovers a task's resources once, on its transition to
+            // terminal or unreachable, `updateTask`).
             match (was_active, latest.is_active()) {
                 (true, false) => agent.release(&task.info),
                 (false, true) => agent.occupy(&update.task_id, &task.info),
                 _ => {}
             }
         }
+        // Forwarded whether or not the task was known: see above.
         self.send_to_framework(update, out);
     }
 
+    /// A framework acknowledges an update (Mesos `Master::acknowledge`): relay
+    /// the acknowledgement to the agent, and retire the task if it acknowledges
+    /// the task's terminal update.
+    ///
+    /// The master retires a task only on the acknowledgement of exactly the
+    /// terminal update it forwarded (same uuid). Retiring earlier would make a
+    /// task vanish while the agent still resends its terminal update, and a
+    /// framework asking about it would hear nothing of its end; never retiring
+    /// would keep its ID taken and answer reconciliation forever.
     pub(super) fn on_acknowledge(
         &mut self,
         from: ProcessId,
@@ -140,6 +207,7 @@ impl Leader {
             });
             return;
         };
+        // The framework passed `check_scheduler`, so it is known.
         let Some(framework) = self.frameworks.get_mut(&fid) else {
             return;
         };
@@ -156,6 +224,13 @@ impl Leader {
             );
             return;
         };
+        // Known, but with no status-update state: this master forwarded no
+        // update of it and none was reported with it (a task launched here whose
+        // first update has not arrived, or one reported by an agent that
+        // restarted and so reports none). Mesos drops such an acknowledgement
+        // ("the update was not sent by this master"). The agent resends the
+        // update, this master forwards it and records its uuid, and the next
+        // acknowledgement goes through.
         if task_state.is_none() {
             out.event(Event::MessageIgnored {
                 from,
@@ -164,6 +239,7 @@ impl Leader {
             });
             return;
         }
+        // Relayed to the agent, which can then send the task's next update.
         out.send(
             &agent.process,
             Message::StatusUpdateAcknowledgement {
@@ -173,14 +249,24 @@ impl Leader {
                 uuid: uuid.clone(),
             },
         );
-        // The acknowledgement of a terminal update retires the task.
+        // The acknowledgement of a terminal update retires the task: it leaves
+        // the table (its ID may be reused from now on) and joins the framework's
+        // history. Its resources were released already when its state became
+        // terminal (`on_status_update`).
         {
+            // `latest_uuid` is known only for updates this master forwarded: a
+            // task learned from a re-registration has none until the agent resends
+            // its pending update. An acknowledgement of an update forwarded by a
+            // previous leader is therefore relayed above but retires nothing here.
+            // (Mesos's agent reports `status_update_uuid` with each task, so its
+            // master can retire the task on such an acknowledgement.)
             let retire = framework.tasks.get(&task_id).is_some_and(|t| {
                 t.status_update_state.is_some_and(TaskState::is_terminal)
                     && t.latest_uuid.as_ref() == Some(&uuid)
             });
             if retire {
                 let task = framework.tasks.remove(&task_id).expect("checked above");
+                // No kill is pending for a task that has ended.
                 if let Some(agent) = self.agents.get_mut(&task.agent_id) {
                     agent.killed_tasks.remove(&(fid.clone(), task_id.clone()));
                 }
@@ -196,9 +282,11 @@ impl Leader {
         }
     }
 
-    /// Forwards an update to the framework's scheduler if it is attached.
-    /// Undelivered agent updates are retried by the agent; master-made ones are
-    /// recoverable by reconciliation.
+    /// Forwards an update to the framework's scheduler if it is attached and
+    /// active (Mesos's `forward` is likewise called only for a connected
+    /// framework). Undelivered agent updates are retried by the agent;
+    /// master-made ones are recoverable by reconciliation, which a scheduler
+    /// runs after it (re-)registers.
     pub(super) fn send_to_framework(&mut self, update: StatusUpdate, out: &mut Out) {
         let Some(framework) = self.frameworks.get(&update.framework_id) else {
             return;

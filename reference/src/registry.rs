@@ -124,7 +124,7 @@ pub struct GoneAgent {
 ///
 /// The master queues one per decision that must survive a failover, and acts
 /// on the decision only once the write is durable (`AfterRegistry` in
-/// master/mod.rs): an agent is told it is registered only after its
+/// master/state.rs): an agent is told it is registered only after its
 /// admission is stored, and its tasks are reported unreachable only after
 /// the agent is stored as unreachable. Acting first would let a failover
 /// forget a decision the cluster has already seen the effects of.
@@ -191,7 +191,7 @@ impl Registry {
     /// The document written to [`REGISTRY_PATH`]. Deterministic (ordered
     /// maps), so the registrar can tell whether a write whose answer was lost
     /// landed by comparing what it reads back with what it meant to write
-    /// (`Master::on_registry_refreshed`).
+    /// (`Leader::on_registry_refreshed`, master/registrar.rs).
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("registry serializes")
     }

@@ -122,10 +122,10 @@ impl Agent {
         // carry it. The same master elected again (a new candidacy, a higher
         // epoch) is a new leader too, and is re-registered with.
         match leader {
-            None => self.master = MasterLink::Idle,
+            None => self.become_idle(),
             Some(LeaderInfo { master, epoch }) => {
                 out.connect(&master);
-                self.master = MasterLink::Connecting { master, epoch };
+                self.become_connecting(master, epoch);
             }
         }
         // `ctx` is unused: the jitter of the first registration is drawn only

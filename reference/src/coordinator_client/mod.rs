@@ -293,7 +293,7 @@ impl<Tag: Clone> CoordinatorClient<Tag> {
 
     /// Whether requests can be sent now. Roles check it before starting
     /// something that needs the coordinator (the registrar does not send a
-    /// registry write while the client is not ready, `Master::pump_registry`).
+    /// registry write while the client is not ready, `Leader::pump_registry`).
     pub fn is_ready(&self) -> bool {
         self.link == ClientLink::Ready
     }

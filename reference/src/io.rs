@@ -68,7 +68,12 @@ pub enum Input<T> {
     /// Messages on one connection arrive in order and are lost only with
     /// their connection (libprocess's at-most-once, over TCP); which
     /// connection a message came on is not reported — roles check the sender.
-    Message { from: ProcessId, message: Message },
+    Message {
+        /// The sending process (its name; a restarted process has the same).
+        from: ProcessId,
+        /// The message itself, already decoded from its frame.
+        message: Message,
+    },
     /// A timer the role set has expired.
     /// After a pause (SIGSTOP) all overdue timers fire at once, in deadline
     /// order, before any message that queued meanwhile.
@@ -77,16 +82,28 @@ pub enum Input<T> {
     /// Connections are per pair of processes: a role has at most one to each
     /// peer, and connects to a peer it is already connected to are answered
     /// at once.
-    Connected { peer: ProcessId },
+    Connected {
+        /// The process connected to.
+        peer: ProcessId,
+    },
     /// A connection attempt failed (refused, partitioned, or timed out).
-    ConnectFailed { peer: ProcessId },
+    ConnectFailed {
+        /// The process that could not be reached.
+        peer: ProcessId,
+    },
     /// An established connection broke: closed by the peer, reset, or silent
     /// past the heartbeat timeout. This is libprocess's `exited` event.
-    Disconnected { peer: ProcessId },
+    Disconnected {
+        /// The process at the other end of the broken connection.
+        peer: ProcessId,
+    },
     /// An append the role asked to be told about is durable.
     /// Only appends made with [`Outputs::append_file_durably_then_notify`]
     /// produce it (the store nodes of `crate::storage`).
-    FileSynced { path: String },
+    FileSynced {
+        /// The file whose append is now on disk.
+        path: String,
+    },
     /// The content of a file the role asked to read (`None`: no such file).
     FileRead {
         /// The path read, as given to [`Output::ReadFile`].
@@ -105,7 +122,10 @@ pub enum Input<T> {
 pub enum Command {
     /// A scheduler kills one of its tasks (`task_id`): Mesos's
     /// `SchedulerDriver::killTask`.
-    KillTask { task_id: TaskId },
+    KillTask {
+        /// The task to kill.
+        task_id: TaskId,
+    },
     /// A scheduler asks for reconciliation (empty list: implicit, all tasks).
     /// Each task's agent is the one the scheduler believes runs it, unless
     /// `agents` names another (a question about a chosen agent ID).

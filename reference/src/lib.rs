@@ -32,6 +32,8 @@
 //! [`scheduler`]. [`timing`] holds every timeout with its Mesos default, and
 //! [`bugs`] the defects the harness must be able to catch.
 
+#![deny(missing_docs)]
+
 pub mod agent;
 pub mod bugs;
 pub mod checkpoint;

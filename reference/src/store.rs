@@ -51,6 +51,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// in particular is lost with the process — harmless, because the writes in
 /// it were never acknowledged and their writer will retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct StoreNode {
     /// The dataset's name; requests for another dataset are not for this node.
     pub store: String,
@@ -204,6 +205,7 @@ pub enum ClientAction {
 /// after that. The client lives in its task: a restarted database task
 /// builds a new one and recovers again.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct StoreClient {
     /// The dataset written to.
     pub store: String,

@@ -30,15 +30,24 @@ pub enum Workload {
     Forever,
     /// Exits successfully `ms` milliseconds after its launch at the executor
     /// host (`TASK_FINISHED`).
-    FinishAfter { ms: u64 },
+    FinishAfter {
+        /// Milliseconds from the launch at the executor host to the exit.
+        ms: u64,
+    },
     /// Exits with an error `ms` milliseconds after its launch (`TASK_FAILED`,
     /// no reason: see `ExecutorHost::on_workload_done`).
-    FailAfter { ms: u64 },
+    FailAfter {
+        /// Milliseconds from the launch at the executor host to the failure.
+        ms: u64,
+    },
     /// A database: appends a numbered record to its persistent volume every
     /// `interval_ms` (the period of `ExecutorTimer::DbWrite`), acknowledging
     /// each to its client only once it is fsynced. On start it reads the
     /// volume and reports what it found; without a volume it just runs.
-    Db { interval_ms: u64 },
+    Db {
+        /// Period of the append timer (`ExecutorTimer::DbWrite`).
+        interval_ms: u64,
+    },
     /// A database whose data lives on remote store nodes (storage servers of a
     /// distributed file system, or replica tasks): every `interval_ms` it sends
     /// the next record to each of `peers` and acknowledges it to its client once
@@ -59,7 +68,10 @@ pub enum Workload {
     /// A replica of dataset `store`: keeps the records it is sent on its
     /// persistent volume, fsynced before it acknowledges them (a
     /// `StoreNode` run by the executor host).
-    StoreReplica { store: String },
+    StoreReplica {
+        /// The dataset this replica serves (store nodes serve one each).
+        store: String,
+    },
 }
 
 /// Mesos's `TaskInfo`: the task a scheduler asks to launch.

@@ -109,6 +109,7 @@ pub use state::*;
 /// restart rebuilds it with [`Agent::recover`]. A field not said to be
 /// checkpointed is lost with the process.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct Agent {
     /// Its configuration.
     config: AgentConfig,

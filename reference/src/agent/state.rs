@@ -142,6 +142,7 @@ pub enum ExecutorHostLink {
 /// Mesos keeps the same facts in two places: the `Task` in its executor's
 /// `launchedTasks` / `terminatedTasks`, and the `TaskStatusUpdateStream`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct AgentTask {
     /// The task as launched (a stand-in for a task the agent never had:
     /// tasks.rs, `open_unknown_task_stream`).

@@ -182,6 +182,7 @@ pub struct Node {
 /// replicated ensemble that the nemesis never wipes, so it has no recovery
 /// story of its own.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct Coordinator {
     /// This process's name (always `coordinator` in the harness's clusters).
     name: ProcessId,

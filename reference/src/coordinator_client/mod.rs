@@ -131,7 +131,10 @@ pub enum ClientEvent<Tag> {
     /// `resumed`: `true` for the same session as before the reconnect, its
     /// ephemeral nodes intact; `false` for a brand-new session, nothing of
     /// the old one survives.
-    SessionReady { resumed: bool },
+    SessionReady {
+        /// Whether this is the session from before the reconnect (see above).
+        resumed: bool,
+    },
     /// The session is gone (expired at the coordinator, or locally). Ephemeral
     /// nodes it owned are or will be deleted. A new session is being opened.
     ///
@@ -154,7 +157,12 @@ pub enum ClientEvent<Tag> {
     /// `path` is the watched path (for a child watch, the parent's); `kind`
     /// says what changed. The role must read again to learn the new content,
     /// and reading again with `watch: true` is also what re-arms the watch.
-    Watch { path: String, kind: WatchKind },
+    Watch {
+        /// The watched path (for a child watch, the parent's).
+        path: String,
+        /// What changed: the node's data, its children, or the node itself.
+        kind: WatchKind,
+    },
 }
 
 /// What [`CoordinatorClient::route`] did with an input.
@@ -209,6 +217,7 @@ struct Pending<Tag> {
 /// The client is part of the role's state and dies with the process: a
 /// restarted role starts with a fresh client and a fresh session.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct CoordinatorClient<Tag> {
     /// The coordinator's process name; inputs from or about it are the
     /// client's, everything else goes back to the role ([`Self::route`]).

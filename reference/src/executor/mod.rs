@@ -201,6 +201,7 @@ pub struct RunningTask {
 /// containers were all destroyed. What outlives it is on disk: the volumes'
 /// data, and the agent's checkpoint of what the host was running.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct ExecutorHost {
     /// Fixed at construction.
     config: ExecutorHostConfig,

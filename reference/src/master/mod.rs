@@ -144,6 +144,7 @@ pub enum Phase {
 /// joined, a candidacy in the masters' group; what else it holds depends on
 /// its [`Phase`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct Master {
     /// Its configuration (name, coordinator, timing, policy, planted bug).
     config: MasterConfig,

@@ -32,6 +32,7 @@ use super::*;
 /// re-registered or re-admitted), connected or not. Mesos's `Slave` in
 /// src/master/master.hpp.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct AgentEntry {
     /// The agent's process: where messages to it go, and how messages and
     /// broken connections from it are traced back to its ID
@@ -174,6 +175,7 @@ impl AgentEntry {
 /// A framework as the leader knows it: Mesos's `Framework` in
 /// src/master/master.hpp.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct FrameworkEntry {
     /// Its info, with its ID: given at registration, replaced at each
     /// re-registration, or taken from an agent's report when the framework was
@@ -366,6 +368,7 @@ pub struct Reregistration {
 /// master exits: nothing here survives a failover except what agents and
 /// schedulers report again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct Leader {
     /// The epoch this master leads: its candidacy's sequence number. Every
     /// message it sends carries it, and every ID it assigns embeds it.

@@ -96,23 +96,48 @@ pub enum ExpectedVersion {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CoordReply {
     /// To `CreateSession`: the new session's ID and the timeout granted.
-    SessionCreated { session: SessionId, timeout_ms: u64 },
+    SessionCreated {
+        /// The new session, named in every later request.
+        session: SessionId,
+        /// The session timeout the coordinator granted: the client expires
+        /// the session locally after it (`coordinator_client/session.rs`).
+        timeout_ms: u64,
+    },
     /// To `ResumeSession`: the session is alive and now bound to this
     /// connection; its ephemeral nodes and watches are intact.
-    SessionResumed { session: SessionId },
+    SessionResumed {
+        /// The session resumed: the one the client asked for.
+        session: SessionId,
+    },
     /// To `Heartbeat`.
     HeartbeatAck,
     /// To `Create`: the full path created and, for a sequential node, its
     /// number (for a master's candidacy node, its epoch if it leads).
-    Created { path: String, sequence: Option<u64> },
+    Created {
+        /// The full path created (with the sequence suffix, if sequential).
+        path: String,
+        /// The sequence number of a sequential node; `None` otherwise.
+        sequence: Option<u64>,
+    },
     /// To `Delete`.
     Deleted,
     /// To `GetData`: the content and the version to expect in a `SetData`.
-    Data { data: String, version: u64 },
+    Data {
+        /// The node's content.
+        data: String,
+        /// Its version, to expect in a compare-and-set `SetData`.
+        version: u64,
+    },
     /// To `SetData`: the node's new version.
-    Written { version: u64 },
+    Written {
+        /// The node's version after the write.
+        version: u64,
+    },
     /// To `GetChildren`: the children, with their data.
-    Children { children: Vec<ChildNode> },
+    Children {
+        /// The children, each with its data and sequence number.
+        children: Vec<ChildNode>,
+    },
 }
 
 /// A child node with its data (ZooKeeper needs one `getData` per child; we

@@ -280,6 +280,7 @@ struct StateWrite {
 /// One scheduler instance (a sans-I/O role). Only `state` is durable, in the
 /// coordinator; a new active instance rebuilds the rest by (re-)registering.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[deny(clippy::missing_docs_in_private_items)]
 pub struct Scheduler {
     /// Fixed at start.
     config: SchedulerConfig,

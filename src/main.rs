@@ -6,8 +6,10 @@
 
 mod bench;
 mod chaos;
+mod cli;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use cli::{cores, load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
 use mesochaos_harness::{RunOptions, RunReport, Verdict};
 use mesochaos_reference::bugs::Bug;
 use mesochaos_scenarios::Scenario;
@@ -146,15 +148,6 @@ enum Commands {
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    Text,
-    Json,
-}
-
-pub(crate) const EXIT_FAIL: u8 = 1;
-pub(crate) const EXIT_BAD_INPUT: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -214,17 +207,6 @@ fn main() -> ExitCode {
             checker.as_deref(),
         ),
     }
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-pub(crate) fn load(file: &Path) -> Result<Scenario, ExitCode> {
-    mesochaos_scenarios::load(file).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(EXIT_BAD_INPUT)
-    })
 }
 
 fn check(file: &Path) -> ExitCode {

@@ -1,0 +1,257 @@
+//! `sweep`: many seeds of one scenario in parallel; a failing seed is saved
+//! as a replay file, and the summary counts failures by checker and how often
+//! each fault kind fired.
+
+use super::{failed_checkers, pool, quiet_panics, run_seed, ReplayFile, CODE_VERSION};
+use crate::cli::{load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
+use indicatif::{ProgressBar, ProgressStyle};
+use mesochaos_faults::FaultKind;
+use mesochaos_harness::run::FaultCounts;
+use mesochaos_harness::{RunReport, Verdict};
+use mesochaos_reference::bugs::Bug;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Serialize)]
+struct SeedOutcome {
+    seed: u64,
+    verdict: Verdict,
+    trace_hash: String,
+    failed_checkers: Vec<String>,
+    replay_file: Option<String>,
+}
+
+#[derive(Serialize)]
+struct SweepSummary {
+    scenario: String,
+    code_version: &'static str,
+    bug: Option<Bug>,
+    seeds: Vec<SeedOutcome>,
+    passed: usize,
+    failed: usize,
+    failures_by_checker: BTreeMap<String, usize>,
+    faults: BTreeMap<FaultKind, FaultCounts>,
+    /// Fault kinds the nemesis may draw that never fired in the whole sweep.
+    kinds_never_fired: Vec<FaultKind>,
+    wall_seconds: f64,
+}
+
+pub struct SweepArgs<'a> {
+    pub file: &'a Path,
+    pub seeds: Vec<u64>,
+    pub jobs: usize,
+    pub shard: Option<(u64, u64)>,
+    pub results: PathBuf,
+    pub bug: Option<Bug>,
+    pub format: Format,
+}
+
+/// Runs many seeds in parallel, one simulation per thread.
+pub fn sweep(args: SweepArgs) -> ExitCode {
+    let scenario = match load(args.file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let toml = match std::fs::read_to_string(args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.file.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let seeds: Vec<u64> = match args.shard {
+        Some((i, n)) => args
+            .seeds
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index as u64 % n == i - 1)
+            .map(|(_, s)| *s)
+            .collect(),
+        None => args.seeds.clone(),
+    };
+    let first = seeds.first().copied().unwrap_or(0);
+    let last = seeds.last().copied().unwrap_or(0);
+    // The seeds come first: a sweep that dies can be resumed.
+    let header = format!(
+        "seeds: {first}..{last} ({} runs) · scenario {} · jobs {} · code {CODE_VERSION}{}",
+        seeds.len(),
+        scenario.spec.name,
+        args.jobs,
+        args.bug
+            .map(|b| format!(" · planted bug {b}"))
+            .unwrap_or_default()
+    );
+    match args.format {
+        Format::Text => println!("{header}"),
+        Format::Json => eprintln!("{header}"),
+    }
+    quiet_panics();
+    let progress = ProgressBar::new(seeds.len() as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} seeds · {msg} · {elapsed} (eta {eta})")
+            .expect("a valid template"),
+    );
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    #[allow(clippy::disallowed_methods)] // wall time of the sweep, outside any simulation
+    let started = std::time::Instant::now();
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let step = (seeds.len() / 10).max(1);
+    let reports: Vec<RunReport> = pool(args.jobs).install(|| {
+        seeds
+            .par_iter()
+            .map(|seed| {
+                let report = run_seed(&scenario, *seed, args.bug, None);
+                if report.verdict == Verdict::Fail {
+                    let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    progress.set_message(format!("{n} failed"));
+                }
+                progress.inc(1);
+                if !interactive {
+                    // No terminal (a CI log): a line every tenth of the sweep
+                    // instead of a bar nobody sees.
+                    let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    if done.is_multiple_of(step) || done == seeds.len() {
+                        eprintln!(
+                            "  {done}/{} seeds · {} failed · {:.0} s",
+                            seeds.len(),
+                            failures.load(std::sync::atomic::Ordering::Relaxed),
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                }
+                report
+            })
+            .collect()
+    });
+    progress.finish_and_clear();
+    let wall_seconds = started.elapsed().as_secs_f64();
+
+    let mut outcomes = Vec::new();
+    let mut failures_by_checker: BTreeMap<String, usize> = BTreeMap::new();
+    let mut faults: BTreeMap<FaultKind, FaultCounts> = BTreeMap::new();
+    let dir = args.results.join(&scenario.spec.name);
+    for report in &reports {
+        for (kind, counts) in &report.faults {
+            let total = faults.entry(*kind).or_default();
+            total.scheduled += counts.scheduled;
+            total.fired += counts.fired;
+            total.vacuous += counts.vacuous;
+        }
+        let checkers = failed_checkers(report);
+        let mut replay_file = None;
+        if report.verdict == Verdict::Fail {
+            for c in &checkers {
+                *failures_by_checker.entry(c.clone()).or_default() += 1;
+            }
+            let path = dir.join(format!("seed-{}.json", report.seed));
+            let file = ReplayFile::new(args.file, &toml, args.bug, report);
+            match file.save(&path) {
+                Ok(()) => replay_file = Some(path.display().to_string()),
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+        outcomes.push(SeedOutcome {
+            seed: report.seed,
+            verdict: report.verdict.clone(),
+            trace_hash: report.trace_hash.clone(),
+            failed_checkers: checkers,
+            replay_file,
+        });
+    }
+    // "Sometimes" across the sweep: every kind the nemesis may draw fired.
+    let kinds_never_fired: Vec<FaultKind> = scenario
+        .spec
+        .nemesis
+        .as_ref()
+        .map(|n| {
+            n.kinds
+                .iter()
+                .filter(|(_, w)| **w > 0)
+                .map(|(k, _)| *k)
+                .filter(|k| faults.get(k).is_none_or(|c| c.fired == 0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Fail)
+        .count();
+    let summary = SweepSummary {
+        scenario: scenario.spec.name.clone(),
+        code_version: CODE_VERSION,
+        bug: args.bug,
+        passed: outcomes.len() - failed,
+        failed,
+        seeds: outcomes,
+        failures_by_checker,
+        faults,
+        kinds_never_fired,
+        wall_seconds,
+    };
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("summaries serialize")
+        ),
+        Format::Text => print_sweep(&summary),
+    }
+    if summary.failed > 0 || !summary.kinds_never_fired.is_empty() {
+        ExitCode::from(EXIT_FAIL)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_sweep(s: &SweepSummary) {
+    let runs = s.seeds.len();
+    println!(
+        "passed {} of {runs}, failed {} · {:.1} s wall, {:.2} seeds/s",
+        s.passed,
+        s.failed,
+        s.wall_seconds,
+        runs as f64 / s.wall_seconds.max(1e-9)
+    );
+    if !s.failures_by_checker.is_empty() {
+        println!("failures by checker:");
+        for (checker, n) in &s.failures_by_checker {
+            println!("  {checker:<24} {n}");
+        }
+    }
+    if !s.faults.is_empty() {
+        println!("fault kinds (scheduled / fired / found no target):");
+        for (kind, c) in &s.faults {
+            println!(
+                "  {:<24} {:>6} / {:>6} / {:>4}",
+                kind.name(),
+                c.scheduled,
+                c.fired,
+                c.vacuous
+            );
+        }
+    }
+    for kind in &s.kinds_never_fired {
+        println!("FAIL: fault kind {kind} never fired in this sweep");
+    }
+    let failing: Vec<&SeedOutcome> = s
+        .seeds
+        .iter()
+        .filter(|o| o.verdict == Verdict::Fail)
+        .collect();
+    if !failing.is_empty() {
+        println!("failing seeds:");
+        for o in failing {
+            match &o.replay_file {
+                Some(file) => println!(
+                    "  seed {:<6} {:<32} mesochaos replay {file}",
+                    o.seed,
+                    o.failed_checkers.join(",")
+                ),
+                None => println!("  seed {:<6} {}", o.seed, o.failed_checkers.join(",")),
+            }
+        }
+    }
+}

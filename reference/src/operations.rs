@@ -86,7 +86,6 @@ impl AgentResources {
     /// lost with a broken connection); the agent's copy wins at the next
     /// re-registration, since the master rebuilds its copy from the report.
     pub fn apply(&mut self, operation: &Operation) -> Result<(), String> {
-        use crate::messages::Operation;
         match operation {
             // Unreserved → role.
             Operation::Reserve { role, resources } => {

@@ -7,12 +7,11 @@
 //! returns the correct decision untouched, so reading `master/` without this
 //! file gives exactly Mesos's rule.
 
+// The hooks take plain values rather than the master's types, so that this
+// file depends on nothing of the master's (the master depends on it).
 use super::Bug;
-use crate::ids::{FrameworkId, TaskId};
-use crate::master::{AgentEntry, FrameworkEntry, Phase};
 use crate::resources::Volume;
-use crate::task::TaskInfo;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// `leader-survives-session-loss`: a leader whose coordinator session expired
 /// goes on leading instead of exiting. Mesos's master aborts when it loses its
@@ -27,8 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// fences the old leader at once). Called from `Master::on_client_events`
 /// (`election.rs`).
 /// Returns true when the session loss should be ignored.
-pub fn leader_survives_session_loss(bug: Option<Bug>, phase: &Phase) -> bool {
-    bug == Some(Bug::LeaderSurvivesSessionLoss) && matches!(phase, Phase::Leading(_))
+pub fn leader_survives_session_loss(bug: Option<Bug>, leading: bool) -> bool {
+    bug == Some(Bug::LeaderSurvivesSessionLoss) && leading
 }
 
 /// `forget-tasks-before-framework`: on re-registration, a framework the leader
@@ -40,12 +39,8 @@ pub fn leader_survives_session_loss(bug: Option<Bug>, phase: &Phase) -> bool {
 /// tasks, then `updateSlaveFrameworks` → `recoverFramework` re-creates the
 /// framework and attaches them. Called from `Leader::accept_reregistration`
 /// (`agents.rs`). Returns true when the framework should be skipped.
-pub fn forget_tasks_before_framework(
-    bug: Option<Bug>,
-    known: &BTreeMap<FrameworkId, FrameworkEntry>,
-    fid: &FrameworkId,
-) -> bool {
-    bug == Some(Bug::ForgetTasksBeforeFramework) && !known.contains_key(fid)
+pub fn forget_tasks_before_framework(bug: Option<Bug>, framework_known: bool) -> bool {
+    bug == Some(Bug::ForgetTasksBeforeFramework) && !framework_known
 }
 
 /// `unique-id-ignores-unreachable`: the task-ID check forgets the framework's
@@ -53,16 +48,15 @@ pub fn forget_tasks_before_framework(
 /// again — two tasks under one ID once the agent returns. Mesos checks both
 /// (`validation::task::internal::validateUniqueTaskID`). Recomputes
 /// `duplicate` without the unreachable tasks.
+/// `in_use_elsewhere`: the ID is among the framework's tasks the master
+/// holds or this accept's earlier launches — what the defect still checks.
 pub fn unique_id_ignores_unreachable(
     bug: Option<Bug>,
-    framework: &FrameworkEntry,
-    task_id: &TaskId,
-    launches: &[TaskInfo],
+    in_use_elsewhere: bool,
     duplicate: &mut bool,
 ) {
     if bug == Some(Bug::UniqueIdIgnoresUnreachable) {
-        *duplicate =
-            framework.tasks.contains_key(task_id) || launches.iter().any(|t| &t.task_id == task_id);
+        *duplicate = in_use_elsewhere;
     }
 }
 
@@ -74,9 +68,16 @@ pub fn unique_id_ignores_unreachable(
 /// `Resources::allocatableTo`, gives a role's reservations only to that role's
 /// frameworks). Replaces
 /// `volumes` with every role's free volumes.
-pub fn volume_offered_to_any_role(bug: Option<Bug>, agent: &AgentEntry, volumes: &mut Vec<Volume>) {
+/// `roles`: the role of every volume on the agent; `free_volumes`: the agent's
+/// free volumes of one role.
+pub fn volume_offered_to_any_role(
+    bug: Option<Bug>,
+    roles: impl IntoIterator<Item = String>,
+    free_volumes: impl Fn(&str) -> Vec<Volume>,
+    volumes: &mut Vec<Volume>,
+) {
     if bug == Some(Bug::VolumeOfferedToAnyRole) {
-        let roles: BTreeSet<String> = agent.volumes.values().map(|v| v.role.clone()).collect();
-        *volumes = roles.iter().flat_map(|r| agent.free_volumes(r)).collect();
+        let roles: BTreeSet<String> = roles.into_iter().collect();
+        *volumes = roles.iter().flat_map(|r| free_volumes(r)).collect();
     }
 }

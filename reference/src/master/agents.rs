@@ -329,7 +329,10 @@ impl Leader {
                 continue; // removed while this agent was away: shut down below
             }
             // Planted-bug hook (`bugs/master.rs`).
-            if bugs::forget_tasks_before_framework(env.config.bug, &self.frameworks, &fid) {
+            if bugs::forget_tasks_before_framework(
+                env.config.bug,
+                self.frameworks.contains_key(&fid),
+            ) {
                 continue;
             }
             self.frameworks

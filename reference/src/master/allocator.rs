@@ -101,7 +101,12 @@ impl Leader {
                 let share = agent.free().for_role(&role);
                 let mut volumes = agent.free_volumes(&role);
                 // Planted-bug hook (`bugs/master.rs`).
-                bugs::volume_offered_to_any_role(env.config.bug, agent, &mut volumes);
+                bugs::volume_offered_to_any_role(
+                    env.config.bug,
+                    agent.volumes.values().map(|v| v.role.clone()),
+                    |role| agent.free_volumes(role),
+                    &mut volumes,
+                );
                 // Nothing left for this framework on this agent (the unreserved share went
                 // to an earlier candidate and its role has no reservation here): no empty
                 // offer is sent. Mesos's allocator likewise offers nothing when nothing is

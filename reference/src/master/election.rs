@@ -87,7 +87,8 @@ impl Master {
                 ClientEvent::SessionReady { resumed } => self.on_session_ready(ctx, resumed, out),
                 ClientEvent::SessionLost => {
                     // Planted-bug hook (`bugs/master.rs`).
-                    if bugs::leader_survives_session_loss(self.config.bug, &self.phase) {
+                    if bugs::leader_survives_session_loss(self.config.bug, self.leader().is_some())
+                    {
                         continue;
                     }
                     // Our candidacy node dies with the session: whatever we were,

@@ -392,15 +392,14 @@ impl Leader {
                         // still has in the master — a terminal task whose
                         // update is not acknowledged yet, or a task on an
                         // unreachable agent — cannot be used again.
-                        let mut duplicate = framework.tasks.contains_key(&task.task_id)
-                            || framework.unreachable_tasks.contains_key(&task.task_id)
+                        let in_master = framework.tasks.contains_key(&task.task_id)
                             || launches.iter().any(|t| t.task_id == task.task_id);
+                        let mut duplicate =
+                            in_master || framework.unreachable_tasks.contains_key(&task.task_id);
                         // Planted-bug hook (`bugs/master.rs`).
                         bugs::unique_id_ignores_unreachable(
                             env.config.bug,
-                            framework,
-                            &task.task_id,
-                            &launches,
+                            in_master,
                             &mut duplicate,
                         );
                         // The volume a task names, by its key (`role/id`) on this agent.

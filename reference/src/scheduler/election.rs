@@ -252,8 +252,7 @@ impl Scheduler {
                     ..
                 }),
             ) => {
-                self.candidacy = Some(seq);
-                self.instance = InstanceState::Standby;
+                self.become_candidate(seq);
                 self.list_instances(ctx, out);
             }
             // Who holds the lowest node decides who is active: `on_instances`.
@@ -313,7 +312,7 @@ impl Scheduler {
                 // `failover`: we re-register under the stored framework ID, replacing
                 // whichever instance had it (Mesos's driver sets the same flag when given a
                 // framework ID, in `SchedulerProcess`'s constructor, src/sched/sched.cpp).
-                self.instance = InstanceState::Active;
+                self.become_active();
                 self.failover = true;
                 self.forget_term();
                 self.request(
@@ -379,5 +378,134 @@ impl Scheduler {
             self.on_leader_change(Some(leader), out);
         }
         let _ = ctx;
+    }
+}
+
+// ----- transitions of the instance in the framework's election -----
+//
+// Joining → Standby (our candidacy exists) → Active (it is the lowest) →
+// Standby (stepped down: `step_down` above) …; any → Stopped (`halt`,
+// master_link.rs). Each change asserts where it may come from: an assertion
+// that fires is a bug in the election logic, which could otherwise leave two
+// active instances of one framework.
+impl Scheduler {
+    /// Joining or Standby → Standby with candidacy `seq`: our candidacy node
+    /// exists (a first one, or a new one after the session was lost).
+    pub(super) fn become_candidate(&mut self, seq: u64) {
+        assert!(
+            matches!(
+                self.instance,
+                InstanceState::Joining | InstanceState::Standby
+            ) && self.candidacy.is_none(),
+            "become_candidate({seq}) from {:?} with candidacy {:?}",
+            self.instance,
+            self.candidacy
+        );
+        self.candidacy = Some(seq);
+        self.instance = InstanceState::Standby;
+    }
+
+    /// Standby → Active: our candidacy is the lowest. Only a candidate in
+    /// standby can be elected: never a stopped instance, never twice.
+    pub(super) fn become_active(&mut self) {
+        assert!(
+            self.instance == InstanceState::Standby && self.candidacy.is_some(),
+            "become_active from {:?} with candidacy {:?}",
+            self.instance,
+            self.candidacy
+        );
+        self.instance = InstanceState::Active;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every transition of the instance asserts where it may come from: these
+    //! tests show the ones the framework's election does not allow panic.
+
+    use super::*;
+
+    fn scheduler() -> Scheduler {
+        Scheduler::new(SchedulerConfig {
+            name: "web-1".into(),
+            coordinator: "coordinator".into(),
+            framework: FrameworkInfo {
+                name: "web".into(),
+                role: "*".into(),
+                principal: "web".into(),
+                failover_timeout_ms: 60_000,
+                partition_aware: false,
+                id: None,
+            },
+            desired_tasks: 1,
+            task_resources: Resources::new(1000, 0, 0),
+            workload: WorkloadPlan::uniform(Workload::Forever),
+            timing: Timing::default(),
+            mode: SchedulerMode::Service,
+            bug: None,
+            adversary: None,
+        })
+    }
+
+    #[test]
+    fn the_allowed_path_joining_standby_active_standby_stopped() {
+        let mut s = scheduler();
+        assert_eq!(s.instance(), &InstanceState::Joining);
+        s.become_candidate(4);
+        assert_eq!(s.instance(), &InstanceState::Standby);
+        s.become_active();
+        assert!(s.is_active());
+        let mut out = Outputs::new();
+        s.step_down("test", &mut out);
+        assert_eq!(s.instance(), &InstanceState::Standby);
+        s.halt(&ctx(), "test".into(), false, &mut out);
+        assert!(matches!(s.instance(), InstanceState::Stopped { .. }));
+    }
+
+    fn ctx() -> Context {
+        Context {
+            now_ms: 0,
+            random: 0,
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "become_active from Joining")]
+    fn an_instance_without_a_candidacy_is_never_active() {
+        scheduler().become_active();
+    }
+
+    #[test]
+    #[should_panic(expected = "become_active from Active")]
+    fn an_active_instance_is_not_elected_twice() {
+        let mut s = scheduler();
+        s.become_candidate(4);
+        s.become_active();
+        s.become_active();
+    }
+
+    #[test]
+    #[should_panic(expected = "become_candidate(5) from Standby with candidacy Some(4)")]
+    fn an_instance_holds_one_candidacy() {
+        let mut s = scheduler();
+        s.become_candidate(4);
+        s.become_candidate(5);
+    }
+
+    #[test]
+    #[should_panic(expected = "become_active from Stopped")]
+    fn a_stopped_instance_is_never_active() {
+        let mut s = scheduler();
+        s.become_candidate(4);
+        s.halt(&ctx(), "refused".into(), false, &mut Outputs::new());
+        s.become_active();
+    }
+
+    #[test]
+    #[should_panic(expected = "halt: already stopped")]
+    fn an_instance_stops_once() {
+        let mut s = scheduler();
+        s.halt(&ctx(), "refused".into(), false, &mut Outputs::new());
+        s.halt(&ctx(), "again".into(), false, &mut Outputs::new());
     }
 }

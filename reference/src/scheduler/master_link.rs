@@ -371,6 +371,13 @@ impl Scheduler {
     /// (`DeactivateFrameworkMessage`, `SchedulerProcess::abort`); this one just
     /// closes its link, which the master handles as a disconnected scheduler.
     pub(super) fn halt(&mut self, ctx: &Context, error: String, disconnect: bool, out: &mut Out) {
+        // Stopped is final: nothing may stop an instance twice (every caller
+        // returns early once stopped).
+        assert!(
+            !matches!(self.instance, InstanceState::Stopped { .. }),
+            "halt: already stopped ({:?})",
+            self.instance
+        );
         out.event(Event::SchedulerError {
             message: error.clone(),
         });

@@ -225,21 +225,108 @@ mod tests {
 
     /// The harness's own sources, where violations are named.
     const SOURCES: &[(&str, &str)] = &[
-        ("checkers.rs", include_str!("checkers.rs")),
-        ("explain/mod.rs", include_str!("explain/mod.rs")),
-        ("expect.rs", include_str!("expect.rs")),
+        (
+            "check/acked_data_kept.rs",
+            include_str!("check/acked_data_kept.rs"),
+        ),
+        (
+            "check/acked_records.rs",
+            include_str!("check/acked_records.rs"),
+        ),
+        (
+            "check/acked_records_lost.rs",
+            include_str!("check/acked_records_lost.rs"),
+        ),
+        (
+            "check/checkpoint_truncated.rs",
+            include_str!("check/checkpoint_truncated.rs"),
+        ),
+        ("check/convergence.rs", include_str!("check/convergence.rs")),
+        (
+            "check/definite_is_final.rs",
+            include_str!("check/definite_is_final.rs"),
+        ),
+        ("check/epoch_order.rs", include_str!("check/epoch_order.rs")),
+        (
+            "check/failover_time.rs",
+            include_str!("check/failover_time.rs"),
+        ),
+        (
+            "check/framework_identity.rs",
+            include_str!("check/framework_identity.rs"),
+        ),
+        (
+            "check/losses_explained/mod.rs",
+            include_str!("check/losses_explained/mod.rs"),
+        ),
+        ("check/mod.rs", include_str!("check/mod.rs")),
+        (
+            "check/no_task_ended.rs",
+            include_str!("check/no_task_ended.rs"),
+        ),
+        (
+            "check/no_task_lost.rs",
+            include_str!("check/no_task_lost.rs"),
+        ),
+        (
+            "check/no_task_restarted.rs",
+            include_str!("check/no_task_restarted.rs"),
+        ),
+        (
+            "check/offer_accounting.rs",
+            include_str!("check/offer_accounting.rs"),
+        ),
+        (
+            "check/one_copy_at_a_time.rs",
+            include_str!("check/one_copy_at_a_time.rs"),
+        ),
+        (
+            "check/rebuilt_state.rs",
+            include_str!("check/rebuilt_state.rs"),
+        ),
+        (
+            "check/refused_operations.rs",
+            include_str!("check/refused_operations.rs"),
+        ),
+        (
+            "check/reserved_only_to_role.rs",
+            include_str!("check/reserved_only_to_role.rs"),
+        ),
+        (
+            "check/reuse_refused.rs",
+            include_str!("check/reuse_refused.rs"),
+        ),
+        (
+            "check/single_leader.rs",
+            include_str!("check/single_leader.rs"),
+        ),
+        (
+            "check/state_agreement.rs",
+            include_str!("check/state_agreement.rs"),
+        ),
+        (
+            "check/update_delivery.rs",
+            include_str!("check/update_delivery.rs"),
+        ),
+        ("check/updates.rs", include_str!("check/updates.rs")),
+        ("cluster/mod.rs", include_str!("cluster/mod.rs")),
+        ("expect/leader.rs", include_str!("expect/leader.rs")),
+        ("expect/timing.rs", include_str!("expect/timing.rs")),
         ("filters.rs", include_str!("filters.rs")),
-        ("run.rs", include_str!("run.rs")),
-        ("cluster.rs", include_str!("cluster.rs")),
+        ("run/faults.rs", include_str!("run/faults.rs")),
+        ("run/finish.rs", include_str!("run/finish.rs")),
+        ("run/mod.rs", include_str!("run/mod.rs")),
+        ("run/nemesis.rs", include_str!("run/nemesis.rs")),
+        ("run/steps.rs", include_str!("run/steps.rs")),
     ];
 
-    /// Names in `checker: "…"` and `violation(… "…"` positions (the ways the
-    /// harness names a violation), outside `#[cfg(test)]` modules.
+    /// Names in `checker: "…"`, `violation(… "…"` and `at_end(… "…"` positions
+    /// (the ways the harness names a violation), outside `#[cfg(test)]` modules.
     fn named_in_code() -> BTreeSet<String> {
         let mut names = BTreeSet::new();
         for (_, text) in SOURCES {
             let code = text.split("#[cfg(test)]").next().unwrap_or(text);
-            for marker in ["checker: \"", "violation(\"", "violation(\n"] {
+            for marker in ["checker: \"", "violation(\"", "violation(\n", "at_end("] {
                 for (i, _) in code.match_indices(marker) {
                     let rest = code[i + marker.len()..].trim_start();
                     let rest = rest.strip_prefix('"').unwrap_or(rest);

@@ -54,7 +54,7 @@
 
 mod world;
 
-use crate::run::Violation;
+use crate::report::Violation;
 use crate::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::timing::Timing;
 use mesochaos_reference::{Event, Message, Reason, TaskState};

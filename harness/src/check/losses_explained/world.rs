@@ -363,7 +363,7 @@ impl World {
                         }
                     }
                     Event::SchedulerRegistered { framework_id, .. } => {
-                        if let Some(name) = crate::checkers::framework_of(&r.at) {
+                        if let Some(name) = crate::names::framework_of(&r.at) {
                             world
                                 .framework_name
                                 .insert(framework_id.to_string(), name.to_string());

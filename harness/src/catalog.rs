@@ -54,42 +54,42 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "epoch_order",
         "while an epoch is current, no agent accepts a command from a master of an older epoch",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug leader-survives-session-loss)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug leader-survives-session-loss)",
     ),
     always(
         "one_copy_at_a_time",
         "a task ID never runs twice at once",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "update_delivery",
         "every status update an agent checkpointed reaches the framework at least once, in order per task, once faults heal — except after a disk wipe, an agent shutdown, or the framework's removal, where the master's TASK_LOST / TASK_GONE / TASK_KILLED stands instead",
-        "harness/src/checkers.rs, tests/cli.rs (zoo bug ack-before-checkpoint)",
+        "harness/src/check/tests.rs, tests/cli.rs (zoo bug ack-before-checkpoint)",
     ),
     always(
         "definite_is_final",
         "a framework never hears a task in another state after a definite terminal one, and no copy of the task starts after it (short of a new launch under the ID)",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug kill-leaves-queued-launch)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug kill-leaves-queued-launch)",
     ),
     always(
         "reuse_refused",
         "no master launches a task under an ID an adversarial framework reused where Mesos refuses it (a live, an unacknowledged terminal or an unreachable task's: validateUniqueTaskID) before the refusal reaches it",
-        "harness/src/refusals.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/reuse_refused.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "framework_identity",
         "every registration of a framework's instances is under one framework ID",
-        "harness/src/checkers.rs, tests/cli.rs (zoo bug standby-registers-new)",
+        "harness/src/check/tests.rs, tests/cli.rs (zoo bug standby-registers-new)",
     ),
     always(
         "losses_explained",
         "every TASK_LOST, TASK_GONE, TASK_UNREACHABLE, TASK_DROPPED, every TASK_FAILED the workload did not produce, every agent marked unreachable and every framework removed is explained by a fault that outlasted the Mesos timeout behind it, or by the framework's own call (docs/gate-power.md)",
-        "harness/src/explain/tests.rs, tests/cli.rs (zoo bug restart-gives-up-executors)",
+        "harness/src/check/losses_explained/tests.rs, tests/cli.rs (zoo bug restart-gives-up-executors)",
     ),
     always(
         "state_agreement",
         "once the liveness phase has converged (or a scripted run ends converged), the leader's reservations, volumes and resources in use for every registered agent equal the agent's own; no outstanding offer names an agent the leader does not hold; no task ID of a framework is live on two agents",
-        "harness/src/agreement.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/state_agreement.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "offer_accounting",
@@ -99,12 +99,12 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "reserved_only_to_role",
         "reserved resources and volumes are offered only to their role",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug volume-offered-to-any-role)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug volume-offered-to-any-role)",
     ),
     always(
         "acked_data_kept",
         "acknowledged database records survive, except with a disk wipe",
-        "harness/src/checkers.rs, tests/cli.rs (zoo bug append-after-torn-tail)",
+        "harness/src/check/tests.rs, tests/cli.rs (zoo bug append-after-torn-tail)",
     ),
     always(
         "liveness",
@@ -154,42 +154,42 @@ pub const CHECKERS: &[Checker] = &[
     expect(
         "failover_time",
         "a new leader recovered within `failover_time_max`",
-        "harness/src/checkers.rs, tests/cli.rs",
+        "harness/src/check/tests.rs, tests/cli.rs",
     ),
     expect(
         "no_task_lost",
         "no framework heard TASK_LOST",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
     ),
     expect(
         "no_task_ended",
         "no task ended",
-        "harness/src/checkers.rs",
+        "harness/src/check/tests.rs",
     ),
     expect(
         "no_task_restarted",
         "no task was started twice",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     expect(
         "rebuilt_state",
         "the rebuilt leader's state equals the old one's",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
     ),
     expect(
         "refused_operations",
         "the master refused the operations the scenario expects it to refuse",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs",
     ),
     expect(
         "checkpoint_truncated",
         "agent recovery truncated a torn checkpoint",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs",
     ),
     expect(
         "updates",
         "a framework heard the expected updates, in order",
-        "harness/src/checkers.rs, scenarios/tests/vocabulary.rs",
+        "harness/src/check/tests.rs, scenarios/tests/vocabulary.rs",
     ),
     expect(
         "acked_records_lost",

@@ -16,6 +16,51 @@ pub struct Applied {
     pub machines: Vec<String>,
 }
 
+/// What a fault's targets resolved to, by the shape the fault needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Hit {
+    /// Crash, restart, pause, resume: processes.
+    Processes(Vec<ProcessId>),
+    /// Isolate, reboot, wipe, torn write, reconfigure: machines.
+    Machines(Vec<String>),
+    /// Partition (two-way or one-way, from `a` to `b`): two sides.
+    Sides { a: Vec<String>, b: Vec<String> },
+    /// Two sides and the machines of the bridge between them (the first is
+    /// the bridge).
+    Bridge {
+        a: Vec<String>,
+        bridge: Vec<String>,
+        b: Vec<String>,
+    },
+    /// A majorities ring, in ring order.
+    Ring(Vec<String>),
+    /// A message route: drop the next message, or filter every one.
+    Route { from: ProcessId, to: ProcessId },
+    /// Heal, message chaos, release: no target.
+    Nothing,
+}
+
+impl Hit {
+    /// The processes it names (a route: sender and receiver).
+    fn processes(&self) -> Vec<ProcessId> {
+        match self {
+            Hit::Processes(p) => p.clone(),
+            Hit::Route { from, to } => vec![from.clone(), to.clone()],
+            _ => vec![],
+        }
+    }
+
+    /// The machines it names, in order (sides `a`, bridge, `b`).
+    fn machines(&self) -> Vec<String> {
+        match self {
+            Hit::Machines(m) | Hit::Ring(m) => m.clone(),
+            Hit::Sides { a, b } => [a.clone(), b.clone()].concat(),
+            Hit::Bridge { a, bridge, b } => [a.clone(), bridge.clone(), b.clone()].concat(),
+            _ => vec![],
+        }
+    }
+}
+
 impl Runner {
     pub(super) fn incarnation(&self, process: &ProcessId) -> u32 {
         self.cluster
@@ -94,64 +139,69 @@ impl Runner {
         Some(machines)
     }
 
-    /// Applies a fault; `Ok(None)` if a target cannot be resolved yet, else
-    /// what it hit.
-    pub(super) fn apply_fault(&mut self, fault: &Fault) -> Result<Option<Applied>, Violation> {
-        // Resolve every target first: "the leader" during an election waits.
+    /// What `fault`'s targets name now, or `None` if one names nothing yet
+    /// ("the leader" during an election).
+    fn resolve_fault(&self, fault: &Fault) -> Option<Hit> {
         let heal = matches!(fault, Fault::Restart(_) | Fault::Resume(_));
-        let (processes, machines): (Vec<ProcessId>, Vec<Vec<String>>) = match fault {
+        Some(match fault {
             Fault::Crash(t) | Fault::Restart(t) | Fault::Pause(t) | Fault::Resume(t) => {
-                match self.resolve_all(t, heal) {
-                    Some(p) => (p, vec![]),
-                    None => return Ok(None),
-                }
+                Hit::Processes(self.resolve_all(t, heal)?)
             }
             Fault::Isolate(t)
             | Fault::Reboot { target: t, .. }
             | Fault::WipeDisk { target: t, .. }
             | Fault::TornWrite { target: t, .. }
             | Fault::Reconfigure { target: t, .. } => {
-                match self.resolve_machines(std::slice::from_ref(t)) {
-                    Some(m) => (vec![], vec![m]),
-                    None => return Ok(None),
-                }
+                Hit::Machines(self.resolve_machines(std::slice::from_ref(t))?)
             }
             Fault::Partition { a, b } | Fault::PartitionOneWay { from: a, to: b } => {
-                match (self.resolve_machines(a), self.resolve_machines(b)) {
-                    (Some(a), Some(b)) => (vec![], vec![a, b]),
-                    _ => return Ok(None),
+                let a = self.resolve_machines(a);
+                let b = self.resolve_machines(b);
+                Hit::Sides { a: a?, b: b? }
+            }
+            Fault::Bridge { a, bridge, b } => {
+                let a = self.resolve_machines(a);
+                let bridge = self.resolve_machines(std::slice::from_ref(bridge));
+                let b = self.resolve_machines(b);
+                Hit::Bridge {
+                    a: a?,
+                    bridge: bridge?,
+                    b: b?,
                 }
             }
-            Fault::Bridge { a, bridge, b } => match (
-                self.resolve_machines(a),
-                self.resolve_machines(std::slice::from_ref(bridge)),
-                self.resolve_machines(b),
-            ) {
-                (Some(a), Some(bridge), Some(b)) => (vec![], vec![a, bridge, b]),
-                _ => return Ok(None),
-            },
             Fault::Ring(ring) => {
                 // In ring order (not sorted): the order is the ring.
                 let mut machines = Vec::new();
                 for t in ring {
-                    match self.resolve(t).and_then(|p| self.cluster.machine_of(&p)) {
-                        Some(m) if !machines.contains(&m) => machines.push(m),
-                        Some(_) => {}
-                        None => return Ok(None),
+                    let m = self.resolve(t).and_then(|p| self.cluster.machine_of(&p))?;
+                    if !machines.contains(&m) {
+                        machines.push(m);
                     }
                 }
-                (vec![], vec![machines])
+                Hit::Ring(machines)
             }
             Fault::DropNext { from, to, .. } | Fault::Filter { from, to, .. } => {
-                match (self.resolve(from), self.resolve(to)) {
-                    (Some(f), Some(t)) => (vec![f, t], vec![]),
-                    _ => return Ok(None),
+                let from = self.resolve(from);
+                let to = self.resolve(to);
+                Hit::Route {
+                    from: from?,
+                    to: to?,
                 }
             }
             Fault::Heal | Fault::MessageChaos { .. } | Fault::CalmMessages | Fault::Release(_) => {
-                (vec![], vec![])
+                Hit::Nothing
             }
+        })
+    }
+
+    /// Applies a fault; `Ok(None)` if a target cannot be resolved yet, else
+    /// what it hit.
+    pub(super) fn apply_fault(&mut self, fault: &Fault) -> Result<Option<Applied>, Violation> {
+        // Resolve every target first: "the leader" during an election waits.
+        let Some(hit) = self.resolve_fault(fault) else {
+            return Ok(None);
         };
+        let (processes, machines) = (hit.processes(), hit.machines());
         for process in &processes {
             self.check_known(process)?;
         }
@@ -176,10 +226,9 @@ impl Runner {
                 | Fault::Bridge { .. }
                 | Fault::Ring(_)
                 | Fault::Reboot { .. }
-                | Fault::WipeDisk { .. } => machines
-                    .iter()
-                    .flatten()
-                    .any(|m| Some(m) == leader_machine.as_ref()),
+                | Fault::WipeDisk { .. } => {
+                    machines.iter().any(|m| Some(m) == leader_machine.as_ref())
+                }
                 _ => false,
             };
             if hits_leader {
@@ -221,17 +270,27 @@ impl Runner {
                     }
                 }
             }
-            Fault::Partition { .. } => self.cluster.partition(&machines[0], &machines[1]),
+            Fault::Partition { .. } => {
+                let Hit::Sides { a, b } = &hit else {
+                    unreachable!()
+                };
+                self.cluster.partition(a, b)
+            }
             Fault::PartitionOneWay { .. } => {
-                self.cluster.partition_oneway(&machines[0], &machines[1])
+                let Hit::Sides { a, b } = &hit else {
+                    unreachable!()
+                };
+                self.cluster.partition_oneway(a, b)
             }
             Fault::Bridge { .. } => {
-                self.cluster
-                    .bridge(&machines[0], &machines[1][0], &machines[2])
+                let Hit::Bridge { a, bridge, b } = &hit else {
+                    unreachable!()
+                };
+                self.cluster.bridge(a, &bridge[0], b)
             }
-            Fault::Ring(_) => self.cluster.ring(&machines[0]),
+            Fault::Ring(_) => self.cluster.ring(&machines),
             Fault::Isolate(_) => {
-                for machine in &machines[0] {
+                for machine in &machines {
                     let others: Vec<String> = self
                         .cluster
                         .machines()
@@ -244,20 +303,20 @@ impl Runner {
             }
             Fault::Heal => self.cluster.heal(),
             Fault::Reboot { down_ms, .. } => {
-                for machine in &machines[0] {
+                for machine in &machines {
                     self.cluster.power_off(machine, None);
                     self.cluster.schedule_power_on(machine, *down_ms);
                 }
             }
             Fault::WipeDisk { down_ms, .. } => {
-                for machine in &machines[0] {
+                for machine in &machines {
                     self.cluster.power_off(machine, None);
                     self.cluster.wipe_disk(machine);
                     self.cluster.schedule_power_on(machine, *down_ms);
                 }
             }
             Fault::TornWrite { down_ms, .. } => {
-                for machine in &machines[0] {
+                for machine in &machines {
                     self.cluster.tear_next_write(machine, *down_ms);
                 }
             }
@@ -268,15 +327,20 @@ impl Runner {
                 ..
             } => {
                 let resources = Resources::new(*cpus_milli, *mem_mb, *disk_mb);
-                for machine in &machines[0] {
+                for machine in &machines {
                     self.cluster.reconfigure(machine, resources);
                 }
             }
-            Fault::DropNext { kind, .. } => self.cluster.drop_next(DropRule {
-                from: processes[0].clone(),
-                to: processes[1].clone(),
-                kind: kind.clone(),
-            }),
+            Fault::DropNext { kind, .. } => {
+                let Hit::Route { from, to } = &hit else {
+                    unreachable!()
+                };
+                self.cluster.drop_next(DropRule {
+                    from: from.clone(),
+                    to: to.clone(),
+                    kind: kind.clone(),
+                })
+            }
             Fault::MessageChaos {
                 drop_per_mille,
                 delay_max_ms,
@@ -293,6 +357,13 @@ impl Runner {
                 to,
                 hold,
             } => {
+                let Hit::Route {
+                    from: sender,
+                    to: receiver,
+                } = &hit
+                else {
+                    unreachable!()
+                };
                 let route = mesochaos_faults::Route {
                     kind: kind.clone(),
                     from: from.clone(),
@@ -300,14 +371,14 @@ impl Runner {
                 };
                 self.cluster.fault(
                     if *hold { "hold" } else { "drop" },
-                    format!("every {kind} {} -> {}", processes[0], processes[1]),
+                    format!("every {kind} {sender} -> {receiver}"),
                 );
                 crate::filters::add(
                     &self.cluster.shared,
                     crate::filters::FilterRule {
                         route,
-                        from: processes[0].clone(),
-                        to: processes[1].clone(),
+                        from: sender.clone(),
+                        to: receiver.clone(),
                         hold: *hold,
                     },
                 );
@@ -323,7 +394,7 @@ impl Runner {
         }
         Ok(Some(Applied {
             processes,
-            machines: machines.into_iter().flatten().collect(),
+            machines,
         }))
     }
 

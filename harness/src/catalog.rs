@@ -54,42 +54,42 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "epoch_order",
         "while an epoch is current, no agent accepts a command from a master of an older epoch",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug leader-survives-session-loss)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug leader-survives-session-loss)",
     ),
     always(
         "one_copy_at_a_time",
         "a task ID never runs twice at once",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "update_delivery",
         "every status update an agent checkpointed reaches the framework at least once, in order per task, once faults heal — except after a disk wipe, an agent shutdown, or the framework's removal, where the master's TASK_LOST / TASK_GONE / TASK_KILLED stands instead",
-        "harness/src/checkers.rs, tests/cli.rs (zoo bug ack-before-checkpoint)",
+        "harness/src/check/tests.rs, tests/cli.rs (zoo bug ack-before-checkpoint)",
     ),
     always(
         "definite_is_final",
         "a framework never hears a task in another state after a definite terminal one, and no copy of the task starts after it (short of a new launch under the ID)",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug kill-leaves-queued-launch)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug kill-leaves-queued-launch)",
     ),
     always(
         "reuse_refused",
         "no master launches a task under an ID an adversarial framework reused where Mesos refuses it (a live, an unacknowledged terminal or an unreachable task's: validateUniqueTaskID) before the refusal reaches it",
-        "harness/src/refusals.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/reuse_refused.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "framework_identity",
         "every registration of a framework's instances is under one framework ID",
-        "harness/src/checkers.rs, tests/cli.rs (zoo bug standby-registers-new)",
+        "harness/src/check/tests.rs, tests/cli.rs (zoo bug standby-registers-new)",
     ),
     always(
         "losses_explained",
         "every TASK_LOST, TASK_GONE, TASK_UNREACHABLE, TASK_DROPPED, every TASK_FAILED the workload did not produce, every agent marked unreachable and every framework removed is explained by a fault that outlasted the Mesos timeout behind it, or by the framework's own call (docs/gate-power.md)",
-        "harness/src/explain/tests.rs, tests/cli.rs (zoo bug restart-gives-up-executors)",
+        "harness/src/check/losses_explained/tests.rs, tests/cli.rs (zoo bug restart-gives-up-executors)",
     ),
     always(
         "state_agreement",
         "once the liveness phase has converged (or a scripted run ends converged), the leader's reservations, volumes and resources in use for every registered agent equal the agent's own; no outstanding offer names an agent the leader does not hold; no task ID of a framework is live on two agents",
-        "harness/src/agreement.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/state_agreement.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     always(
         "offer_accounting",
@@ -99,12 +99,12 @@ pub const CHECKERS: &[Checker] = &[
     always(
         "reserved_only_to_role",
         "reserved resources and volumes are offered only to their role",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug volume-offered-to-any-role)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug volume-offered-to-any-role)",
     ),
     always(
         "acked_data_kept",
         "acknowledged database records survive, except with a disk wipe",
-        "harness/src/checkers.rs, tests/cli.rs (zoo bug append-after-torn-tail)",
+        "harness/src/check/tests.rs, tests/cli.rs (zoo bug append-after-torn-tail)",
     ),
     always(
         "liveness",
@@ -154,42 +154,42 @@ pub const CHECKERS: &[Checker] = &[
     expect(
         "failover_time",
         "a new leader recovered within `failover_time_max`",
-        "harness/src/checkers.rs, tests/cli.rs",
+        "harness/src/check/tests.rs, tests/cli.rs",
     ),
     expect(
         "no_task_lost",
         "no framework heard TASK_LOST",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
     ),
     expect(
         "no_task_ended",
         "no task ended",
-        "harness/src/checkers.rs",
+        "harness/src/check/tests.rs",
     ),
     expect(
         "no_task_restarted",
         "no task was started twice",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug unique-id-ignores-unreachable)",
     ),
     expect(
         "rebuilt_state",
         "the rebuilt leader's state equals the old one's",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs (zoo bug forget-tasks-before-framework)",
     ),
     expect(
         "refused_operations",
         "the master refused the operations the scenario expects it to refuse",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs",
     ),
     expect(
         "checkpoint_truncated",
         "agent recovery truncated a torn checkpoint",
-        "harness/src/checkers.rs, scenarios/tests/checkers.rs",
+        "harness/src/check/tests.rs, scenarios/tests/checkers.rs",
     ),
     expect(
         "updates",
         "a framework heard the expected updates, in order",
-        "harness/src/checkers.rs, scenarios/tests/vocabulary.rs",
+        "harness/src/check/tests.rs, scenarios/tests/vocabulary.rs",
     ),
     expect(
         "acked_records_lost",
@@ -225,21 +225,108 @@ mod tests {
 
     /// The harness's own sources, where violations are named.
     const SOURCES: &[(&str, &str)] = &[
-        ("checkers.rs", include_str!("checkers.rs")),
-        ("explain/mod.rs", include_str!("explain/mod.rs")),
-        ("expect.rs", include_str!("expect.rs")),
+        (
+            "check/acked_data_kept.rs",
+            include_str!("check/acked_data_kept.rs"),
+        ),
+        (
+            "check/acked_records.rs",
+            include_str!("check/acked_records.rs"),
+        ),
+        (
+            "check/acked_records_lost.rs",
+            include_str!("check/acked_records_lost.rs"),
+        ),
+        (
+            "check/checkpoint_truncated.rs",
+            include_str!("check/checkpoint_truncated.rs"),
+        ),
+        ("check/convergence.rs", include_str!("check/convergence.rs")),
+        (
+            "check/definite_is_final.rs",
+            include_str!("check/definite_is_final.rs"),
+        ),
+        ("check/epoch_order.rs", include_str!("check/epoch_order.rs")),
+        (
+            "check/failover_time.rs",
+            include_str!("check/failover_time.rs"),
+        ),
+        (
+            "check/framework_identity.rs",
+            include_str!("check/framework_identity.rs"),
+        ),
+        (
+            "check/losses_explained/mod.rs",
+            include_str!("check/losses_explained/mod.rs"),
+        ),
+        ("check/mod.rs", include_str!("check/mod.rs")),
+        (
+            "check/no_task_ended.rs",
+            include_str!("check/no_task_ended.rs"),
+        ),
+        (
+            "check/no_task_lost.rs",
+            include_str!("check/no_task_lost.rs"),
+        ),
+        (
+            "check/no_task_restarted.rs",
+            include_str!("check/no_task_restarted.rs"),
+        ),
+        (
+            "check/offer_accounting.rs",
+            include_str!("check/offer_accounting.rs"),
+        ),
+        (
+            "check/one_copy_at_a_time.rs",
+            include_str!("check/one_copy_at_a_time.rs"),
+        ),
+        (
+            "check/rebuilt_state.rs",
+            include_str!("check/rebuilt_state.rs"),
+        ),
+        (
+            "check/refused_operations.rs",
+            include_str!("check/refused_operations.rs"),
+        ),
+        (
+            "check/reserved_only_to_role.rs",
+            include_str!("check/reserved_only_to_role.rs"),
+        ),
+        (
+            "check/reuse_refused.rs",
+            include_str!("check/reuse_refused.rs"),
+        ),
+        (
+            "check/single_leader.rs",
+            include_str!("check/single_leader.rs"),
+        ),
+        (
+            "check/state_agreement.rs",
+            include_str!("check/state_agreement.rs"),
+        ),
+        (
+            "check/update_delivery.rs",
+            include_str!("check/update_delivery.rs"),
+        ),
+        ("check/updates.rs", include_str!("check/updates.rs")),
+        ("cluster/mod.rs", include_str!("cluster/mod.rs")),
+        ("expect/leader.rs", include_str!("expect/leader.rs")),
+        ("expect/timing.rs", include_str!("expect/timing.rs")),
         ("filters.rs", include_str!("filters.rs")),
-        ("run.rs", include_str!("run.rs")),
-        ("cluster.rs", include_str!("cluster.rs")),
+        ("run/faults.rs", include_str!("run/faults.rs")),
+        ("run/finish.rs", include_str!("run/finish.rs")),
+        ("run/mod.rs", include_str!("run/mod.rs")),
+        ("run/nemesis.rs", include_str!("run/nemesis.rs")),
+        ("run/steps.rs", include_str!("run/steps.rs")),
     ];
 
-    /// Names in `checker: "…"` and `violation(… "…"` positions (the ways the
-    /// harness names a violation), outside `#[cfg(test)]` modules.
+    /// Names in `checker: "…"`, `violation(… "…"` and `at_end(… "…"` positions
+    /// (the ways the harness names a violation), outside `#[cfg(test)]` modules.
     fn named_in_code() -> BTreeSet<String> {
         let mut names = BTreeSet::new();
         for (_, text) in SOURCES {
             let code = text.split("#[cfg(test)]").next().unwrap_or(text);
-            for marker in ["checker: \"", "violation(\"", "violation(\n"] {
+            for marker in ["checker: \"", "violation(\"", "violation(\n", "at_end("] {
                 for (i, _) in code.match_indices(marker) {
                     let rest = code[i + marker.len()..].trim_start();
                     let rest = rest.strip_prefix('"').unwrap_or(rest);

@@ -24,87 +24,18 @@
 //! The harness reaches a process's driver through a channel registered when the
 //! driver starts ([`attach`]); nothing here draws randomness or traces anything
 //! unless a scenario uses these words, so other runs' traces are unchanged.
+//! The filters' state lives in [`crate::shared`] (the drivers read it); what
+//! an `inject` step writes is resolved in [`crate::inject`].
 
-use crate::cluster::{Cluster, Shared};
+pub use crate::shared::{FilterRule, Filters, Held, InjectStatus, Injection, Request};
+
+use crate::shared::Shared;
 use crate::trace::TraceKind;
 use mesochaos_faults::{Route, Target};
-use mesochaos_reference::messages::ReconcileTask;
-use mesochaos_reference::{AgentId, Event, FrameworkId, Message, ProcessId, TaskId};
+use mesochaos_reference::{AgentId, Message, ProcessId, TaskId};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use tokio::sync::mpsc;
-
-/// A filter in force.
-#[derive(Clone, Debug)]
-pub struct FilterRule {
-    /// How the step wrote it (what a `release` step matches).
-    pub route: Route,
-    /// The processes its targets named when the step ran.
-    pub from: ProcessId,
-    pub to: ProcessId,
-    pub hold: bool,
-}
-
-/// A message a hold filter kept from its receiver.
-#[derive(Clone, Debug)]
-pub struct Held {
-    /// The route of the filter that held it.
-    pub route: Route,
-    pub to: ProcessId,
-    /// The receiver's incarnation when it arrived.
-    pub incarnation: u32,
-    pub from: ProcessId,
-    /// The receiver's connection it arrived on, and its sequence number.
-    pub conn: u64,
-    pub seq: u64,
-    pub message: Message,
-}
-
-/// What the harness asks of a process's driver.
-#[derive(Debug)]
-pub enum Request {
-    /// Hand the released held messages to the role.
-    Release,
-    /// Write `message` on the connection to `to` (dialing one if need be).
-    Inject {
-        id: u64,
-        to: ProcessId,
-        message: Box<Message>,
-    },
-}
-
-/// How an injected message fared.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum InjectStatus {
-    Pending,
-    /// Written on the connection.
-    Sent,
-    /// Could not be written, and why.
-    Failed(String),
-}
-
-/// An injection a driver has not written yet.
-#[derive(Debug)]
-pub struct Injection {
-    pub id: u64,
-    pub to: ProcessId,
-    pub message: Message,
-    /// Whether the driver dialed `to` for it.
-    pub dialed: bool,
-}
-
-/// The filters in force, what they hold, and the harness's line to each driver.
-#[derive(Default)]
-pub struct Filters {
-    rules: Vec<FilterRule>,
-    held: Vec<Held>,
-    /// Released messages each receiver's driver has not handed over yet.
-    released: BTreeMap<ProcessId, VecDeque<Held>>,
-    /// Per process, the incarnation whose driver listens, and its channel.
-    channels: BTreeMap<ProcessId, (u32, mpsc::UnboundedSender<Request>)>,
-    injections: BTreeMap<u64, InjectStatus>,
-    next_injection: u64,
-}
 
 /// Called by a driver as it starts: the channel the harness reaches it through.
 pub fn attach(
@@ -340,8 +271,6 @@ pub fn injected(shared: &Shared, id: u64, status: InjectStatus) {
     shared.filters.borrow_mut().injections.insert(id, status);
 }
 
-// ----- what an `inject` step sends -----
-
 /// An agent ID in a reconciliation question: given, or the current ID of the
 /// agent a target names (`"agent-of:web-0001"`, `"agent-2"`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -417,141 +346,4 @@ impl InjectSpec {
             InjectSpec::Teardown { .. } => "Teardown",
         }
     }
-
-    /// The message `from` sends, resolved now; `agent_of` names the agent
-    /// process a target resolves to (or `None` if it resolves to nothing yet).
-    pub fn build(
-        &self,
-        cluster: &Cluster,
-        from: &ProcessId,
-        agent_of: &dyn Fn(&Target) -> Option<ProcessId>,
-    ) -> Result<Message, String> {
-        let epoch = |given: &Option<u64>| -> Result<u64, String> {
-            match given {
-                Some(e) => Ok(*e),
-                None => last_epoch(cluster, from).ok_or_else(|| {
-                    format!("{from} never led: give the epoch it sends as (`epoch = N`)")
-                }),
-            }
-        };
-        let framework_id = |name: &str| -> Result<FrameworkId, String> {
-            framework_id(cluster, name)
-                .ok_or_else(|| format!("framework {name} has no framework ID yet"))
-        };
-        Ok(match self {
-            InjectSpec::KillTask {
-                framework,
-                task,
-                epoch: e,
-            } => Message::KillTask {
-                epoch: epoch(e)?,
-                framework_id: framework_id(framework)?,
-                task_id: task.clone(),
-            },
-            InjectSpec::ShutdownFramework {
-                framework,
-                epoch: e,
-            } => Message::ShutdownFramework {
-                epoch: epoch(e)?,
-                framework_id: framework_id(framework)?,
-            },
-            InjectSpec::ShutdownAgent { message, epoch: e } => Message::ShutdownAgent {
-                epoch: epoch(e)?,
-                message: message.clone(),
-            },
-            InjectSpec::Ping { epoch: e } => Message::Ping { epoch: epoch(e)? },
-            InjectSpec::Kill { framework, task } => Message::Kill {
-                framework_id: framework_id(framework)?,
-                task_id: task.clone(),
-            },
-            InjectSpec::Reconcile { framework, tasks } => Message::Reconcile {
-                framework_id: framework_id(framework)?,
-                tasks: tasks
-                    .iter()
-                    .map(|(task_id, agent)| {
-                        let agent_id = agent
-                            .as_ref()
-                            .map(|a| resolve_agent(cluster, a, agent_of))
-                            .transpose()?;
-                        Ok(ReconcileTask {
-                            task_id: task_id.clone(),
-                            agent_id,
-                        })
-                    })
-                    .collect::<Result<_, String>>()?,
-            },
-            InjectSpec::Teardown { framework } => Message::Teardown {
-                framework_id: framework_id(framework)?,
-            },
-        })
-    }
-}
-
-/// The agent ID an [`AgentRef`] names now.
-pub fn resolve_agent(
-    cluster: &Cluster,
-    agent: &AgentRef,
-    agent_of: &dyn Fn(&Target) -> Option<ProcessId>,
-) -> Result<AgentId, String> {
-    match agent {
-        AgentRef::Id(id) => Ok(id.clone()),
-        AgentRef::Of(target) => {
-            let process =
-                agent_of(target).ok_or_else(|| format!("\"{target}\" names no agent now"))?;
-            current_agent_id(cluster, &process)
-                .ok_or_else(|| format!("{process} (\"{target}\") has no agent ID"))
-        }
-    }
-}
-
-/// An agent process's ID: what the running agent holds, else the ID it last
-/// registered under.
-pub fn current_agent_id(cluster: &Cluster, agent: &ProcessId) -> Option<AgentId> {
-    let running = cluster
-        .agents()
-        .into_iter()
-        .find(|(name, _)| name == agent)
-        .and_then(|(_, a)| a.borrow().agent_id().cloned());
-    running.or_else(|| {
-        let trace = cluster.shared.trace.borrow();
-        trace
-            .events()
-            .filter(|(_, at, _)| *at == agent)
-            .filter_map(|(_, _, e)| match e {
-                Event::AgentRegisteredWith { agent_id, .. } => Some(agent_id.clone()),
-                _ => None,
-            })
-            .last()
-    })
-}
-
-/// The epoch in which master `master` was last elected leader.
-fn last_epoch(cluster: &Cluster, master: &ProcessId) -> Option<u64> {
-    let trace = cluster.shared.trace.borrow();
-    trace
-        .events()
-        .filter(|(_, at, _)| *at == master)
-        .filter_map(|(_, _, e)| match e {
-            Event::ElectedLeader { epoch } => Some(*epoch),
-            _ => None,
-        })
-        .last()
-}
-
-/// The ID framework `name` was last registered under (by any of its instances).
-fn framework_id(cluster: &Cluster, name: &str) -> Option<FrameworkId> {
-    let prefix = format!("scheduler-{name}-");
-    let trace = cluster.shared.trace.borrow();
-    trace
-        .events()
-        .filter(|(_, at, _)| {
-            at.as_str()
-                .strip_prefix(&prefix)
-                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .filter_map(|(_, _, e)| match e {
-            Event::SchedulerRegistered { framework_id, .. } => Some(framework_id.clone()),
-            _ => None,
-        })
-        .last()
 }

@@ -6,7 +6,7 @@
 //! same seed, scenario and code give the same hash, byte for byte, in any process.
 
 use crate::seed::Fnv64;
-use mesochaos_reference::{Event, Message, ProcessId};
+use mesochaos_reference::{Event, FrameworkId, Message, ProcessId};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 
@@ -146,5 +146,22 @@ impl Trace {
             TraceKind::Event { event } => Some((r.t_ms, &r.at, event)),
             _ => None,
         })
+    }
+}
+
+/// The framework ID and scheduler instance of a master's (re-)registration
+/// event, whichever of the two it is.
+pub fn registration(event: &Event) -> Option<(&FrameworkId, &ProcessId)> {
+    match event {
+        Event::FrameworkRegistered {
+            framework_id,
+            scheduler,
+        }
+        | Event::FrameworkReregistered {
+            framework_id,
+            scheduler,
+            ..
+        } => Some((framework_id, scheduler)),
+        _ => None,
     }
 }

@@ -54,12 +54,13 @@
 
 mod world;
 
-use crate::run::Violation;
+use crate::names::{self, machine_of};
+use crate::report::Violation;
 use crate::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::timing::Timing;
 use mesochaos_reference::{Event, Message, Reason, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
-use world::{machine_of, Spans, World};
+use world::{Spans, World};
 
 /// How far a fault's edge may sit from a timeout's edge and still count: the
 /// message latency (at most 50 ms), a tick, and a registry write. A fault one
@@ -324,7 +325,7 @@ fn unexplained_framework_removal(
     }
     // Some instance could reach the master for `allowance`: it should have
     // re-registered (Mesos `Master::failoverFramework`).
-    let prefix = format!("scheduler-{name}-");
+    let prefix = names::scheduler_prefix(name);
     let instances: BTreeSet<&String> = world
         .starts
         .keys()
@@ -335,7 +336,7 @@ fn unexplained_framework_removal(
         let mut spans = world.impaired(instance, master, false);
         // A scheduler also needs the coordinator (it elects its active
         // instance and keeps the framework ID there).
-        spans.extend(&world.impaired(instance, "coordinator", false));
+        spans.extend(&world.impaired(instance, names::COORDINATOR, false));
         let mine = spans.merged();
         all_impaired = Some(match all_impaired {
             None => mine,
@@ -460,7 +461,7 @@ fn unexplained_update(
         Reason::ExecutorRegistrationTimeout => {
             // The executor host stayed away for the whole
             // `executor_registration_timeout` (`Slave::registerExecutorTimeout`).
-            let host = machine.replacen("agent-", "executors-", 1);
+            let host = names::executor_host_on(&machine);
             let agent = machine.clone();
             let from = t.saturating_sub(registration_timeout) + SLACK_MS;
             let to = t.saturating_sub(SLACK_MS);
@@ -484,7 +485,7 @@ fn unexplained_update(
             // or cut off from the other since the agent's last start.
             if reason == Reason::ExecutorReregistrationTimeout {
                 let agent = machine.clone();
-                let host = machine.replacen("agent-", "executors-", 1);
+                let host = names::executor_host_on(&machine);
                 let restarted = world
                     .starts
                     .get(&agent)

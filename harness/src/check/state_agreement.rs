@@ -183,7 +183,7 @@ pub fn agent_view(
 
 /// The views of `cluster`'s leader and of every agent registered with it
 /// (`None` while there is no leader).
-pub fn views(cluster: &crate::Cluster) -> Option<(LeaderView, Vec<AgentView>)> {
+pub fn views(cluster: &crate::cluster::Cluster) -> Option<(LeaderView, Vec<AgentView>)> {
     let (leader, epoch) = cluster.leader()?;
     let view = cluster.leader_state(leader_view)?;
     let agents = cluster

@@ -25,8 +25,9 @@
 //! count against it. The window closes at the call's `AdversaryAnswered` (the
 //! refusal, or `no answer` after the adversary's patience).
 
-use crate::checkers::{framework_of, registration};
-use crate::run::Violation;
+use crate::names::framework_of;
+use crate::report::Violation;
+use crate::trace::registration;
 use crate::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::Event;
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@
 //! rules in [`super`] ask these intervals whether a fault explains a loss.
 
 use super::SLACK_MS;
+use crate::names::{self, machine_of};
 use crate::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::{Event, Message};
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,14 +93,6 @@ impl Open {
             self.spans.entry(key).or_default().push(s, u64::MAX);
         }
         self.spans
-    }
-}
-
-/// The machine a process runs on (`executors-3` and `agent-3` on `agent-3`).
-pub(super) fn machine_of(process: &str) -> String {
-    match process.strip_prefix("executors-") {
-        Some(n) => format!("agent-{n}"),
-        None => process.to_string(),
     }
 }
 
@@ -256,7 +249,7 @@ impl World {
                         "exited" => {
                             down.start(at, t);
                             world.note_death(at, t);
-                            if at.starts_with("agent-") {
+                            if names::is_agent(at) {
                                 undetect(&mut detected, &mut current, at, t);
                             }
                         }
@@ -267,7 +260,7 @@ impl World {
                     "crash" => {
                         down.start(detail, t);
                         world.note_death(detail, t);
-                        if detail.starts_with("agent-") {
+                        if names::is_agent(detail) {
                             undetect(&mut detected, &mut current, detail, t);
                         }
                     }
@@ -277,7 +270,7 @@ impl World {
                         for p in procs {
                             down.start(&p, t);
                             world.note_death(&p, t);
-                            if p.starts_with("agent-") {
+                            if names::is_agent(&p) {
                                 undetect(&mut detected, &mut current, &p, t);
                             }
                         }
@@ -343,7 +336,7 @@ impl World {
                         .push(t, t + ping_timeout_ms);
                 }
                 TraceKind::Event { event } => match event {
-                    Event::LeaderDetected { leader, .. } if at.starts_with("agent-") => {
+                    Event::LeaderDetected { leader, .. } if names::is_agent(at) => {
                         let key = leader.as_ref().map_or("-".to_string(), |l| l.to_string());
                         if let Some(old) = current.insert(at.to_string(), key.clone()) {
                             detected.end(&format!("{at}>{old}"), t);
@@ -363,7 +356,7 @@ impl World {
                         }
                     }
                     Event::SchedulerRegistered { framework_id, .. } => {
-                        if let Some(name) = crate::checkers::framework_of(&r.at) {
+                        if let Some(name) = crate::names::framework_of(&r.at) {
                             world
                                 .framework_name
                                 .insert(framework_id.to_string(), name.to_string());
@@ -422,9 +415,9 @@ impl World {
 
     fn note_death(&mut self, process: &str, t: u64) {
         let machine = machine_of(process);
-        if process.starts_with("executors-") {
+        if names::is_executor_host(process) {
             self.executor_deaths.entry(machine).or_default().push(t);
-        } else if process.starts_with("agent-") {
+        } else if names::is_agent(process) {
             self.agent_deaths.entry(machine).or_default().push(t);
         }
     }

@@ -18,7 +18,10 @@ use std::fmt;
 
 // Each role's defects live in a file of their own, called from one
 // "planted-bug hook" line in the role (see `bugs/master.rs`).
+pub(crate) mod agent;
+pub(crate) mod executor;
 pub(crate) mod master;
+pub(crate) mod scheduler;
 
 /// One plantable defect. Named on the command line and in scenario files by
 /// its kebab-case name ([`Bug::name`]).

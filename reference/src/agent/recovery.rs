@@ -33,6 +33,7 @@
 //! of frameworks that set `FrameworkInfo.checkpoint`.
 
 use super::*;
+use crate::bugs::agent as bugs;
 
 impl Agent {
     /// Builds the agent from what its disk holds — the only way a restarted
@@ -349,10 +350,10 @@ impl Agent {
     /// executors came back is decided once, by the link state — the planted
     /// `restart-gives-up-executors` bug gives up every live task regardless.
     pub(super) fn tick_executor_reregister_timeout(&mut self, ctx: &Context, out: &mut Out) {
-        let planted = self.config.bug == Some(crate::bugs::Bug::RestartGivesUpExecutors);
         // Still expected: it did not re-register within the window.
         let away = self.executor_host == (ExecutorHostLink::Disconnected { expected: true });
-        if away || planted {
+        // Planted-bug hook (`bugs/agent.rs`): may give up every task anyway.
+        if away || bugs::restart_gives_up_executors(self.config.bug) {
             if away {
                 self.executor_host = ExecutorHostLink::Disconnected { expected: false };
             }

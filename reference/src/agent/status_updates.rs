@@ -48,6 +48,7 @@
 //! ```
 
 use super::*;
+use crate::bugs::agent as bugs;
 
 impl Agent {
     /// A status update stream for a task this agent does not know (so that the
@@ -183,13 +184,14 @@ impl Agent {
             uuid: uuid.clone(),
             state: update.state,
         };
-        let planted = self.config.bug == Some(crate::bugs::Bug::AckBeforeCheckpoint);
-        if planted && !first && update.source == Source::Executor {
-            // The planted defect: a queued update stays in memory only (it is
-            // logged when it reaches the head of the stream), though the
-            // executor is acknowledged at once.
-            self.unlogged.insert(uuid);
-        } else {
+        // Planted-bug hook (`bugs/agent.rs`): may keep the update in memory.
+        if !bugs::ack_before_checkpoint_defers(
+            self.config.bug,
+            first,
+            update.source,
+            &uuid,
+            &mut self.unlogged,
+        ) {
             self.append_record(key, &StreamRecord::Update(update), out);
         }
         // The event comes after the write: outputs run in order, so it is
@@ -306,11 +308,10 @@ impl Agent {
         task.pending_updates.pop_front();
         // Remembered, so an executor resending it is recognized (executor_host.rs).
         task.acknowledged.insert(uuid.clone());
-        let unlogged_head = task
-            .pending_updates
-            .front()
-            .filter(|u| u.uuid.as_ref().is_some_and(|id| self.unlogged.contains(id)))
-            .cloned();
+        // Planted-bug hook (`bugs/agent.rs`): an update kept in memory is
+        // logged only now, after the `Ack` below.
+        let logged_late =
+            bugs::ack_before_checkpoint_logs_late(&mut self.unlogged, task.pending_updates.front());
         // The next head starts again at 10 s (Mesos resets `stream->timeout`).
         out.cancel_timer(AgentTimer::StatusRetry(key.clone()));
         self.retry_ms.remove(&key);
@@ -319,13 +320,7 @@ impl Agent {
         let finished = task.state.is_terminal() && task.pending_updates.is_empty();
         // Logged, or a restart would resend what the framework already has.
         self.append_record(&key, &StreamRecord::Ack(uuid), out);
-        if let Some(head) = unlogged_head {
-            // (planted bug) the queued update is logged only now. Correct
-            // code logged it when it was queued, before the executor was
-            // acknowledged; a crash before this point loses it for good.
-            if let Some(id) = &head.uuid {
-                self.unlogged.remove(id);
-            }
+        if let Some(head) = logged_late {
             self.append_record(&key, &StreamRecord::Update(head), out);
         }
         // The `Ack` record goes first: a crash before the state rewrite below

@@ -35,6 +35,7 @@
 //! ```
 
 use super::*;
+use crate::bugs::agent as bugs;
 
 impl Agent {
     /// `RunTask`: Mesos `Slave::run` → `_run` → `__run`, which checkpoints the
@@ -186,14 +187,15 @@ impl Agent {
             framework_id: fid.clone(),
             task_id: task_id.clone(),
         };
-        // The planted defect answers the kill but leaves the launch queued:
-        // the task then runs after its framework heard `TASK_KILLED`.
-        let planted = self.config.bug == Some(crate::bugs::Bug::KillLeavesQueuedLaunch);
-        let was_queued = if planted {
-            self.queued_launches.contains_key(&key)
-        } else {
-            self.queued_launches.remove(&key).is_some()
-        };
+        let removed = self.queued_launches.remove(&key);
+        let was_queued = removed.is_some();
+        // Planted-bug hook (`bugs/agent.rs`): may put the launch back.
+        bugs::kill_leaves_queued_launch(
+            self.config.bug,
+            &mut self.queued_launches,
+            key.clone(),
+            removed,
+        );
         if was_queued {
             // Mesos `Slave::kill` for a task queued on an executor that has
             // not registered: it never runs — `TASK_KILLED`,

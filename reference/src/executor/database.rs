@@ -48,6 +48,7 @@
 //! dies with the executor host, as a real database process's would.
 
 use super::*;
+use crate::bugs::executor as bugs;
 use crate::records::{parse_records, valid_prefix_len};
 
 impl ExecutorHost {
@@ -93,8 +94,8 @@ impl ExecutorHost {
                 // logs too: `Truncation` in `agent/mod.rs`). Found by
                 // `nemesis-storage.toml` (issue 13).
                 let valid = valid_prefix_len(&bytes);
-                let planted = self.config.bug == Some(crate::bugs::Bug::AppendAfterTornTail);
-                if valid < bytes.len() && !planted {
+                // Planted-bug hook (`bugs/executor.rs`): may skip the repair.
+                if valid < bytes.len() && bugs::append_after_torn_tail_repairs(self.config.bug) {
                     out.write_file_atomic(&path, bytes[..valid].to_vec());
                 }
                 // Numbering goes on after the last readable record. If a
@@ -116,8 +117,9 @@ impl ExecutorHost {
             Workload::StoreReplica { store } => {
                 // The same repair, done by the store node's own recovery.
                 let mut node = StoreNode::recover(&store, &path, bytes.as_deref());
-                let planted = self.config.bug == Some(crate::bugs::Bug::AppendAfterTornTail);
-                if let Some((path, bytes)) = node.take_repair().filter(|_| !planted) {
+                // Planted-bug hook (`bugs/executor.rs`): may skip the repair.
+                let repair = bugs::append_after_torn_tail_repairs(self.config.bug);
+                if let Some((path, bytes)) = node.take_repair().filter(|_| repair) {
                     out.write_file_atomic(&path, bytes);
                 }
                 // From now on this host answers `StoreRead`/`StoreWrite` for

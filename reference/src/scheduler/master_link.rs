@@ -43,6 +43,7 @@
 //! - **Errors** (`SchedulerProcess::error`): the driver aborts. Here: `stop`.
 
 use super::*;
+use crate::bugs::scheduler as bugs;
 
 impl Scheduler {
     /// Closes the link, if any, and cancels its timers; the link is `Idle` after.
@@ -94,13 +95,12 @@ impl Scheduler {
     /// one makes it tell the old scheduler it failed over
     /// (`Master::failoverFramework`).
     pub(super) fn registration_message(&self) -> Message {
-        let planted = self.config.bug == Some(crate::bugs::Bug::StandbyRegistersNew);
-        match &self.state.framework_id {
-            // The planted defect (`Bug::StandbyRegistersNew`): a taking-over instance
-            // registers afresh, and the old framework's tasks are orphaned.
-            Some(_) if planted && self.failover => Message::RegisterFramework {
-                info: self.config.framework.clone(),
-            },
+        let mut framework_id = self.state.framework_id.as_ref();
+        // Planted-bug hook (`bugs/scheduler.rs`): may forget the framework ID.
+        if bugs::standby_registers_new(self.config.bug, self.failover) {
+            framework_id = None;
+        }
+        match framework_id {
             None => Message::RegisterFramework {
                 info: self.config.framework.clone(),
             },

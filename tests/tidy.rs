@@ -167,6 +167,68 @@ fn a_long_file_is_reported_and_its_tests_do_not_count() {
     );
 }
 
+// ----- the README lists every file of the reference once -----
+
+/// What is wrong with the README's "Every file of the reference" table:
+/// files of `files` it does not list, rows naming no such file, files listed
+/// twice.
+fn file_table_problems(readme: &str, files: &[(String, String)]) -> Vec<String> {
+    let table = readme
+        .split("**Every file of the reference**")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").nth(1))
+        .unwrap_or("");
+    let mut listed: BTreeMap<String, usize> = BTreeMap::new();
+    for row in table.lines().filter(|l| l.starts_with("| [`")) {
+        let file = row["| [`".len()..].split('`').next().unwrap_or("");
+        *listed.entry(file.to_string()).or_default() += 1;
+    }
+    let mut problems = Vec::new();
+    for (path, _) in files {
+        match listed.get(path) {
+            None => problems.push(format!("{path}: not in the table")),
+            Some(n) if *n > 1 => problems.push(format!("{path}: listed {n} times")),
+            Some(_) => {}
+        }
+    }
+    for file in listed.keys() {
+        if !files.iter().any(|(path, _)| path == file) {
+            problems.push(format!("{file}: no such file"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_readme_lists_every_file_of_the_reference_once() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let files = sources(&workspace().join("reference/src"));
+    let problems = file_table_problems(&readme, &files);
+    assert!(
+        problems.is_empty(),
+        "README.md, \"Every file of the reference\":\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn a_file_missing_from_the_table_or_named_wrongly_is_reported() {
+    let readme = "**Every file of the reference**, one row each:\n\n| file | what |\n|---|---|\n\
+                  | [`a.rs`](x) | a |\n| [`a.rs`](x) | again |\n| [`gone.rs`](x) | gone |\n\n## Next\n";
+    let files = vec![
+        ("a.rs".to_string(), String::new()),
+        ("b.rs".to_string(), String::new()),
+    ];
+    assert_eq!(
+        file_table_problems(readme, &files),
+        vec![
+            "a.rs: listed 2 times",
+            "b.rs: not in the table",
+            "gone.rs: no such file"
+        ]
+    );
+}
+
 // ----- every file says what it is for -----
 
 /// Every file of `files` that does not open with a `//!` comment.

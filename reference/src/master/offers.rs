@@ -1,4 +1,4 @@
-//! # Offers: allocation, accept, decline, rescind
+//! # Offers: accept, decline, rescind
 //!
 //! Mesos does not let frameworks ask for resources; it *offers* them. The
 //! leader's allocator periodically hands each agent's free resources

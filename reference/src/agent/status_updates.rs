@@ -166,6 +166,19 @@ impl Agent {
         else {
             return;
         };
+        // The stream's order: nothing follows a terminal update. Every path
+        // that makes an update checks first that the task is live — the
+        // executor's (`on_executor_update`, as Mesos's
+        // `Executor::updateTaskState` refuses a post-terminal one) and the
+        // agent's own (`agent_update`'s callers) — so a terminal task here is
+        // a bug that would send a framework a state after the end.
+        assert!(
+            !task.state.is_terminal(),
+            "{}: {:?} queued after the terminal {:?}",
+            key.task_id,
+            update.state,
+            task.state
+        );
         // Every queued update is retried until acknowledged, and
         // acknowledgements match by uuid: one without would never leave.
         assert!(

@@ -381,6 +381,21 @@ impl<T> Outputs<T> {
     pub fn push(&mut self, output: Output<T>) {
         self.list.push(output);
     }
+    /// Runs a sub-state-machine (a role's coordinator client) with outputs of
+    /// its own, and moves them in here, re-labelling its timers with `wrap`:
+    /// `out.nested(MasterTimer::Coordinator, |sub| client.start(sub))`. The
+    /// one place where every role wires its coordinator client in; order is
+    /// kept, so the client's outputs land where the role called it.
+    pub fn nested<U, R>(
+        &mut self,
+        wrap: impl Fn(U) -> T,
+        run: impl FnOnce(&mut Outputs<U>) -> R,
+    ) -> R {
+        let mut sub = Outputs::new();
+        let result = run(&mut sub);
+        self.absorb(sub, wrap);
+        result
+    }
     /// Moves a sub-state-machine's outputs in, re-labelling its timers.
     /// Order is kept: the sub-machine's outputs land where the role called it,
     /// e.g. `out.absorb(sub, MasterTimer::Coordinator)`.

@@ -75,14 +75,14 @@ impl Agent {
     /// is not ready is dropped by the client; the next `SessionReady` asks
     /// again, so nothing needs to remember it.
     pub(super) fn list_masters(&mut self, ctx: &Context, out: &mut Out) {
-        let mut sub = Outputs::new();
-        self.coordinator.request(
-            ctx,
-            detector::list_masters(),
-            AgentRequest::ListMasters,
-            &mut sub,
-        );
-        out.absorb(sub, AgentTimer::Coordinator);
+        out.nested(AgentTimer::Coordinator, |sub| {
+            self.coordinator.request(
+                ctx,
+                detector::list_masters(),
+                AgentRequest::ListMasters,
+                sub,
+            )
+        });
     }
 
     /// A new leader was detected, or none is known (Mesos `Slave::detected`).

@@ -452,10 +452,11 @@ impl Role for Agent {
     fn handle(&mut self, ctx: &Context, input: Input<AgentTimer>, out: &mut Out) {
         // Coordinator traffic goes to the embedded client first; what it means
         // comes back as events for detection.rs.
-        let mut sub = Outputs::new();
-        let input = match self.coordinator.route(ctx, input, &mut sub) {
+        let routed = out.nested(AgentTimer::Coordinator, |sub| {
+            self.coordinator.route(ctx, input, sub)
+        });
+        let input = match routed {
             Routed::Handled(events) => {
-                out.absorb(sub, AgentTimer::Coordinator);
                 self.on_client_events(ctx, events, out);
                 return;
             }
@@ -466,9 +467,9 @@ impl Role for Agent {
             Input::Message { from, message } => self.on_message(ctx, from, message, out),
             // The client's own timers (heartbeats, reconnects) go back to it.
             Input::Timer(AgentTimer::Coordinator(t)) => {
-                let mut sub = Outputs::new();
-                let events = self.coordinator.on_timer(ctx, t, &mut sub);
-                out.absorb(sub, AgentTimer::Coordinator);
+                let events = out.nested(AgentTimer::Coordinator, |sub| {
+                    self.coordinator.on_timer(ctx, t, sub)
+                });
                 self.on_client_events(ctx, events, out);
             }
             Input::Timer(AgentTimer::RegisterRetry) => self.tick_register_retry(ctx, out),

@@ -274,9 +274,7 @@ impl Agent {
     /// (`Slave::__recover` → `detector->detect()`). From here on detection.rs
     /// and registration.rs drive the master link.
     pub(super) fn start_detection(&mut self, out: &mut Out) {
-        let mut sub = Outputs::new();
-        self.coordinator.start(&mut sub);
-        out.absorb(sub, AgentTimer::Coordinator);
+        out.nested(AgentTimer::Coordinator, |sub| self.coordinator.start(sub));
     }
 
     /// `TASK_GONE` for a partition-aware framework, `TASK_LOST` for the others

@@ -12,13 +12,13 @@
 //! `reconnecting`, `expired` — into the group view that Mesos's contender and
 //! detector use. Here both are one sans-I/O state machine. It is not a [`Role`]
 //! of its own: the role that embeds it feeds it inputs through [`route`] and
-//! its own timers through [`on_timer`], and absorbs its outputs with
-//! [`Outputs::absorb`] (its [`ClientTimer`]s wrapped in the role's timer type).
+//! its own timers through [`on_timer`], and takes in its outputs with
+//! [`Outputs::nested`] (its [`ClientTimer`]s wrapped in the role's timer type).
 //!
 //! [`Role`]: crate::io::Role
 //! [`route`]: CoordinatorClient::route
 //! [`on_timer`]: CoordinatorClient::on_timer
-//! [`Outputs::absorb`]: crate::io::Outputs::absorb
+//! [`Outputs::nested`]: crate::io::Outputs::nested
 //!
 //! ## States
 //!

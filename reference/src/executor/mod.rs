@@ -165,7 +165,7 @@ pub enum AgentLink {
     Connecting,
     /// Connected and `RegisterExecutorHost` sent; waiting for
     /// `ExecutorHostRegistered`. Updates made now are kept but not sent
-    /// (see [`ExecutorHost::update`]).
+    /// (see `ExecutorHost::update` in agent_link.rs).
     Registering,
     /// The agent has the host's tasks and updates: new updates are sent as
     /// they are made, and launches and kills may arrive.

@@ -57,10 +57,9 @@ impl Master {
         tag: MasterRequest,
         out: &mut Out,
     ) -> bool {
-        let mut sub = Outputs::new();
-        let sent = self.coordinator.request(ctx, op, tag, &mut sub);
-        out.absorb(sub, MasterTimer::Coordinator);
-        sent
+        out.nested(MasterTimer::Coordinator, |sub| {
+            self.coordinator.request(ctx, op, tag, sub)
+        })
     }
 
     /// Acts on what the coordinator client reports, in order: the session

@@ -319,10 +319,9 @@ pub(super) struct Env<'a> {
 impl Env<'_> {
     /// Sends a request to the coordinator; false if the session is not ready.
     pub(super) fn request(&mut self, op: CoordOp, tag: MasterRequest, out: &mut Out) -> bool {
-        let mut sub = Outputs::new();
-        let sent = self.coordinator.request(self.ctx, op, tag, &mut sub);
-        out.absorb(sub, MasterTimer::Coordinator);
-        sent
+        out.nested(MasterTimer::Coordinator, |sub| {
+            self.coordinator.request(self.ctx, op, tag, sub)
+        })
     }
 }
 
@@ -535,10 +534,11 @@ impl Role for Master {
         // Connection events and messages concerning the coordinator are the
         // client's; it reports what they mean (session ready or lost, answers,
         // watches), and the master acts on that.
-        let mut sub = Outputs::new();
-        let input = match self.coordinator.route(ctx, input, &mut sub) {
+        let routed = out.nested(MasterTimer::Coordinator, |sub| {
+            self.coordinator.route(ctx, input, sub)
+        });
+        let input = match routed {
             Routed::Handled(events) => {
-                out.absorb(sub, MasterTimer::Coordinator);
                 self.on_client_events(ctx, events, out);
                 return;
             }
@@ -550,9 +550,9 @@ impl Role for Master {
         // Otherwise, after a pause, the overdue timers would fire in deadline
         // order and a health-check ping due before the session deadline would
         // go out from a leader the coordinator has already replaced.
-        let mut sub = Outputs::new();
-        let events = self.coordinator.expire_if_due(ctx, &mut sub);
-        out.absorb(sub, MasterTimer::Coordinator);
+        let events = out.nested(MasterTimer::Coordinator, |sub| {
+            self.coordinator.expire_if_due(ctx, sub)
+        });
         if !events.is_empty() {
             self.on_client_events(ctx, events, out);
             if matches!(self.phase, Phase::Exited) {
@@ -562,15 +562,13 @@ impl Role for Master {
         match input {
             // The first input of a process: dial the coordinator.
             Input::Start => {
-                let mut sub = Outputs::new();
-                self.coordinator.start(&mut sub);
-                out.absorb(sub, MasterTimer::Coordinator);
+                out.nested(MasterTimer::Coordinator, |sub| self.coordinator.start(sub));
             }
             // Heartbeats, reconnects, the session deadline: the client's business.
             Input::Timer(MasterTimer::Coordinator(t)) => {
-                let mut sub = Outputs::new();
-                let events = self.coordinator.on_timer(ctx, t, &mut sub);
-                out.absorb(sub, MasterTimer::Coordinator);
+                let events = out.nested(MasterTimer::Coordinator, |sub| {
+                    self.coordinator.on_timer(ctx, t, sub)
+                });
                 self.on_client_events(ctx, events, out);
             }
             // Everything else: messages, the leader's timers, broken connections.

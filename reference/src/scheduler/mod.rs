@@ -328,10 +328,9 @@ impl Scheduler {
         tag: SchedulerRequest,
         out: &mut Out,
     ) -> bool {
-        let mut sub = Outputs::new();
-        let sent = self.coordinator.request(ctx, op, tag, &mut sub);
-        out.absorb(sub, SchedulerTimer::Coordinator);
-        sent
+        out.nested(SchedulerTimer::Coordinator, |sub| {
+            self.coordinator.request(ctx, op, tag, sub)
+        })
     }
 
     // ----- dispatch -----
@@ -430,10 +429,11 @@ impl Role for Scheduler {
 
     /// The coordinator client picks its inputs first; the rest goes by kind.
     fn handle(&mut self, ctx: &Context, input: Input<SchedulerTimer>, out: &mut Out) {
-        let mut sub = Outputs::new();
-        let input = match self.coordinator.route(ctx, input, &mut sub) {
+        let routed = out.nested(SchedulerTimer::Coordinator, |sub| {
+            self.coordinator.route(ctx, input, sub)
+        });
+        let input = match routed {
             Routed::Handled(events) => {
-                out.absorb(sub, SchedulerTimer::Coordinator);
                 self.on_client_events(ctx, events, out);
                 return;
             }
@@ -441,15 +441,15 @@ impl Role for Scheduler {
         };
         match input {
             Input::Start => {
-                let mut sub = Outputs::new();
-                self.coordinator.start(&mut sub);
-                out.absorb(sub, SchedulerTimer::Coordinator);
+                out.nested(SchedulerTimer::Coordinator, |sub| {
+                    self.coordinator.start(sub)
+                });
             }
             Input::Message { from, message } => self.on_message(ctx, from, message, out),
             Input::Timer(SchedulerTimer::Coordinator(t)) => {
-                let mut sub = Outputs::new();
-                let events = self.coordinator.on_timer(ctx, t, &mut sub);
-                out.absorb(sub, SchedulerTimer::Coordinator);
+                let events = out.nested(SchedulerTimer::Coordinator, |sub| {
+                    self.coordinator.on_timer(ctx, t, sub)
+                });
                 self.on_client_events(ctx, events, out);
             }
             Input::Timer(SchedulerTimer::RegisterRetry) => self.tick_register_retry(ctx, out),

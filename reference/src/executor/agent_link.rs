@@ -15,7 +15,7 @@ use super::*;
 impl ExecutorHost {
     // Starts a connection attempt to the agent.
     pub(super) fn dial(&mut self, out: &mut Out) {
-        self.link = AgentLink::Connecting;
+        self.become_connecting();
         out.connect(&self.config.agent);
     }
 
@@ -49,7 +49,7 @@ impl ExecutorHost {
         // A success resets the backoff: the next outage starts again at
         // 100 ms.
         self.reconnect_attempt = 0;
-        self.link = AgentLink::Registering;
+        self.become_registering();
         // Every live task with its state. (Mesos's driver reports only the
         // tasks whose launch it has not acknowledged, since its agent
         // tracks the rest; the agent here wants them all, to tell which
@@ -134,5 +134,89 @@ impl ExecutorHost {
         if self.link == AgentLink::Registered {
             out.send(&self.config.agent, Message::ExecutorStatusUpdate { update });
         }
+    }
+}
+
+// ----- transitions of the link to the agent -----
+//
+// Disconnected → Connecting (dial) → Registering (connected: the report is
+// sent) → Registered (the agent answered); any → Disconnected (the connection
+// failed or broke: `schedule_reconnect`). Each change asserts where it may
+// come from: a host that registered twice on one connection, or dialed while
+// connected, would report its tasks to an agent out of step with it.
+impl ExecutorHost {
+    /// Disconnected → Connecting.
+    fn become_connecting(&mut self) {
+        assert_eq!(self.link, AgentLink::Disconnected, "become_connecting");
+        self.link = AgentLink::Connecting;
+    }
+
+    /// Connecting → Registering: the connection is up.
+    fn become_registering(&mut self) {
+        assert_eq!(self.link, AgentLink::Connecting, "become_registering");
+        self.link = AgentLink::Registering;
+    }
+
+    /// Registering → Registered: the agent has the report
+    /// (`Slave::reregisterExecutor` answered).
+    pub(super) fn become_registered(&mut self) {
+        assert_eq!(self.link, AgentLink::Registering, "become_registered");
+        self.link = AgentLink::Registered;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The link's illegal transitions panic.
+
+    use super::*;
+
+    fn host() -> ExecutorHost {
+        ExecutorHost::new(ExecutorHostConfig {
+            name: "executors-1".into(),
+            agent: "agent-1".into(),
+            bug: None,
+        })
+    }
+
+    #[test]
+    fn the_allowed_path_and_a_reconnect() {
+        let mut h = host();
+        let mut out = Outputs::new();
+        h.dial(&mut out);
+        h.on_connected(&mut out);
+        h.become_registered();
+        assert_eq!(h.link, AgentLink::Registered);
+        let ctx = Context {
+            now_ms: 0,
+            random: 0,
+        };
+        h.schedule_reconnect(&ctx, &mut out);
+        h.dial(&mut out);
+        assert_eq!(h.link, AgentLink::Connecting);
+    }
+
+    #[test]
+    #[should_panic(expected = "become_registered")]
+    fn no_registration_without_a_report_sent() {
+        let mut h = host();
+        h.dial(&mut Outputs::new());
+        h.become_registered();
+    }
+
+    #[test]
+    #[should_panic(expected = "become_connecting")]
+    fn no_second_dial_while_connected() {
+        let mut h = host();
+        let mut out = Outputs::new();
+        h.dial(&mut out);
+        h.on_connected(&mut out);
+        h.dial(&mut out);
+    }
+
+    #[test]
+    #[should_panic(expected = "become_registering")]
+    fn no_report_without_a_connection() {
+        host().on_connected(&mut Outputs::new());
     }
 }

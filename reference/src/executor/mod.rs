@@ -442,7 +442,7 @@ impl Role for ExecutorHost {
             }
             // Only the agent on this machine commands tasks.
             Input::Message { from, message } if from == self.config.agent => match message {
-                Message::ExecutorHostRegistered => self.link = AgentLink::Registered,
+                Message::ExecutorHostRegistered => self.become_registered(),
                 Message::LaunchTask { framework_id, task } => {
                     self.on_launch(ctx, framework_id, task, out)
                 }
@@ -534,11 +534,17 @@ mod tests {
             agent: "agent-1".into(),
             bug: None,
         });
-        // Registered with the agent (the connection step is skipped: only
-        // the link state matters for sending).
+        // Registered with the agent: dialed, connected, answered.
         let mut out = Outputs::new();
         host.handle(&ctx(0), Input::Start, &mut out);
         let agent = ProcessId::from("agent-1");
+        host.handle(
+            &ctx(0),
+            Input::Connected {
+                peer: agent.clone(),
+            },
+            &mut out,
+        );
         host.handle(
             &ctx(0),
             Input::Message {
@@ -703,7 +709,13 @@ mod tests {
         // The agent is back: the re-registration carries the finished update.
         // Its uuid is the one the host made (#3), so an agent that had
         // already logged it would recognise it as a duplicate.
+        // (Its reconnect timer fires first and dials it again.)
         let mut out = Outputs::new();
+        host.handle(
+            &ctx(6_000),
+            Input::Timer(ExecutorTimer::Reconnect),
+            &mut out,
+        );
         host.handle(&ctx(6_000), Input::Connected { peer: agent }, &mut out);
         let registration = out.into_vec().into_iter().find_map(|o| match o {
             Output::Send {

@@ -44,6 +44,7 @@
 
 use super::*;
 use crate::bugs::master as bugs;
+use crate::operations::OfferPool;
 
 impl Leader {
     /// Takes an offer back, returning its resources (and volumes) to the agent's
@@ -267,122 +268,21 @@ impl Leader {
         for operation in operations {
             let agent = self.agents.get_mut(&agent_id).expect("checked connected");
             let refused: Option<String> = match &operation {
-                // RESERVE: turn offered unreserved resources into resources reserved for
-                // the framework's role (Mesos `validation::operation::validate` for
-                // `Reserve`: a framework may reserve only for its own role). The role `*`
-                // is the unreserved role itself and cannot be reserved for.
-                Operation::Reserve {
-                    role: target,
-                    resources,
-                } => {
-                    if *target != role || target == UNRESERVED {
-                        Some(format!(
-                            "cannot reserve for role {target}: the framework's role is {role}"
-                        ))
-                    } else if !pool.take(UNRESERVED, resources) {
-                        Some(format!(
-                            "reserving more than offered: {resources} asked, {} unreserved offered",
-                            pool.get(UNRESERVED)
-                        ))
-                    } else {
-                        // Valid: the pool now holds them as reserved (a later launch of this
-                        // call may use them as such) and the master's view of the agent's total
-                        // moves them to the role at once (Mesos applies such "speculative"
-                        // operations in the master before the agent confirms, `Master::_apply`).
-                        pool.add(target, resources);
-                        agent.total.take_exact(UNRESERVED, resources);
-                        agent.total.add(target, resources);
-                        None
-                    }
+                // RESERVE, UNRESERVE, CREATE, DESTROY: one file each under
+                // `crate::operations`, the master's validation (`on_offer`)
+                // beside the agent's application (`on_agent`).
+                Operation::Reserve { .. }
+                | Operation::Unreserve { .. }
+                | Operation::Create { .. }
+                | Operation::Destroy { .. } => OfferPool {
+                    role: &role,
+                    resources: &mut pool,
+                    volumes: &mut pool_volumes,
+                    agent_total: &mut agent.total,
+                    agent_volumes: &mut agent.volumes,
+                    volumes_in_use: &agent.volumes_in_use,
                 }
-                // UNRESERVE: give reserved resources of the framework's role back to the
-                // unreserved pool. They must be in the offer, which only ever holds the
-                // framework's own role's reservations.
-                Operation::Unreserve {
-                    role: target,
-                    resources,
-                } => {
-                    let offered = pool.get(target);
-                    if *target != role {
-                        Some(format!("cannot unreserve resources of role {target}: the framework's role is {role}"))
-                    } else if !pool.take(target, resources) {
-                        // Disk that holds a persistent volume is not in the role's reserved
-                        // pool at all (a volume's disk lives in `AgentEntry::volumes`), so
-                        // asking for it fails the take above; say why, since the fix is to
-                        // destroy the volume first.
-                        let volume_disk: u64 = agent
-                            .volumes
-                            .values()
-                            .filter(|v| &v.role == target)
-                            .map(|v| v.disk_mb)
-                            .sum();
-                        if resources.disk_mb > offered.disk_mb && volume_disk > 0 {
-                            Some(format!("cannot unreserve disk that still holds a volume ({volume_disk} MB in volumes)"))
-                        } else {
-                            Some(format!("unreserving more than offered: {resources} asked, {offered} reserved offered"))
-                        }
-                    } else {
-                        // Valid: back in the pool as unreserved, and in the agent's total.
-                        pool.add(UNRESERVED, resources);
-                        agent.total.take_exact(target, resources);
-                        agent.total.add(UNRESERVED, resources);
-                        None
-                    }
-                }
-                // CREATE: make a persistent volume out of disk reserved for the
-                // framework's role. The volume ID must be new for that role on this agent
-                // (Mesos `validateUniquePersistenceID`), and the disk must be reserved and
-                // offered: a volume outlives its tasks, so it can only live on resources
-                // that stay with the role.
-                Operation::Create { volume } => {
-                    let disk = Resources::new(0, 0, volume.disk_mb);
-                    if volume.role != role {
-                        Some(format!(
-                            "cannot create a volume for role {}: the framework's role is {role}",
-                            volume.role
-                        ))
-                    } else if agent.volumes.contains_key(&volume.key()) {
-                        Some(format!(
-                            "volume ID {} is already used by role {} on this agent",
-                            volume.id, volume.role
-                        ))
-                    } else if !pool.take(&volume.role, &disk) {
-                        Some(format!(
-                            "a volume needs disk reserved for {}: {} MB asked, {} MB reserved offered",
-                            volume.role,
-                            volume.disk_mb,
-                            pool.get(&volume.role).disk_mb
-                        ))
-                    } else {
-                        // Valid: the disk leaves the role's reserved total and becomes the
-                        // volume; the volume joins the pool, so a launch later in this call can
-                        // use it.
-                        agent.total.take_exact(&volume.role, &disk);
-                        agent.volumes.insert(volume.key(), volume.clone());
-                        pool_volumes.insert(volume.key(), volume.clone());
-                        None
-                    }
-                }
-                // DESTROY: delete a persistent volume of the offer. Refused while a task
-                // uses it (Mesos: "Persistent volumes in use") and if the volume was not
-                // offered to this framework.
-                Operation::Destroy { role: target, id } => {
-                    let key = volume_key(target, id);
-                    if let Some(task) = agent.volumes_in_use.get(&key) {
-                        Some(format!("cannot destroy volume {key}: task {task} uses it"))
-                    } else if !pool_volumes.contains_key(&key) {
-                        Some(format!("volume {key} is not in the offer"))
-                    } else {
-                        // Valid: the volume's disk goes back to the role's reserved total and
-                        // into the pool.
-                        let volume = pool_volumes.remove(&key).expect("checked");
-                        agent.volumes.remove(&key);
-                        let disk = Resources::new(0, 0, volume.disk_mb);
-                        agent.total.add(target, &disk);
-                        pool.add(target, &disk);
-                        None
-                    }
-                }
+                .apply(&operation),
                 // LAUNCH: each task is checked on its own; an invalid task ends
                 // `TASK_ERROR`, the others of the same operation still launch.
                 Operation::Launch { tasks } => {

@@ -7,14 +7,26 @@
 //! against the offer and applies it to its copy of the agent's resources
 //! (`master/offers.rs::on_accept`, Mesos `Master::_accept`); the agent applies
 //! the resource operations to its own copy and checkpoints the result
-//! (`agent/tasks.rs`, Mesos `Slave::applyOperation`). This file holds what
-//! both sides share: the operation itself, and what applying one does to an
-//! agent's resources (Mesos `Resources::apply(Offer::Operation)` in
-//! `src/common/resources.cpp`).
+//! (`agent/tasks.rs`, Mesos `Slave::applyOperation`).
+//!
+//! One file per resource operation, as mini-redis has one per command, each
+//! with both sides of it: `on_offer` (the master's validation against what
+//! the offer holds, then the change to its copy of the agent) beside
+//! `on_agent` (the agent's change to its own copy, Mesos
+//! `Resources::apply(Offer::Operation)` in `src/common/resources.cpp`):
+//! [`reserve`], [`unreserve`], [`create`], [`destroy`]. A launch is not a
+//! resource operation: the master validates its tasks in `master/offers.rs`.
 
-use crate::resources::{volume_key, AgentResources, Resources, Volume, UNRESERVED};
+use crate::ids::TaskId;
+use crate::resources::{AgentResources, Resources, RoleResources, Volume};
 use crate::task::TaskInfo;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub mod create;
+pub mod destroy;
+pub mod reserve;
+pub mod unreserve;
 
 /// An offer operation inside an `Accept` (Mesos `Offer::Operation`). The
 /// operations of one accept are applied in order, each validated on its own.
@@ -73,6 +85,41 @@ impl Operation {
     }
 }
 
+/// What the master's side of a resource operation works on: what the offers
+/// being accepted still hold, and the master's copy of the agent.
+pub struct OfferPool<'a> {
+    /// The accepting framework's role: it may reserve, unreserve, create and
+    /// destroy only for it.
+    pub role: &'a str,
+    /// The offered resources not yet used by an earlier operation of the
+    /// same accept, by role.
+    pub resources: &'a mut RoleResources,
+    /// The offered volumes not yet used, by key (`role/id`).
+    pub volumes: &'a mut BTreeMap<String, Volume>,
+    /// The master's copy of the agent's resources by role (its total).
+    pub agent_total: &'a mut RoleResources,
+    /// The master's copy of the agent's volumes.
+    pub agent_volumes: &'a mut BTreeMap<String, Volume>,
+    /// Which task uses which of the agent's volumes.
+    pub volumes_in_use: &'a BTreeMap<String, TaskId>,
+}
+
+impl OfferPool<'_> {
+    /// The master's side of one resource operation (Mesos `Master::_accept`):
+    /// `Some(reason)` if it is refused — nothing changed — else `None`, with
+    /// the offer pool and the master's copy of the agent changed. Panics on
+    /// a launch, which is not a resource operation.
+    pub fn apply(&mut self, operation: &Operation) -> Option<String> {
+        match operation {
+            Operation::Reserve { role, resources } => reserve::on_offer(self, role, resources),
+            Operation::Unreserve { role, resources } => unreserve::on_offer(self, role, resources),
+            Operation::Create { volume } => create::on_offer(self, volume),
+            Operation::Destroy { role, id } => destroy::on_offer(self, role, id),
+            Operation::Launch { .. } => panic!("a launch is not a resource operation"),
+        }
+    }
+}
+
 impl AgentResources {
     /// Applies a RESERVE, UNRESERVE, CREATE or DESTROY (already validated by the
     /// master); an operation that does not fit is refused with the reason.
@@ -87,46 +134,11 @@ impl AgentResources {
     /// re-registration, since the master rebuilds its copy from the report.
     pub fn apply(&mut self, operation: &Operation) -> Result<(), String> {
         match operation {
-            // Unreserved → role.
-            Operation::Reserve { role, resources } => {
-                if !self.pools.take(UNRESERVED, resources) {
-                    return Err("not enough unreserved resources".into());
-                }
-                self.pools.add(role, resources);
-            }
-            // Role → unreserved. Disk inside a volume is not in the role's
-            // share, so a volume must be destroyed before its disk can be
-            // unreserved — Mesos's rule, enforced by the arithmetic.
-            Operation::Unreserve { role, resources } => {
-                if !self.pools.take(role, resources) {
-                    return Err(format!("not enough resources reserved for {role}"));
-                }
-                self.pools.add(UNRESERVED, resources);
-            }
-            // Role's disk → a new volume; the ID must be new for the role.
-            Operation::Create { volume } => {
-                if self.volumes.contains_key(&volume.key()) {
-                    return Err(format!("volume {} exists", volume.key()));
-                }
-                if !self
-                    .pools
-                    .take(&volume.role, &Resources::new(0, 0, volume.disk_mb))
-                {
-                    return Err(format!("not enough disk reserved for {}", volume.role));
-                }
-                self.volumes.insert(volume.key(), volume.clone());
-            }
-            // The volume's disk goes back to its role (still reserved). The
-            // caller deletes the data.
-            Operation::Destroy { role, id } => {
-                let volume = self
-                    .volumes
-                    .remove(&volume_key(role, id))
-                    .ok_or_else(|| format!("no volume {}", volume_key(role, id)))?;
-                self.pools.add(role, &Resources::new(0, 0, volume.disk_mb));
-            }
-            Operation::Launch { .. } => return Err("a launch is not a resource operation".into()),
+            Operation::Reserve { role, resources } => reserve::on_agent(self, role, resources),
+            Operation::Unreserve { role, resources } => unreserve::on_agent(self, role, resources),
+            Operation::Create { volume } => create::on_agent(self, volume),
+            Operation::Destroy { role, id } => destroy::on_agent(self, role, id),
+            Operation::Launch { .. } => Err("a launch is not a resource operation".into()),
         }
-        Ok(())
     }
 }

@@ -294,6 +294,10 @@ impl Agent {
             }
             return;
         }
+        // A master's message: where its sender stands with this agent is read
+        // from the link once (`Agent::standing`, registration.rs); each
+        // command below says what standing it needs.
+        let standing = self.standing(&from);
         match message {
             // Answers to this agent's own registration: `on_registered`
             // checks that they come from the master it is registering with.
@@ -306,7 +310,7 @@ impl Agent {
             Message::Ping { epoch } => {
                 // The pong keeps the master from counting a missed ping; the
                 // re-armed timer keeps the agent from re-registering needlessly.
-                if self.accept_from_leader(&from, epoch, "Ping", out) {
+                if self.accept_from_leader(standing, &from, epoch, "Ping", out) {
                     out.send(&from, Message::Pong);
                     out.set_timer(
                         AgentTimer::PingTimeout,
@@ -321,7 +325,7 @@ impl Agent {
                 framework,
                 task,
             } => {
-                if self.accept_from_detected(&from, epoch, "RunTask", out) {
+                if self.accept_from_detected(standing, &from, epoch, "RunTask", out) {
                     self.on_run_task(ctx, *framework, task, out);
                 }
             }
@@ -330,14 +334,14 @@ impl Agent {
                 framework_id,
                 task_id,
             } => {
-                if self.accept_from_detected(&from, epoch, "KillTask", out) {
+                if self.accept_from_detected(standing, &from, epoch, "KillTask", out) {
                     self.on_kill_task(ctx, framework_id, task_id, out);
                 }
             }
             // The leader sends reservations and volumes just before the
             // launches of the same accept that use them.
             Message::ApplyOperations { epoch, operations } => {
-                if self.accept_from_leader(&from, epoch, "ApplyOperations", out) {
+                if self.accept_from_leader(standing, &from, epoch, "ApplyOperations", out) {
                     self.apply_operations(operations, out);
                 }
             }
@@ -347,7 +351,7 @@ impl Agent {
                 epoch,
                 framework_id,
             } => {
-                if self.accept_from_leader(&from, epoch, "ShutdownFramework", out) {
+                if self.accept_from_leader(standing, &from, epoch, "ShutdownFramework", out) {
                     self.on_shutdown_framework(framework_id, out);
                 }
             }
@@ -358,7 +362,7 @@ impl Agent {
                 framework,
                 task_ids,
             } => {
-                if self.accept_from_leader(&from, epoch, "AgentReconcileTasks", out) {
+                if self.accept_from_leader(standing, &from, epoch, "AgentReconcileTasks", out) {
                     self.on_reconcile_tasks(ctx, *framework, task_ids, out);
                 }
             }
@@ -373,7 +377,13 @@ impl Agent {
                 task_id,
                 uuid,
             } => {
-                if self.accept_from_leader(&from, epoch, "StatusUpdateAcknowledgement", out) {
+                if self.accept_from_leader(
+                    standing,
+                    &from,
+                    epoch,
+                    "StatusUpdateAcknowledgement",
+                    out,
+                ) {
                     self.on_acknowledgement(ctx, framework_id, task_id, uuid, out);
                 }
             }

@@ -316,29 +316,13 @@ impl Agent {
     /// harness check that no agent ever obeyed a deposed leader.
     pub(super) fn accept_from_leader(
         &self,
+        standing: Standing,
         from: &ProcessId,
         epoch: u64,
         kind: &str,
         out: &mut Out,
     ) -> bool {
-        match &self.master {
-            MasterLink::Registered { master, epoch: e } if master == from && *e == epoch => {
-                out.event(Event::AgentAcceptedCommand {
-                    master: from.clone(),
-                    epoch,
-                    kind: kind.to_string(),
-                });
-                true
-            }
-            _ => {
-                out.event(Event::MessageIgnored {
-                    from: from.clone(),
-                    kind: kind.to_string(),
-                    why: "not from the leader this agent is registered with".into(),
-                });
-                false
-            }
-        }
+        self.obey(standing, Need::Leader, from, epoch, kind, out)
     }
 
     /// Like [`Agent::accept_from_leader`], for the commands Mesos's agent
@@ -358,24 +342,53 @@ impl Agent {
     /// `AgentReconcileTasks` and a dropped kill would be sent again.
     pub(super) fn accept_from_detected(
         &self,
+        standing: Standing,
         from: &ProcessId,
         epoch: u64,
         kind: &str,
         out: &mut Out,
     ) -> bool {
-        let detected = match &self.master {
-            MasterLink::Connecting { master, epoch: e }
-            | MasterLink::Registering {
-                master, epoch: e, ..
-            } => master == from && *e == epoch,
-            MasterLink::Registered { .. } => {
-                return self.accept_from_leader(from, epoch, kind, out);
+        self.obey(standing, Need::Detected, from, epoch, kind, out)
+    }
+
+    /// Where `from` stands with this agent: the link to the masters (the
+    /// agent's phase toward them) read once per message, in `on_message`.
+    pub(super) fn standing(&self, from: &ProcessId) -> Standing {
+        match &self.master {
+            MasterLink::Registered { master, epoch } if master == from => {
+                Standing::Registered(*epoch)
             }
-            MasterLink::Idle => false,
+            MasterLink::Registered { .. } => Standing::RegisteredElsewhere,
+            MasterLink::Connecting { master, epoch }
+            | MasterLink::Registering { master, epoch, .. }
+                if master == from =>
+            {
+                Standing::Detected {
+                    epoch: *epoch,
+                    known: self.agent_id.is_some(),
+                }
+            }
+            _ => Standing::Stranger,
+        }
+    }
+
+    /// Whether a command at `epoch` from a sender of this `standing` is
+    /// carried out, given what the command `need`s; traced either way.
+    fn obey(
+        &self,
+        standing: Standing,
+        need: Need,
+        from: &ProcessId,
+        epoch: u64,
+        kind: &str,
+        out: &mut Out,
+    ) -> bool {
+        let accepted = match (standing, need) {
+            (Standing::Registered(e), _) => e == epoch,
+            (Standing::Detected { epoch: e, known }, Need::Detected) => e == epoch && known,
+            _ => false,
         };
-        // An agent that never registered has no ID to run anything under; the
-        // master sends it nothing before `AgentRegistered` anyway.
-        if detected && self.agent_id.is_some() {
+        if accepted {
             out.event(Event::AgentAcceptedCommand {
                 master: from.clone(),
                 epoch,
@@ -383,10 +396,21 @@ impl Agent {
             });
             return true;
         }
+        // Registered, the agent answers to its leader only; otherwise to the
+        // master it detected.
+        let registered = matches!(
+            standing,
+            Standing::Registered(_) | Standing::RegisteredElsewhere
+        );
+        let why = if need == Need::Leader || registered {
+            "not from the leader this agent is registered with"
+        } else {
+            "not from the master this agent detected"
+        };
         out.event(Event::MessageIgnored {
             from: from.clone(),
             kind: kind.to_string(),
-            why: "not from the master this agent detected".into(),
+            why: why.into(),
         });
         false
     }
@@ -533,4 +557,34 @@ mod tests {
         a.become_registering();
         a.become_registered(2);
     }
+}
+
+/// Where a master's message stands with this agent, from the agent's link
+/// to the masters (`Agent::standing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Standing {
+    /// The sender is the master this agent is registered with, at this epoch.
+    Registered(u64),
+    /// The agent is registered with another master.
+    RegisteredElsewhere,
+    /// The sender is the master this agent detected and is (re-)connecting
+    /// to, at `epoch`; `known`: the agent already has an ID.
+    Detected {
+        /// The epoch the sender was detected at.
+        epoch: u64,
+        /// Whether the agent has registered before (holds an agent ID).
+        known: bool,
+    },
+    /// The agent has no link to the sender.
+    Stranger,
+}
+
+/// What a command needs of its sender's standing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Need {
+    /// The leader this agent is registered with, at its epoch.
+    Leader,
+    /// That, or the master it detected and is re-registering with (Mesos's
+    /// agent runs and kills tasks then too: `accept_from_detected`).
+    Detected,
 }

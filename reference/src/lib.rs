@@ -45,6 +45,7 @@ pub mod executor;
 pub mod framework;
 pub mod ids;
 pub mod io;
+pub mod link;
 pub mod master;
 pub mod messages;
 pub mod operations;

@@ -122,10 +122,10 @@ impl Agent {
         // carry it. The same master elected again (a new candidacy, a higher
         // epoch) is a new leader too, and is re-registered with.
         match leader {
-            None => self.become_idle(),
+            None => self.master.become_idle(),
             Some(LeaderInfo { master, epoch }) => {
                 out.connect(&master);
-                self.become_connecting(master, epoch);
+                self.master.become_connecting(master, epoch);
             }
         }
         // `ctx` is unused: the jitter of the first registration is drawn only

@@ -50,7 +50,7 @@ impl Agent {
         if !matches!(self.master, MasterLink::Connecting { .. }) {
             return;
         }
-        self.become_registering();
+        self.master.become_registering();
         let delay = self.config.timing.backoff_ms(
             self.config.timing.agent_registration_backoff_ms,
             0,
@@ -83,7 +83,7 @@ impl Agent {
         };
         // The ping timeout belongs to a registration; the next one re-arms it.
         out.cancel_timer(AgentTimer::PingTimeout);
-        self.become_connecting(master, epoch);
+        self.master.become_connecting(master, epoch);
         let delay = self.config.timing.backoff_ms(
             self.config.timing.agent_registration_backoff_ms,
             1,
@@ -105,18 +105,12 @@ impl Agent {
         match self.master.clone() {
             MasterLink::Connecting { master, .. } => out.connect(&master),
             MasterLink::Registering {
-                master,
-                epoch,
-                attempt,
+                master, attempt, ..
             } => {
                 let message = self.registration_message();
                 out.send(&master, message);
                 let next = attempt + 1;
-                self.master = MasterLink::Registering {
-                    master,
-                    epoch,
-                    attempt: next,
-                };
+                self.master.note_attempt();
                 // The bound doubles with each message sent on this connection
                 // (a new connection starts again from `attempt: 0`);
                 // a zero draw still waits 1 ms, so a retry never coincides
@@ -253,7 +247,7 @@ impl Agent {
         });
         let first_time = self.agent_id.is_none();
         self.agent_id = Some(agent_id.clone());
-        self.become_registered(epoch);
+        self.master.become_registered(epoch);
         out.cancel_timer(AgentTimer::RegisterRetry);
         out.set_timer(
             AgentTimer::PingTimeout,
@@ -415,150 +409,6 @@ impl Agent {
         false
     }
 }
-
-// ----- transitions of the link to the master -----
-//
-// The diagram in `mod.rs`: Idle → Connecting (a leader is detected) →
-// Registering (connected) → Registered (the master answered). Each change is
-// one function that asserts where it may come from; an assertion that fires
-// is a bug in the callers above, which check the link before they move it.
-impl Agent {
-    /// Any → Idle: no master leads (the detector saw the group empty).
-    pub(super) fn become_idle(&mut self) {
-        self.master = MasterLink::Idle;
-    }
-
-    /// Any → Connecting to `master` at `epoch`: a leader was detected, or the
-    /// connection to it broke and is dialed again. The epoch never goes back:
-    /// a later leader's candidacy has a higher sequence number (`detector.rs`),
-    /// so an older epoch here would mean the agent took orders from a deposed
-    /// master.
-    pub(super) fn become_connecting(&mut self, master: ProcessId, epoch: u64) {
-        if let Some(previous) = self.link_epoch() {
-            assert!(
-                epoch >= previous,
-                "become_connecting: epoch {epoch} is older than the link's {previous}"
-            );
-        }
-        self.master = MasterLink::Connecting { master, epoch };
-    }
-
-    /// Connecting → Registering (first attempt): connected; the registration
-    /// message goes out after a random delay (`Slave::doReliableRegistration`).
-    pub(super) fn become_registering(&mut self) {
-        let MasterLink::Connecting { master, epoch } = self.master.clone() else {
-            panic!("become_registering from {:?}", self.master);
-        };
-        self.master = MasterLink::Registering {
-            master,
-            epoch,
-            attempt: 0,
-        };
-    }
-
-    /// Registering → Registered: the master we registered with answered, at
-    /// `epoch` (`Slave::registered`/`reregistered`). That can be later than
-    /// the epoch dialed — the process under the master's name restarted and
-    /// was elected again, with a new candidacy — but never earlier: every
-    /// incarnation of a master name after the one detected has a higher
-    /// sequence number.
-    pub(super) fn become_registered(&mut self, epoch: u64) {
-        let MasterLink::Registering {
-            master,
-            epoch: dialed,
-            ..
-        } = self.master.clone()
-        else {
-            panic!("become_registered from {:?}", self.master);
-        };
-        assert!(
-            epoch >= dialed,
-            "become_registered: answer at epoch {epoch} on a link dialed at {dialed}"
-        );
-        self.master = MasterLink::Registered { master, epoch };
-    }
-
-    /// The epoch of the master the link is for, if any.
-    fn link_epoch(&self) -> Option<u64> {
-        match &self.master {
-            MasterLink::Idle => None,
-            MasterLink::Connecting { epoch, .. }
-            | MasterLink::Registering { epoch, .. }
-            | MasterLink::Registered { epoch, .. } => Some(*epoch),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! Every transition of the link asserts where it may come from: these
-    //! tests show the ones the diagram does not allow panic.
-
-    use super::*;
-    use crate::resources::Resources;
-    use crate::timing::Timing;
-
-    fn agent() -> Agent {
-        Agent::new(AgentConfig {
-            name: "agent-1".into(),
-            executor_host: "executors-1".into(),
-            coordinator: "coordinator".into(),
-            resources: Resources::new(4000, 8192, 1000),
-            timing: Timing::default(),
-            boot_id: "boot-1".into(),
-            bug: None,
-            reconfiguration_policy: ReconfigurationPolicy::Equal,
-        })
-    }
-
-    #[test]
-    fn the_allowed_path_idle_connecting_registering_registered() {
-        let mut a = agent();
-        assert_eq!(a.master_link(), &MasterLink::Idle);
-        a.become_connecting("master-1".into(), 3);
-        a.become_registering();
-        a.become_registered(3);
-        assert_eq!(a.registered_with(), Some((&"master-1".into(), 3)));
-        // The link breaks and is dialed again at the same epoch; a later
-        // leader is then detected.
-        a.become_connecting("master-1".into(), 3);
-        a.become_connecting("master-2".into(), 5);
-        a.become_idle();
-        assert_eq!(a.master_link(), &MasterLink::Idle);
-    }
-
-    #[test]
-    #[should_panic(expected = "become_registering from Idle")]
-    fn no_registration_without_a_connection() {
-        agent().become_registering();
-    }
-
-    #[test]
-    #[should_panic(expected = "become_registered from Connecting")]
-    fn no_registered_link_without_a_registration_sent() {
-        let mut a = agent();
-        a.become_connecting("master-1".into(), 3);
-        a.become_registered(3);
-    }
-
-    #[test]
-    #[should_panic(expected = "epoch 2 is older than the link's 3")]
-    fn the_link_never_goes_back_to_an_older_leader() {
-        let mut a = agent();
-        a.become_connecting("master-1".into(), 3);
-        a.become_connecting("master-0".into(), 2);
-    }
-
-    #[test]
-    #[should_panic(expected = "answer at epoch 2 on a link dialed at 3")]
-    fn an_answer_from_an_older_epoch_is_a_bug() {
-        let mut a = agent();
-        a.become_connecting("master-1".into(), 3);
-        a.become_registering();
-        a.become_registered(2);
-    }
-}
-
 /// Where a master's message stands with this agent, from the agent's link
 /// to the masters (`Agent::standing`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

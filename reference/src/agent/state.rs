@@ -93,36 +93,9 @@ pub enum AgentRequest {
     ListMasters,
 }
 
-/// The agent's link to the leading master (Mesos `Slave::state`:
-/// `DISCONNECTED` until `Registered`, which is `RUNNING`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MasterLink {
-    /// No leader known.
-    Idle,
-    /// Dialing the leader (or waiting to dial it again).
-    Connecting {
-        /// The detected leader.
-        master: ProcessId,
-        /// Its epoch: every command it sends must carry it.
-        epoch: u64,
-    },
-    /// Connected; (re-)registration attempts in progress.
-    Registering {
-        /// As in `Connecting`.
-        master: ProcessId,
-        /// As in `Connecting`.
-        epoch: u64,
-        /// Messages sent so far on this connection: the backoff exponent.
-        attempt: u32,
-    },
-    /// Registered: this master's commands at this epoch are obeyed.
-    Registered {
-        /// The leader that answered.
-        master: ProcessId,
-        /// Its epoch.
-        epoch: u64,
-    },
-}
+// The agent's link to the leading master is the one type agents and
+// schedulers share (`crate::link`), with its asserting transitions.
+pub use crate::link::MasterLink;
 
 /// The agent's link to the executor host (Mesos: each executor's
 /// `REGISTERING` / `RUNNING` state, folded into one).

@@ -54,7 +54,7 @@ impl Scheduler {
         }
         out.cancel_timer(SchedulerTimer::RegisterRetry);
         out.cancel_timer(SchedulerTimer::ReconcileRetry);
-        self.link = SchedulerLink::Idle;
+        self.link.become_idle();
     }
 
     /// A new leader (or none) was detected: `SchedulerProcess::detected`. Every
@@ -82,7 +82,7 @@ impl Scheduler {
         if let Some(LeaderInfo { master, epoch }) = leader {
             // `on_master_connected` registers once the connection is up.
             out.connect(&master);
-            self.link = SchedulerLink::Connecting { master, epoch };
+            self.link.become_connecting(master, epoch);
         }
     }
 
@@ -118,16 +118,12 @@ impl Scheduler {
     /// (`doReliableRegistration`'s first, immediate attempt).
     pub(super) fn on_master_connected(&mut self, ctx: &Context, out: &mut Out) {
         // Only a link waiting for this connection registers.
-        let SchedulerLink::Connecting { master, epoch } = self.link.clone() else {
+        let SchedulerLink::Connecting { master, .. } = self.link.clone() else {
             return;
         };
         // The scheduler driver registers at once and retries with backoff.
         out.send(&master, self.registration_message());
-        self.link = SchedulerLink::Registering {
-            master,
-            epoch,
-            attempt: 0,
-        };
+        self.link.become_registering();
         // Retries wait a random time in [0, factor · 2^n] (Mesos's scheduler
         // driver starts at the factor, 2 s, and doubles).
         let timing = &self.config.timing;
@@ -149,7 +145,7 @@ impl Scheduler {
         // framework when the link broke (Mesos `Master::exited`) and must hear
         // from it again. The reconciliation round stops too: `on_registered`
         // starts a new one.
-        self.link = SchedulerLink::Connecting { master, epoch };
+        self.link.become_connecting(master, epoch);
         out.cancel_timer(SchedulerTimer::ReconcileRetry);
         // Always the first step of the backoff: a dial that keeps failing is
         // retried every 0–2 s, a little jittered.
@@ -166,19 +162,13 @@ impl Scheduler {
             // A failed dial comes back as `ConnectFailed`, which re-arms this timer.
             SchedulerLink::Connecting { master, .. } => out.connect(&master),
             SchedulerLink::Registering {
-                master,
-                epoch,
-                attempt,
+                master, attempt, ..
             } => {
                 // No answer yet: the message or its answer was lost, or the master is
                 // slow. A repeat is harmless: Mesos's master answers a duplicate
                 // registration again (`Master::_subscribe`), and so does this crate's.
                 out.send(&master, self.registration_message());
-                self.link = SchedulerLink::Registering {
-                    master,
-                    epoch,
-                    attempt: attempt + 1,
-                };
+                self.link.note_attempt();
                 let timing = &self.config.timing;
                 let delay = timing.backoff_ms(
                     timing.scheduler_registration_backoff_ms,
@@ -230,10 +220,7 @@ impl Scheduler {
         // Like the driver: a later re-registration (after a lost link) by this
         // same instance is not a failover.
         self.failover = false;
-        self.link = SchedulerLink::Registered {
-            master: from.clone(),
-            epoch,
-        };
+        self.link.become_registered(epoch);
         // Registering's retry is over; the reconciliation retry takes its place.
         out.cancel_timer(SchedulerTimer::RegisterRetry);
         // The harness learns the framework's ID from this record; `reregistered`

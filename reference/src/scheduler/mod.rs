@@ -65,35 +65,10 @@ pub enum InstanceState {
     },
 }
 
-/// The link to the leader (the driver's `master`, `connected`): `master_link.rs`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SchedulerLink {
-    /// No leader known, or this instance is not active with its state loaded.
-    Idle,
-    /// Dialling the leader (again, after a lost link: `on_master_link_lost`).
-    Connecting {
-        /// The leader.
-        master: ProcessId,
-        /// Its epoch (the sequence of its candidacy node).
-        epoch: u64,
-    },
-    /// Connected; a (re-)registration sent and retried with backoff.
-    Registering {
-        /// The leader.
-        master: ProcessId,
-        /// Its epoch.
-        epoch: u64,
-        /// Retries so far: the `n`-th waits up to `factor · 2^n`.
-        attempt: u32,
-    },
-    /// The master answered: offers, updates and calls flow.
-    Registered {
-        /// The leader.
-        master: ProcessId,
-        /// Its epoch.
-        epoch: u64,
-    },
-}
+/// The link to the leader (the driver's `master`, `connected`): the type and
+/// its asserting transitions are shared with the agent (`crate::link`); what
+/// the scheduler sends on it is `master_link.rs`.
+pub use crate::link::MasterLink as SchedulerLink;
 
 /// What the framework knows of one of its tasks (stored in the coordinator).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

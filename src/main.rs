@@ -88,6 +88,10 @@ enum Commands {
         /// `text` for people, `json` for machines (per-seed hashes included).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also write the sweep as JUnit XML (one test case per seed) for a CI
+        /// system's test summary.
+        #[arg(long, value_name = "OUT.xml")]
+        junit: Option<PathBuf>,
     },
     /// Run a replay file again and check that the trace is identical.
     #[command(
@@ -183,6 +187,7 @@ fn main() -> ExitCode {
             results,
             bug,
             format,
+            junit,
         } => chaos::sweep(chaos::SweepArgs {
             file: &file,
             seeds,
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
             results,
             bug,
             format,
+            junit,
         }),
         Commands::Replay { file, force } => chaos::replay(&file, force),
         Commands::Shrink {

@@ -923,3 +923,100 @@ fn bug_names_come_from_the_zoo_itself() {
     );
     assert!(err.contains("kill-leaves-queued-launch"), "{err}");
 }
+
+/// `sweep --junit`: the XML a CI system reads agrees with the sweep's own
+/// JSON summary — one test case per seed, the failing seed's `<failure>`
+/// naming its checkers and holding the replay command of the file the sweep
+/// wrote — and a passing seed has no failure.
+#[test]
+fn sweep_writes_junit_that_agrees_with_its_summary() {
+    let dir = temp_dir("junit");
+    let results = dir.join("results");
+    let junit = dir.join("sweep.xml");
+    let (out, summary) = sweep_json(
+        SMALL,
+        "1..2",
+        &[
+            "--bug",
+            "standby-registers-new",
+            "--results",
+            results.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "the planted bug is caught");
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file is written");
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .expect("a test suite");
+    let seeds = summary["seeds"].as_array().unwrap();
+    let failed = seeds.iter().filter(|s| s["verdict"] == "fail").count();
+    assert_eq!(suite.attribute("name"), Some("nemesis-small"));
+    assert_eq!(suite.attribute("tests"), Some("2"));
+    assert_eq!(
+        suite.attribute("failures"),
+        Some(failed.to_string().as_str())
+    );
+    assert_eq!(suite.attribute("errors"), Some("0"));
+    assert!(suite.attribute("time").is_some());
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), seeds.len());
+    for (case, seed) in cases.iter().zip(seeds) {
+        assert_eq!(
+            case.attribute("name"),
+            Some(format!("seed-{}", seed["seed"]).as_str())
+        );
+        assert_eq!(case.attribute("classname"), Some("nemesis-small"));
+        assert!(case.attribute("time").is_some());
+        let failure = case.children().find(|n| n.has_tag_name("failure"));
+        if seed["verdict"] == "fail" {
+            let failure = failure.expect("a failing seed has a <failure>");
+            for checker in seed["failed_checkers"].as_array().unwrap() {
+                assert!(
+                    failure
+                        .attribute("message")
+                        .unwrap()
+                        .contains(checker.as_str().unwrap()),
+                    "{xml}"
+                );
+            }
+            let replay = seed["replay_file"].as_str().unwrap();
+            assert!(
+                failure
+                    .text()
+                    .unwrap_or("")
+                    .contains(&format!("replay: mesochaos replay {replay}")),
+                "{xml}"
+            );
+        } else {
+            assert!(failure.is_none(), "a passing seed has no failure: {xml}");
+        }
+    }
+    // Without the bug the same seeds pass: test cases with no failure.
+    let clean = dir.join("clean.xml");
+    let (out, _) = sweep_json(SMALL, "1..2", &["--junit", clean.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let xml = std::fs::read_to_string(&clean).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("failures"), Some("0"));
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count(),
+        2
+    );
+    assert!(
+        !doc.descendants().any(|n| n.has_tag_name("failure")),
+        "{xml}"
+    );
+}

@@ -4,6 +4,8 @@
 //! report is the serde form of [`RunReport`]. Markdown walkthroughs, an HTML
 //! timeline and JUnit XML come with the `report` command.
 
+pub mod junit;
+
 use mesochaos_harness::run::RunReport;
 use mesochaos_harness::Verdict;
 use std::fmt::Write;

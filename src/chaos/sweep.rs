@@ -47,6 +47,8 @@ pub struct SweepArgs<'a> {
     pub results: PathBuf,
     pub bug: Option<Bug>,
     pub format: Format,
+    /// Where to write the sweep as JUnit XML, if anywhere.
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs many seeds in parallel, one simulation per thread.
@@ -100,11 +102,14 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let finished = std::sync::atomic::AtomicUsize::new(0);
     let step = (seeds.len() / 10).max(1);
-    let reports: Vec<RunReport> = pool(args.jobs).install(|| {
+    let runs: Vec<(RunReport, f64)> = pool(args.jobs).install(|| {
         seeds
             .par_iter()
             .map(|seed| {
+                #[allow(clippy::disallowed_methods)] // a seed's wall time, for JUnit
+                let seed_started = std::time::Instant::now();
                 let report = run_seed(&scenario, *seed, args.bug, None);
+                let seconds = seed_started.elapsed().as_secs_f64();
                 if report.verdict == Verdict::Fail {
                     let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     progress.set_message(format!("{n} failed"));
@@ -123,10 +128,11 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
                         );
                     }
                 }
-                report
+                (report, seconds)
             })
             .collect()
     });
+    let (reports, seconds): (Vec<RunReport>, Vec<f64>) = runs.into_iter().unzip();
     progress.finish_and_clear();
     let wall_seconds = started.elapsed().as_secs_f64();
 
@@ -192,6 +198,30 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         kinds_never_fired,
         wall_seconds,
     };
+    if let Some(path) = &args.junit {
+        let cases: Vec<mesochaos_reports::junit::SeedCase> = reports
+            .iter()
+            .zip(&seconds)
+            .zip(&summary.seeds)
+            .map(
+                |((report, seconds), outcome)| mesochaos_reports::junit::SeedCase {
+                    seed: report.seed,
+                    seconds: *seconds,
+                    violations: &report.violations,
+                    failed: report.verdict == Verdict::Fail,
+                    replay: outcome
+                        .replay_file
+                        .as_ref()
+                        .map(|file| format!("mesochaos replay {file}")),
+                },
+            )
+            .collect();
+        let xml = mesochaos_reports::junit::sweep(&summary.scenario, wall_seconds, &cases);
+        if let Err(e) = std::fs::write(path, xml) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     match args.format {
         Format::Json => println!(
             "{}",

@@ -93,6 +93,24 @@ enum Commands {
         #[arg(long, value_name = "OUT.xml")]
         junit: Option<PathBuf>,
     },
+    /// Merge the results folders of a sweep's shards into the summary (and
+    /// JUnit file) the unsharded sweep would have made.
+    #[command(
+        after_help = "Example: mesochaos merge shard-1/ shard-2/ --junit sweep.xml\n\n\
+                      Each folder is a sweep's --results folder (or one scenario's folder in it).\n\
+                      Exit codes: as sweep: 0 every seed passed (and every fault kind fired), 1 some seed failed or a fault kind never fired, 2 bad input (including shards of different sweeps, or a seed in two shards)."
+    )]
+    Merge {
+        /// The shards' results folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// `text` for people, `json` for machines.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also write the merged sweep as JUnit XML.
+        #[arg(long, value_name = "OUT.xml")]
+        junit: Option<PathBuf>,
+    },
     /// Run a replay file again and check that the trace is identical.
     #[command(
         after_help = "Exit codes: 0 reproduced exactly (same trace hash), 3 the run differs from the recording, 2 bad input (including a file made by other code, unless --force)."
@@ -198,6 +216,11 @@ fn main() -> ExitCode {
             format,
             junit,
         }),
+        Commands::Merge {
+            dirs,
+            format,
+            junit,
+        } => chaos::merge(&dirs, format, junit.as_deref()),
         Commands::Replay { file, force } => chaos::replay(&file, force),
         Commands::Shrink {
             file,

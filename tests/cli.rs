@@ -1020,3 +1020,90 @@ fn sweep_writes_junit_that_agrees_with_its_summary() {
         "{xml}"
     );
 }
+
+/// `merge` of a sweep's two shards says what the unsharded sweep says: the
+/// same JSON summary (seeds, verdicts, hashes, failures by checker, fault
+/// counts, kinds never fired) and the same JUnit, up to wall times and the
+/// results folder in replay paths; and it exits as the sweep did. Shards of
+/// different sweeps, or one seed twice, are refused with exit 2.
+#[test]
+fn merging_two_shards_gives_the_unsharded_summary_and_junit() {
+    let dir = temp_dir("merge");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let bug = ["--bug", "standby-registers-new"];
+    let sweep = |results: &str, junit: &str, shard: Option<&str>| {
+        let mut extra = vec!["--results", results, "--junit", junit];
+        extra.extend_from_slice(&bug);
+        if let Some(shard) = shard {
+            extra.extend_from_slice(&["--shard", shard]);
+        }
+        sweep_json(SMALL, "1..4", &extra)
+    };
+    let (whole_out, whole) = sweep(&path("r0"), &path("j0.xml"), None);
+    let (_, _) = sweep(&path("r1"), &path("j1.xml"), Some("1/2"));
+    let (_, _) = sweep(&path("r2"), &path("j2.xml"), Some("2/2"));
+    let merged_out = mesochaos(&[
+        "merge",
+        &path("r1"),
+        &path("r2"),
+        "--format",
+        "json",
+        "--junit",
+        &path("jm.xml"),
+    ]);
+    assert_eq!(
+        merged_out.status.code(),
+        whole_out.status.code(),
+        "{}",
+        stderr(&merged_out)
+    );
+    let merged: serde_json::Value = serde_json::from_slice(&merged_out.stdout).unwrap();
+    // Wall times differ; replay files live under each shard's own folder.
+    let normal = |mut v: serde_json::Value| {
+        v["wall_seconds"] = serde_json::json!(0);
+        let text = v.to_string();
+        let text = [path("r0"), path("r1"), path("r2")]
+            .iter()
+            .fold(text, |t, r| t.replace(r.as_str(), "RESULTS"));
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    assert_eq!(normal(merged), normal(whole.clone()));
+    assert_eq!(whole["seeds"].as_array().unwrap().len(), 4);
+    let junit = |name: &str| {
+        let xml = std::fs::read_to_string(dir.join(name)).unwrap();
+        let xml = [path("r0"), path("r1"), path("r2")]
+            .iter()
+            .fold(xml, |t, r| t.replace(r.as_str(), "RESULTS"));
+        // Drop the time attributes.
+        let mut out = String::new();
+        let mut rest = xml.as_str();
+        while let Some(i) = rest.find(" time=\"") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 7..];
+            rest = &after[after.find('"').unwrap() + 1..];
+        }
+        out.push_str(rest);
+        out
+    };
+    assert_eq!(junit("jm.xml"), junit("j0.xml"));
+
+    // Not shards of one sweep: the same shard twice (a seed twice), and a
+    // shard of the sweep without the bug.
+    let out = mesochaos(&["merge", &path("r1"), &path("r1")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is in two shards"),
+        "{}",
+        stderr(&out)
+    );
+    let (_, _) = sweep_json(SMALL, "1..1", &["--results", &path("clean")]);
+    let out = mesochaos(&["merge", &path("r1"), &path("clean")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("a shard of another sweep"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mesochaos(&["merge", &path("nothing-here")]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -10,10 +10,12 @@
 //! arguments; `sweep`, `replay` (with the replay file) and `shrink` are the
 //! three subcommands.
 
+mod merge;
 mod replay;
 mod shrink;
 mod sweep;
 
+pub use merge::merge;
 pub use replay::{replay, ReplayFile};
 pub use shrink::shrink_file;
 pub use sweep::{sweep, SweepArgs};

@@ -6,11 +6,12 @@ use super::{failed_checkers, pool, quiet_panics, run_seed, ReplayFile, CODE_VERS
 use crate::cli::{load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
 use indicatif::{ProgressBar, ProgressStyle};
 use mesochaos_faults::FaultKind;
+use mesochaos_harness::report::Violation;
 use mesochaos_harness::run::FaultCounts;
 use mesochaos_harness::{RunReport, Verdict};
 use mesochaos_reference::bugs::Bug;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +38,46 @@ struct SweepSummary {
     /// Fault kinds the nemesis may draw that never fired in the whole sweep.
     kinds_never_fired: Vec<FaultKind>,
     wall_seconds: f64,
+}
+
+/// What a sweep (or one shard of it) was: kept as `sweep.json` in its
+/// results folder, beside a record per seed, for `merge`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct SweepRecord {
+    /// The scenario's name (its results folder).
+    pub(super) scenario: String,
+    /// The scenario file swept.
+    pub(super) file: String,
+    /// The code that ran it: shards of different code do not merge.
+    pub(super) code_version: String,
+    /// The planted bug, if any.
+    pub(super) bug: Option<Bug>,
+    /// The fault kinds the nemesis may draw (each must fire in the sweep).
+    pub(super) nemesis_kinds: Vec<FaultKind>,
+    /// Wall seconds the sweep took (for merged shards, their sum).
+    pub(super) wall_seconds: f64,
+}
+
+/// One seed's outcome, kept as `records/seed-N.json`: what the summary and
+/// the JUnit file are made of.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct SeedRecord {
+    /// The seed.
+    pub(super) seed: u64,
+    /// Pass or fail.
+    pub(super) verdict: Verdict,
+    /// The trace hash (same seed, same code: same hash).
+    pub(super) trace_hash: String,
+    /// The checkers that fired.
+    pub(super) failed_checkers: Vec<String>,
+    /// What they found.
+    pub(super) violations: Vec<Violation>,
+    /// Fault kinds scheduled and fired.
+    pub(super) faults: BTreeMap<FaultKind, FaultCounts>,
+    /// The replay file written for a failing seed.
+    pub(super) replay_file: Option<String>,
+    /// Wall seconds the seed took.
+    pub(super) seconds: f64,
 }
 
 pub struct SweepArgs<'a> {
@@ -136,23 +177,11 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     progress.finish_and_clear();
     let wall_seconds = started.elapsed().as_secs_f64();
 
-    let mut outcomes = Vec::new();
-    let mut failures_by_checker: BTreeMap<String, usize> = BTreeMap::new();
-    let mut faults: BTreeMap<FaultKind, FaultCounts> = BTreeMap::new();
     let dir = args.results.join(&scenario.spec.name);
-    for report in &reports {
-        for (kind, counts) in &report.faults {
-            let total = faults.entry(*kind).or_default();
-            total.scheduled += counts.scheduled;
-            total.fired += counts.fired;
-            total.vacuous += counts.vacuous;
-        }
-        let checkers = failed_checkers(report);
+    let mut records = Vec::new();
+    for (report, seconds) in reports.iter().zip(seconds) {
         let mut replay_file = None;
         if report.verdict == Verdict::Fail {
-            for c in &checkers {
-                *failures_by_checker.entry(c.clone()).or_default() += 1;
-            }
             let path = dir.join(format!("seed-{}.json", report.seed));
             let file = ReplayFile::new(args.file, &toml, args.bug, report);
             match file.save(&path) {
@@ -160,69 +189,75 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
                 Err(e) => eprintln!("warning: {e}"),
             }
         }
-        outcomes.push(SeedOutcome {
+        records.push(SeedRecord {
             seed: report.seed,
             verdict: report.verdict.clone(),
             trace_hash: report.trace_hash.clone(),
-            failed_checkers: checkers,
+            failed_checkers: failed_checkers(report),
+            violations: report.violations.clone(),
+            faults: report.faults.clone(),
             replay_file,
+            seconds,
         });
     }
-    // "Sometimes" across the sweep: every kind the nemesis may draw fired.
-    let kinds_never_fired: Vec<FaultKind> = scenario
-        .spec
-        .nemesis
-        .as_ref()
-        .map(|n| {
-            n.kinds
-                .iter()
-                .filter(|(_, w)| **w > 0)
-                .map(|(k, _)| *k)
-                .filter(|k| faults.get(k).is_none_or(|c| c.fired == 0))
-                .collect()
-        })
-        .unwrap_or_default();
-    let failed = outcomes
-        .iter()
-        .filter(|o| o.verdict == Verdict::Fail)
-        .count();
-    let summary = SweepSummary {
+    let record = SweepRecord {
         scenario: scenario.spec.name.clone(),
-        code_version: CODE_VERSION,
+        file: args.file.display().to_string(),
+        code_version: CODE_VERSION.to_string(),
         bug: args.bug,
-        passed: outcomes.len() - failed,
-        failed,
-        seeds: outcomes,
-        failures_by_checker,
-        faults,
-        kinds_never_fired,
+        // The kinds the nemesis may draw: each must fire somewhere in the sweep.
+        nemesis_kinds: scenario
+            .spec
+            .nemesis
+            .as_ref()
+            .map(|n| {
+                n.kinds
+                    .iter()
+                    .filter(|(_, w)| **w > 0)
+                    .map(|(k, _)| *k)
+                    .collect()
+            })
+            .unwrap_or_default(),
         wall_seconds,
     };
-    if let Some(path) = &args.junit {
-        let cases: Vec<mesochaos_reports::junit::SeedCase> = reports
+    // Every seed's record stays in the results folder, so that `merge` can
+    // make one summary (and one JUnit file) of the shards of a CI matrix.
+    if let Err(e) = super::merge::save_records(&dir, &record, &records) {
+        eprintln!("warning: {e}");
+    }
+    finish(&record, &records, args.format, args.junit.as_deref())
+}
+
+/// The summary, the JUnit file and the exit code of a sweep — or of the
+/// merge of a sweep's shards (`merge.rs`), from the same records.
+pub(super) fn finish(
+    record: &SweepRecord,
+    records: &[SeedRecord],
+    format: Format,
+    junit: Option<&Path>,
+) -> ExitCode {
+    let summary = summarize(record, records);
+    if let Some(path) = junit {
+        let cases: Vec<mesochaos_reports::junit::SeedCase> = records
             .iter()
-            .zip(&seconds)
-            .zip(&summary.seeds)
-            .map(
-                |((report, seconds), outcome)| mesochaos_reports::junit::SeedCase {
-                    seed: report.seed,
-                    seconds: *seconds,
-                    violations: &report.violations,
-                    failed: report.verdict == Verdict::Fail,
-                    replay: outcome
-                        .replay_file
-                        .as_ref()
-                        .map(|file| format!("mesochaos replay {file}")),
-                },
-            )
+            .map(|r| mesochaos_reports::junit::SeedCase {
+                seed: r.seed,
+                seconds: r.seconds,
+                violations: &r.violations,
+                failed: r.verdict == Verdict::Fail,
+                replay: r
+                    .replay_file
+                    .as_ref()
+                    .map(|file| format!("mesochaos replay {file}")),
+            })
             .collect();
-        let xml = mesochaos_reports::junit::sweep(&summary.scenario, wall_seconds, &cases);
+        let xml = mesochaos_reports::junit::sweep(&summary.scenario, record.wall_seconds, &cases);
         if let Err(e) = std::fs::write(path, xml) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     }
-    match args.format {
+    match format {
         Format::Json => println!(
             "{}",
             serde_json::to_string_pretty(&summary).expect("summaries serialize")
@@ -233,6 +268,56 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         ExitCode::from(EXIT_FAIL)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Counts failures by checker and fault kinds over the seeds' records.
+fn summarize(record: &SweepRecord, records: &[SeedRecord]) -> SweepSummary {
+    let mut failures_by_checker: BTreeMap<String, usize> = BTreeMap::new();
+    let mut faults: BTreeMap<FaultKind, FaultCounts> = BTreeMap::new();
+    let mut outcomes = Vec::new();
+    for r in records {
+        for (kind, counts) in &r.faults {
+            let total = faults.entry(*kind).or_default();
+            total.scheduled += counts.scheduled;
+            total.fired += counts.fired;
+            total.vacuous += counts.vacuous;
+        }
+        if r.verdict == Verdict::Fail {
+            for c in &r.failed_checkers {
+                *failures_by_checker.entry(c.clone()).or_default() += 1;
+            }
+        }
+        outcomes.push(SeedOutcome {
+            seed: r.seed,
+            verdict: r.verdict.clone(),
+            trace_hash: r.trace_hash.clone(),
+            failed_checkers: r.failed_checkers.clone(),
+            replay_file: r.replay_file.clone(),
+        });
+    }
+    // "Sometimes" across the sweep: every kind the nemesis may draw fired.
+    let kinds_never_fired: Vec<FaultKind> = record
+        .nemesis_kinds
+        .iter()
+        .copied()
+        .filter(|k| faults.get(k).is_none_or(|c| c.fired == 0))
+        .collect();
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.verdict == Verdict::Fail)
+        .count();
+    SweepSummary {
+        scenario: record.scenario.clone(),
+        code_version: CODE_VERSION,
+        bug: record.bug,
+        passed: outcomes.len() - failed,
+        failed,
+        seeds: outcomes,
+        failures_by_checker,
+        faults,
+        kinds_never_fired,
+        wall_seconds: record.wall_seconds,
     }
 }
 

@@ -97,7 +97,7 @@ enum Commands {
     /// JUnit file) the unsharded sweep would have made.
     #[command(
         after_help = "Example: mesochaos merge shard-1/ shard-2/ --junit sweep.xml\n\n\
-                      Each folder is a sweep's --results folder (or one scenario's folder in it).\n\
+                      Each folder is one shard's --results folder (or one scenario's folder in it); give each shard its own, since a sweep replaces the records already in its folder.\n\
                       Exit codes: as sweep: 0 every seed passed (and every fault kind fired), 1 some seed failed or a fault kind never fired, 2 bad input (including shards of different sweeps, or a seed in two shards)."
     )]
     Merge {

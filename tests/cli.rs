@@ -1107,3 +1107,18 @@ fn merging_two_shards_gives_the_unsharded_summary_and_junit() {
     let out = mesochaos(&["merge", &path("nothing-here")]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A second sweep into the same results folder replaces the first one's
+/// records: merging it gives only the second sweep's seeds.
+#[test]
+fn a_sweep_replaces_the_records_already_in_its_folder() {
+    let dir = temp_dir("records-replaced");
+    let results = dir.join("results");
+    let results = results.to_str().unwrap();
+    sweep_json(SMALL, "1..3", &["--results", results]);
+    let (_, second) = sweep_json(SMALL, "5..5", &["--results", results]);
+    let out = mesochaos(&["merge", results, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let merged: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged["seeds"], second["seeds"]);
+}

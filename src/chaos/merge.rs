@@ -22,6 +22,12 @@ pub(super) fn save_records(
     seeds: &[SeedRecord],
 ) -> Result<(), String> {
     let records = dir.join("records");
+    // A results folder holds one sweep: the records of an earlier sweep into
+    // it (other seeds, other code) would otherwise be merged with this one's.
+    if records.exists() {
+        std::fs::remove_dir_all(&records)
+            .map_err(|e| format!("cannot clear {}: {e}", records.display()))?;
+    }
     std::fs::create_dir_all(&records)
         .map_err(|e| format!("cannot create {}: {e}", records.display()))?;
     let write = |path: PathBuf, json: String| {

@@ -7,6 +7,7 @@
 mod bench;
 mod chaos;
 mod cli;
+mod logging;
 
 use clap::{Parser, Subcommand};
 use cli::{cores, load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
@@ -171,6 +172,7 @@ enum Commands {
 }
 
 fn main() -> ExitCode {
+    logging::init();
     let cli = Cli::parse();
     match cli.command {
         Commands::Check { file } => check(&file),

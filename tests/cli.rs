@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::mesochaos;
+use common::{mesochaos, mesochaos_with_log};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -1121,4 +1121,64 @@ fn a_sweep_replaces_the_records_already_in_its_folder() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let merged: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(merged["seeds"], second["seeds"]);
+}
+
+/// `RUST_LOG` turns on logs of the run on standard error, each line stamped
+/// with the *simulated* time of what it reports and naming the process;
+/// standard output (the report, its trace hash) is the same with and without
+/// them, and without `RUST_LOG` nothing is logged at all.
+#[test]
+fn rust_log_shows_simulated_time_logs_and_changes_nothing_else() {
+    let args = ["run", "scenarios/master-failover.toml", "--seed", "3"];
+    let quiet = mesochaos_with_log(&args, None);
+    let logged = mesochaos_with_log(&args, Some("mesochaos=debug"));
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert_eq!(logged.status.code(), Some(0), "{}", stderr(&logged));
+    // The report is unchanged (but for the wall time it took).
+    let report = |out: &Output| -> Vec<String> {
+        stdout(out)
+            .lines()
+            .map(|l| match l.find(" in ") {
+                Some(i) if l.ends_with("s wall") => l[..i].to_string(),
+                _ => l.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(report(&logged), report(&quiet));
+    assert!(stdout(&quiet).contains("trace hash: "));
+    assert!(
+        !stderr(&quiet).contains("mesochaos::"),
+        "{}",
+        stderr(&quiet)
+    );
+    let log = stderr(&logged);
+    // The election, logged at the simulated time it happened: the line's
+    // time stamp and its `t_ms` field agree.
+    let elected = log
+        .lines()
+        .find(|l| l.contains("mesochaos::event") && l.contains("ElectedLeader"))
+        .unwrap_or_else(|| panic!("an election is logged: {log}"));
+    let stamp: f64 = elected
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_end_matches('s')
+        .parse()
+        .unwrap();
+    let t_ms: u64 = elected
+        .split("t_ms=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!((stamp * 1000.0).round() as u64, t_ms, "{elected}");
+    assert!(elected.contains("process=\"master-"), "{elected}");
+    // Later records carry later simulated times: the master's crash in this
+    // scenario comes seconds into the run.
+    assert!(
+        log.lines()
+            .any(|l| l.contains("mesochaos::fault") && !l.trim_start().starts_with("0.000s")),
+        "{log}"
+    );
 }

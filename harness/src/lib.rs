@@ -45,3 +45,4 @@ pub use run::{run, run_recorded, RunOptions};
 pub use script::{Condition, Expectations, RunSpec, Step};
 pub use shared::TICK_MS;
 pub use spec::{ClusterSpec, FrameworkSpec};
+pub use trace::log;

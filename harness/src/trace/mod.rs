@@ -5,6 +5,8 @@
 //! over those lines, so it covers every record with its payload and time: the
 //! same seed, scenario and code give the same hash, byte for byte, in any process.
 
+pub mod log;
+
 use crate::seed::Fnv64;
 use mesochaos_reference::{Event, FrameworkId, Message, ProcessId};
 use serde::{Deserialize, Serialize};
@@ -102,6 +104,8 @@ impl Trace {
         let line = serde_json::to_string(&record).expect("trace records serialize");
         self.hash.write(line.as_bytes());
         self.hash.write(b"\n");
+        // After the hash: logging never changes it.
+        log::record(&record);
         if let Some(w) = &mut self.writer {
             if self.write_error.is_none() {
                 if let Err(e) = writeln!(w, "{line}") {

@@ -281,6 +281,9 @@ fn create(path: &Path, what: &str) -> Result<std::fs::File, ExitCode> {
     })
 }
 
+/// The version of the `--trace` file format: its header line and records.
+const TRACE_FORMAT: u32 = 1;
+
 fn run(
     file: &Path,
     seed: Option<u64>,
@@ -301,11 +304,29 @@ fn run(
         Format::Text => println!("seed: {seed}"),
         Format::Json => eprintln!("seed: {seed}"),
     }
-    let trace_out: Option<Box<dyn Write>> = match trace.map(|p| create(p, "trace file")).transpose()
-    {
-        Ok(file) => file.map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>),
-        Err(code) => return code,
-    };
+    let mut trace_out: Option<Box<dyn Write>> =
+        match trace.map(|p| create(p, "trace file")).transpose() {
+            Ok(file) => file.map(|f| Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>),
+            Err(code) => return code,
+        };
+    // A trace file stands alone: its first line says what run it is. The
+    // header is not a trace record, so it is not in the trace hash.
+    if let Some(out) = &mut trace_out {
+        let header = serde_json::json!({
+            "type": "header",
+            "format": TRACE_FORMAT,
+            "scenario": scenario.spec.name,
+            "description": scenario.description,
+            "scenario_text": std::fs::read_to_string(file).unwrap_or_default(),
+            "seed": seed,
+            "bug": bug,
+            "code_version": chaos::CODE_VERSION,
+        });
+        if let Err(e) = writeln!(out, "{header}") {
+            eprintln!("error: cannot write the trace file: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let snapshot_out = match snapshot.map(|p| create(p, "snapshot file")).transpose() {
         Ok(file) => file,
         Err(code) => return code,

@@ -150,7 +150,24 @@ fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
     ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
+    let file = std::fs::read_to_string(&path).unwrap();
+    // The first line is the header, saying what run this is; it is not a
+    // trace record and not in the hash.
+    let (header, text) = file.split_once('\n').expect("a header line");
+    let header: serde_json::Value = serde_json::from_str(header).unwrap();
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["format"], 1);
+    assert_eq!(header["scenario"], "leader-loses-coordinator");
+    assert_eq!(header["seed"], v["seed"]);
+    assert_eq!(header["bug"], serde_json::Value::Null);
+    assert_eq!(
+        header["scenario_text"].as_str().unwrap(),
+        std::fs::read_to_string("scenarios/leader-loses-coordinator.toml").unwrap()
+    );
+    assert!(header["code_version"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty()));
+    assert!(!header["description"].as_str().unwrap().is_empty());
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON lines"))
@@ -160,7 +177,7 @@ fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
         v["metrics"]["trace_records"].as_u64().unwrap()
     );
     assert_eq!(
-        format!("{:016x}", fnv1a(&text)),
+        format!("{:016x}", fnv1a(text)),
         v["trace_hash"].as_str().unwrap()
     );
     // Simulated time never goes backwards, and the fault is in there.

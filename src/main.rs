@@ -8,6 +8,7 @@ mod bench;
 mod chaos;
 mod cli;
 mod logging;
+mod report;
 
 use clap::{Parser, Subcommand};
 use cli::{cores, load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
@@ -164,6 +165,23 @@ enum Commands {
     /// Measure simulation speed, memory and the overhead over raw turmoil.
     #[command(long_about = bench::LONG_ABOUT, after_help = bench::AFTER_HELP)]
     Bench(bench::BenchArgs),
+    /// Make a report folder of a run: timeline.html (a Lamport diagram of every
+    /// message, fault and violation), walkthrough.md and report.json.
+    #[command(
+        after_help = "RUN is a trace written by `mesochaos run --trace` (rendered without running anything) or a replay file written by `sweep` or `shrink` (run again, exactly, then rendered).\n\n\
+                      Example: mesochaos run scenarios/master-failover.toml --trace mf.jsonl && mesochaos report mf.jsonl\n\n\
+                      Exit codes: 0 the report was written (whatever the run's verdict), 2 bad input."
+    )]
+    Report {
+        /// A trace (`run --trace`) or a replay file.
+        run: PathBuf,
+        /// The folder to write [default: RUN.report/ beside RUN].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Run a replay file made by a different code version.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate a scenario file without running it.
     Check {
         /// The scenario file.
@@ -176,6 +194,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Commands::Check { file } => check(&file),
+        Commands::Report { run, out, force } => report::report(&run, out.as_deref(), force),
         Commands::Bench(args) => bench::bench(args),
         Commands::Compare {
             files,
@@ -281,9 +300,6 @@ fn create(path: &Path, what: &str) -> Result<std::fs::File, ExitCode> {
     })
 }
 
-/// The version of the `--trace` file format: its header line and records.
-const TRACE_FORMAT: u32 = 1;
-
 fn run(
     file: &Path,
     seed: Option<u64>,
@@ -312,16 +328,16 @@ fn run(
     // A trace file stands alone: its first line says what run it is. The
     // header is not a trace record, so it is not in the trace hash.
     if let Some(out) = &mut trace_out {
-        let header = serde_json::json!({
-            "type": "header",
-            "format": TRACE_FORMAT,
-            "scenario": scenario.spec.name,
-            "description": scenario.description,
-            "scenario_text": std::fs::read_to_string(file).unwrap_or_default(),
-            "seed": seed,
-            "bug": bug,
-            "code_version": chaos::CODE_VERSION,
-        });
+        let header = mesochaos_reports::run::Header::new(
+            &scenario.spec.name,
+            &scenario.description,
+            &file.display().to_string(),
+            &std::fs::read_to_string(file).unwrap_or_default(),
+            seed,
+            bug,
+            chaos::CODE_VERSION,
+        );
+        let header = serde_json::to_string(&header).expect("headers serialize");
         if let Err(e) = writeln!(out, "{header}") {
             eprintln!("error: cannot write the trace file: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
@@ -346,11 +362,11 @@ fn run(
         verify_idle_skips,
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        mesochaos_harness::run_recorded(&scenario.spec, seed, options).0
+        mesochaos_harness::run_recorded(&scenario.spec, seed, options)
     }));
     let wall_seconds = started.elapsed().as_secs_f64();
-    let report = match outcome {
-        Ok(report) => report,
+    let (report, records) = match outcome {
+        Ok(run) => run,
         Err(panic) => {
             let message = chaos::panic_message(&*panic);
             eprintln!("FAIL: the harness panicked: {message}");
@@ -359,6 +375,14 @@ fn run(
         }
     };
 
+    // The trace ends with how the run ended (not a record: outside the hash),
+    // so `mesochaos report` can render it alone.
+    if let Some(path) = trace {
+        if let Err(e) = report::append_outcome(path, &scenario, &report) {
+            eprintln!("error: cannot write the trace file: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     if let (Some(file), Some(roles)) = (snapshot_out, &report.roles) {
         if let Err(e) = serde_json::to_writer_pretty(std::io::BufWriter::new(file), roles) {
             eprintln!("error: cannot write the snapshot: {e}");
@@ -385,7 +409,7 @@ fn run(
                 serde_json::to_string_pretty(&json).expect("reports serialize")
             );
         }
-        Format::Text => print_text(&scenario, &report, wall_seconds),
+        Format::Text => print_text(&scenario, &report, &records, wall_seconds),
     }
     if failed {
         let _ = std::io::stdout().flush();
@@ -486,9 +510,15 @@ fn compare(files: &[PathBuf], seed: Option<u64>, format: Format) -> ExitCode {
     }
 }
 
-fn print_text(scenario: &Scenario, report: &RunReport, wall_seconds: f64) {
+fn print_text(
+    scenario: &Scenario,
+    report: &RunReport,
+    records: &[mesochaos_harness::trace::TraceRecord],
+    wall_seconds: f64,
+) {
+    let timeline = mesochaos_reports::timeline::timeline(records);
     print!(
         "{}",
-        mesochaos_reports::text(report, &scenario.description, wall_seconds)
+        mesochaos_reports::text(report, &timeline, &scenario.description, wall_seconds)
     );
 }

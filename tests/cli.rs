@@ -168,6 +168,27 @@ fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
         .as_str()
         .is_some_and(|c| !c.is_empty()));
     assert!(!header["description"].as_str().unwrap().is_empty());
+    assert_eq!(
+        header["scenario_path"],
+        "scenarios/leader-loses-coordinator.toml"
+    );
+    // The last line is the outcome: also not a record, not in the hash.
+    let (text, outcome) = text
+        .trim_end_matches('\n')
+        .rsplit_once('\n')
+        .expect("an outcome line");
+    let text = format!("{text}\n");
+    let outcome: serde_json::Value = serde_json::from_str(outcome).unwrap();
+    assert_eq!(outcome["type"], "outcome");
+    assert_eq!(outcome["verdict"], v["verdict"]);
+    assert_eq!(outcome["trace_hash"], v["trace_hash"]);
+    assert_eq!(outcome["violations"], v["violations"]);
+    assert_eq!(outcome["metrics"], v["metrics"]);
+    assert!(outcome["checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "single_leader"));
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON lines"))
@@ -177,7 +198,7 @@ fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
         v["metrics"]["trace_records"].as_u64().unwrap()
     );
     assert_eq!(
-        format!("{:016x}", fnv1a(text)),
+        format!("{:016x}", fnv1a(&text)),
         v["trace_hash"].as_str().unwrap()
     );
     // Simulated time never goes backwards, and the fault is in there.

@@ -5,9 +5,10 @@
 //! cargo-nextest writes it: one `<testsuite>` per sweep, named after the
 //! scenario; one `<testcase>` per seed (`classname` the scenario, `name`
 //! `seed-N`); a failing seed carries a `<failure>` whose `message` names the
-//! checkers that fired and whose text holds each violation and the command
-//! that replays the seed. Times are the wall seconds each seed took, so two
-//! sweeps of the same seeds give the same XML but for the `time` attributes.
+//! checkers that fired and whose text holds each violation, the command
+//! that replays the seed and the path of its report's `timeline.html`. Times
+//! are the wall seconds each seed took, so two sweeps of the same seeds give
+//! the same XML but for the `time` attributes.
 
 use mesochaos_harness::report::Violation;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -26,6 +27,8 @@ pub struct SeedCase<'a> {
     pub failed: bool,
     /// The command that replays the seed, when its replay file was written.
     pub replay: Option<String>,
+    /// The seed's report (its `timeline.html`), when one was written.
+    pub report: Option<String>,
 }
 
 /// The JUnit XML of one sweep of `scenario`.
@@ -52,6 +55,9 @@ pub fn sweep(scenario: &str, wall_seconds: f64, cases: &[SeedCase<'_>]) -> Strin
             }
             if let Some(replay) = &case.replay {
                 text.push_str(&format!("replay: {replay}\n"));
+            }
+            if let Some(report) = &case.report {
+                text.push_str(&format!("report: {report}\n"));
             }
             status.set_description(text);
             status
@@ -100,6 +106,7 @@ mod tests {
                     violations: &[],
                     failed: false,
                     replay: None,
+                    report: None,
                 },
                 SeedCase {
                     seed: 2,
@@ -107,6 +114,7 @@ mod tests {
                     violations: &violations,
                     failed: true,
                     replay: Some("mesochaos replay r/seed-2.json".into()),
+                    report: Some("r/seed-2.report/timeline.html".into()),
                 },
             ],
         );
@@ -142,5 +150,6 @@ mod tests {
         let text = failure.text().unwrap_or("");
         assert!(text.contains("no_task_lost at 12.50s: task web-0001 lost without a fault"));
         assert!(text.contains("replay: mesochaos replay r/seed-2.json"));
+        assert!(text.contains("report: r/seed-2.report/timeline.html"));
     }
 }

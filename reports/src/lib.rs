@@ -1,18 +1,41 @@
-//! # mesochaos-reports: what a run says to people
+//! # mesochaos-reports: what a run says to people and to machines
 //!
-//! Wave one renders a run as the text timeline `mesochaos run` prints; the JSON
-//! report is the serde form of [`RunReport`]. Markdown walkthroughs, an HTML
-//! timeline and JUnit XML come with the `report` command.
+//! Every human-facing rendering of mesochaos lives here:
+//! - [`text`]: the account `mesochaos run` prints, with the [`timeline`] of
+//!   key moments (one sentence per event, fault and step);
+//! - [`comparison_table`]: the storage strategies side by side;
+//! - [`junit`]: a sweep as JUnit XML for CI systems;
+//! - a report folder ([`folder`]) from one run ([`run::RunData`], read from a
+//!   `--trace` file or made in process): `timeline.html` ([`html`], drawn from
+//!   the run's Lamport diagram, [`lamport`]), `walkthrough.md`
+//!   ([`walkthrough`], linking each step to the reference through
+//!   [`handlers`]) and `report.json`;
+//! - [`docs`]: the numbered walkthroughs under `docs/walkthroughs/`, whose
+//!   generated blocks come from real runs.
 
+pub mod docs;
+pub mod folder;
+pub mod handlers;
+pub mod html;
 pub mod junit;
+pub mod lamport;
+pub mod run;
+pub mod timeline;
+pub mod walkthrough;
 
 use mesochaos_harness::run::RunReport;
 use mesochaos_harness::Verdict;
 use std::fmt::Write;
+use timeline::TimelineEntry;
 
 /// The human-readable account of a run: its description, the key moments in
 /// simulated time, the outcome, and every violation.
-pub fn text(report: &RunReport, description: &str, wall_seconds: f64) -> String {
+pub fn text(
+    report: &RunReport,
+    timeline: &[TimelineEntry],
+    description: &str,
+    wall_seconds: f64,
+) -> String {
     let mut out = String::new();
     let mut line = |text: String| {
         out.push_str(&text);
@@ -23,7 +46,7 @@ pub fn text(report: &RunReport, description: &str, wall_seconds: f64) -> String 
         line(format!("  {text}"));
     }
     line(String::new());
-    for entry in &report.timeline {
+    for entry in timeline {
         line(format!(
             "{:>9.2}s  {:<18} {}",
             entry.t_ms as f64 / 1000.0,

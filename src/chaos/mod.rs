@@ -16,11 +16,13 @@ mod shrink;
 mod sweep;
 
 pub use merge::merge;
+pub(crate) use replay::load_replay;
 pub use replay::{replay, ReplayFile};
 pub use shrink::shrink_file;
 pub use sweep::{sweep, SweepArgs};
 
 use mesochaos_faults::Schedule;
+use mesochaos_harness::trace::TraceRecord;
 use mesochaos_harness::{run_recorded, RunOptions, RunReport};
 use mesochaos_reference::bugs::Bug;
 use mesochaos_scenarios::Scenario;
@@ -75,6 +77,17 @@ pub fn run_seed(
     bug: Option<Bug>,
     schedule: Option<Schedule>,
 ) -> RunReport {
+    run_seed_recorded(scenario, seed, bug, schedule).0
+}
+
+/// Like [`run_seed`], also returning the trace records (none if the run
+/// panicked): what a report is made of.
+pub fn run_seed_recorded(
+    scenario: &Scenario,
+    seed: u64,
+    bug: Option<Bug>,
+    schedule: Option<Schedule>,
+) -> (RunReport, Vec<TraceRecord>) {
     let mut spec = scenario.spec.clone();
     spec.cluster.bug = bug;
     let options = RunOptions {
@@ -83,13 +96,13 @@ pub fn run_seed(
     };
     FIRST_PANIC.with(|first| first.borrow_mut().take());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_recorded(&spec, seed, options).0
+        run_recorded(&spec, seed, options)
     }));
     outcome.unwrap_or_else(|panic| {
         let message = FIRST_PANIC
             .with(|first| first.borrow_mut().take())
             .unwrap_or_else(|| panic_message(&*panic));
-        RunReport::panicked(&spec.name, seed, message)
+        (RunReport::panicked(&spec.name, seed, message), Vec::new())
     })
 }
 

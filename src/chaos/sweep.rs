@@ -2,7 +2,7 @@
 //! as a replay file, and the summary counts failures by checker and how often
 //! each fault kind fired.
 
-use super::{failed_checkers, pool, quiet_panics, run_seed, ReplayFile, CODE_VERSION};
+use super::{failed_checkers, pool, quiet_panics, run_seed_recorded, ReplayFile, CODE_VERSION};
 use crate::cli::{load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
 use indicatif::{ProgressBar, ProgressStyle};
 use mesochaos_faults::FaultKind;
@@ -76,6 +76,10 @@ pub(super) struct SeedRecord {
     pub(super) faults: BTreeMap<FaultKind, FaultCounts>,
     /// The replay file written for a failing seed.
     pub(super) replay_file: Option<String>,
+    /// The report folder written for a failing seed (`timeline.html`,
+    /// `walkthrough.md`, `report.json`), beside its replay file.
+    #[serde(default)]
+    pub(super) report_dir: Option<String>,
     /// Wall seconds the seed took.
     pub(super) seconds: f64,
 }
@@ -143,14 +147,19 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let finished = std::sync::atomic::AtomicUsize::new(0);
     let step = (seeds.len() / 10).max(1);
-    let runs: Vec<(RunReport, f64)> = pool(args.jobs).install(|| {
+    let runs: Vec<(RunReport, (f64, Option<String>))> = pool(args.jobs).install(|| {
         seeds
             .par_iter()
             .map(|seed| {
                 #[allow(clippy::disallowed_methods)] // a seed's wall time, for JUnit
                 let seed_started = std::time::Instant::now();
-                let report = run_seed(&scenario, *seed, args.bug, None);
+                let (report, records) = run_seed_recorded(&scenario, *seed, args.bug, None);
                 let seconds = seed_started.elapsed().as_secs_f64();
+                // A failing seed's report folder is written here, while its
+                // records are at hand; a passing seed's records are dropped.
+                let report_dir = (report.verdict == Verdict::Fail)
+                    .then(|| failing_report(&args, &scenario, &toml, &report, records))
+                    .flatten();
                 if report.verdict == Verdict::Fail {
                     let n = failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     progress.set_message(format!("{n} failed"));
@@ -169,17 +178,17 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
                         );
                     }
                 }
-                (report, seconds)
+                (report, (seconds, report_dir))
             })
             .collect()
     });
-    let (reports, seconds): (Vec<RunReport>, Vec<f64>) = runs.into_iter().unzip();
+    let (reports, seconds): (Vec<RunReport>, Vec<(f64, Option<String>)>) = runs.into_iter().unzip();
     progress.finish_and_clear();
     let wall_seconds = started.elapsed().as_secs_f64();
 
     let dir = args.results.join(&scenario.spec.name);
     let mut records = Vec::new();
-    for (report, seconds) in reports.iter().zip(seconds) {
+    for (report, (seconds, report_dir)) in reports.iter().zip(seconds) {
         let mut replay_file = None;
         if report.verdict == Verdict::Fail {
             let path = dir.join(format!("seed-{}.json", report.seed));
@@ -197,6 +206,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             violations: report.violations.clone(),
             faults: report.faults.clone(),
             replay_file,
+            report_dir,
             seconds,
         });
     }
@@ -249,6 +259,10 @@ pub(super) fn finish(
                     .replay_file
                     .as_ref()
                     .map(|file| format!("mesochaos replay {file}")),
+                report: r
+                    .report_dir
+                    .as_ref()
+                    .map(|dir| format!("{dir}/timeline.html")),
             })
             .collect();
         let xml = mesochaos_reports::junit::sweep(&summary.scenario, record.wall_seconds, &cases);
@@ -367,6 +381,31 @@ fn print_sweep(s: &SweepSummary) {
                 ),
                 None => println!("  seed {:<6} {}", o.seed, o.failed_checkers.join(",")),
             }
+        }
+    }
+}
+
+/// Writes the report folder of a failing seed beside its replay file
+/// (`<results>/<scenario>/seed-N.report/`); a failure to write is a warning.
+fn failing_report(
+    args: &SweepArgs,
+    scenario: &mesochaos_scenarios::Scenario,
+    toml: &str,
+    report: &RunReport,
+    records: Vec<mesochaos_harness::trace::TraceRecord>,
+) -> Option<String> {
+    let dir = args
+        .results
+        .join(&scenario.spec.name)
+        .join(format!("seed-{}.report", report.seed));
+    let path = args.file.display().to_string();
+    let header = crate::report::header_of(scenario, &path, toml, report, args.bug);
+    let data = crate::report::data_of(header, scenario, report, records);
+    match crate::report::write_folder(&dir, &data) {
+        Ok(()) => Some(dir.display().to_string()),
+        Err(e) => {
+            eprintln!("warning: seed {}: {e}", report.seed);
+            None
         }
     }
 }

@@ -130,5 +130,34 @@ pub fn check_expectations(
     violations
 }
 
+/// The names of the `[expect]` checks a scenario asks for, in
+/// [`check_expectations`]'s order (with `crate::expect`'s timing and
+/// leader-state checks last): what a report lists as verified beside the
+/// checkers that run on every run.
+pub fn expectation_checkers(expect: &Expectations) -> Vec<&'static str> {
+    let asked = [
+        ("failover_time", expect.failover_time_max_ms.is_some()),
+        ("no_task_lost", expect.no_task_lost),
+        ("no_task_ended", expect.no_task_ended),
+        ("no_task_restarted", expect.no_task_restarted),
+        ("rebuilt_state", expect.rebuilt_state_matches),
+        ("refused_operations", expect.refused_operations.is_some()),
+        ("checkpoint_truncated", expect.checkpoint_truncated),
+        ("updates", !expect.updates.is_empty()),
+        (
+            "acked_records_lost",
+            expect.acked_records_lost_max.is_some() || expect.acked_records_lost_min.is_some(),
+        ),
+        ("acked_records", expect.acked_records_min.is_some()),
+        ("timing", !expect.timing.is_empty()),
+        ("leader_state", expect.leader.is_some()),
+    ];
+    asked
+        .into_iter()
+        .filter(|(_, asked)| *asked)
+        .map(|(name, _)| name)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

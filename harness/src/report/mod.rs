@@ -1,14 +1,13 @@
 //! What a run reports: its verdict, the violations, metrics, the final
-//! leader's state, the timeline, and what the nemesis did.
+//! leader's state, and what the nemesis did.
 //!
 //! The types are plain data (serialized by `mesochaos run --format json`);
-//! [`metrics`] and [`timeline`] read their parts off the trace.
+//! [`metrics`] reads its part off the trace. (The timeline for people, one
+//! sentence per key moment, is rendered by `mesochaos-reports` from the trace.)
 
 pub mod metrics;
-pub mod timeline;
 
 pub use metrics::{db_availability, framework_updates, metrics, task_starts, UNWRITABLE_GAP_MS};
-pub use timeline::timeline;
 
 use mesochaos_faults::{FaultKind, Schedule};
 use mesochaos_reference::master::RebuiltView;
@@ -145,14 +144,6 @@ pub struct RebuiltComparison {
     pub after: Option<RebuiltView>,
 }
 
-/// A line of the human timeline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEntry {
-    pub t_ms: u64,
-    pub at: String,
-    pub text: String,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunReport {
     pub scenario: String,
@@ -164,7 +155,6 @@ pub struct RunReport {
     pub metrics: Metrics,
     pub final_state: FinalState,
     pub rebuilt: Option<RebuiltComparison>,
-    pub timeline: Vec<TimelineEntry>,
     /// Per framework name, the updates its scheduler instances received, in
     /// order: `(instance, task, state, reason)`.
     pub framework_updates: BTreeMap<String, Vec<ReceivedUpdate>>,
@@ -201,7 +191,6 @@ impl RunReport {
             metrics: Metrics::default(),
             final_state: FinalState::default(),
             rebuilt: None,
-            timeline: vec![],
             framework_updates: BTreeMap::new(),
             task_starts: BTreeMap::new(),
             roles: None,

@@ -87,7 +87,6 @@ impl Runner {
             self.violations
                 .extend(check::acked_records::check(metrics.acked_records, min, now));
         }
-        let timeline = report::timeline(trace.records());
         let trace_hash = trace.hash_hex();
         drop(trace);
         let final_state = final_state(&self.cluster);
@@ -106,7 +105,6 @@ impl Runner {
             metrics,
             final_state,
             rebuilt,
-            timeline,
             framework_updates,
             task_starts,
             roles: None,

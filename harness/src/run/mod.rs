@@ -19,7 +19,7 @@ pub use crate::check::offer_accounting::offer_problem;
 pub use crate::report::{
     AgentSummary, CompletedFrameworkSummary, CompletedTaskSummary, FaultCounts, FinalState,
     FrameworkSummary, LeaderSummary, Metrics, RebuiltComparison, ReceivedUpdate,
-    ReservationSummary, RunReport, TaskSummary, TimelineEntry, Verdict, Violation, VolumeSummary,
+    ReservationSummary, RunReport, TaskSummary, Verdict, Violation, VolumeSummary,
 };
 pub use crate::script::{Condition, Expectations, RunSpec, Step, UpdateExpectation};
 pub use faults::Applied;

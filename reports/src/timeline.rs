@@ -1,8 +1,22 @@
 //! The timeline: the key moments of a run, one line each, for people.
 
-use super::TimelineEntry;
-use crate::trace::{TraceKind, TraceRecord};
+use mesochaos_harness::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::Event;
+use serde::{Deserialize, Serialize};
+
+/// A line of the human timeline: when, where, and what happened in words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Simulated milliseconds since the start of the run.
+    pub t_ms: u64,
+    /// The process where it happened (`harness` for steps and faults).
+    pub at: String,
+    /// The sentence.
+    pub text: String,
+    /// The role event it tells, by name (`ElectedLeader`), if it tells one:
+    /// what a walkthrough links to the code that emits it.
+    pub event: Option<String>,
+}
 
 /// The key moments of a run, for people.
 pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
@@ -121,11 +135,25 @@ pub fn timeline(records: &[TraceRecord]) -> Vec<TimelineEntry> {
             },
             _ => continue,
         };
+        let event = match &r.kind {
+            TraceKind::Event { event } => Some(event_name(event)),
+            _ => None,
+        };
         lines.push(TimelineEntry {
             t_ms: r.t_ms,
             at: r.at.to_string(),
             text,
+            event,
         });
     }
     lines
+}
+
+/// An event's variant name, as the trace writes it (`{"ElectedLeader":{..}}`).
+pub fn event_name(event: &Event) -> String {
+    match serde_json::to_value(event) {
+        Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
 }

@@ -8,7 +8,6 @@ mod bench;
 mod chaos;
 mod cli;
 mod logging;
-mod report;
 
 use clap::{Parser, Subcommand};
 use cli::{cores, load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
@@ -194,7 +193,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Commands::Check { file } => check(&file),
-        Commands::Report { run, out, force } => report::report(&run, out.as_deref(), force),
+        Commands::Report { run, out, force } => chaos::report::report(&run, out.as_deref(), force),
         Commands::Bench(args) => bench::bench(args),
         Commands::Compare {
             files,
@@ -378,7 +377,7 @@ fn run(
     // The trace ends with how the run ended (not a record: outside the hash),
     // so `mesochaos report` can render it alone.
     if let Some(path) = trace {
-        if let Err(e) = report::append_outcome(path, &scenario, &report) {
+        if let Err(e) = chaos::report::append_outcome(path, &scenario, &report) {
             eprintln!("error: cannot write the trace file: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }

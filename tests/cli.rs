@@ -210,6 +210,123 @@ fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Fault records that start a fault (and so draw a band): all but steps and
+/// the records that end a fault.
+fn starts_a_fault(record: &serde_json::Value) -> bool {
+    record["type"] == "fault"
+        && ![
+            "step",
+            "heal",
+            "resume",
+            "power_on",
+            "calm_messages",
+            "release",
+        ]
+        .contains(&record["fault"].as_str().unwrap())
+}
+
+#[test]
+fn report_renders_a_trace_alone_and_its_figures_come_from_the_trace() {
+    let dir = temp_dir("report-trace");
+    let trace = dir.join("run.jsonl");
+    let out = mesochaos(&[
+        "run",
+        "scenarios/leader-loses-coordinator.toml",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let folder = dir.join("report");
+    let out = mesochaos(&[
+        "report",
+        trace.to_str().unwrap(),
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("leader-loses-coordinator seed 1: PASS"));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r.get("t_ms").is_some())
+        .collect();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("report.json")).unwrap())
+            .unwrap();
+    // Every figure is the trace's own.
+    let delivered = records.iter().filter(|r| r["type"] == "deliver").count();
+    assert_eq!(report["counts"]["messages_delivered"], delivered as u64);
+    let faults = records.iter().filter(|r| starts_a_fault(r)).count();
+    assert!(faults >= 1, "the scenario partitions the leader");
+    assert_eq!(report["counts"]["faults"], faults as u64);
+    let mut processes: BTreeSet<String> = records
+        .iter()
+        .map(|r| r["at"].as_str().unwrap().to_string())
+        .collect();
+    processes.extend(
+        records
+            .iter()
+            .filter_map(|r| r["to"].as_str().map(str::to_string)),
+    );
+    processes.insert("harness".into());
+    let listed: BTreeSet<String> = report["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, processes);
+    assert_eq!(report["verdict"], "pass");
+    assert_eq!(report["outcome_recorded"], true);
+    assert_eq!(
+        report["command"],
+        "mesochaos run scenarios/leader-loses-coordinator.toml --seed 1"
+    );
+    assert!(
+        report["epochs"].as_array().unwrap().len() >= 2,
+        "a second leader"
+    );
+    // The page stands alone: nothing fetched from the network.
+    let html = std::fs::read_to_string(folder.join("timeline.html")).unwrap();
+    assert!(html.contains("id=\"diagram-data\""));
+    for fetch in ["src=\"http", "href=\"http", "@import", "url(http"] {
+        assert!(!html.contains(fetch), "timeline.html fetches: {fetch}");
+    }
+    let walkthrough = std::fs::read_to_string(folder.join("walkthrough.md")).unwrap();
+    assert!(walkthrough.contains("```mermaid\nsequenceDiagram\n"));
+    assert!(walkthrough.contains("mesochaos run scenarios/leader-loses-coordinator.toml --seed 1"));
+    assert!(walkthrough.contains("[`Master::become_leader`]"));
+
+    // A trace cut short (no outcome line): still reported, and it says so.
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let cut: Vec<&str> = text.lines().collect();
+    let cut_path = dir.join("cut.jsonl");
+    std::fs::write(&cut_path, cut[..cut.len() / 2].join("\n")).unwrap();
+    let out = mesochaos(&["report", cut_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("cut.jsonl.report/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["outcome_recorded"], false);
+
+    // Bad input: exit 2, naming the file and the line.
+    let bad = dir.join("bad.jsonl");
+    std::fs::write(&bad, format!("{}\n{{\"t_ms\": \"soon\"}}\n", cut[0])).unwrap();
+    let out = mesochaos(&["report", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bad.jsonl: line 2: not a trace record"),
+        "{}",
+        stderr(&out)
+    );
+    let out = mesochaos(&["report", "scenarios/master-failover.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("neither a trace"), "{}", stderr(&out));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn check_accepts_every_shipped_scenario() {
     for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap()
@@ -645,6 +762,28 @@ fn a_saved_failure_replays_exactly_and_shrinks_to_a_1_minimal_schedule() {
         .as_array()
         .unwrap()
         .contains(&serde_json::json!("framework_identity")));
+
+    // The sweep wrote the seed's report beside its replay file; `report`
+    // makes it again from the replay file alone, running it exactly.
+    let seed = failing["seed"].as_u64().unwrap();
+    let beside = results.join(format!("nemesis-small/seed-{seed}.report"));
+    for name in ["timeline.html", "walkthrough.md", "report.json"] {
+        assert!(beside.join(name).is_file(), "{name} beside the replay file");
+    }
+    let folder = dir.join("from-replay");
+    let out = mesochaos(&["report", &file, "--out", folder.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for folder in [&beside, &folder] {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(folder.join("report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["verdict"], "fail");
+        assert_eq!(report["trace_hash"], recorded["trace_hash"]);
+        assert_eq!(report["violations"], recorded["violations"]);
+        assert_eq!(report["bug"], "standby-registers-new");
+        let html = std::fs::read_to_string(folder.join("timeline.html")).unwrap();
+        assert!(html.contains("VIOLATION") || html.contains("violations-list"));
+    }
 
     // Replay: the identical trace hash, exit 0.
     let out = mesochaos(&["replay", &file]);

@@ -92,7 +92,7 @@ pub fn render(source: &str, name: &str, runner: &mut dyn Runner) -> Result<Strin
             continue;
         }
         if marker == "compare" {
-            let files: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let files = args.clone();
             if files.is_empty() {
                 return Err(at("compare needs scenario files".into()));
             }
@@ -177,22 +177,43 @@ pub fn link_base() -> &'static str {
 }
 
 /// A marker line's name and arguments, or `None` for any other line.
-fn marker(line: &str) -> Option<(&str, Vec<&str>)> {
+/// Arguments split at spaces, except inside double quotes
+/// (`grep="re-registered with"`).
+fn marker(line: &str) -> Option<(&str, Vec<String>)> {
     let inner = line
         .trim()
         .strip_prefix("<!--")?
         .strip_suffix("-->")?
         .trim();
-    let mut words = inner.split_whitespace();
-    let name = words.next()?;
+    let (name, rest) = inner.split_once(' ').unwrap_or((inner, ""));
     let known = [
         "run:", "command", "timeline", "diagram", "figures", "checkers", "updates", "compare",
     ];
-    known.contains(&name).then(|| (name, words.collect()))
+    if !known.contains(&name) {
+        return None;
+    }
+    let mut args = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in rest.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    args.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        args.push(word);
+    }
+    Some((name, args))
 }
 
 /// `key=value` options.
-fn options(args: &[&str]) -> Result<BTreeMap<String, String>, String> {
+fn options(args: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut map = BTreeMap::new();
     for a in args {
         let (k, v) = a
@@ -204,7 +225,7 @@ fn options(args: &[&str]) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// `scenarios/F.toml [--seed N] [--bug NAME]`.
-fn parse_run(args: &[&str]) -> Result<RunDirective, String> {
+fn parse_run(args: &[String]) -> Result<RunDirective, String> {
     let mut it = args.iter();
     let file = it.next().ok_or("run: needs a scenario file")?.to_string();
     let mut directive = RunDirective {
@@ -214,7 +235,7 @@ fn parse_run(args: &[&str]) -> Result<RunDirective, String> {
     };
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match *flag {
+        match flag.as_str() {
             "--seed" => {
                 directive.seed = Some(
                     value
@@ -246,11 +267,12 @@ mod tests {
     #[test]
     fn prose_passes_through_and_markers_are_replaced() {
         let source =
-            "# Title\n\nSome prose.\n<!-- a comment stays -->\n<!-- compare a.toml b.toml -->\n";
+            "# Title\n\nSome prose.\n<!-- a comment stays -->\n<!-- compare a.toml \"b c.toml\" -->\n";
         let out = render(source, "01-x.md", &mut NoRuns).unwrap();
         assert!(out.starts_with("<!-- Generated from docs/walkthroughs/src/01-x.md"));
-        assert!(out
-            .ends_with("# Title\n\nSome prose.\n<!-- a comment stays -->\n| a.toml | b.toml |\n"));
+        assert!(out.ends_with(
+            "# Title\n\nSome prose.\n<!-- a comment stays -->\n| a.toml | b c.toml |\n"
+        ));
     }
 
     #[test]

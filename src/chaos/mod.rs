@@ -7,16 +7,16 @@
 //! `shrink` makes its schedule smaller while the same checker still fails.
 //!
 //! This module runs one seed (a panic is a failed run) and reads the
-//! arguments; `sweep`, `replay` (with the replay file) and `shrink` are the
-//! three subcommands.
+//! arguments; `sweep`, `merge`, `replay` (with the replay file), `shrink` and
+//! `report` (a report folder of a trace or a replay file) are the subcommands.
 
 mod merge;
 mod replay;
+pub mod report;
 mod shrink;
 mod sweep;
 
 pub use merge::merge;
-pub(crate) use replay::load_replay;
 pub use replay::{replay, ReplayFile};
 pub use shrink::shrink_file;
 pub use sweep::{sweep, SweepArgs};

@@ -82,12 +82,6 @@ impl ReplayFile {
     }
 }
 
-/// Reads a replay file and its scenario (for `report`); refuses one made by
-/// other code unless `force`.
-pub(crate) fn load_replay(path: &Path, force: bool) -> Result<(ReplayFile, Scenario), ExitCode> {
-    ReplayFile::load(path, force)
-}
-
 /// Runs a replay file again; exit 0 when the trace hash matches.
 pub fn replay(path: &Path, force: bool) -> ExitCode {
     let (file, scenario) = match ReplayFile::load(path, force) {

@@ -399,9 +399,9 @@ fn failing_report(
         .join(&scenario.spec.name)
         .join(format!("seed-{}.report", report.seed));
     let path = args.file.display().to_string();
-    let header = crate::report::header_of(scenario, &path, toml, report, args.bug);
-    let data = crate::report::data_of(header, scenario, report, records);
-    match crate::report::write_folder(&dir, &data) {
+    let header = super::report::header_of(scenario, &path, toml, report, args.bug);
+    let data = super::report::data_of(header, scenario, report, records);
+    match super::report::write_folder(&dir, &data) {
         Ok(()) => Some(dir.display().to_string()),
         Err(e) => {
             eprintln!("warning: seed {}: {e}", report.seed);

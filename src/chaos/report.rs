@@ -8,7 +8,8 @@
 //! `timeline.html`, `walkthrough.md` and `report.json`
 //! (`reports/src/folder.rs`).
 
-use crate::chaos::{load_replay, run_seed_recorded, CODE_VERSION};
+use super::replay::ReplayFile;
+use super::{run_seed_recorded, CODE_VERSION};
 use crate::cli::EXIT_BAD_INPUT;
 use mesochaos_harness::check::expectation_checkers;
 use mesochaos_harness::trace::TraceRecord;
@@ -36,7 +37,7 @@ pub fn report(input: &Path, out: Option<&Path>, force: bool) -> ExitCode {
             Err(e) => return bad(e),
         }
     } else if text.trim_start().starts_with('{') && text.contains("\"scenario_toml\"") {
-        let (file, scenario) = match load_replay(input, force) {
+        let (file, scenario) = match ReplayFile::load(input, force) {
             Ok(x) => x,
             Err(code) => return code,
         };

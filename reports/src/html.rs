@@ -47,8 +47,8 @@ pub fn timeline_html(run: &RunData, diagram: &Diagram) -> String {
     let verdict = match o.verdict {
         Verdict::Pass => "<span class=\"verdict-pass\">PASS</span>".to_string(),
         Verdict::Fail => format!(
-            "<span class=\"verdict-fail\">FAIL ({} violations)</span>",
-            o.violations.len()
+            "<span class=\"verdict-fail\">FAIL ({})</span>",
+            crate::walkthrough::violations(o.violations.len())
         ),
     };
     let _ = writeln!(

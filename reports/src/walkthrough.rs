@@ -235,7 +235,7 @@ pub fn figures(run: &RunData, diagram: &Diagram) -> String {
     let mut out = String::new();
     let verdict = match o.verdict {
         Verdict::Pass => "PASS".to_string(),
-        Verdict::Fail => format!("FAIL ({} violations)", o.violations.len()),
+        Verdict::Fail => format!("FAIL ({})", violations(o.violations.len())),
     };
     let _ = writeln!(out, "- verdict: **{verdict}**");
     let _ = writeln!(
@@ -449,4 +449,13 @@ pub fn walkthrough_md(
     }
     let _ = write!(out, "## Figures\n\n{}", figures(run, diagram));
     out
+}
+
+/// "1 violation", "3 violations".
+pub fn violations(n: usize) -> String {
+    if n == 1 {
+        "1 violation".into()
+    } else {
+        format!("{n} violations")
+    }
 }

@@ -75,8 +75,10 @@ pub fn report(input: &Path, out: Option<&Path>, force: bool) -> ExitCode {
                 data.header.seed,
                 match data.outcome.verdict {
                     mesochaos_harness::Verdict::Pass => "PASS".to_string(),
-                    mesochaos_harness::Verdict::Fail =>
-                        format!("FAIL ({} violations)", data.outcome.violations.len()),
+                    mesochaos_harness::Verdict::Fail => format!(
+                        "FAIL ({})",
+                        mesochaos_reports::walkthrough::violations(data.outcome.violations.len())
+                    ),
                 },
                 dir.display()
             );

@@ -1,0 +1,3 @@
+//! # ZooKeeper: the real coordinator
+//!
+//! (Being written.)

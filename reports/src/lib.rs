@@ -4,6 +4,7 @@
 //! - [`text`]: the account `mesochaos run` prints, with the [`timeline`] of
 //!   key moments (one sentence per event, fault and step);
 //! - [`comparison_table`]: the storage strategies side by side;
+//! - [`sweep`]: a sweep's summary; [`bench`]: the bench's report and table;
 //! - [`junit`]: a sweep as JUnit XML for CI systems;
 //! - a report folder ([`folder`]) from one run ([`run::RunData`], read from a
 //!   `--trace` file or made in process): `timeline.html` ([`html`], drawn from
@@ -13,6 +14,7 @@
 //! - [`docs`]: the numbered walkthroughs under `docs/walkthroughs/`, whose
 //!   generated blocks come from real runs.
 
+pub mod bench;
 pub mod docs;
 pub mod folder;
 pub mod handlers;
@@ -20,6 +22,7 @@ pub mod html;
 pub mod junit;
 pub mod lamport;
 pub mod run;
+pub mod sweep;
 pub mod timeline;
 pub mod walkthrough;
 

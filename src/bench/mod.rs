@@ -34,13 +34,11 @@ mod echo;
 mod parent;
 mod report;
 
+pub use mesochaos_reports::bench::{CaseResult, Status};
+
 use crate::cli::{Format, EXIT_BAD_INPUT};
 use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
-
-/// A case out of budget is compared (echo, scaling) only if it simulated this long.
-const MIN_PARTIAL_SIM_S: f64 = 1.0;
 
 /// `bench --help`: what the benchmark measures.
 pub const LONG_ABOUT: &str =
@@ -129,90 +127,6 @@ fn parse_positive(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
         _ => Err(format!("\"{text}\" is not a positive number")),
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Ran to the end.
-    #[default]
-    Ok,
-    /// Ran out of its wall-time budget; the figures are as far as it got.
-    OverBudget,
-    /// Crashed, or its run failed its checks.
-    Failed,
-}
-
-/// What a child prints: one case's figures.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct CaseResult {
-    pub case: String,
-    pub status: Status,
-    /// How many times the case ran; `wall_seconds` is the median. A case
-    /// that takes under [`SHORT_CASE_S`] of wall time is run again (same
-    /// seed, same trace), up to [`MAX_RUNS`] times, so that a 20 ms run is
-    /// not a single noisy sample.
-    #[serde(default)]
-    pub runs: u32,
-    /// The stack run's verdict (`pass`/`fail`), for stack cases.
-    pub verdict: Option<String>,
-    /// Agent machines (stack cases).
-    pub agents: Option<usize>,
-    /// turmoil hosts (one per process).
-    pub hosts: usize,
-    /// Distinct pairs of hosts that opened a TCP connection.
-    pub connections: usize,
-    /// Simulated seconds run (reached, when over budget).
-    pub sim_seconds: f64,
-    pub wall_seconds: f64,
-    /// Messages sent: role messages for the stack, requests + replies for echo.
-    pub messages: u64,
-    pub sim_per_wall: f64,
-    pub messages_per_wall: f64,
-    /// Wall milliseconds per simulated second (none before the first tick).
-    pub wall_ms_per_sim_s: Option<f64>,
-    /// Peak resident set size of the child (`VmHWM`).
-    pub peak_rss_bytes: Option<u64>,
-    /// The run report's failover time (failover cases).
-    pub failover_time_s: Option<f64>,
-    /// The coordinator session timeout of the case's cluster.
-    pub session_timeout_s: Option<f64>,
-    /// Sweep: seeds run, in parallel on `jobs` threads.
-    pub seeds: Option<u64>,
-    pub jobs: Option<u64>,
-    pub seeds_per_wall: Option<f64>,
-    /// Echo: the stack case it matches.
-    pub matches: Option<String>,
-    pub budget_seconds: f64,
-    pub tick_ms: u64,
-    pub note: Option<String>,
-}
-
-impl CaseResult {
-    fn finish_rates(&mut self) {
-        self.runs = self.runs.max(1);
-        let wall = self.wall_seconds.max(1e-9);
-        self.sim_per_wall = self.sim_seconds / wall;
-        self.messages_per_wall = self.messages as f64 / wall;
-        self.wall_ms_per_sim_s =
-            (self.sim_seconds > 0.0).then(|| 1000.0 * self.wall_seconds / self.sim_seconds);
-    }
-
-    /// Figures to compare: measured to the end, or — out of budget — over at
-    /// least [`MIN_PARTIAL_SIM_S`] (a few ticks of start-up say nothing about
-    /// the rate).
-    fn measured(&self) -> bool {
-        match self.status {
-            Status::Ok => self.sim_seconds > 0.0,
-            Status::OverBudget => self.sim_seconds >= MIN_PARTIAL_SIM_S,
-            Status::Failed => false,
-        }
-    }
-
-    /// Wall ms per simulated second, where measured.
-    fn wall_per_sim(&self) -> f64 {
-        self.wall_ms_per_sim_s.unwrap_or(f64::INFINITY)
     }
 }
 

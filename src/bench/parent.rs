@@ -3,10 +3,11 @@
 //! prints the report.
 
 use super::child::wall_clock;
-use super::report::{cpu_model, short, targets, text, BenchReport, Machine, Overhead, Scaling};
+use super::report::{cpu_model, targets};
 use super::{bad, BenchArgs, CaseKind, CaseResult, Status};
 use crate::cli::{Format, EXIT_FAIL};
 use mesochaos_harness::TICK_MS;
+use mesochaos_reports::bench::{short, text, BenchReport, Machine, Overhead, Scaling};
 use std::io::Read;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;

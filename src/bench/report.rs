@@ -1,58 +1,10 @@
-//! The report: the machine, every case's figures, the stack/echo overheads,
-//! how wall time grows with machines, and the performance targets with
-//! whether each holds — as a table for people or JSON for machines.
+//! The bench's judgement: the machine it ran on and whether each performance
+//! target holds. (The report's types and its table for people live in
+//! `reports/src/bench.rs`, with the rest of mesochaos's rendering.)
 
-use super::{CaseResult, Status};
-use serde::Serialize;
+use mesochaos_reports::bench::{mib, CaseResult, Overhead, Scaling, Status, Target};
 
 const GIB: u64 = 1 << 30;
-
-#[derive(Serialize)]
-pub(super) struct Machine {
-    pub(super) cores: usize,
-    pub(super) cpu: String,
-    pub(super) profile: &'static str,
-    pub(super) tick_ms: u64,
-}
-
-#[derive(Serialize)]
-pub(super) struct Overhead {
-    pub(super) case: String,
-    pub(super) stack_wall_ms_per_sim_s: f64,
-    pub(super) echo_wall_ms_per_sim_s: f64,
-    /// stack / echo, wall per simulated second.
-    pub(super) ratio: f64,
-    /// Either side ran out of budget (rates as far as it got).
-    pub(super) partial: bool,
-}
-
-#[derive(Serialize)]
-pub(super) struct Scaling {
-    pub(super) from: String,
-    pub(super) to: String,
-    pub(super) machines_ratio: f64,
-    /// Wall time per simulated second, `to` / `from`.
-    pub(super) wall_per_sim_ratio: f64,
-    pub(super) partial: bool,
-}
-
-#[derive(Serialize)]
-pub(super) struct Target {
-    pub(super) target: String,
-    /// `None`: not measured in this run.
-    pub(super) holds: Option<bool>,
-    pub(super) detail: String,
-}
-
-#[derive(Serialize)]
-pub(super) struct BenchReport {
-    pub(super) machine: Machine,
-    pub(super) budget_seconds: f64,
-    pub(super) cases: Vec<CaseResult>,
-    pub(super) overheads: Vec<Overhead>,
-    pub(super) scaling: Vec<Scaling>,
-    pub(super) targets: Vec<Target>,
-}
 
 pub(super) fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -64,20 +16,6 @@ pub(super) fn cpu_model() -> String {
                 .map(|(_, m)| m.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
-}
-
-pub(super) fn short(c: &CaseResult) -> String {
-    match c.status {
-        Status::Failed => format!("FAILED ({})", c.note.as_deref().unwrap_or("no result")),
-        Status::OverBudget => format!(
-            "OVER BUDGET after {:.1} simulated s in {:.0} s wall",
-            c.sim_seconds, c.wall_seconds
-        ),
-        Status::Ok => format!(
-            "{:.1} simulated s in {:.2} s wall ({:.1}× real time)",
-            c.sim_seconds, c.wall_seconds, c.sim_per_wall
-        ),
-    }
 }
 
 pub(super) fn targets(
@@ -201,126 +139,4 @@ pub(super) fn targets(
         },
     });
     out
-}
-
-fn mib(bytes: u64) -> String {
-    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
-}
-
-pub(super) fn text(r: &BenchReport) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    let m = &r.machine;
-    let _ = writeln!(
-        s,
-        "machine: {} cores, {}; {} build; tick {} ms; budget {:.0} s per case\n",
-        m.cores, m.cpu, m.profile, m.tick_ms, r.budget_seconds
-    );
-    let _ = writeln!(
-        s,
-        "{:<22} {:>6} {:>5} {:>6} {:>9} {:>8} {:>10} {:>11} {:>12} {:>9} {:>9}  status",
-        "case",
-        "agents",
-        "hosts",
-        "conns",
-        "sim s",
-        "wall s",
-        "sim/wall",
-        "msgs/wall",
-        "wall ms/sim s",
-        "peak RSS",
-        "failover"
-    );
-    for c in &r.cases {
-        let figures = c.measured();
-        let num = |v: f64, prec: usize| {
-            if figures {
-                format!("{v:.prec$}")
-            } else {
-                "-".into()
-            }
-        };
-        let status = match c.status {
-            Status::Ok => match (&c.verdict, c.seeds_per_wall) {
-                (_, Some(spw)) => format!(
-                    "ok: {:.2} seeds/wall s ({} seeds, {} jobs)",
-                    spw,
-                    c.seeds.unwrap_or(0),
-                    c.jobs.unwrap_or(0)
-                ),
-                _ if c.runs > 1 => format!("ok (median of {} runs)", c.runs),
-                _ => "ok".into(),
-            },
-            Status::OverBudget => format!(
-                "OVER BUDGET: {}",
-                c.note.as_deref().unwrap_or("exceeded its budget")
-            ),
-            Status::Failed => format!("FAILED: {}", c.note.as_deref().unwrap_or("?")),
-        };
-        let _ = writeln!(
-            s,
-            "{:<22} {:>6} {:>5} {:>6} {:>9} {:>8} {:>10} {:>11} {:>12} {:>9} {:>9}  {status}",
-            c.case,
-            c.agents.map_or("-".into(), |a| a.to_string()),
-            c.hosts,
-            if c.connections == 0 {
-                "-".to_string()
-            } else {
-                c.connections.to_string()
-            },
-            num(c.sim_seconds, 1),
-            num(c.wall_seconds, 2),
-            num(c.sim_per_wall, 1),
-            num(c.messages_per_wall, 0),
-            num(c.wall_per_sim(), 2),
-            c.peak_rss_bytes.map_or("-".into(), mib),
-            c.failover_time_s
-                .map_or("-".into(), |f| format!("{f:.2} s")),
-        );
-    }
-    if !r.overheads.is_empty() {
-        let _ = writeln!(
-            s,
-            "\noverhead (wall ms per simulated s, stack vs matched raw turmoil echo):"
-        );
-        for o in &r.overheads {
-            let _ = writeln!(
-                s,
-                "  {:<16} stack {:>10.2}   echo {:>10.2}   ×{:.2}{}",
-                o.case,
-                o.stack_wall_ms_per_sim_s,
-                o.echo_wall_ms_per_sim_s,
-                o.ratio,
-                if o.partial { "  (partial)" } else { "" }
-            );
-        }
-    }
-    if !r.scaling.is_empty() {
-        let _ = writeln!(s, "\nscaling (wall time per simulated second):");
-        for g in &r.scaling {
-            let _ = writeln!(
-                s,
-                "  {} / {}: ×{:.2} for ×{:.0} agent machines{}",
-                g.to,
-                g.from,
-                g.wall_per_sim_ratio,
-                g.machines_ratio,
-                if g.partial {
-                    "  (partial: ran out of budget)"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
-    let _ = writeln!(s, "\ntargets:");
-    for t in &r.targets {
-        let mark = match t.holds {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "–",
-        };
-        let _ = writeln!(s, "  {mark} {}: {}", t.target, t.detail);
-    }
-    s
 }

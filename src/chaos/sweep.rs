@@ -10,35 +10,12 @@ use mesochaos_harness::report::Violation;
 use mesochaos_harness::run::FaultCounts;
 use mesochaos_harness::{RunReport, Verdict};
 use mesochaos_reference::bugs::Bug;
+use mesochaos_reports::sweep::{SeedOutcome, SweepSummary};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-#[derive(Serialize)]
-struct SeedOutcome {
-    seed: u64,
-    verdict: Verdict,
-    trace_hash: String,
-    failed_checkers: Vec<String>,
-    replay_file: Option<String>,
-}
-
-#[derive(Serialize)]
-struct SweepSummary {
-    scenario: String,
-    code_version: &'static str,
-    bug: Option<Bug>,
-    seeds: Vec<SeedOutcome>,
-    passed: usize,
-    failed: usize,
-    failures_by_checker: BTreeMap<String, usize>,
-    faults: BTreeMap<FaultKind, FaultCounts>,
-    /// Fault kinds the nemesis may draw that never fired in the whole sweep.
-    kinds_never_fired: Vec<FaultKind>,
-    wall_seconds: f64,
-}
 
 /// What a sweep (or one shard of it) was: kept as `sweep.json` in its
 /// results folder, beside a record per seed, for `merge`.
@@ -276,7 +253,7 @@ pub(super) fn finish(
             "{}",
             serde_json::to_string_pretty(&summary).expect("summaries serialize")
         ),
-        Format::Text => print_sweep(&summary),
+        Format::Text => print!("{}", mesochaos_reports::sweep::text(&summary)),
     }
     if summary.failed > 0 || !summary.kinds_never_fired.is_empty() {
         ExitCode::from(EXIT_FAIL)
@@ -308,6 +285,7 @@ fn summarize(record: &SweepRecord, records: &[SeedRecord]) -> SweepSummary {
             trace_hash: r.trace_hash.clone(),
             failed_checkers: r.failed_checkers.clone(),
             replay_file: r.replay_file.clone(),
+            report_dir: r.report_dir.clone(),
         });
     }
     // "Sometimes" across the sweep: every kind the nemesis may draw fired.
@@ -323,7 +301,7 @@ fn summarize(record: &SweepRecord, records: &[SeedRecord]) -> SweepSummary {
         .count();
     SweepSummary {
         scenario: record.scenario.clone(),
-        code_version: CODE_VERSION,
+        code_version: CODE_VERSION.to_string(),
         bug: record.bug,
         passed: outcomes.len() - failed,
         failed,
@@ -332,56 +310,6 @@ fn summarize(record: &SweepRecord, records: &[SeedRecord]) -> SweepSummary {
         faults,
         kinds_never_fired,
         wall_seconds: record.wall_seconds,
-    }
-}
-
-fn print_sweep(s: &SweepSummary) {
-    let runs = s.seeds.len();
-    println!(
-        "passed {} of {runs}, failed {} · {:.1} s wall, {:.2} seeds/s",
-        s.passed,
-        s.failed,
-        s.wall_seconds,
-        runs as f64 / s.wall_seconds.max(1e-9)
-    );
-    if !s.failures_by_checker.is_empty() {
-        println!("failures by checker:");
-        for (checker, n) in &s.failures_by_checker {
-            println!("  {checker:<24} {n}");
-        }
-    }
-    if !s.faults.is_empty() {
-        println!("fault kinds (scheduled / fired / found no target):");
-        for (kind, c) in &s.faults {
-            println!(
-                "  {:<24} {:>6} / {:>6} / {:>4}",
-                kind.name(),
-                c.scheduled,
-                c.fired,
-                c.vacuous
-            );
-        }
-    }
-    for kind in &s.kinds_never_fired {
-        println!("FAIL: fault kind {kind} never fired in this sweep");
-    }
-    let failing: Vec<&SeedOutcome> = s
-        .seeds
-        .iter()
-        .filter(|o| o.verdict == Verdict::Fail)
-        .collect();
-    if !failing.is_empty() {
-        println!("failing seeds:");
-        for o in failing {
-            match &o.replay_file {
-                Some(file) => println!(
-                    "  seed {:<6} {:<32} mesochaos replay {file}",
-                    o.seed,
-                    o.failed_checkers.join(",")
-                ),
-                None => println!("  seed {:<6} {}", o.seed, o.failed_checkers.join(",")),
-            }
-        }
     }
 }
 

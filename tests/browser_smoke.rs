@@ -127,7 +127,8 @@ fn tab_and_hover_show_the_tooltip_and_a_screenshot_is_a_png() {
         std::fs::write(path, &png).unwrap(); // to look at by hand
     }
 
-    // Dropping the browser leaves no Chromium process behind.
+    // Dropping the browser leaves no Chromium process behind, not even a
+    // zombie helper waiting for init to reap it.
     let pid = browser.pid();
     drop(page);
     drop(browser);

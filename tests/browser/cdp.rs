@@ -32,10 +32,18 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::prctl::set_child_subreaper;
 use nix::sys::signal::{killpg, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::{dup2, pipe2, Pid};
 use serde_json::{json, Value};
+
+/// Headless, no first-run or background work, nothing from the network;
+/// `--no-sandbox` as root (where the sandbox refuses to start), and
+/// `/tmp` rather than a possibly small `/dev/shm` for shared memory.
+const FLAGS: &str = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+    --disable-background-networking --disable-component-update --disable-sync
+    --disable-dev-shm-usage --remote-debugging-pipe --window-size=1400,900";
 
 /// How long any single wait (a reply, an event, the browser's start) may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -146,9 +154,14 @@ impl Conn {
 
     fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("; Chromium's stderr ends with:\n{}", tail.join("\n"))
+        let lines: Vec<&str> = log.lines().collect();
+        match lines.len() {
+            0 => "; Chromium wrote nothing to stderr".to_string(),
+            n => format!(
+                "; Chromium's stderr ends:\n{}",
+                lines[n.saturating_sub(20)..].join("\n")
+            ),
+        }
     }
 }
 
@@ -169,12 +182,43 @@ fn above_four(fd: OwnedFd) -> Result<OwnedFd, String> {
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
 }
 
+/// Chromium's NUL-ended messages, parsed, until the pipe or `tx` closes.
+fn read_messages(mut replies: BufReader<File>, tx: mpsc::Sender<Result<Value, String>>) {
+    let mut buf = Vec::new();
+    while matches!(replies.read_until(0, &mut buf), Ok(n) if n > 0) {
+        let json = buf.strip_suffix(&[0]).unwrap_or(&buf);
+        let message = serde_json::from_slice(json).map_err(|e| {
+            let text = String::from_utf8_lossy(json);
+            format!("Chromium sent bad JSON ({e}): {text}")
+        });
+        if tx.send(message).is_err() {
+            return;
+        }
+        buf.clear();
+    }
+}
+
 impl Browser {
     pub fn launch(executable: &Path) -> Result<Browser, String> {
         static COUNT: AtomicU32 = AtomicU32::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("mesochaos-cdp-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir); // a leftover of a crashed run with our pid
+        let (child, conn) = Self::start(executable, &dir).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&dir);
+        })?;
+        let conn = Rc::new(RefCell::new(conn));
+        let browser = Browser { child, conn, dir };
+        // The first reply proves the pipe works (an error here drops, and so kills, it).
+        browser
+            .conn
+            .borrow_mut()
+            .call("Browser.getVersion", json!({}), None)?;
+        Ok(browser)
+    }
+
+    /// Chromium started in `dir`, and the connection to it.
+    fn start(executable: &Path, dir: &Path) -> Result<(Child, Conn), String> {
         let profile = dir.join("profile");
         std::fs::create_dir_all(&profile).map_err(|e| format!("creating {profile:?}: {e}"))?;
         let log = dir.join("chromium-stderr.log");
@@ -189,21 +233,21 @@ impl Browser {
         let child_writes = above_four(replies_out)?;
         let (reads, writes) = (child_reads.as_raw_fd(), child_writes.as_raw_fd());
 
+        let (tx, rx) = mpsc::channel();
+        let replies = BufReader::new(File::from(replies_in));
+        // A reader thread, so that waits can time out: it ends with the pipe.
+        std::thread::Builder::new()
+            .name("cdp-reader".into())
+            .spawn(move || read_messages(replies, tx))
+            .map_err(|e| format!("starting the CDP reader thread: {e}"))?;
+
+        // Chromium's zygote forks helpers whose parent then exits; they are
+        // reparented to the nearest subreaper, by default init, which may take
+        // seconds to reap them (2 s here). As the subreaper we reap them in Drop.
+        let _ = set_child_subreaper(true);
         let mut command = Command::new(executable);
         command
-            .args([
-                "--headless",
-                "--no-sandbox", // we run as root, where Chromium's sandbox refuses to start
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-pipe",
-                "--window-size=1400,900",
-            ])
+            .args(FLAGS.split_whitespace())
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdin(Stdio::null())
@@ -229,34 +273,6 @@ impl Browser {
             .map_err(|e| format!("starting {}: {e}", executable.display()))?;
         // Our copies of the child's ends must go, or the reply pipe never ends.
         drop((child_reads, child_writes));
-
-        let (tx, rx) = mpsc::channel();
-        let mut replies = BufReader::new(File::from(replies_in));
-        // A reader thread, so that waits can time out: it ends with the pipe.
-        std::thread::Builder::new()
-            .name("cdp-reader".into())
-            .spawn(move || loop {
-                let mut buf = Vec::new();
-                let message = match replies.read_until(0, &mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if buf.last() == Some(&0) {
-                            buf.pop();
-                        }
-                        serde_json::from_slice(&buf).map_err(|e| {
-                            format!(
-                                "Chromium sent bad JSON ({e}): {}",
-                                String::from_utf8_lossy(&buf)
-                            )
-                        })
-                    }
-                };
-                if tx.send(message).is_err() {
-                    return;
-                }
-            })
-            .map_err(|e| format!("starting the CDP reader thread: {e}"))?;
-
         let conn = Conn {
             to_browser: File::from(commands_out),
             from_browser: rx,
@@ -264,17 +280,7 @@ impl Browser {
             events: VecDeque::new(),
             log,
         };
-        let browser = Browser {
-            child,
-            conn: Rc::new(RefCell::new(conn)),
-            dir,
-        };
-        // The first reply proves the pipe works (an error here drops, and so kills, it).
-        browser
-            .conn
-            .borrow_mut()
-            .call("Browser.getVersion", json!({}), None)?;
-        Ok(browser)
+        Ok((child, conn))
     }
 
     /// The browser's process id (also its process group's).
@@ -319,6 +325,19 @@ impl Drop for Browser {
         }
         let _ = killpg(pid, Signal::SIGKILL); // any straggler, or a browser that ignored us
         let _ = self.child.wait();
+        // SIGKILL lands asynchronously, and the zygote's orphaned helpers are
+        // now our children (see `launch`): reap them until the group is gone,
+        // so not even a zombie shows up in `pgrep chromium` afterwards.
+        let deadline = now() + Duration::from_secs(5);
+        while killpg(pid, None).is_ok() && now() < deadline {
+            let reaped = waitid(Id::PGid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG);
+            if !matches!(
+                reaped,
+                Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+            ) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         // Helpers may still be dying and writing the profile: retry a little.
         for _ in 0..10 {
             if std::fs::remove_dir_all(&self.dir).is_ok() || !self.dir.exists() {
@@ -387,19 +406,21 @@ impl Page {
             Some(name) => (8, name), // CDP's Shift bit
             None => (0, key),
         };
-        let (code, vk, text) = match name {
-            "Tab" => ("Tab", 9, ""),
-            "Enter" => ("Enter", 13, "\r"),
-            "Escape" => ("Escape", 27, ""),
-            " " => ("Space", 32, " "),
-            "End" => ("End", 35, ""),
-            "Home" => ("Home", 36, ""),
-            "ArrowLeft" => ("ArrowLeft", 37, ""),
-            "ArrowUp" => ("ArrowUp", 38, ""),
-            "ArrowRight" => ("ArrowRight", 39, ""),
-            "ArrowDown" => ("ArrowDown", 40, ""),
+        // (Windows virtual key code, text typed); `code` is `key` but for Space.
+        let (vk, text) = match name {
+            "Tab" => (9, ""),
+            "Enter" => (13, "\r"),
+            "Escape" => (27, ""),
+            " " => (32, " "),
+            "End" => (35, ""),
+            "Home" => (36, ""),
+            "ArrowLeft" => (37, ""),
+            "ArrowUp" => (38, ""),
+            "ArrowRight" => (39, ""),
+            "ArrowDown" => (40, ""),
             _ => return Err(format!("press_key does not know the key {key:?}")),
         };
+        let code = if name == " " { "Space" } else { name };
         // As Puppeteer does: a key without text goes down as rawKeyDown.
         let down = if text.is_empty() {
             "rawKeyDown"

@@ -6,7 +6,10 @@
 //! crate can drive them unchanged as OS processes, with real TCP, real timers
 //! and real files, and elect masters through a real Apache ZooKeeper.
 //!
+//! - [`driver`]: one role on real sockets, timers and files — the
+//!   simulation driver's twin;
 //! - [`zookeeper`]: a ZooKeeper server run as a child JVM, and the adapter
 //!   that serves the roles' coordinator requests through it.
 
+pub mod driver;
 pub mod zookeeper;

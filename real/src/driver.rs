@@ -1,0 +1,599 @@
+//! # The real driver: one sans-I/O role on real sockets, timers and files
+//!
+//! The simulation's driver (`harness/src/driver/`) runs a role as a turmoil
+//! host; this one runs the *same* role, unchanged, on tokio's real runtime:
+//! a real TCP listener on the loopback interface, real connections framed as
+//! the simulation frames them (`mesochaos_harness::frame`: a length prefix,
+//! postcard, and a `Hello` naming the dialer), real timers on
+//! `CLOCK_MONOTONIC`, and real files under the process's machine directory,
+//! made durable with `fsync` and a directory sync.
+//!
+//! It keeps the simulation driver's rules, because they are libprocess's:
+//! - one connection per pair of processes, whichever side dialed; a new one
+//!   from the same peer replaces the old (`replaced by a new connection`);
+//! - a message to a peer with no connection is dropped and traced (`not
+//!   connected`), never queued: roles retry on their own timers, as Mesos's
+//!   do;
+//! - inputs are handled one at a time and outputs performed in order, each
+//!   awaited: a write is durable before the send that follows it.
+//!
+//! Time: `Context::now_ms` is milliseconds of `CLOCK_MONOTONIC` since the
+//! run's epoch, which the harness reads once and hands every process, so all
+//! processes (and the harness's own records) share one timeline. Everything
+//! the process does is handed to a [`Sink`] as a trace record stamped with
+//! that time; the process binary forwards them to the harness.
+
+use mesochaos_harness::frame::{self, Frame};
+use mesochaos_harness::trace::{TraceKind, TraceRecord};
+use mesochaos_reference::io::{Context, Input, Output, Outputs, Role};
+use mesochaos_reference::{Message, ProcessId};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// Where the records a process makes go (the process binary sends them to
+/// the harness over its control channel; a test collects them).
+pub type Sink = mpsc::UnboundedSender<TraceRecord>;
+
+/// Milliseconds of `CLOCK_MONOTONIC`: one clock for every process of a run.
+pub fn monotonic_ms() -> u64 {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always there on Linux");
+    ts.tv_sec() as u64 * 1_000 + ts.tv_nsec() as u64 / 1_000_000
+}
+
+/// How one process runs.
+pub struct ProcessConfig {
+    /// Its name.
+    pub me: ProcessId,
+    /// Its incarnation (1 on first start, +1 on each restart).
+    pub incarnation: u32,
+    /// The listener to accept on (bound by the caller, so its port is known
+    /// before the process starts), if the role accepts connections.
+    pub listener: Option<std::net::TcpListener>,
+    /// Where every other process accepts connections.
+    pub peers: BTreeMap<ProcessId, SocketAddr>,
+    /// The machine's directory: the role's file paths are relative to it.
+    pub dir: PathBuf,
+    /// `CLOCK_MONOTONIC` milliseconds at the start of the run.
+    pub epoch_ms: u64,
+    /// Seeds the random words roles draw (backoff jitter).
+    pub seed: u64,
+    /// Where records go.
+    pub sink: Sink,
+}
+
+/// What the network tasks tell the driver loop.
+enum NetEvent {
+    /// A peer dialed in and said who it is.
+    Accepted { peer: ProcessId, stream: TcpStream },
+    /// A dial this process made finished.
+    Dialed {
+        dial: u64,
+        peer: ProcessId,
+        result: Result<TcpStream, String>,
+    },
+    /// A message arrived on connection `conn`.
+    Frame {
+        conn: u64,
+        seq: u64,
+        message: Message,
+    },
+    /// Connection `conn` ended (EOF, reset, a malformed frame).
+    Closed { conn: u64, why: String },
+}
+
+/// One open connection.
+struct Conn {
+    /// This process's number for it (traced).
+    id: u64,
+    /// The next sequence number to send on it.
+    next_seq: u64,
+    /// Frames to write, in order; its writer task owns the socket's write half.
+    tx: mpsc::Sender<Vec<u8>>,
+    /// The reader and writer tasks, aborted when the connection closes.
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+/// Frames a connection may have queued for writing before it is closed as
+/// stuck (the peer stopped reading): the simulation driver's bound.
+const WRITE_QUEUE: usize = 1_024;
+
+/// Runs `role` until it exits; returns why.
+pub async fn run<R: Role>(mut role: R, config: ProcessConfig) -> String {
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let accept = config.listener.map(|l| {
+        l.set_nonblocking(true)
+            .expect("a listener can be made non-blocking");
+        let listener = TcpListener::from_std(l).expect("a tokio runtime is running");
+        tokio::spawn(accept_loop(listener, ev_tx.clone()))
+    });
+    let mut driver = Driver {
+        me: config.me,
+        incarnation: config.incarnation,
+        peers: config.peers,
+        dir: config.dir,
+        epoch_ms: config.epoch_ms,
+        rng: config.seed ^ 0x9e37_79b9_7f4a_7c15,
+        sink: config.sink,
+        timers: BTreeMap::new(),
+        deadlines: BTreeSet::new(),
+        conns: BTreeMap::new(),
+        conn_peers: BTreeMap::new(),
+        dials: BTreeMap::new(),
+        next_conn: 1,
+        next_dial: 1,
+        ev_tx,
+        inputs: VecDeque::new(),
+        exit: None,
+    };
+    driver.record(TraceKind::Process {
+        what: "started".into(),
+        incarnation: driver.incarnation,
+        why: None,
+    });
+    let reason = driver.run(&mut role, ev_rx).await;
+    if let Some(accept) = accept {
+        accept.abort();
+    }
+    for peer in driver.conns.keys().cloned().collect::<Vec<_>>() {
+        driver.close(&peer, "the process exited");
+    }
+    driver.record(TraceKind::Process {
+        what: "exited".into(),
+        incarnation: driver.incarnation,
+        why: Some(reason.clone()),
+    });
+    reason
+}
+
+struct Driver<T> {
+    me: ProcessId,
+    incarnation: u32,
+    peers: BTreeMap<ProcessId, SocketAddr>,
+    dir: PathBuf,
+    epoch_ms: u64,
+    /// A xorshift state for `Context::random` (jitter only: a real run is not
+    /// reproducible anyway; its fault schedule is).
+    rng: u64,
+    sink: Sink,
+    /// Each armed timer and its deadline; `deadlines` orders them.
+    timers: BTreeMap<T, u64>,
+    deadlines: BTreeSet<(u64, T)>,
+    conns: BTreeMap<ProcessId, Conn>,
+    conn_peers: BTreeMap<u64, ProcessId>,
+    /// The dial in flight per peer; a result with another number is stale.
+    dials: BTreeMap<ProcessId, u64>,
+    next_conn: u64,
+    next_dial: u64,
+    ev_tx: mpsc::UnboundedSender<NetEvent>,
+    /// Inputs the driver made itself (a connection it closed, a file read).
+    inputs: VecDeque<Input<T>>,
+    exit: Option<String>,
+}
+
+impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
+    fn now(&self) -> u64 {
+        monotonic_ms().saturating_sub(self.epoch_ms)
+    }
+
+    fn record(&self, kind: TraceKind) {
+        let _ = self.sink.send(TraceRecord {
+            t_ms: self.now(),
+            at: self.me.clone(),
+            kind,
+        });
+    }
+
+    async fn run<R: Role<Timer = T>>(
+        &mut self,
+        role: &mut R,
+        mut ev_rx: mpsc::UnboundedReceiver<NetEvent>,
+    ) -> String {
+        self.handle(role, Input::Start).await;
+        loop {
+            if let Some(reason) = self.exit.take() {
+                return reason;
+            }
+            if let Some(input) = self.inputs.pop_front() {
+                self.handle(role, input).await;
+                continue;
+            }
+            // Due timers fire before new network input, in deadline order
+            // (after a SIGSTOP, all the overdue ones at once, as the
+            // simulation promises roles).
+            let now = self.now();
+            if let Some((at, timer)) = self.deadlines.first().cloned() {
+                if at <= now {
+                    self.deadlines.remove(&(at, timer.clone()));
+                    self.timers.remove(&timer);
+                    self.handle(role, Input::Timer(timer)).await;
+                    continue;
+                }
+            }
+            let wait = self.deadlines.first().map(|(at, _)| at.saturating_sub(now));
+            tokio::select! {
+                biased;
+                event = ev_rx.recv() => {
+                    let event = event.expect("the driver holds a sender");
+                    self.on_net(role, event).await;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(wait.unwrap_or(0))), if wait.is_some() => {}
+            }
+        }
+    }
+
+    async fn handle<R: Role<Timer = T>>(&mut self, role: &mut R, input: Input<T>) {
+        // xorshift64*: cheap, and enough for jitter.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let ctx = Context {
+            now_ms: self.now(),
+            random: self.rng,
+        };
+        let mut out = Outputs::new();
+        role.handle(&ctx, input, &mut out);
+        for output in out.into_vec() {
+            self.perform(output).await;
+        }
+    }
+
+    async fn perform(&mut self, output: Output<T>) {
+        match output {
+            Output::Send { to, message } => self.send(to, message),
+            Output::Connect { to } => {
+                if self.conns.contains_key(&to) {
+                    self.inputs.push_back(Input::Connected { peer: to });
+                } else if !self.dials.contains_key(&to) {
+                    self.dial(to);
+                }
+            }
+            Output::Disconnect { peer } => {
+                self.dials.remove(&peer);
+                self.close(&peer, "closed by this process");
+            }
+            Output::SetTimer { timer, at_ms } => {
+                if let Some(old) = self.timers.insert(timer.clone(), at_ms) {
+                    self.deadlines.remove(&(old, timer.clone()));
+                }
+                self.deadlines.insert((at_ms, timer));
+            }
+            Output::CancelTimer { timer } => {
+                if let Some(old) = self.timers.remove(&timer) {
+                    self.deadlines.remove(&(old, timer));
+                }
+            }
+            Output::WriteFileAtomic { path, bytes } => {
+                let result = write_atomically(&self.dir, &path, &bytes);
+                self.disk_record("replace", &path, bytes.len(), result);
+            }
+            Output::AppendFile {
+                path,
+                bytes,
+                sync,
+                notify,
+            } => {
+                let result = append(&self.dir, &path, &bytes, sync);
+                let op = if sync { "append+fsync" } else { "append" };
+                self.disk_record(op, &path, bytes.len(), result);
+                if notify {
+                    self.inputs.push_back(Input::FileSynced { path });
+                }
+            }
+            Output::ReadFile { path } => {
+                let bytes = std::fs::read(self.dir.join(&path)).ok();
+                self.inputs.push_back(Input::FileRead { path, bytes });
+            }
+            Output::RemoveFile { path } => {
+                let full = self.dir.join(&path);
+                let result = match std::fs::remove_file(&full) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                    _ => sync_dir(&full),
+                };
+                self.disk_record("remove", &path, 0, result);
+            }
+            Output::Event(event) => self.record(TraceKind::Event { event }),
+            Output::Exit { reason } => self.exit = Some(reason),
+        }
+    }
+
+    /// A disk operation's record; a failed one is fatal, as an `EIO` on a
+    /// checkpoint is to a Mesos agent (it aborts rather than run on a state
+    /// it could not save).
+    fn disk_record(&mut self, op: &str, path: &str, bytes: usize, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            self.exit = Some(format!("cannot {op} {path}: {e}"));
+            return;
+        }
+        self.record(TraceKind::Disk {
+            machine: self
+                .dir
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into()),
+            op: op.into(),
+            path: path.into(),
+            bytes,
+        });
+    }
+
+    fn send(&mut self, to: ProcessId, message: Message) {
+        let Some(conn) = self.conns.get_mut(&to) else {
+            self.record(TraceKind::Drop {
+                peer: to,
+                kind: message.kind().into(),
+                why: "not connected".into(),
+            });
+            return;
+        };
+        let seq = conn.next_seq;
+        conn.next_seq += 1;
+        let bytes = frame::encode(&Frame::Message {
+            seq,
+            message: message.clone(),
+        });
+        let id = conn.id;
+        let queued = conn.tx.try_send(bytes);
+        self.record(TraceKind::Send {
+            to: to.clone(),
+            conn: id,
+            seq,
+            message,
+        });
+        if queued.is_err() {
+            // The peer stopped reading and the queue filled: as the
+            // simulation driver does, give the connection up.
+            self.close(&to, "write queue full");
+            self.inputs.push_back(Input::Disconnected { peer: to });
+        }
+    }
+
+    fn dial(&mut self, to: ProcessId) {
+        let dial = self.next_dial;
+        self.next_dial += 1;
+        self.dials.insert(to.clone(), dial);
+        let Some(addr) = self.peers.get(&to).copied() else {
+            self.inputs.push_back(Input::ConnectFailed { peer: to });
+            return;
+        };
+        let (me, incarnation, tx) = (self.me.clone(), self.incarnation, self.ev_tx.clone());
+        self.record(TraceKind::Conn {
+            peer: to.clone(),
+            conn: 0,
+            what: "dial".into(),
+            why: None,
+        });
+        tokio::spawn(async move {
+            let result = async {
+                let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+                stream.set_nodelay(true).map_err(|e| e.to_string())?;
+                let hello = frame::encode(&Frame::Hello {
+                    from: me,
+                    incarnation,
+                });
+                stream.write_all(&hello).await.map_err(|e| e.to_string())?;
+                Ok(stream)
+            }
+            .await;
+            let _ = tx.send(NetEvent::Dialed {
+                dial,
+                peer: to,
+                result,
+            });
+        });
+    }
+
+    /// Takes over `stream` as the connection to `peer`.
+    fn open(&mut self, peer: &ProcessId, stream: TcpStream) -> u64 {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        let (mut read, mut write) = stream.into_split();
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+        let events = self.ev_tx.clone();
+        let writer = tokio::spawn(async move {
+            while let Some(bytes) = rx.recv().await {
+                if write.write_all(&bytes).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let reader = tokio::spawn(async move {
+            let why = loop {
+                match read_frame(&mut read).await {
+                    Ok(Frame::Message { seq, message }) => {
+                        let _ = events.send(NetEvent::Frame {
+                            conn: id,
+                            seq,
+                            message,
+                        });
+                    }
+                    Ok(Frame::Hello { .. }) => break "a second hello".to_string(),
+                    Err(why) => break why,
+                }
+            };
+            let _ = events.send(NetEvent::Closed { conn: id, why });
+        });
+        self.conns.insert(
+            peer.clone(),
+            Conn {
+                id,
+                next_seq: 1,
+                tx,
+                tasks: [reader, writer],
+            },
+        );
+        self.conn_peers.insert(id, peer.clone());
+        id
+    }
+
+    fn close(&mut self, peer: &ProcessId, why: &str) {
+        if let Some(conn) = self.conns.remove(peer) {
+            for task in &conn.tasks {
+                task.abort();
+            }
+            self.conn_peers.remove(&conn.id);
+            self.record(TraceKind::Conn {
+                peer: peer.clone(),
+                conn: conn.id,
+                what: "closed".into(),
+                why: Some(why.into()),
+            });
+        }
+    }
+
+    async fn on_net<R: Role<Timer = T>>(&mut self, role: &mut R, event: NetEvent) {
+        match event {
+            NetEvent::Accepted { peer, stream } => {
+                if self.conns.contains_key(&peer) {
+                    self.close(&peer, "replaced by a new connection from the same process");
+                }
+                let conn = self.open(&peer, stream);
+                self.record(TraceKind::Conn {
+                    peer,
+                    conn,
+                    what: "accepted".into(),
+                    why: None,
+                });
+            }
+            NetEvent::Dialed { dial, peer, result } => {
+                if self.dials.get(&peer) != Some(&dial) {
+                    return; // stale: the role gave up on this dial
+                }
+                self.dials.remove(&peer);
+                match result {
+                    Ok(stream) => {
+                        if self.conns.contains_key(&peer) {
+                            self.close(&peer, "replaced by a new connection");
+                        }
+                        let conn = self.open(&peer, stream);
+                        self.record(TraceKind::Conn {
+                            peer: peer.clone(),
+                            conn,
+                            what: "connected".into(),
+                            why: None,
+                        });
+                        self.handle(role, Input::Connected { peer }).await;
+                    }
+                    Err(why) => {
+                        self.record(TraceKind::Conn {
+                            peer: peer.clone(),
+                            conn: 0,
+                            what: "connect_failed".into(),
+                            why: Some(why),
+                        });
+                        self.handle(role, Input::ConnectFailed { peer }).await;
+                    }
+                }
+            }
+            NetEvent::Frame { conn, seq, message } => {
+                let Some(from) = self.conn_peers.get(&conn).cloned() else {
+                    return; // from a connection already closed
+                };
+                self.record(TraceKind::Deliver {
+                    from: from.clone(),
+                    conn,
+                    seq,
+                });
+                self.handle(role, Input::Message { from, message }).await;
+            }
+            NetEvent::Closed { conn, why } => {
+                let Some(peer) = self.conn_peers.get(&conn).cloned() else {
+                    return;
+                };
+                self.close(&peer, &why);
+                self.handle(role, Input::Disconnected { peer }).await;
+            }
+        }
+    }
+}
+
+/// Accepts connections; each must say who it is in its first frame.
+async fn accept_loop(listener: TcpListener, tx: mpsc::UnboundedSender<NetEvent>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            // A dialer that never says hello is dropped after a while, as
+            // the simulation driver drops it.
+            let hello = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut stream)).await;
+            if let Ok(Ok(Frame::Hello { from, .. })) = hello {
+                let _ = tx.send(NetEvent::Accepted { peer: from, stream });
+            }
+        });
+    }
+}
+
+/// Reads one frame; an error says why the connection ends.
+async fn read_frame<S: AsyncReadExt + Unpin>(stream: &mut S) -> Result<Frame, String> {
+    let mut prefix = [0u8; 4];
+    stream
+        .read_exact(&mut prefix)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => "closed by the peer".to_string(),
+            _ => e.to_string(),
+        })?;
+    let len = frame::body_len(prefix).map_err(|e| e.to_string())?;
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(|e| e.to_string())?;
+    frame::decode(&body).map_err(|e| e.to_string())
+}
+
+/// Replaces `path` under `dir` durably: a temporary file, `fsync`, `rename`,
+/// then an `fsync` of the directory (what the agent's checkpoints need:
+/// Mesos's `state::checkpoint` writes a temp file and renames it).
+fn write_atomically(dir: &Path, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let full = dir.join(path);
+    if let Some(parent) = full.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temp = full.with_extension("mesochaos-tmp");
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, &full)?;
+    sync_dir(&full)
+}
+
+/// Appends to `path` under `dir`, `fsync`ing it (and its directory, for a
+/// file just created) when `sync`.
+fn append(dir: &Path, path: &str, bytes: &[u8], sync: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let full = dir.join(path);
+    if let Some(parent) = full.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let created = !full.exists();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&full)?;
+    file.write_all(bytes)?;
+    if sync {
+        file.sync_all()?;
+        if created {
+            sync_dir(&full)?;
+        }
+    }
+    Ok(())
+}
+
+/// `fsync` of the directory holding `path`: makes a create, rename or
+/// remove in it durable.
+fn sync_dir(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}

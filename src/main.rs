@@ -8,6 +8,7 @@ mod bench;
 mod chaos;
 mod cli;
 mod logging;
+mod real;
 
 use clap::{Parser, Subcommand};
 use cli::{cores, load, Format, EXIT_BAD_INPUT, EXIT_FAIL};
@@ -181,10 +182,42 @@ enum Commands {
         #[arg(long)]
         force: bool,
     },
+    /// Run a scenario for real: every process an OS process on loopback TCP,
+    /// faults by signal (first increment; see `mesochaos check --real`).
+    #[command(
+        after_help = "Real mode runs the same reference roles as the simulation, each as its own OS process (this binary, re-executed), with real sockets, timers and files under one directory per machine. A crash is SIGKILL, a pause SIGSTOP/SIGCONT, a restart a new process on the same directory.\n\n\
+                      This first increment performs sleep, crash, restart, pause and resume steps and the waits leader_elected, new_leader, tasks_running and reregistered; it refuses anything else before starting, with the reason. The trace checkers read the merged trace, and --trace writes it for `mesochaos report`.\n\n\
+                      Exit codes: 0 pass, 1 a wait timed out or a checker fired, 2 bad input (including a step real mode cannot perform yet)."
+    )]
+    Real {
+        /// The scenario file.
+        file: PathBuf,
+        /// The run's seed (its random words; real time itself is not reproducible).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Keep the machines' directories and the processes' logs here
+        /// [default: a temporary directory, removed after a passing run].
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// Write the merged trace (header, records, outcome) to this file.
+        #[arg(long, value_name = "OUT.jsonl")]
+        trace: Option<PathBuf>,
+    },
+    /// One process of a real run (started by `mesochaos real`, not by people).
+    #[command(hide = true)]
+    RealProcess {
+        /// The scenario file the cluster comes from.
+        scenario: PathBuf,
+        /// The process's arguments, as JSON.
+        args: String,
+    },
     /// Validate a scenario file without running it.
     Check {
         /// The scenario file.
         file: PathBuf,
+        /// Also say whether `mesochaos real` can run it, and if not, why.
+        #[arg(long)]
+        real: bool,
     },
 }
 
@@ -192,7 +225,14 @@ fn main() -> ExitCode {
     logging::init();
     let cli = Cli::parse();
     match cli.command {
-        Commands::Check { file } => check(&file),
+        Commands::Check { file, real } => check(&file, real),
+        Commands::Real {
+            file,
+            seed,
+            keep,
+            trace,
+        } => real::real(&file, seed, keep, trace.as_deref()),
+        Commands::RealProcess { scenario, args } => real::process(&scenario, &args),
         Commands::Report { run, out, force } => chaos::report::report(&run, out.as_deref(), force),
         Commands::Bench(args) => bench::bench(args),
         Commands::Compare {
@@ -258,10 +298,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(file: &Path) -> ExitCode {
+fn check(file: &Path, real: bool) -> ExitCode {
     match load(file) {
         Ok(scenario) => {
             let spec = &scenario.spec;
+            if real {
+                let refused = mesochaos_real::run::refusals(spec);
+                if !refused.is_empty() {
+                    eprintln!(
+                        "error: {}: real mode cannot run this scenario yet:\n  {}",
+                        file.display(),
+                        refused.join("\n  ")
+                    );
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            }
             println!(
                 "ok: {} ({} masters, {} agents, {} frameworks, {} steps)",
                 spec.name,

@@ -3,9 +3,15 @@
 //! that shape gives (`crate::names` spells them).
 
 use crate::names;
-use mesochaos_reference::agent::ReconfigurationPolicy;
-use mesochaos_reference::master::RemovedAgentPolicy;
-use mesochaos_reference::scheduler::{AdversaryConfig, SchedulerMode, WorkloadPlan};
+use crate::shared::ProcessKind;
+use mesochaos_reference::agent::{AgentConfig, ReconfigurationPolicy};
+use mesochaos_reference::executor::ExecutorHostConfig;
+use mesochaos_reference::framework::FrameworkInfo;
+use mesochaos_reference::master::{MasterConfig, RemovedAgentPolicy};
+use mesochaos_reference::scheduler::{
+    AdversaryConfig, SchedulerConfig, SchedulerMode, WorkloadPlan,
+};
+use mesochaos_reference::storage::StorageConfig;
 use mesochaos_reference::{ProcessId, Resources, Timing};
 use serde::Serialize;
 
@@ -83,4 +89,71 @@ pub fn process_names(spec: &ClusterSpec) -> Vec<(ProcessId, String)> {
         }
     }
     names
+}
+
+/// How to build process `name`'s role, from the cluster's spec (the
+/// simulation's hosts and real mode's processes are built from the same).
+pub fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -> ProcessKind {
+    let n = name.as_str();
+    if n == names::COORDINATOR {
+        return ProcessKind::Coordinator;
+    }
+    if names::is_master(n) {
+        return ProcessKind::Master(MasterConfig {
+            name: name.clone(),
+            coordinator: coordinator.clone(),
+            timing: spec.timing.clone(),
+            removed_agent_policy: spec.removed_agent_policy,
+            bug: spec.bug,
+        });
+    }
+    if let Some(i) = names::agent_number(n) {
+        return ProcessKind::Agent(AgentConfig {
+            name: name.clone(),
+            executor_host: names::executors(i),
+            coordinator: coordinator.clone(),
+            resources: spec.agent_resources,
+            timing: spec.timing.clone(),
+            boot_id: String::new(), // filled in at each start
+            bug: spec.bug,
+            reconfiguration_policy: spec.reconfiguration_policy,
+        });
+    }
+    if names::is_storage(n) {
+        return ProcessKind::Storage(StorageConfig {
+            name: name.clone(),
+            store: DFS_STORE.to_string(),
+        });
+    }
+    if let Some(i) = names::executor_host_number(n) {
+        return ProcessKind::ExecutorHost(ExecutorHostConfig {
+            name: name.clone(),
+            agent: names::agent(i),
+            bug: spec.bug,
+        });
+    }
+    let framework = spec
+        .frameworks
+        .iter()
+        .find(|f| n.starts_with(&names::scheduler_prefix(&f.name)))
+        .expect("every process name comes from the spec");
+    ProcessKind::Scheduler(Box::new(SchedulerConfig {
+        name: name.clone(),
+        coordinator: coordinator.clone(),
+        framework: FrameworkInfo {
+            name: framework.name.clone(),
+            role: framework.role.clone(),
+            principal: framework.principal.clone(),
+            failover_timeout_ms: framework.failover_timeout_ms,
+            partition_aware: framework.partition_aware,
+            id: None,
+        },
+        desired_tasks: framework.desired_tasks,
+        task_resources: framework.task_resources,
+        workload: framework.workload.clone(),
+        timing: spec.timing.clone(),
+        mode: framework.mode.clone(),
+        bug: spec.bug,
+        adversary: framework.adversary.clone(),
+    }))
 }

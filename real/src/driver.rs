@@ -65,6 +65,18 @@ pub struct ProcessConfig {
     pub seed: u64,
     /// Where records go.
     pub sink: Sink,
+    /// The harness's requests (a state snapshot, a scenario's `call`).
+    pub control: mpsc::UnboundedReceiver<Control>,
+}
+
+/// What the harness may ask of a running process.
+#[derive(Debug)]
+pub enum Control {
+    /// The role's whole state, as `--snapshot` writes it; answered between
+    /// two inputs, so it is always a state the role was really in.
+    Snapshot(tokio::sync::oneshot::Sender<serde_json::Value>),
+    /// A command for the role (a scenario's `call`: kill a task, reconcile).
+    Command(mesochaos_reference::io::Command),
 }
 
 /// What the network tasks tell the driver loop.
@@ -104,7 +116,7 @@ struct Conn {
 const WRITE_QUEUE: usize = 1_024;
 
 /// Runs `role` until it exits; returns why.
-pub async fn run<R: Role>(mut role: R, config: ProcessConfig) -> String {
+pub async fn run<R: Role + serde::Serialize>(mut role: R, config: ProcessConfig) -> String {
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let accept = config.listener.map(|l| {
         l.set_nonblocking(true)
@@ -136,7 +148,7 @@ pub async fn run<R: Role>(mut role: R, config: ProcessConfig) -> String {
         incarnation: driver.incarnation,
         why: None,
     });
-    let reason = driver.run(&mut role, ev_rx).await;
+    let reason = driver.run(&mut role, ev_rx, config.control).await;
     if let Some(accept) = accept {
         accept.abort();
     }
@@ -189,10 +201,11 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
         });
     }
 
-    async fn run<R: Role<Timer = T>>(
+    async fn run<R: Role<Timer = T> + serde::Serialize>(
         &mut self,
         role: &mut R,
         mut ev_rx: mpsc::UnboundedReceiver<NetEvent>,
+        mut control: mpsc::UnboundedReceiver<Control>,
     ) -> String {
         self.handle(role, Input::Start).await;
         loop {
@@ -222,6 +235,12 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                     let event = event.expect("the driver holds a sender");
                     self.on_net(role, event).await;
                 }
+                Some(request) = control.recv() => match request {
+                    Control::Snapshot(reply) => {
+                        let _ = reply.send(serde_json::to_value(&*role).expect("roles serialize"));
+                    }
+                    Control::Command(command) => self.handle(role, Input::Command(command)).await,
+                },
                 _ = tokio::time::sleep(Duration::from_millis(wait.unwrap_or(0))), if wait.is_some() => {}
             }
         }

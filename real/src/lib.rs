@@ -8,8 +8,17 @@
 //!
 //! - [`driver`]: one role on real sockets, timers and files — the
 //!   simulation driver's twin;
+//! - [`process`]: what each process of a real run does (the hidden
+//!   `real-process` subcommand): its role, built from its machine's disk;
+//! - [`run`]: `mesochaos real FILE` — a scenario's steps in real time, and
+//!   what real mode cannot do yet, refused with the reason;
+//! - [`supervisor`]: the harness's side — starting processes, faults by
+//!   signal, the records they send;
 //! - [`zookeeper`]: a ZooKeeper server run as a child JVM, and the adapter
 //!   that serves the roles' coordinator requests through it.
 
 pub mod driver;
+pub mod process;
+pub mod run;
+pub mod supervisor;
 pub mod zookeeper;

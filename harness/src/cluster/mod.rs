@@ -29,22 +29,21 @@ pub use crate::names::HARNESS;
 pub use crate::shared::{
     DropRule, MessageChaos, ProcessKind, ProcessStatus, RoleRef, Shared, Slot, TICK_MS,
 };
-pub use crate::spec::{process_names, ClusterSpec, FrameworkSpec, DFS_STORE};
+pub use crate::spec::{process_kind, process_names, ClusterSpec, FrameworkSpec, DFS_STORE};
 
 use crate::driver;
 use crate::names;
 use crate::seed;
 use crate::shared::NetConfig;
 use crate::trace::{Trace, TraceKind};
-use mesochaos_reference::agent::{Agent, AgentConfig};
+use mesochaos_reference::agent::Agent;
 use mesochaos_reference::checkpoint::AGENT_DIR;
 use mesochaos_reference::coordinator::Coordinator;
-use mesochaos_reference::executor::{ExecutorHost, ExecutorHostConfig};
-use mesochaos_reference::framework::FrameworkInfo;
+use mesochaos_reference::executor::ExecutorHost;
 use mesochaos_reference::io::Command;
-use mesochaos_reference::master::{Master, MasterConfig};
-use mesochaos_reference::scheduler::{Scheduler, SchedulerConfig};
-use mesochaos_reference::storage::{store_path, StorageConfig, StorageServer};
+use mesochaos_reference::master::Master;
+use mesochaos_reference::scheduler::Scheduler;
+use mesochaos_reference::storage::{store_path, StorageServer};
 use mesochaos_reference::ProcessId;
 use network::Link;
 use std::cell::{Cell, RefCell};
@@ -386,70 +385,4 @@ async fn start_process(shared: Rc<Shared>, me: ProcessId) -> turmoil::Result {
             )
         }
     }
-}
-
-/// How to build process `name`'s role, from the cluster's spec.
-fn process_kind(spec: &ClusterSpec, name: &ProcessId, coordinator: &ProcessId) -> ProcessKind {
-    let n = name.as_str();
-    if n == names::COORDINATOR {
-        return ProcessKind::Coordinator;
-    }
-    if names::is_master(n) {
-        return ProcessKind::Master(MasterConfig {
-            name: name.clone(),
-            coordinator: coordinator.clone(),
-            timing: spec.timing.clone(),
-            removed_agent_policy: spec.removed_agent_policy,
-            bug: spec.bug,
-        });
-    }
-    if let Some(i) = names::agent_number(n) {
-        return ProcessKind::Agent(AgentConfig {
-            name: name.clone(),
-            executor_host: names::executors(i),
-            coordinator: coordinator.clone(),
-            resources: spec.agent_resources,
-            timing: spec.timing.clone(),
-            boot_id: String::new(), // filled in at each start
-            bug: spec.bug,
-            reconfiguration_policy: spec.reconfiguration_policy,
-        });
-    }
-    if names::is_storage(n) {
-        return ProcessKind::Storage(StorageConfig {
-            name: name.clone(),
-            store: DFS_STORE.to_string(),
-        });
-    }
-    if let Some(i) = names::executor_host_number(n) {
-        return ProcessKind::ExecutorHost(ExecutorHostConfig {
-            name: name.clone(),
-            agent: names::agent(i),
-            bug: spec.bug,
-        });
-    }
-    let framework = spec
-        .frameworks
-        .iter()
-        .find(|f| n.starts_with(&names::scheduler_prefix(&f.name)))
-        .expect("every process name comes from the spec");
-    ProcessKind::Scheduler(Box::new(SchedulerConfig {
-        name: name.clone(),
-        coordinator: coordinator.clone(),
-        framework: FrameworkInfo {
-            name: framework.name.clone(),
-            role: framework.role.clone(),
-            principal: framework.principal.clone(),
-            failover_timeout_ms: framework.failover_timeout_ms,
-            partition_aware: framework.partition_aware,
-            id: None,
-        },
-        desired_tasks: framework.desired_tasks,
-        task_resources: framework.task_resources,
-        workload: framework.workload.clone(),
-        timing: spec.timing.clone(),
-        mode: framework.mode.clone(),
-        bug: spec.bug,
-        adversary: framework.adversary.clone(),
-    }))
 }

@@ -1,0 +1,356 @@
+//! # The supervisor: a real run's processes, their faults and their records
+//!
+//! Starts every process of a cluster as an OS process (the `mesochaos`
+//! binary re-executed with a hidden subcommand, [`crate::process`]), each in
+//! its own process group and with `PR_SET_PDEATHSIG` = `SIGKILL`, so that no
+//! child outlives the harness even when the harness is killed outright.
+//! (`PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits:
+//! the supervisor forks from the one thread that runs the whole real run.)
+//!
+//! Faults are signals, through `nix`: a crash is `SIGKILL`, a pause
+//! `SIGSTOP` and its resume `SIGCONT`; a restart spawns the process again on
+//! the same machine directory, with the next incarnation.
+//!
+//! Every child's trace records arrive over its control connection, stamped
+//! by the child with `CLOCK_MONOTONIC` since the run's epoch; the supervisor
+//! keeps them and, at the end, merges them by time into one trace.
+
+use crate::process::{ChildArgs, Hello, Report, Request};
+use mesochaos_harness::trace::{TraceKind, TraceRecord};
+use mesochaos_reference::ProcessId;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+/// One process of the run.
+struct Proc {
+    /// Its machine (its directory's name).
+    machine: String,
+    /// Where it listens (fixed for the run: a restarted process comes back
+    /// at the same address, as a Mesos agent does at its `ip:port`).
+    listen: SocketAddr,
+    /// Starts so far.
+    incarnation: u32,
+    /// The running child, if any.
+    child: Option<Child>,
+}
+
+/// The state shared with the control connections' tasks.
+#[derive(Default)]
+struct Shared {
+    /// Every record every child sent, in arrival order.
+    records: Vec<TraceRecord>,
+    /// The OS process ID of each incarnation: (process, incarnation) → pid.
+    pids: BTreeMap<(ProcessId, u32), u32>,
+    /// The line to each live child's control connection.
+    lines: BTreeMap<ProcessId, mpsc::UnboundedSender<String>>,
+    /// Snapshot requests waiting for their answer.
+    waiting: BTreeMap<u64, oneshot::Sender<serde_json::Value>>,
+}
+
+/// A real run's processes.
+pub struct Supervisor {
+    /// The binary to re-execute (`std::env::current_exe`).
+    exe: PathBuf,
+    /// The scenario file the children read their cluster from.
+    scenario: PathBuf,
+    /// The run's directory: one sub-directory per machine.
+    dir: PathBuf,
+    /// The run's `CLOCK_MONOTONIC` epoch, in ms.
+    epoch_ms: u64,
+    /// The run's seed.
+    seed: u64,
+    /// Where the children report.
+    control: SocketAddr,
+    procs: BTreeMap<ProcessId, Proc>,
+    shared: Arc<Mutex<Shared>>,
+    next_snapshot: u64,
+}
+
+impl Supervisor {
+    /// Prepares a run of `processes` (name, machine) under `dir`; nothing
+    /// starts yet.
+    pub async fn new(
+        exe: PathBuf,
+        scenario: PathBuf,
+        processes: &[(ProcessId, String)],
+        dir: PathBuf,
+        seed: u64,
+    ) -> Result<Supervisor, String> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let control = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot open the control port: {e}"))?;
+        let control_addr = control.local_addr().map_err(|e| e.to_string())?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        tokio::spawn(accept_children(control, shared.clone()));
+        let mut procs = BTreeMap::new();
+        for (name, machine) in processes {
+            // A free port now; the process binds it when it starts (and again
+            // on each restart: std sets SO_REUSEADDR on listeners).
+            let listen = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("cannot find a free port: {e}"))?;
+            procs.insert(
+                name.clone(),
+                Proc {
+                    machine: machine.clone(),
+                    listen,
+                    incarnation: 0,
+                    child: None,
+                },
+            );
+        }
+        Ok(Supervisor {
+            exe,
+            scenario,
+            dir,
+            epoch_ms: crate::driver::monotonic_ms(),
+            seed,
+            control: control_addr,
+            procs,
+            shared,
+            next_snapshot: 1,
+        })
+    }
+
+    /// Milliseconds since the run's epoch.
+    pub fn now_ms(&self) -> u64 {
+        crate::driver::monotonic_ms().saturating_sub(self.epoch_ms)
+    }
+
+    /// Records something the harness did (a step, a fault).
+    pub fn record(&self, kind: TraceKind) {
+        let record = TraceRecord {
+            t_ms: self.now_ms(),
+            at: ProcessId::from("harness"),
+            kind,
+        };
+        self.shared
+            .lock()
+            .expect("not poisoned")
+            .records
+            .push(record);
+    }
+
+    /// Starts (or restarts) `name`.
+    pub fn start(&mut self, name: &ProcessId) -> Result<u32, String> {
+        let peers: BTreeMap<ProcessId, SocketAddr> = self
+            .procs
+            .iter()
+            .map(|(n, p)| (n.clone(), p.listen))
+            .collect();
+        let proc = self
+            .procs
+            .get_mut(name)
+            .ok_or_else(|| format!("no process {name}"))?;
+        if let Some(child) = &mut proc.child {
+            if child.try_wait().map_err(|e| e.to_string())?.is_none() {
+                return Err(format!("{name} is already running"));
+            }
+        }
+        proc.incarnation += 1;
+        let args = ChildArgs {
+            process: name.clone(),
+            incarnation: proc.incarnation,
+            boot: 1,
+            dir: self.dir.join(&proc.machine),
+            listen: proc.listen,
+            peers,
+            epoch_ms: self.epoch_ms,
+            seed: self.seed,
+            control: self.control,
+        };
+        let log = std::fs::File::create(self.dir.join(format!("{name}.{}.log", proc.incarnation)))
+            .map_err(|e| format!("cannot create {name}'s log: {e}"))?;
+        let mut command = Command::new(&self.exe);
+        command
+            .arg("real-process")
+            .arg(&self.scenario)
+            .arg(serde_json::to_string(&args).expect("arguments serialize"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .process_group(0);
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls: prctl
+        // and getppid are system calls, and `_exit` ends the child at once.
+        unsafe {
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                // The harness may have died between fork and prctl: then no
+                // signal would ever come.
+                if nix::unistd::getppid().as_raw() as u32 != parent {
+                    nix::libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let pid = child.id();
+        proc.child = Some(child);
+        Ok(pid)
+    }
+
+    /// Starts every process, in the order given to [`Supervisor::new`].
+    pub fn start_all(&mut self) -> Result<(), String> {
+        for name in self.procs.keys().cloned().collect::<Vec<_>>() {
+            self.start(&name)?;
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to `name`'s process group; false if it is not running.
+    pub fn signal(&mut self, name: &ProcessId, signal: Signal) -> bool {
+        let Some(child) = self.procs.get_mut(name).and_then(|p| p.child.as_mut()) else {
+            return false;
+        };
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        killpg(Pid::from_raw(child.id() as i32), signal).is_ok()
+    }
+
+    /// Crashes `name`: `SIGKILL`, then reaps it. Returns how it died.
+    pub fn crash(&mut self, name: &ProcessId) -> Option<std::process::ExitStatus> {
+        if !self.signal(name, Signal::SIGKILL) {
+            return None;
+        }
+        let child = self.procs.get_mut(name)?.child.as_mut()?;
+        child.wait().ok()
+    }
+
+    /// Whether `name` is running.
+    pub fn is_running(&mut self, name: &ProcessId) -> bool {
+        self.procs
+            .get_mut(name)
+            .and_then(|p| p.child.as_mut())
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// The OS process ID of every incarnation that said hello.
+    pub fn pids(&self) -> BTreeMap<(ProcessId, u32), u32> {
+        self.shared.lock().expect("not poisoned").pids.clone()
+    }
+
+    /// Where `name` listens.
+    pub fn address(&self, name: &ProcessId) -> Option<SocketAddr> {
+        self.procs.get(name).map(|p| p.listen)
+    }
+
+    /// The records so far, in arrival order.
+    pub fn records(&self) -> Vec<TraceRecord> {
+        self.shared.lock().expect("not poisoned").records.clone()
+    }
+
+    /// `name`'s role state, or `None` if it is not running or does not
+    /// answer within five seconds (a paused process never answers).
+    pub async fn snapshot(&mut self, name: &ProcessId) -> Option<serde_json::Value> {
+        let n = self.next_snapshot;
+        self.next_snapshot += 1;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut shared = self.shared.lock().expect("not poisoned");
+            let line = shared.lines.get(name)?.clone();
+            shared.waiting.insert(n, tx);
+            let request = serde_json::to_string(&Request::Snapshot(n)).expect("serializes");
+            line.send(request).ok()?;
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(5), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Stops every process (`SIGKILL`) and returns the trace: every record,
+    /// sorted by time (stable: one process's records keep their order).
+    pub fn finish(mut self) -> Vec<TraceRecord> {
+        for name in self.procs.keys().cloned().collect::<Vec<_>>() {
+            self.crash(&name);
+        }
+        let mut records = std::mem::take(&mut self.shared.lock().expect("not poisoned").records);
+        records.sort_by_key(|r| r.t_ms);
+        records
+    }
+
+    /// The run's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // Whatever happened, no child outlives the run.
+        for proc in self.procs.values_mut() {
+            if let Some(child) = &mut proc.child {
+                let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Accepts each child's control connection and reads its lines.
+async fn accept_children(listener: TcpListener, shared: Arc<Mutex<Shared>>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let Ok(Some(first)) = lines.next_line().await else {
+                return;
+            };
+            let Ok(hello) = serde_json::from_str::<Hello>(&first) else {
+                return;
+            };
+            let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+            {
+                let mut s = shared.lock().expect("not poisoned");
+                s.pids
+                    .insert((hello.process.clone(), hello.incarnation), hello.pid);
+                s.lines.insert(hello.process.clone(), tx);
+            }
+            tokio::spawn(async move {
+                while let Some(line) = rx.recv().await {
+                    if write
+                        .write_all(format!("{line}\n").as_bytes())
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<Report>(&line) {
+                    Ok(Report::Record(record)) => {
+                        shared.lock().expect("not poisoned").records.push(*record)
+                    }
+                    Ok(Report::Snapshot { snapshot, state }) => {
+                        if let Some(tx) = shared
+                            .lock()
+                            .expect("not poisoned")
+                            .waiting
+                            .remove(&snapshot)
+                        {
+                            let _ = tx.send(state);
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+    }
+}

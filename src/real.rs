@@ -1,0 +1,192 @@
+//! `mesochaos real FILE` and the hidden `real-process` subcommand each of its
+//! processes runs (`real/src/run.rs`, `real/src/process.rs`).
+
+use crate::chaos::CODE_VERSION;
+use crate::cli::{load, EXIT_BAD_INPUT, EXIT_FAIL};
+use mesochaos_harness::{RunReport, Verdict};
+use mesochaos_real::process::ChildArgs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A runtime on this thread: the supervisor forks every child from it, and
+/// `PR_SET_PDEATHSIG` fires when the forking *thread* ends.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// `mesochaos real FILE`.
+pub fn real(
+    file: &Path,
+    seed: Option<u64>,
+    keep: Option<PathBuf>,
+    trace: Option<&Path>,
+) -> ExitCode {
+    let scenario = match load(file) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let refused = mesochaos_real::run::refusals(&scenario.spec);
+    if !refused.is_empty() {
+        eprintln!(
+            "error: {}: real mode cannot run this scenario yet:\n  {}",
+            file.display(),
+            refused.join("\n  ")
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let seed = seed.unwrap_or(scenario.seed);
+    println!("seed: {seed}");
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("error: cannot find this binary to start the processes: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let dir = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "mesochaos-real-{}-{}",
+            scenario.spec.name,
+            std::process::id()
+        ))
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let outcome = runtime().block_on(mesochaos_real::run::run(
+        exe,
+        file.to_path_buf(),
+        &scenario.spec,
+        seed,
+        dir.clone(),
+    ));
+    let run = match outcome {
+        Ok(run) => run,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAIL);
+        }
+    };
+    let timeline = mesochaos_reports::timeline::timeline(&run.records);
+    for e in &timeline {
+        println!("{:>9.2}s  {:<18} {}", e.t_ms as f64 / 1000.0, e.at, e.text);
+    }
+    let pids: Vec<String> = run
+        .pids
+        .iter()
+        .map(|((p, i), pid)| format!("{p}#{i}={pid}"))
+        .collect();
+    println!("\nprocesses: {}", pids.join(" "));
+    for (p, signal) in &run.crashes {
+        println!(
+            "crashed {p}: {}",
+            match signal {
+                Some(9) => "killed by SIGKILL".to_string(),
+                Some(s) => format!("killed by signal {s}"),
+                None => "had already exited".to_string(),
+            }
+        );
+    }
+    for v in &run.violations {
+        println!(
+            "VIOLATION [{}] at {:.2}s: {}",
+            v.checker,
+            v.t_ms as f64 / 1000.0,
+            v.message
+        );
+    }
+    let failed = !run.violations.is_empty();
+    if let Some(path) = trace {
+        if let Err(e) = write_trace(path, file, &scenario, seed, &run) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    if failed {
+        println!("verdict: FAIL ({} violations)", run.violations.len());
+        eprintln!("the processes' directories and logs: {}", run.dir.display());
+        ExitCode::from(EXIT_FAIL)
+    } else {
+        println!("verdict: PASS");
+        if keep.is_none() {
+            let _ = std::fs::remove_dir_all(&run.dir);
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+/// The merged trace as `run --trace` writes one: header, records, outcome.
+fn write_trace(
+    path: &Path,
+    file: &Path,
+    scenario: &mesochaos_scenarios::Scenario,
+    seed: u64,
+    run: &mesochaos_real::run::RealRun,
+) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let header = mesochaos_reports::run::Header::new(
+        &scenario.spec.name,
+        &scenario.description,
+        &file.display().to_string(),
+        &std::fs::read_to_string(file).unwrap_or_default(),
+        seed,
+        None,
+        CODE_VERSION,
+    );
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string(&header).expect("serializes")
+    )?;
+    let mut hash = mesochaos_harness::seed::Fnv64::default();
+    for r in &run.records {
+        let line = serde_json::to_string(r).expect("records serialize");
+        hash.write(line.as_bytes());
+        hash.write(b"\n");
+        writeln!(out, "{line}")?;
+    }
+    let mut report = RunReport::panicked(&scenario.spec.name, seed, String::new());
+    report.violations = run.violations.clone();
+    report.verdict = if run.violations.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    report.trace_hash = format!("{:016x}", hash.finish());
+    report.sim_seconds = run.records.last().map_or(0.0, |r| r.t_ms as f64 / 1000.0);
+    report.metrics = mesochaos_harness::report::metrics(&run.records);
+    let outcome = mesochaos_reports::run::Outcome::of(&report, &[]);
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string(&outcome).expect("serializes")
+    )?;
+    out.flush()
+}
+
+/// The hidden `real-process` subcommand: one process of a real run.
+pub fn process(scenario: &Path, args: &str) -> ExitCode {
+    let scenario = match load(scenario) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let args: ChildArgs = match serde_json::from_str(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: real-process arguments: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    match runtime().block_on(mesochaos_real::process::child(&scenario.spec.cluster, args)) {
+        Ok(reason) => {
+            eprintln!("exited: {reason}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAIL)
+        }
+    }
+}

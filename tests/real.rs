@@ -1,0 +1,219 @@
+//! Real mode: the reference's roles as OS processes (`mesochaos real`).
+//!
+//! - A master failover for real: every process is its own OS process (a
+//!   distinct PID), the crash step's victim dies by `SIGKILL`, a standby is
+//!   elected after the real session timeout, everyone re-registers and the
+//!   tasks keep running; the merged trace renders with `mesochaos report`.
+//! - No orphans: killing the harness with `SIGKILL` leaves no process of the
+//!   run and no listening port — not even a stopped one, which only
+//!   `PR_SET_PDEATHSIG` can end (a running child also exits when its control
+//!   connection to the harness breaks).
+//!
+//! Both need only this binary and the loopback interface.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
+    let dir = temp_dir("real-failover");
+    let trace = dir.join("run.jsonl");
+    let keep = dir.join("machines");
+    let out = common::mesochaos(&[
+        "real",
+        "tests/fixtures/real-failover.toml",
+        "--keep",
+        keep.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\nkept: {}",
+        String::from_utf8_lossy(&out.stderr),
+        keep.display()
+    );
+    assert!(stdout.starts_with("seed: 1\n"));
+    // One OS process per role, each with its own PID.
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("processes: "))
+        .unwrap();
+    let pids: Vec<&str> = line["processes: ".len()..]
+        .split_whitespace()
+        .map(|p| p.split('=').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        pids.len(),
+        9,
+        "coordinator, 3 masters, 2 agents, 2 executor hosts, 1 scheduler: {line}"
+    );
+    assert_eq!(
+        pids.iter().collect::<BTreeSet<_>>().len(),
+        pids.len(),
+        "distinct PIDs: {line}"
+    );
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r.get("t_ms").is_some())
+        .collect();
+    let elected: Vec<(&str, u64)> = records
+        .iter()
+        .filter_map(|r| {
+            let epoch = r["event"]["ElectedLeader"]["epoch"].as_u64()?;
+            Some((r["at"].as_str().unwrap(), epoch))
+        })
+        .collect();
+    // The crash was a SIGKILL of the first leader, and a standby took over
+    // with a later epoch. (Which master wins the first election is a real
+    // race here: the first to reach the coordinator.)
+    assert_eq!(elected.len(), 2, "{elected:?}");
+    let first = elected[0].0;
+    assert!(
+        stdout.contains(&format!("crashed {first}: killed by SIGKILL")),
+        "{stdout}"
+    );
+    assert_ne!(elected[1].0, first);
+    assert!(elected[1].1 > elected[0].1);
+    // Both tasks ran before the crash and were not restarted after it: each
+    // task was heard TASK_STARTING once.
+    let starting = records
+        .iter()
+        .filter(|r| r["event"]["UpdateReceived"]["state"] == "TASK_STARTING")
+        .count();
+    assert_eq!(starting, 2);
+    // The trace renders like a simulated one.
+    let out = common::mesochaos(&["report", trace.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The PIDs of live processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // A zombie (state Z) is dead already: it only waits to be reaped.
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn killing_the_harness_leaves_no_process_and_no_listening_port() {
+    let dir = temp_dir("real-orphans");
+    let keep = dir.join("machines");
+    /// Kills the harness if the test fails before it does (a harness left
+    /// running would keep its processes for its whole minute of sleep).
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let harness = Command::new(env!("CARGO_BIN_EXE_mesochaos"))
+        .args([
+            "real",
+            "tests/fixtures/real-idle.toml",
+            "--keep",
+            keep.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let harness_pid = harness.id();
+    let mut harness = KillOnDrop(harness);
+    // Wait (bounded) until every process of the run is up: each child's
+    // command line holds the run's directory, which is unique to this test.
+    let needle = keep.to_str().unwrap().to_string();
+    let mut children = Vec::new();
+    for _ in 0..200 {
+        // The harness's own command line holds the directory too.
+        children = processes_with(&needle);
+        children.retain(|pid| *pid != harness_pid);
+        if children.len() == 6 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        children.len(),
+        6,
+        "coordinator, 2 masters, agent, executor host, scheduler"
+    );
+    // Their listening ports, from the arguments each was given.
+    let mut ports = Vec::new();
+    for pid in &children {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let json: serde_json::Value = serde_json::from_slice(args[3]).unwrap();
+        ports.push(json["listen"].as_str().unwrap().to_string());
+    }
+    for port in &ports {
+        assert!(
+            std::net::TcpStream::connect(port).is_ok(),
+            "{port} listens while the run is on"
+        );
+    }
+    // One child is stopped (SIGSTOP), so it cannot notice its control
+    // connection break and exit by itself: only PR_SET_PDEATHSIG's SIGKILL
+    // can end it.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(children[0] as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    // SIGKILL: the harness cannot clean up; the kernel must.
+    harness.0.kill().unwrap();
+    harness.0.wait().unwrap();
+    let mut left = children.clone();
+    for _ in 0..100 {
+        left = processes_with(&needle);
+        left.retain(|pid| *pid != harness_pid);
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(left.is_empty(), "processes outlived the harness: {left:?}");
+    for port in &ports {
+        assert!(
+            std::net::TcpStream::connect(port).is_err(),
+            "{port} still listens after the harness died"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

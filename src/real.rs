@@ -89,6 +89,9 @@ pub fn real(
             }
         );
     }
+    if let Some(t) = run.failover_time_ms {
+        println!("failover time: {:.2}s", t as f64 / 1000.0);
+    }
     for v in &run.violations {
         println!(
             "VIOLATION [{}] at {:.2}s: {}",

@@ -7,52 +7,74 @@
 //!
 //! What this first increment can do, and what it refuses (before starting,
 //! with the reason — `mesochaos check --real FILE` says the same):
-//! - steps: `sleep`; `crash`, `restart`, `pause`, `resume` of a named process,
-//!   of `leader` (the master that was last elected) and `restart` of
-//!   `last-crashed`;
-//! - waits, read off the records the processes send: `leader_elected`,
-//!   `new_leader`, `tasks_running` (the framework's schedulers heard
-//!   `TASK_RUNNING` for that many tasks and no later state), `reregistered`
-//!   (every live agent and scheduler registered with the current leader);
+//! - steps: `sleep`; `crash`, `restart`, `pause`, `resume` of a named process
+//!   or of `leader`, and `restart` of `last-crashed`; `call` to a framework's
+//!   active instance or a named one;
+//! - every `wait`: each poll (every 100 ms) asks every running process for
+//!   its state over the control channel, rebuilds the roles from those
+//!   snapshots into the harness's [`View`], and asks the simulation's own
+//!   `condition_holds` — the same code, the same answer for the same states;
+//! - `[expect]`, but for timing expectations: the failover time is measured
+//!   as the simulation measures it (leader crash to everyone re-registered,
+//!   polled), the rebuilt state compared before the crash and at the end;
 //! - not yet: partitions, message loss and filters (the proxy), reboots,
-//!   wipes and torn writes (the durable-copy file layer), `call` and
-//!   `inject`, the waits that need the roles' live state (`converged`, ...),
-//!   and `[expect]`. Those need state queries over the control channel,
-//!   which exist ([`Supervisor::snapshot`]) but are not wired to the
-//!   conditions yet.
+//!   wipes and torn writes (the durable-copy file layer), `inject`, calls
+//!   naming agents by target, a nemesis.
 
 use crate::supervisor::Supervisor;
 use mesochaos_faults::{Fault, Target};
-use mesochaos_harness::report::Violation;
-use mesochaos_harness::run::{Condition, Step};
-use mesochaos_harness::script::RunSpec;
+use mesochaos_harness::check::{self, convergence};
+use mesochaos_harness::cluster::View;
+use mesochaos_harness::names;
+use mesochaos_harness::report::{self, RebuiltComparison, Violation};
+use mesochaos_harness::run::{condition_holds, Condition, Step};
+use mesochaos_harness::script::{describe_step, RunSpec};
+use mesochaos_harness::shared::{ProcessKind, ProcessStatus, RoleRef, Slot};
+use mesochaos_harness::spec::{process_kind, process_names};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
-use mesochaos_reference::{Event, ProcessId, TaskState};
+use mesochaos_reference::master::RebuiltView;
+use mesochaos_reference::ProcessId;
 use nix::sys::signal::Signal;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Why real mode cannot perform `step` yet, or `None` if it can.
 pub fn refusal(step: &Step) -> Option<String> {
-    let target_ok = |t: &Target| matches!(t, Target::Process(_) | Target::Leader);
+    let target_ok = |t: &Target| {
+        matches!(
+            t,
+            Target::Process(_)
+                | Target::Leader
+                | Target::ActiveScheduler(_)
+                | Target::DisplacedScheduler(_)
+                | Target::AgentOf(_)
+                | Target::AgentRunning(_)
+        )
+    };
     match step {
         Step::Sleep { .. } => None,
         Step::Fault(Fault::Crash(t) | Fault::Pause(t) | Fault::Resume(t)) if target_ok(t) => None,
         Step::Fault(Fault::Restart(t)) if target_ok(t) || matches!(t, Target::LastCrashed) => None,
         Step::Fault(f) => Some(format!(
-            "the fault {f:?} (real mode performs crash, restart, pause and resume of a named process or the leader; partitions, message loss, reboots and disk faults come with the proxy and the durable file layer)"
+            "the fault {f:?} (real mode performs crash, restart, pause and resume of one process — named, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed; partitions, message loss, reboots and disk faults come with the proxy and the durable file layer)"
         )),
-        Step::Wait { condition, .. } => match condition {
-            Condition::LeaderElected
-            | Condition::NewLeader
-            | Condition::TasksRunning { .. }
-            | Condition::Reregistered => None,
-            other => Some(format!(
-                "the wait {other:?} (real mode reads leader_elected, new_leader, tasks_running and reregistered off the processes' records; the others need their live state)"
-            )),
-        },
-        Step::Call { .. } => Some("a `call` step (not wired to the control channel yet)".into()),
+        Step::Wait { .. } => None,
+        Step::Call {
+            instance,
+            agent_targets,
+            ..
+        } => {
+            if !agent_targets.is_empty() {
+                Some("a `call` naming agents by target (real mode resolves only named processes)".into())
+            } else if instance.as_ref().is_some_and(|t| !matches!(t, Target::Process(_))) {
+                Some("a `call` to an instance named by a target other than a process name".into())
+            } else {
+                None
+            }
+        }
         Step::Inject { .. } => Some("an `inject` step (needs the proxy)".into()),
     }
 }
@@ -68,8 +90,8 @@ pub fn refusals(spec: &RunSpec) -> Vec<String> {
     if spec.nemesis.is_some() {
         out.push("a [nemesis] (real mode runs scripted steps only)".into());
     }
-    if spec.expect != Default::default() {
-        out.push("an [expect] section (not evaluated on real runs yet)".into());
+    if !spec.expect.timing.is_empty() {
+        out.push("a timing expectation (step durations are not recorded in real mode yet)".into());
     }
     out
 }
@@ -84,6 +106,8 @@ pub struct RealRun {
     pub pids: BTreeMap<(ProcessId, u32), u32>,
     /// How each crashed process died (the signal that ended it).
     pub crashes: Vec<(ProcessId, Option<i32>)>,
+    /// From the last leader crash to everyone re-registered.
+    pub failover_time_ms: Option<u64>,
     /// Where the processes' directories and logs are.
     pub dir: PathBuf,
 }
@@ -105,202 +129,358 @@ pub async fn run(
         ));
     }
     let processes = mesochaos_harness::spec::process_names(&spec.cluster);
-    let mut sup = Supervisor::new(exe, scenario, &processes, dir.clone(), seed).await?;
-    sup.start_all()?;
-    let mut violations = Vec::new();
-    let mut crashes = Vec::new();
-    let mut last_crashed: Option<ProcessId> = None;
-    // The epoch the last crash of the leader hit (for `new_leader`).
-    let mut crashed_epoch: Option<u64> = None;
+    let sup = Supervisor::new(exe, scenario, &processes, dir.clone(), seed).await?;
+    let mut real = Real {
+        sup,
+        spec,
+        paused: BTreeSet::new(),
+        violations: Vec::new(),
+        crashes: Vec::new(),
+        last_crashed: None,
+        last_leader_epoch: None,
+        displaced: BTreeMap::new(),
+        failover_started: None,
+        failover_time_ms: None,
+        rebuilt_before: None,
+    };
+    real.sup.start_all()?;
     for (i, step) in spec.steps.iter().enumerate() {
-        sup.record(TraceKind::Fault {
+        real.sup.record(TraceKind::Fault {
             fault: "step".into(),
-            detail: format!(
-                "{}: {}",
-                i + 1,
-                mesochaos_harness::script::describe_step(step)
-            ),
+            detail: format!("{}: {}", i + 1, describe_step(step)),
         });
-        match step {
-            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
-            Step::Fault(fault) => {
-                let (what, target) = match fault {
-                    Fault::Crash(t) => ("crash", t),
-                    Fault::Restart(t) => ("restart", t),
-                    Fault::Pause(t) => ("pause", t),
-                    Fault::Resume(t) => ("resume", t),
-                    _ => unreachable!("refused above"),
-                };
-                let records = sup.records();
-                let name = match target {
-                    Target::Process(p) => ProcessId::from(p.as_str()),
-                    Target::Leader => match leader(&records) {
-                        Some((l, _)) => l,
-                        None => return Err(format!("step {}: no leader to {what}", i + 1)),
-                    },
-                    Target::LastCrashed => last_crashed.clone().ok_or("no process crashed yet")?,
-                    _ => unreachable!("refused above"),
-                };
-                sup.record(TraceKind::Fault {
-                    fault: what.into(),
-                    detail: name.to_string(),
-                });
-                match what {
-                    "crash" => {
-                        if matches!(target, Target::Leader) {
-                            crashed_epoch = leader(&records).map(|(_, e)| e);
-                        }
-                        let status = sup.crash(&name);
-                        use std::os::unix::process::ExitStatusExt;
-                        crashes.push((name.clone(), status.and_then(|s| s.signal())));
-                        last_crashed = Some(name);
-                    }
-                    "restart" => {
-                        sup.start(&name)?;
-                    }
-                    "pause" => {
-                        sup.signal(&name, Signal::SIGSTOP);
-                    }
-                    _ => {
-                        sup.signal(&name, Signal::SIGCONT);
-                    }
-                }
-            }
-            Step::Wait {
-                condition,
-                within_ms,
-            } => {
-                // Polled every 50 ms of real time, bounded by the step's `within`.
-                let started = sup.now_ms();
-                loop {
-                    let records = sup.records();
-                    if holds(condition, &records, &spec.cluster, crashed_epoch) {
-                        break;
-                    }
-                    if sup.now_ms() - started > *within_ms {
-                        violations.push(Violation {
-                            checker: "wait".into(),
-                            t_ms: sup.now_ms(),
-                            message: format!(
-                                "step {}: {condition:?} did not hold within {} ms",
-                                i + 1,
-                                within_ms
-                            ),
-                            processes: vec![],
-                        });
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                if !violations.is_empty() {
-                    break;
-                }
-            }
-            _ => unreachable!("refused above"),
+        if let Err(violation) = real.step(i, step).await {
+            real.violations.push(violation);
+            break;
         }
     }
+    // A failover the steps never waited out is measured once more at the end.
+    real.poll().await;
+    let end_ms = real.sup.now_ms();
+    let (after, leader_checked) = {
+        let slots = real.slots().await;
+        let view = real.view(&slots);
+        let after = view.leader_view();
+        let records = real.sup.records();
+        let leader_checked = spec.expect.leader.as_ref().map(|leader| {
+            view.leader_state(|state| {
+                mesochaos_harness::expect::check_leader(leader, Some(state), &records, end_ms)
+            })
+            .unwrap_or_else(|| {
+                mesochaos_harness::expect::check_leader(leader, None, &records, end_ms)
+            })
+        });
+        (after, leader_checked)
+    };
+    let Real {
+        sup,
+        mut violations,
+        crashes,
+        failover_time_ms,
+        rebuilt_before,
+        ..
+    } = real;
     let pids = sup.pids();
     let records = sup.finish();
-    violations.extend(mesochaos_harness::check::check_trace(&records));
-    violations.extend(mesochaos_harness::check::check_storage(&records).0);
-    violations.extend(mesochaos_harness::check::check_framework_identity(&records));
+    violations.extend(check::check_trace(&records));
+    violations.extend(check::check_storage(&records).0);
+    violations.extend(check::check_framework_identity(&records));
+    let rebuilt = rebuilt_before.map(|before| RebuiltComparison { before, after });
+    violations.extend(check::check_expectations(
+        &spec.expect,
+        &records,
+        end_ms,
+        failover_time_ms,
+        rebuilt.as_ref(),
+        &report::framework_updates(&records),
+        &report::task_starts(&records),
+    ));
+    violations.extend(leader_checked.unwrap_or_default());
     Ok(RealRun {
         records,
         violations,
         pids,
         crashes,
+        failover_time_ms,
         dir,
     })
 }
 
-/// The last elected master and its epoch.
-fn leader(records: &[TraceRecord]) -> Option<(ProcessId, u64)> {
-    records.iter().rev().find_map(|r| match &r.kind {
-        TraceKind::Event {
-            event: Event::ElectedLeader { epoch },
-        } => Some((r.at.clone(), *epoch)),
-        _ => None,
-    })
+/// A real run in progress.
+struct Real<'a> {
+    sup: Supervisor,
+    spec: &'a RunSpec,
+    /// Processes stopped with SIGSTOP (they cannot answer a snapshot).
+    paused: BTreeSet<ProcessId>,
+    violations: Vec<Violation>,
+    /// Each crash and the signal that ended the process.
+    crashes: Vec<(ProcessId, Option<i32>)>,
+    last_crashed: Option<ProcessId>,
+    /// The epoch the last leader crash hit (for `new_leader`).
+    last_leader_epoch: Option<u64>,
+    /// Per framework, the instance the last fault on its active one hit.
+    displaced: BTreeMap<String, ProcessId>,
+    /// When the last leader crash happened, until everyone re-registered.
+    failover_started: Option<u64>,
+    /// From the last leader crash to every live agent and scheduler
+    /// re-registered, as the simulation measures it.
+    failover_time_ms: Option<u64>,
+    /// The leader's rebuilt-state view just before it was crashed.
+    rebuilt_before: Option<RebuiltView>,
 }
 
-/// Whether `condition` holds, by the records so far.
-fn holds(
-    condition: &Condition,
-    records: &[TraceRecord],
-    cluster: &mesochaos_harness::spec::ClusterSpec,
-    crashed_epoch: Option<u64>,
-) -> bool {
-    match condition {
-        Condition::LeaderElected => recovered_leader(records).is_some(),
-        Condition::NewLeader => {
-            recovered_leader(records).is_some_and(|(_, e)| crashed_epoch.is_none_or(|c| e > c))
-        }
-        Condition::TasksRunning { framework, count } => {
-            // The latest state each task of the framework was heard in.
-            let prefix = mesochaos_harness::names::scheduler_prefix(framework);
-            let mut latest: BTreeMap<String, TaskState> = BTreeMap::new();
-            for r in records
-                .iter()
-                .filter(|r| r.at.as_str().starts_with(&prefix))
-            {
-                if let TraceKind::Event {
-                    event: Event::UpdateReceived { task_id, state, .. },
-                } = &r.kind
-                {
-                    latest.insert(task_id.to_string(), *state);
+impl Real<'_> {
+    /// Every process's slot, its role rebuilt from the snapshot it sends now
+    /// (a process that does not answer yet is `Starting`; a stopped one keeps
+    /// running with no observable role, as it cannot answer).
+    async fn slots(&mut self) -> BTreeMap<ProcessId, Slot> {
+        let mut slots = BTreeMap::new();
+        for (name, machine) in process_names(&self.spec.cluster) {
+            let kind = process_kind(
+                &self.spec.cluster,
+                &name,
+                &ProcessId::from(names::COORDINATOR),
+            );
+            let running = self.sup.is_running(&name);
+            let role = if running && !self.paused.contains(&name) {
+                match self.sup.snapshot(&name).await {
+                    Some(state) => role_from(&kind, state),
+                    None => None,
                 }
-            }
-            latest
-                .values()
-                .filter(|s| **s == TaskState::Running)
-                .count() as u64
-                >= *count
-        }
-        Condition::Reregistered => {
-            let Some((leader, epoch)) = recovered_leader(records) else {
-                return false;
+            } else {
+                None
             };
-            // Every agent and one instance of every framework registered with
-            // this leader, at its epoch.
-            let mut registered: BTreeSet<String> = BTreeSet::new();
-            for r in records {
-                if let TraceKind::Event { event } = &r.kind {
-                    match event {
-                        Event::AgentRegisteredWith {
-                            master, epoch: e, ..
-                        }
-                        | Event::SchedulerRegistered {
-                            master, epoch: e, ..
-                        } if *master == leader && *e == epoch => {
-                            registered.insert(r.at.to_string());
-                        }
-                        _ => {}
+            let status = match (running, &role) {
+                (false, _) => ProcessStatus::Crashed { at_ms: 0 },
+                (true, Some(_)) => ProcessStatus::Running,
+                (true, None) if self.paused.contains(&name) => ProcessStatus::Running,
+                (true, None) => ProcessStatus::Starting,
+            };
+            slots.insert(
+                name,
+                Slot {
+                    machine,
+                    kind,
+                    status,
+                    incarnation: 0,
+                    role,
+                    control: None,
+                    supervised: false,
+                },
+            );
+        }
+        slots
+    }
+
+    fn view<'s>(&'s self, slots: &'s BTreeMap<ProcessId, Slot>) -> View<'s> {
+        View {
+            spec: &self.spec.cluster,
+            slots,
+            paused: &self.paused,
+        }
+    }
+
+    /// Measures a failover in progress: done once every live agent and
+    /// scheduler re-registered with the new leader.
+    async fn poll(&mut self) {
+        if let Some(started) = self.failover_started {
+            let slots = self.slots().await;
+            if convergence::all_reregistered(&self.view(&slots)) {
+                self.failover_time_ms = Some(self.sup.now_ms() - started);
+                self.failover_started = None;
+            }
+        }
+    }
+
+    fn violation(&self, checker: &str, message: String) -> Violation {
+        Violation {
+            checker: checker.into(),
+            t_ms: self.sup.now_ms(),
+            message,
+            processes: vec![],
+        }
+    }
+
+    async fn step(&mut self, i: usize, step: &Step) -> Result<(), Violation> {
+        match step {
+            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Fault(fault) => self.fault(i, fault).await?,
+            Step::Wait {
+                condition,
+                within_ms,
+            } => {
+                // Polled every 100 ms of real time, bounded by the step's `within`.
+                let started = self.sup.now_ms();
+                loop {
+                    self.poll().await;
+                    let slots = self.slots().await;
+                    let records = self.sup.records();
+                    let holds = condition_holds(
+                        condition,
+                        &self.view(&slots),
+                        &records,
+                        self.last_leader_epoch,
+                        &self.displaced,
+                    );
+                    if holds {
+                        break;
                     }
+                    if self.sup.now_ms() - started > *within_ms {
+                        let why = match condition {
+                            Condition::Converged => {
+                                format!(": {}", convergence::why_not_converged(&self.view(&slots)))
+                            }
+                            _ => String::new(),
+                        };
+                        return Err(self.violation(
+                            "wait",
+                            format!(
+                                "step {}: {} did not hold within {} ms{why}",
+                                i + 1,
+                                describe_step(step),
+                                within_ms
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
-            let agents = (1..=cluster.agents)
-                .all(|i| registered.contains(mesochaos_harness::names::agent(i).as_str()));
-            let frameworks = cluster.frameworks.iter().all(|f| {
-                let prefix = mesochaos_harness::names::scheduler_prefix(&f.name);
-                registered.iter().any(|p| p.starts_with(&prefix))
-            });
-            agents && frameworks
+            Step::Call {
+                framework,
+                instance,
+                command,
+                ..
+            } => {
+                let target = match instance {
+                    Some(Target::Process(p)) => Some(ProcessId::from(p.as_str())),
+                    _ => {
+                        let slots = self.slots().await;
+                        self.view(&slots).active_instance(framework)
+                    }
+                };
+                let Some(target) = target else {
+                    return Err(self.violation(
+                        "call",
+                        format!("step {}: no active instance of {framework} to call", i + 1),
+                    ));
+                };
+                self.sup.record(TraceKind::Fault {
+                    fault: "call".into(),
+                    detail: format!(
+                        "{target}: {}",
+                        serde_json::to_string(command).expect("commands serialize")
+                    ),
+                });
+                if !self.sup.command(&target, command.clone()) {
+                    return Err(
+                        self.violation("call", format!("step {}: {target} is not running", i + 1))
+                    );
+                }
+            }
+            _ => unreachable!("refused before the run"),
         }
-        _ => false,
+        Ok(())
+    }
+
+    async fn fault(&mut self, i: usize, fault: &Fault) -> Result<(), Violation> {
+        let (what, target) = match fault {
+            Fault::Crash(t) => ("crash", t),
+            Fault::Restart(t) => ("restart", t),
+            Fault::Pause(t) => ("pause", t),
+            Fault::Resume(t) => ("resume", t),
+            _ => unreachable!("refused before the run"),
+        };
+        // Targets resolve when the fault fires; one that cannot resolve yet
+        // ("the leader" during an election) is waited for, as the simulation
+        // waits, up to a minute.
+        let started = self.sup.now_ms();
+        let (name, leader, leader_view) = loop {
+            let slots = self.slots().await;
+            let view = self.view(&slots);
+            let leader = view.leader();
+            let name = match target {
+                Target::Process(p) => Some(ProcessId::from(p.as_str())),
+                Target::Leader => leader.as_ref().map(|(l, _)| l.clone()),
+                Target::LastCrashed => self.last_crashed.clone(),
+                Target::ActiveScheduler(f) => view
+                    .active_instance(f)
+                    .or_else(|| view.self_declared_active(f)),
+                Target::DisplacedScheduler(f) => self.displaced.get(f).cloned(),
+                Target::AgentOf(task) => view.agent_running(task),
+                Target::AgentRunning(f) => view.agent_running_framework(f),
+                _ => unreachable!("refused before the run"),
+            };
+            if let Some(name) = name {
+                break (name, leader, view.leader_view());
+            }
+            if self.sup.now_ms() - started > 60_000 {
+                return Err(self.violation(
+                    "step",
+                    format!("step {}: {target:?} named no process for a minute", i + 1),
+                ));
+            }
+            drop(slots);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if let Target::ActiveScheduler(framework) = target {
+            self.displaced.insert(framework.clone(), name.clone());
+        }
+        self.sup.record(TraceKind::Fault {
+            fault: what.into(),
+            detail: name.to_string(),
+        });
+        // A fault on the leader starts a failover the run measures, and the
+        // state it held is what the next leader must rebuild.
+        if what != "restart" && what != "resume" {
+            if let Some((l, epoch)) = &leader {
+                if *l == name {
+                    self.rebuilt_before = leader_view;
+                    self.failover_started = Some(self.sup.now_ms());
+                    self.failover_time_ms = None;
+                    self.last_leader_epoch = Some(*epoch);
+                }
+            }
+        }
+        match what {
+            "crash" => {
+                let status = self.sup.crash(&name);
+                use std::os::unix::process::ExitStatusExt;
+                self.crashes
+                    .push((name.clone(), status.and_then(|s| s.signal())));
+                self.paused.remove(&name);
+                self.last_crashed = Some(name);
+            }
+            "restart" => {
+                if let Err(e) = self.sup.start(&name) {
+                    return Err(self.violation("step", format!("step {}: {e}", i + 1)));
+                }
+            }
+            "pause" => {
+                self.sup.signal(&name, Signal::SIGSTOP);
+                self.paused.insert(name);
+            }
+            _ => {
+                self.sup.signal(&name, Signal::SIGCONT);
+                self.paused.remove(&name);
+            }
+        }
+        Ok(())
     }
 }
 
-/// The last elected master that has read its registry (a recovered leader).
-fn recovered_leader(records: &[TraceRecord]) -> Option<(ProcessId, u64)> {
-    let (leader, epoch) = leader(records)?;
-    let recovered = records.iter().rev().any(|r| {
-        r.at == leader
-            && matches!(
-                &r.kind,
-                TraceKind::Event {
-                    event: Event::LeaderRecovered { .. }
-                }
-            )
-    });
-    recovered.then_some((leader, epoch))
+/// A role rebuilt from its snapshot, as the kind of process it is.
+fn role_from(kind: &ProcessKind, state: serde_json::Value) -> Option<RoleRef> {
+    fn cell<T>(value: T) -> Rc<RefCell<T>> {
+        Rc::new(RefCell::new(value))
+    }
+    Some(match kind {
+        ProcessKind::Coordinator => RoleRef::Coordinator(cell(serde_json::from_value(state).ok()?)),
+        ProcessKind::Master(_) => RoleRef::Master(cell(serde_json::from_value(state).ok()?)),
+        ProcessKind::Agent(_) => RoleRef::Agent(cell(serde_json::from_value(state).ok()?)),
+        ProcessKind::ExecutorHost(_) => {
+            RoleRef::ExecutorHost(cell(serde_json::from_value(state).ok()?))
+        }
+        ProcessKind::Scheduler(_) => RoleRef::Scheduler(cell(serde_json::from_value(state).ok()?)),
+        ProcessKind::Storage(_) => RoleRef::Storage(cell(serde_json::from_value(state).ok()?)),
+    })
 }

@@ -273,6 +273,17 @@ impl Supervisor {
             .ok()
     }
 
+    /// Hands `command` to `name`'s role (a scenario's `call`); false if it
+    /// is not connected.
+    pub fn command(&self, name: &ProcessId, command: mesochaos_reference::io::Command) -> bool {
+        let shared = self.shared.lock().expect("not poisoned");
+        let Some(line) = shared.lines.get(name) else {
+            return false;
+        };
+        let request = serde_json::to_string(&Request::Command(command)).expect("serializes");
+        line.send(request).is_ok()
+    }
+
     /// Stops every process (`SIGKILL`) and returns the trace: every record,
     /// sorted by time (stable: one process's records keep their order).
     pub fn finish(mut self) -> Vec<TraceRecord> {

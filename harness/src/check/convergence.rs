@@ -5,7 +5,7 @@
 //! fails when a run does not converge in time, and it gates
 //! `update_delivery` and `state_agreement`.
 
-use crate::cluster::Cluster;
+use crate::cluster::View;
 use crate::names;
 use crate::shared::{ProcessStatus, RoleRef};
 use mesochaos_reference::agent::Agent;
@@ -18,14 +18,14 @@ use std::rc::Rc;
 /// Every live agent and scheduler instance is registered with the current
 /// leader, and the leader sees each of them connected and active. The end of
 /// a failover (DESIGN.md).
-pub fn all_reregistered(cluster: &Cluster) -> bool {
-    if cluster.any_starting() {
+pub fn all_reregistered(view: &View<'_>) -> bool {
+    if view.any_starting() {
         return false;
     }
-    let Some((leader, epoch)) = cluster.leader() else {
+    let Some((leader, epoch)) = view.leader() else {
         return false;
     };
-    let Some(RoleRef::Master(m)) = cluster.role(&leader) else {
+    let Some(RoleRef::Master(m)) = view.role(&leader) else {
         return false;
     };
     let m = m.borrow();
@@ -40,10 +40,8 @@ pub fn all_reregistered(cluster: &Cluster) -> bool {
         .filter(|e| e.connected)
         .map(|e| &e.process)
         .collect();
-    let agents_ok = cluster
-        .shared
+    let agents_ok = view
         .slots
-        .borrow()
         .iter()
         .filter(|(_, slot)| slot.is_running())
         .all(|(name, slot)| match &slot.role {
@@ -54,8 +52,8 @@ pub fn all_reregistered(cluster: &Cluster) -> bool {
         });
     // Every framework with a live instance has one active instance,
     // registered with the leader, which the leader sees as its scheduler.
-    let schedulers = cluster.schedulers();
-    let frameworks_ok = cluster.spec.frameworks.iter().all(|f| {
+    let schedulers = view.schedulers();
+    let frameworks_ok = view.spec.frameworks.iter().all(|f| {
         let instances: Vec<_> = schedulers
             .iter()
             .filter(|(_, s)| {
@@ -83,28 +81,26 @@ pub fn all_reregistered(cluster: &Cluster) -> bool {
 /// Re-registered, and everything has settled: no status update waits for an
 /// acknowledgement, every framework runs its desired tasks (all
 /// `TASK_RUNNING`), and the leader's task table equals what the agents run.
-pub fn converged(cluster: &Cluster) -> bool {
-    why_not_converged_opt(cluster, false).is_none()
+pub fn converged(view: &View<'_>) -> bool {
+    why_not_converged_opt(view, false).is_none()
 }
 
 /// What keeps the cluster from having converged (for a liveness violation).
-pub fn why_not_converged(cluster: &Cluster) -> String {
-    why_not_converged_opt(cluster, true).unwrap_or_else(|| "it has converged".into())
+pub fn why_not_converged(view: &View<'_>) -> String {
+    why_not_converged_opt(view, true).unwrap_or_else(|| "it has converged".into())
 }
 
 /// Why the cluster has not converged, or `None`. Without `explain` the
 /// reason of the first failed check is left empty: `converged` runs every
 /// tick while a run waits, and naming 1000 unregistered agents each tick
 /// cost more than the check.
-fn why_not_converged_opt(cluster: &Cluster, explain: bool) -> Option<String> {
-    if !all_reregistered(cluster) {
+fn why_not_converged_opt(view: &View<'_>, explain: bool) -> Option<String> {
+    if !all_reregistered(view) {
         if !explain {
             return Some(String::new());
         }
-        let starting: Vec<String> = cluster
-            .shared
+        let starting: Vec<String> = view
             .slots
-            .borrow()
             .iter()
             .filter(|(_, s)| s.status == ProcessStatus::Starting)
             .map(|(n, _)| n.to_string())
@@ -112,22 +108,22 @@ fn why_not_converged_opt(cluster: &Cluster, explain: bool) -> Option<String> {
         if !starting.is_empty() {
             return Some(format!("processes still starting: {}", starting.join(", ")));
         }
-        let Some((leader, epoch)) = cluster.leader() else {
+        let Some((leader, epoch)) = view.leader() else {
             return Some("no master leads".into());
         };
-        let unregistered: Vec<String> = cluster
+        let unregistered: Vec<String> = view
             .agents()
             .iter()
             .filter(|(_, a)| a.borrow().registered_with() != Some((&leader, epoch)))
             .map(|(n, _)| n.to_string())
             .collect();
-        let frameworks: Vec<String> = cluster
+        let frameworks: Vec<String> = view
             .spec
             .frameworks
             .iter()
-            .filter(|f| cluster.active_instance(&f.name).is_none())
+            .filter(|f| view.active_instance(&f.name).is_none())
             .map(|f| {
-                let instances: Vec<String> = cluster
+                let instances: Vec<String> = view
                     .schedulers()
                     .iter()
                     .filter(|(_, s)| s.borrow().framework_name() == f.name)
@@ -145,11 +141,11 @@ fn why_not_converged_opt(cluster: &Cluster, explain: bool) -> Option<String> {
             frameworks.join(", ")
         ));
     }
-    let agents = cluster.agents();
+    let agents = view.agents();
     let agent_by_name: BTreeMap<&ProcessId, &Rc<RefCell<Agent>>> =
         agents.iter().map(|(n, a)| (n, a)).collect();
     // Every running executor host is registered with its agent.
-    let unregistered_hosts: Vec<String> = cluster
+    let unregistered_hosts: Vec<String> = view
         .executor_hosts()
         .iter()
         .filter(|(name, _)| {
@@ -184,7 +180,7 @@ fn why_not_converged_opt(cluster: &Cluster, explain: bool) -> Option<String> {
             pending.join(", ")
         ));
     }
-    for (name, s) in cluster.schedulers() {
+    for (name, s) in view.schedulers() {
         let s = s.borrow();
         if !s.is_active() {
             continue; // standbys and stopped instances hold nothing
@@ -214,7 +210,7 @@ fn why_not_converged_opt(cluster: &Cluster, explain: bool) -> Option<String> {
             ));
         }
     }
-    let Some(view) = cluster.leader_view() else {
+    let Some(view) = view.leader_view() else {
         return Some("no leader view".into());
     };
     let mut from_agents = BTreeSet::new();

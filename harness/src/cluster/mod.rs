@@ -24,12 +24,14 @@
 mod machines;
 mod network;
 mod observe;
+mod view;
 
 pub use crate::names::HARNESS;
 pub use crate::shared::{
     DropRule, MessageChaos, ProcessKind, ProcessStatus, RoleRef, Shared, Slot, TICK_MS,
 };
 pub use crate::spec::{process_kind, process_names, ClusterSpec, FrameworkSpec, DFS_STORE};
+pub use view::View;
 
 use crate::driver;
 use crate::names;
@@ -254,19 +256,11 @@ impl Cluster {
 
     /// Running, or started and about to run its first tick.
     pub fn is_alive(&self, process: &ProcessId) -> bool {
-        self.shared
-            .slots
-            .borrow()
-            .get(process)
-            .is_some_and(|s| matches!(s.status, ProcessStatus::Running | ProcessStatus::Starting))
+        self.with_view(|v| v.is_alive(process))
     }
 
     pub fn is_running(&self, process: &ProcessId) -> bool {
-        self.shared
-            .slots
-            .borrow()
-            .get(process)
-            .is_some_and(Slot::is_running)
+        self.with_view(|v| v.is_running(process))
     }
 
     /// Kills a process (its machine, disk and other processes live on).
@@ -300,11 +294,7 @@ impl Cluster {
 
     /// Whether any process is between a (re)start and its first tick.
     pub fn any_starting(&self) -> bool {
-        self.shared
-            .slots
-            .borrow()
-            .values()
-            .any(|s| s.status == ProcessStatus::Starting)
+        self.with_view(|v| v.any_starting())
     }
 
     /// Hands a command to a running process (e.g. a scheduler call).

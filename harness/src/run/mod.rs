@@ -24,6 +24,7 @@ pub use crate::report::{
 pub use crate::script::{Condition, Expectations, RunSpec, Step, UpdateExpectation};
 pub use faults::Applied;
 pub use nemesis::{liveness_bound_ms, shape};
+pub use steps::condition_holds;
 
 use crate::check;
 use crate::cluster::Cluster;
@@ -103,7 +104,7 @@ pub fn run_recorded(
         outcome = runner.run_nemesis(n, schedule, &spec.cluster);
     } else if outcome.is_ok()
         && spec.nemesis.is_none()
-        && check::convergence::converged(&runner.cluster)
+        && runner.cluster.with_view(check::convergence::converged)
     {
         // A scripted run that ends converged is held to the same agreement
         // as a nemesis run after its heal.
@@ -196,7 +197,7 @@ impl Runner {
         }
         if let Some((crashed_at, old_epoch)) = self.failover {
             if self.failover_time_ms.is_none()
-                && check::convergence::all_reregistered(&self.cluster)
+                && self.cluster.with_view(check::convergence::all_reregistered)
             {
                 if let Some((_, epoch)) = self.cluster.leader() {
                     if epoch > old_epoch {

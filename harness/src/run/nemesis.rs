@@ -170,14 +170,14 @@ impl Runner {
         }
         let bound = liveness_bound_ms(cluster, spec);
         let healed = self.now();
-        while !convergence::converged(&self.cluster) {
+        while !self.cluster.with_view(convergence::converged) {
             if self.now() > healed + bound {
                 return Err(self.violation(
                     "liveness",
                     format!(
                         "the cluster did not converge within {} of the heal: {}",
                         seconds(bound),
-                        convergence::why_not_converged(&self.cluster)
+                        self.cluster.with_view(convergence::why_not_converged)
                     ),
                     vec![],
                 ));

@@ -3,12 +3,13 @@
 
 use super::Runner;
 use crate::check::convergence;
+use crate::cluster::View;
 use crate::filters::{InjectSpec, InjectStatus};
 use crate::inject;
 use crate::names;
 use crate::report::Violation;
 use crate::script::{describe_step, seconds, Condition, RunSpec, Step};
-use crate::trace::TraceKind;
+use crate::trace::{TraceKind, TraceRecord};
 use mesochaos_faults::Target;
 use mesochaos_reference::io::Command;
 use mesochaos_reference::scheduler::InstanceState;
@@ -204,88 +205,100 @@ impl Runner {
     }
 
     pub(super) fn holds(&self, condition: &Condition) -> bool {
-        match condition {
-            Condition::LeaderElected => self.cluster.leader().is_some(),
-            Condition::NewLeader => match (self.cluster.leader(), self.last_leader_epoch) {
-                (Some((_, epoch)), Some(old)) => epoch > old,
-                (Some(_), None) => true,
-                (None, _) => false,
-            },
-            Condition::NoLeader => self.cluster.leading_masters().is_empty(),
-            Condition::TasksRunning { framework, count } => {
-                self.cluster.schedulers().iter().any(|(_, s)| {
-                    let s = s.borrow();
-                    s.framework_name() == framework
-                        && s.tasks()
-                            .values()
-                            .filter(|t| t.state == TaskState::Running)
-                            .count() as u64
-                            >= *count
+        let trace = self.cluster.shared.trace.borrow();
+        self.cluster.with_view(|view| {
+            condition_holds(
+                condition,
+                view,
+                trace.records(),
+                self.last_leader_epoch,
+                &self.displaced,
+            )
+        })
+    }
+}
+
+/// Whether `condition` holds in `view`, given the run's records so far, the
+/// epoch the last leader-targeted fault hit and the scheduler instance each
+/// framework's last fault displaced. The simulation asks it of its live hosts;
+/// real mode of its processes' snapshots.
+pub fn condition_holds(
+    condition: &Condition,
+    view: &View<'_>,
+    records: &[TraceRecord],
+    last_leader_epoch: Option<u64>,
+    displaced: &BTreeMap<String, ProcessId>,
+) -> bool {
+    match condition {
+        Condition::LeaderElected => view.leader().is_some(),
+        Condition::NewLeader => match (view.leader(), last_leader_epoch) {
+            (Some((_, epoch)), Some(old)) => epoch > old,
+            (Some(_), None) => true,
+            (None, _) => false,
+        },
+        Condition::NoLeader => view.leading_masters().is_empty(),
+        Condition::TasksRunning { framework, count } => view.schedulers().iter().any(|(_, s)| {
+            let s = s.borrow();
+            s.framework_name() == framework
+                && s.tasks()
+                    .values()
+                    .filter(|t| t.state == TaskState::Running)
+                    .count() as u64
+                    >= *count
+        }),
+        Condition::Reregistered => convergence::all_reregistered(view),
+        Condition::SchedulerActive {
+            framework,
+            instance,
+        } => match view.active_instance(framework) {
+            Some(active) => instance.as_ref().is_none_or(|name| active.as_str() == name),
+            None => false,
+        },
+        Condition::NewScheduler { framework } => match view.active_instance(framework) {
+            Some(active) => displaced.get(framework) != Some(&active),
+            None => false,
+        },
+        Condition::FrameworkRemoved { framework } => {
+            view.leader_state(|leader| {
+                leader
+                    .completed_frameworks
+                    .values()
+                    .any(|f| &f.info.name == framework)
+            }) == Some(true)
+        }
+        Condition::InstanceStopped { instance } => view.schedulers().iter().any(|(name, s)| {
+            name.as_str() == instance
+                && matches!(s.borrow().instance(), InstanceState::Stopped { .. })
+        }),
+        Condition::Converged => convergence::converged(view),
+        Condition::UpdateSeen {
+            framework,
+            state,
+            count,
+        } => {
+            let prefix = names::scheduler_prefix(framework);
+            let seen = records
+                .iter()
+                .filter(|r| {
+                    r.at.as_str().starts_with(&prefix)
+                        && matches!(&r.kind, TraceKind::Event { event: Event::UpdateReceived { state: s, .. } } if s == state)
                 })
-            }
-            Condition::Reregistered => convergence::all_reregistered(&self.cluster),
-            Condition::SchedulerActive {
-                framework,
-                instance,
-            } => match self.cluster.active_instance(framework) {
-                Some(active) => instance.as_ref().is_none_or(|name| active.as_str() == name),
-                None => false,
-            },
-            Condition::NewScheduler { framework } => {
-                match self.cluster.active_instance(framework) {
-                    Some(active) => self.displaced.get(framework) != Some(&active),
-                    None => false,
+                .count() as u64;
+            seen >= *count
+        }
+        Condition::DbWritable { framework } => {
+            let prefix = format!("{framework}-");
+            for r in records.iter().rev() {
+                match &r.kind {
+                    // A step marker is not a fault.
+                    TraceKind::Fault { fault, .. } if fault != "step" => return false,
+                    TraceKind::Event {
+                        event: Event::DbRecordAcked { task_id, .. },
+                    } if task_id.as_str().starts_with(&prefix) => return true,
+                    _ => {}
                 }
             }
-            Condition::FrameworkRemoved { framework } => {
-                self.cluster.leader_state(|leader| {
-                    leader
-                        .completed_frameworks
-                        .values()
-                        .any(|f| &f.info.name == framework)
-                }) == Some(true)
-            }
-            Condition::InstanceStopped { instance } => {
-                self.cluster.schedulers().iter().any(|(name, s)| {
-                    name.as_str() == instance
-                        && matches!(s.borrow().instance(), InstanceState::Stopped { .. })
-                })
-            }
-            Condition::Converged => convergence::converged(&self.cluster),
-            Condition::UpdateSeen {
-                framework,
-                state,
-                count,
-            } => {
-                let prefix = names::scheduler_prefix(framework);
-                let seen = self
-                    .cluster
-                    .shared
-                    .trace
-                    .borrow()
-                    .events()
-                    .filter(|(_, at, e)| {
-                        at.as_str().starts_with(&prefix)
-                            && matches!(e, Event::UpdateReceived { state: s, .. } if s == state)
-                    })
-                    .count() as u64;
-                seen >= *count
-            }
-            Condition::DbWritable { framework } => {
-                let prefix = format!("{framework}-");
-                let trace = self.cluster.shared.trace.borrow();
-                for r in trace.records().iter().rev() {
-                    match &r.kind {
-                        // A step marker is not a fault.
-                        TraceKind::Fault { fault, .. } if fault != "step" => return false,
-                        TraceKind::Event {
-                            event: Event::DbRecordAcked { task_id, .. },
-                        } if task_id.as_str().starts_with(&prefix) => return true,
-                        _ => {}
-                    }
-                }
-                false
-            }
+            false
         }
     }
 }

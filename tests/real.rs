@@ -9,7 +9,9 @@
 //!   `PR_SET_PDEATHSIG` can end (a running child also exits when its control
 //!   connection to the harness breaks).
 //!
-//! Both need only this binary and the loopback interface.
+//! - The scenarios CI runs for real pass, `[expect]` included.
+//!
+//! All need only this binary and the loopback interface.
 
 mod common;
 
@@ -104,6 +106,54 @@ fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The scenarios CI runs for real, one cluster at a time: each passes with
+/// its `[expect]` (rebuilt state included for the master failover), every
+/// process is its own OS process, and every crash step's victim died by
+/// `SIGKILL`. On failure the message names the kept directory with every
+/// process's log.
+#[test]
+fn the_ci_scenarios_pass_for_real() {
+    for scenario in [
+        "master-failover",
+        "agent-restart",
+        "scheduler-failover",
+        "volume-survives-agent-restart",
+    ] {
+        let dir = temp_dir(&format!("real-{scenario}"));
+        let file = format!("scenarios/{scenario}.toml");
+        let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("processes: "))
+            .unwrap();
+        let pids: Vec<&str> = line["processes: ".len()..]
+            .split_whitespace()
+            .map(|p| p.split('=').nth(1).unwrap())
+            .collect();
+        assert_eq!(
+            pids.iter().collect::<BTreeSet<_>>().len(),
+            pids.len(),
+            "{scenario}: distinct PIDs: {line}"
+        );
+        let crashes: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("crashed "))
+            .collect();
+        assert!(!crashes.is_empty(), "{scenario} crashes a process");
+        for crash in crashes {
+            assert!(crash.ends_with("killed by SIGKILL"), "{scenario}: {crash}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 /// The PIDs of live processes whose command line contains `needle`.

@@ -202,6 +202,10 @@ enum Commands {
         /// Write the merged trace (header, records, outcome) to this file.
         #[arg(long, value_name = "OUT.jsonl")]
         trace: Option<PathBuf>,
+        /// The coordinator: the built-in stand-in as a process, or Apache
+        /// ZooKeeper (Debian's `zookeeper`) started by the harness.
+        #[arg(long, value_enum, default_value_t = real::CoordinatorArg::Builtin)]
+        coordinator: real::CoordinatorArg,
     },
     /// One process of a real run (started by `mesochaos real`, not by people).
     #[command(hide = true)]
@@ -231,7 +235,8 @@ fn main() -> ExitCode {
             seed,
             keep,
             trace,
-        } => real::real(&file, seed, keep, trace.as_deref()),
+            coordinator,
+        } => real::real(&file, seed, keep, trace.as_deref(), coordinator),
         Commands::RealProcess { scenario, args } => real::process(&scenario, &args),
         Commands::Report { run, out, force } => chaos::report::report(&run, out.as_deref(), force),
         Commands::Bench(args) => bench::bench(args),

@@ -9,6 +9,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `--coordinator`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum CoordinatorArg {
+    /// The built-in stand-in, as its own process.
+    Builtin,
+    /// Apache ZooKeeper, started by the harness as a child JVM.
+    Zookeeper,
+}
+
 /// A runtime on this thread: the supervisor forks every child from it, and
 /// `PR_SET_PDEATHSIG` fires when the forking *thread* ends.
 fn runtime() -> tokio::runtime::Runtime {
@@ -24,6 +33,7 @@ pub fn real(
     seed: Option<u64>,
     keep: Option<PathBuf>,
     trace: Option<&Path>,
+    coordinator: CoordinatorArg,
 ) -> ExitCode {
     let scenario = match load(file) {
         Ok(s) => s,
@@ -61,6 +71,10 @@ pub fn real(
         &scenario.spec,
         seed,
         dir.clone(),
+        match coordinator {
+            CoordinatorArg::Builtin => mesochaos_real::run::Coordinator::Builtin,
+            CoordinatorArg::Zookeeper => mesochaos_real::run::Coordinator::ZooKeeper,
+        },
     ));
     let run = match outcome {
         Ok(run) => run,
@@ -87,6 +101,13 @@ pub fn real(
                 Some(s) => format!("killed by signal {s}"),
                 None => "had already exited".to_string(),
             }
+        );
+    }
+    if let Some(group) = &run.masters_group {
+        println!(
+            "zookeeper {}: {}",
+            mesochaos_reference::detector::MASTERS_PATH,
+            group.join(" ")
         );
     }
     if let Some(t) = run.failover_time_ms {

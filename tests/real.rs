@@ -156,6 +156,59 @@ fn the_ci_scenarios_pass_for_real() {
     }
 }
 
+/// A master failover elected through Apache ZooKeeper: no coordinator
+/// process, each process's coordinator requests served by its own ZooKeeper
+/// session; the `[expect]` (rebuilt state included) holds, and the masters'
+/// candidacies are visible to a separate ZooKeeper client (the harness's
+/// own) at the end — the two masters that survive. Needs Debian's
+/// `zookeeper`: skipped without it, failing under `CI=true`.
+#[test]
+fn a_master_failover_elects_through_a_real_zookeeper() {
+    if let Err(why) = mesochaos_real::zookeeper::server::available() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and {why}");
+        }
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = temp_dir("real-zookeeper");
+    let out = common::mesochaos(&[
+        "real",
+        "scenarios/master-failover.toml",
+        "--coordinator",
+        "zookeeper",
+        "--keep",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "failed; the processes' directories and logs: {}\n{stdout}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("processes: "))
+        .unwrap();
+    assert!(
+        !line.contains("coordinator"),
+        "no coordinator process: {line}"
+    );
+    let group = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("zookeeper /mesos/masters: "))
+        .expect("the masters' group as a separate client lists it");
+    assert_eq!(
+        group.split_whitespace().count(),
+        2,
+        "the two surviving masters: {group}"
+    );
+    let crashed = stdout.lines().find(|l| l.starts_with("crashed ")).unwrap();
+    assert!(crashed.ends_with("killed by SIGKILL"), "{crashed}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// The PIDs of live processes whose command line contains `needle`.
 fn processes_with(needle: &str) -> Vec<u32> {
     let mut pids = Vec::new();

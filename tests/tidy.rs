@@ -18,12 +18,13 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 /// The workspace's crates: a name for messages, and the crate's `src/`.
-const CRATES: [(&str, &str); 6] = [
+const CRATES: [(&str, &str); 7] = [
     ("reference", "reference/src"),
     ("harness", "harness/src"),
     ("faults", "faults/src"),
     ("scenarios", "scenarios/src"),
     ("reports", "reports/src"),
+    ("real", "real/src"),
     ("mesochaos", "src"),
 ];
 

@@ -17,6 +17,7 @@
 //! - [`zookeeper`]: a ZooKeeper server run as a child JVM, and the adapter
 //!   that serves the roles' coordinator requests through it.
 
+pub mod clock;
 pub mod driver;
 pub mod process;
 pub mod run;

@@ -58,6 +58,9 @@ pub struct ChildArgs {
     pub seed: u64,
     /// The harness's control address.
     pub control: SocketAddr,
+    /// ZooKeeper's connect string, when it is the coordinator.
+    #[serde(default)]
+    pub zookeeper: Option<String>,
 }
 
 /// The hello line a child sends first.
@@ -178,6 +181,7 @@ pub async fn child(spec: &ClusterSpec, args: ChildArgs) -> Result<String, String
         seed: args.seed,
         sink,
         control: control_rx,
+        zookeeper: args.zookeeper.clone(),
     };
     let kind = process_kind(spec, &args.process, &ProcessId::from(names::COORDINATOR));
     let role = run_role(kind, &args, config);

@@ -22,6 +22,7 @@
 //!   naming agents by target, a nemesis.
 
 use crate::supervisor::Supervisor;
+use crate::zookeeper::adapter::ZkSession;
 use mesochaos_faults::{Fault, Target};
 use mesochaos_harness::check::{self, convergence};
 use mesochaos_harness::cluster::View;
@@ -32,7 +33,9 @@ use mesochaos_harness::script::{describe_step, RunSpec};
 use mesochaos_harness::shared::{ProcessKind, ProcessStatus, RoleRef, Slot};
 use mesochaos_harness::spec::{process_kind, process_names};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
+use mesochaos_reference::detector;
 use mesochaos_reference::master::RebuiltView;
+use mesochaos_reference::messages::{ChildNode, CoordOp, CoordReply};
 use mesochaos_reference::ProcessId;
 use nix::sys::signal::Signal;
 use std::cell::RefCell;
@@ -96,6 +99,16 @@ pub fn refusals(spec: &RunSpec) -> Vec<String> {
     out
 }
 
+/// Which coordinator a real run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coordinator {
+    /// The stand-in (`reference/src/coordinator/`) as its own process.
+    Builtin,
+    /// Apache ZooKeeper (Debian's `zookeeper`), run by the harness as a
+    /// child JVM; each process reaches it through the adapter.
+    ZooKeeper,
+}
+
 /// How a real run ended.
 pub struct RealRun {
     /// Every record of every process, merged by time.
@@ -108,6 +121,9 @@ pub struct RealRun {
     pub crashes: Vec<(ProcessId, Option<i32>)>,
     /// From the last leader crash to everyone re-registered.
     pub failover_time_ms: Option<u64>,
+    /// With ZooKeeper: the masters' group (`/mesos/masters`) at the end, as
+    /// the harness's own, separate ZooKeeper client lists it.
+    pub masters_group: Option<Vec<String>>,
     /// Where the processes' directories and logs are.
     pub dir: PathBuf,
 }
@@ -120,6 +136,7 @@ pub async fn run(
     spec: &RunSpec,
     seed: u64,
     dir: PathBuf,
+    coordinator: Coordinator,
 ) -> Result<RealRun, String> {
     let refused = refusals(spec);
     if !refused.is_empty() {
@@ -128,11 +145,32 @@ pub async fn run(
             refused.join("\n  ")
         ));
     }
-    let processes = mesochaos_harness::spec::process_names(&spec.cluster);
-    let sup = Supervisor::new(exe, scenario, &processes, dir.clone(), seed).await?;
+    let mut processes = mesochaos_harness::spec::process_names(&spec.cluster);
+    // With ZooKeeper, no coordinator process: each process's driver serves
+    // the roles' coordinator requests through its own ZooKeeper session,
+    // and the harness reads the masters' group through one of its own.
+    let (zookeeper, group) = match coordinator {
+        Coordinator::Builtin => (None, None),
+        Coordinator::ZooKeeper => {
+            let timeout = spec.cluster.timing.zk_session_timeout_ms;
+            crate::zookeeper::server::available()?;
+            let tick = crate::zookeeper::server::tick_for_session_timeout(timeout);
+            crate::zookeeper::server::check_session_timeout(timeout, tick)?;
+            let server = crate::zookeeper::server::ZooKeeperServer::start(tick)?;
+            let (session, _, _) = ZkSession::create(&server.connect_string(), timeout)
+                .await
+                .map_err(|e| format!("the harness cannot open a ZooKeeper session: {e:?}"))?;
+            processes.retain(|(name, _)| name.as_str() != names::COORDINATOR);
+            (Some(server), Some(session))
+        }
+    };
+    let connect = zookeeper.as_ref().map(|z| z.connect_string());
+    let sup = Supervisor::new(exe, scenario, &processes, dir.clone(), seed, connect).await?;
     let mut real = Real {
         sup,
         spec,
+        group,
+        masters_group: None,
         paused: BTreeSet::new(),
         violations: Vec::new(),
         crashes: Vec::new(),
@@ -178,10 +216,15 @@ pub async fn run(
         crashes,
         failover_time_ms,
         rebuilt_before,
+        masters_group,
         ..
     } = real;
+    let masters_group =
+        masters_group.map(|children| children.into_iter().map(|c| c.name).collect());
     let pids = sup.pids();
     let records = sup.finish();
+    // ZooKeeper goes last, after every process that used it.
+    drop(zookeeper);
     violations.extend(check::check_trace(&records));
     violations.extend(check::check_storage(&records).0);
     violations.extend(check::check_framework_identity(&records));
@@ -202,6 +245,7 @@ pub async fn run(
         pids,
         crashes,
         failover_time_ms,
+        masters_group,
         dir,
     })
 }
@@ -210,6 +254,11 @@ pub async fn run(
 struct Real<'a> {
     sup: Supervisor,
     spec: &'a RunSpec,
+    /// With ZooKeeper: the harness's own session, to read the masters'
+    /// group (who leads) as a separate client sees it.
+    group: Option<ZkSession>,
+    /// With ZooKeeper: the masters' candidacies at the last look.
+    masters_group: Option<Vec<ChildNode>>,
     /// Processes stopped with SIGSTOP (they cannot answer a snapshot).
     paused: BTreeSet<ProcessId>,
     violations: Vec<Violation>,
@@ -234,8 +283,23 @@ impl Real<'_> {
     /// (a process that does not answer yet is `Starting`; a stopped one keeps
     /// running with no observable role, as it cannot answer).
     async fn slots(&mut self) -> BTreeMap<ProcessId, Slot> {
+        if let Some(group) = &self.group {
+            let listing = group
+                .op(CoordOp::GetChildren {
+                    path: detector::MASTERS_PATH.into(),
+                    watch: false,
+                })
+                .await;
+            self.masters_group = Some(match listing {
+                Ok(CoordReply::Children { children }) => children,
+                _ => Vec::new(),
+            });
+        }
         let mut slots = BTreeMap::new();
         for (name, machine) in process_names(&self.spec.cluster) {
+            if self.group.is_some() && name.as_str() == names::COORDINATOR {
+                continue;
+            }
             let kind = process_kind(
                 &self.spec.cluster,
                 &name,
@@ -277,6 +341,7 @@ impl Real<'_> {
             spec: &self.spec.cluster,
             slots,
             paused: &self.paused,
+            masters_group: self.masters_group.as_deref(),
         }
     }
 

@@ -70,6 +70,8 @@ pub struct Supervisor {
     seed: u64,
     /// Where the children report.
     control: SocketAddr,
+    /// ZooKeeper's connect string, when it is the coordinator.
+    zookeeper: Option<String>,
     procs: BTreeMap<ProcessId, Proc>,
     shared: Arc<Mutex<Shared>>,
     next_snapshot: u64,
@@ -84,6 +86,7 @@ impl Supervisor {
         processes: &[(ProcessId, String)],
         dir: PathBuf,
         seed: u64,
+        zookeeper: Option<String>,
     ) -> Result<Supervisor, String> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -117,6 +120,7 @@ impl Supervisor {
             epoch_ms: crate::driver::monotonic_ms(),
             seed,
             control: control_addr,
+            zookeeper,
             procs,
             shared,
             next_snapshot: 1,
@@ -169,6 +173,7 @@ impl Supervisor {
             epoch_ms: self.epoch_ms,
             seed: self.seed,
             control: self.control,
+            zookeeper: self.zookeeper.clone(),
         };
         let log = std::fs::File::create(self.dir.join(format!("{name}.{}.log", proc.incarnation)))
             .map_err(|e| format!("cannot create {name}'s log: {e}"))?;

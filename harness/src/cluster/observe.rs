@@ -25,6 +25,7 @@ impl Cluster {
             spec: &self.spec,
             slots: &slots,
             paused: &self.paused,
+            masters_group: None,
         })
     }
 

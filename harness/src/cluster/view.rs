@@ -17,6 +17,7 @@ use mesochaos_reference::agent::Agent;
 use mesochaos_reference::detector;
 use mesochaos_reference::executor::ExecutorHost;
 use mesochaos_reference::master::{Leader, Master, RebuiltView};
+use mesochaos_reference::messages::ChildNode;
 use mesochaos_reference::scheduler::{InstanceState, Scheduler};
 use mesochaos_reference::ProcessId;
 use std::cell::RefCell;
@@ -31,6 +32,9 @@ pub struct View<'a> {
     pub slots: &'a BTreeMap<ProcessId, Slot>,
     /// Processes stopped as by SIGSTOP.
     pub paused: &'a BTreeSet<ProcessId>,
+    /// The masters' candidacies as a real ZooKeeper lists them, when it is
+    /// the coordinator (real mode); `None`: read the stand-in's tree.
+    pub masters_group: Option<&'a [ChildNode]>,
 }
 
 impl View<'_> {
@@ -94,6 +98,9 @@ impl View<'_> {
     /// Who leads according to the coordinator (lowest candidacy), whether or
     /// not that master has noticed yet.
     pub fn coordinator_leader(&self) -> Option<detector::LeaderInfo> {
+        if let Some(children) = self.masters_group {
+            return detector::leader_of(children);
+        }
         let RoleRef::Coordinator(c) = self.role(&ProcessId::from(names::COORDINATOR))? else {
             return None;
         };

@@ -29,7 +29,7 @@
 
 use super::adapter::{Notices, ZkSession};
 use super::proxy::CutProxy;
-use crate::driver::monotonic_ms;
+use crate::clock::monotonic_ms;
 use mesochaos_reference::coordinator::{parent_of, Coordinator, CoordinatorTimer};
 use mesochaos_reference::io::{Context, Input, Output, Outputs, Role};
 use mesochaos_reference::messages::{CoordError, CoordOp, CoordReply, Message};

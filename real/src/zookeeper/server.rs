@@ -209,7 +209,7 @@ impl ZooKeeperServer {
             tick_ms,
             dir,
         };
-        let deadline = crate::driver::monotonic_ms() + START_TIMEOUT.as_millis() as u64;
+        let deadline = crate::clock::monotonic_ms() + START_TIMEOUT.as_millis() as u64;
         loop {
             // `srvr`, not `ruok`: `imok` only says the JVM is up, while
             // `srvr` answers "not currently serving requests" until the
@@ -225,7 +225,7 @@ impl ZooKeeperServer {
                     format!("ZooKeeper exited ({status}) before answering; its log ends:\n{tail}"),
                 ));
             }
-            if crate::driver::monotonic_ms() > deadline {
+            if crate::clock::monotonic_ms() > deadline {
                 return Err(fail(format!(
                     "ZooKeeper did not serve on {} within {} s; its log ends:\n{}",
                     server.address,

@@ -22,29 +22,37 @@
 //! processes (and the harness's own records) share one timeline. Everything
 //! the process does is handed to a [`Sink`] as a trace record stamped with
 //! that time; the process binary forwards them to the harness.
+//!
+//! This file is the loop and what it does with a role's outputs;
+//! [`connections`] dials, accepts, reads and writes; [`files`] makes writes
+//! durable; [`coordinator`] serves the roles' coordinator requests through
+//! ZooKeeper when it is the coordinator.
 
-use mesochaos_harness::frame::{self, Frame};
+use crate::zookeeper::adapter::ZkSession;
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::io::{Context, Input, Output, Outputs, Role};
+use mesochaos_reference::messages::{CoordError, CoordReply};
 use mesochaos_reference::{Message, ProcessId};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+mod connections;
+mod coordinator;
+mod files;
+
+use connections::accept_loop;
+use files::{append, sync_dir, write_atomically};
 
 /// Where the records a process makes go (the process binary sends them to
 /// the harness over its control channel; a test collects them).
 pub type Sink = mpsc::UnboundedSender<TraceRecord>;
 
-/// Milliseconds of `CLOCK_MONOTONIC`: one clock for every process of a run.
-pub fn monotonic_ms() -> u64 {
-    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC is always there on Linux");
-    ts.tv_sec() as u64 * 1_000 + ts.tv_nsec() as u64 / 1_000_000
-}
+pub use crate::clock::monotonic_ms;
 
 /// How one process runs.
 pub struct ProcessConfig {
@@ -67,6 +75,10 @@ pub struct ProcessConfig {
     pub sink: Sink,
     /// The harness's requests (a state snapshot, a scenario's `call`).
     pub control: mpsc::UnboundedReceiver<Control>,
+    /// When set, the roles' coordinator is Apache ZooKeeper at this connect
+    /// string, served in this process by the adapter
+    /// (`zookeeper/adapter.rs`) instead of a coordinator process.
+    pub zookeeper: Option<String>,
 }
 
 /// What the harness may ask of a running process.
@@ -97,6 +109,15 @@ enum NetEvent {
     },
     /// Connection `conn` ended (EOF, reset, a malformed frame).
     Closed { conn: u64, why: String },
+    /// With ZooKeeper: a session was opened for a `CreateSession` request.
+    ZkCreated {
+        xid: u64,
+        result: Result<(ZkSession, CoordReply), CoordError>,
+        notices: Option<crate::zookeeper::adapter::Notices>,
+    },
+    /// With ZooKeeper: a message "from the coordinator" (a response, a
+    /// watch, an expiry), as the stand-in would have sent it.
+    Coord(Message),
 }
 
 /// One open connection.
@@ -142,6 +163,10 @@ pub async fn run<R: Role + serde::Serialize>(mut role: R, config: ProcessConfig)
         ev_tx,
         inputs: VecDeque::new(),
         exit: None,
+        zookeeper: config.zookeeper,
+        zk_session: None,
+        zk_sent: 0,
+        zk_received: 0,
     };
     driver.record(TraceKind::Process {
         what: "started".into(),
@@ -186,6 +211,14 @@ struct Driver<T> {
     /// Inputs the driver made itself (a connection it closed, a file read).
     inputs: VecDeque<Input<T>>,
     exit: Option<String>,
+    /// ZooKeeper's connect string, when it is the coordinator.
+    zookeeper: Option<String>,
+    /// The ZooKeeper session the role's coordinator client opened.
+    zk_session: Option<Arc<ZkSession>>,
+    /// Requests sent to ZooKeeper, and messages received from it (the
+    /// trace's sequence numbers on the link to "the coordinator").
+    zk_sent: u64,
+    zk_received: u64,
 }
 
 impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
@@ -194,9 +227,15 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
     }
 
     fn record(&self, kind: TraceKind) {
+        self.record_at(&self.me, kind);
+    }
+
+    /// A record made on another process's behalf (the coordinator's side of
+    /// the ZooKeeper link).
+    fn record_at(&self, at: &ProcessId, kind: TraceKind) {
         let _ = self.sink.send(TraceRecord {
             t_ms: self.now(),
-            at: self.me.clone(),
+            at: at.clone(),
             kind,
         });
     }
@@ -264,7 +303,14 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
 
     async fn perform(&mut self, output: Output<T>) {
         match output {
+            Output::Send { to, message } if self.is_zookeeper(&to) => self.zk_send(message),
             Output::Send { to, message } => self.send(to, message),
+            // The adapter is in this process: the link to "the coordinator"
+            // is always up (the ZooKeeper client keeps its own connection).
+            Output::Connect { to } if self.is_zookeeper(&to) => {
+                self.inputs.push_back(Input::Connected { peer: to });
+            }
+            Output::Disconnect { peer } if self.is_zookeeper(&peer) => {}
             Output::Connect { to } => {
                 if self.conns.contains_key(&to) {
                     self.inputs.push_back(Input::Connected { peer: to });
@@ -340,130 +386,6 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
         });
     }
 
-    fn send(&mut self, to: ProcessId, message: Message) {
-        let Some(conn) = self.conns.get_mut(&to) else {
-            self.record(TraceKind::Drop {
-                peer: to,
-                kind: message.kind().into(),
-                why: "not connected".into(),
-            });
-            return;
-        };
-        let seq = conn.next_seq;
-        conn.next_seq += 1;
-        let bytes = frame::encode(&Frame::Message {
-            seq,
-            message: message.clone(),
-        });
-        let id = conn.id;
-        let queued = conn.tx.try_send(bytes);
-        self.record(TraceKind::Send {
-            to: to.clone(),
-            conn: id,
-            seq,
-            message,
-        });
-        if queued.is_err() {
-            // The peer stopped reading and the queue filled: as the
-            // simulation driver does, give the connection up.
-            self.close(&to, "write queue full");
-            self.inputs.push_back(Input::Disconnected { peer: to });
-        }
-    }
-
-    fn dial(&mut self, to: ProcessId) {
-        let dial = self.next_dial;
-        self.next_dial += 1;
-        self.dials.insert(to.clone(), dial);
-        let Some(addr) = self.peers.get(&to).copied() else {
-            self.inputs.push_back(Input::ConnectFailed { peer: to });
-            return;
-        };
-        let (me, incarnation, tx) = (self.me.clone(), self.incarnation, self.ev_tx.clone());
-        self.record(TraceKind::Conn {
-            peer: to.clone(),
-            conn: 0,
-            what: "dial".into(),
-            why: None,
-        });
-        tokio::spawn(async move {
-            let result = async {
-                let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-                stream.set_nodelay(true).map_err(|e| e.to_string())?;
-                let hello = frame::encode(&Frame::Hello {
-                    from: me,
-                    incarnation,
-                });
-                stream.write_all(&hello).await.map_err(|e| e.to_string())?;
-                Ok(stream)
-            }
-            .await;
-            let _ = tx.send(NetEvent::Dialed {
-                dial,
-                peer: to,
-                result,
-            });
-        });
-    }
-
-    /// Takes over `stream` as the connection to `peer`.
-    fn open(&mut self, peer: &ProcessId, stream: TcpStream) -> u64 {
-        let id = self.next_conn;
-        self.next_conn += 1;
-        let (mut read, mut write) = stream.into_split();
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-        let events = self.ev_tx.clone();
-        let writer = tokio::spawn(async move {
-            while let Some(bytes) = rx.recv().await {
-                if write.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let reader = tokio::spawn(async move {
-            let why = loop {
-                match read_frame(&mut read).await {
-                    Ok(Frame::Message { seq, message }) => {
-                        let _ = events.send(NetEvent::Frame {
-                            conn: id,
-                            seq,
-                            message,
-                        });
-                    }
-                    Ok(Frame::Hello { .. }) => break "a second hello".to_string(),
-                    Err(why) => break why,
-                }
-            };
-            let _ = events.send(NetEvent::Closed { conn: id, why });
-        });
-        self.conns.insert(
-            peer.clone(),
-            Conn {
-                id,
-                next_seq: 1,
-                tx,
-                tasks: [reader, writer],
-            },
-        );
-        self.conn_peers.insert(id, peer.clone());
-        id
-    }
-
-    fn close(&mut self, peer: &ProcessId, why: &str) {
-        if let Some(conn) = self.conns.remove(peer) {
-            for task in &conn.tasks {
-                task.abort();
-            }
-            self.conn_peers.remove(&conn.id);
-            self.record(TraceKind::Conn {
-                peer: peer.clone(),
-                conn: conn.id,
-                what: "closed".into(),
-                why: Some(why.into()),
-            });
-        }
-    }
-
     async fn on_net<R: Role<Timer = T>>(&mut self, role: &mut R, event: NetEvent) {
         match event {
             NetEvent::Accepted { peer, stream } => {
@@ -519,6 +441,29 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 });
                 self.handle(role, Input::Message { from, message }).await;
             }
+            NetEvent::ZkCreated {
+                xid,
+                result,
+                notices,
+            } => {
+                let result = result.map(|(session, reply)| {
+                    self.zk_session = Some(Arc::new(session));
+                    reply
+                });
+                if let Some(mut notices) = notices {
+                    let tx = self.ev_tx.clone();
+                    tokio::spawn(async move {
+                        while let Some(message) = notices.recv().await {
+                            if tx.send(NetEvent::Coord(message)).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+                self.zk_deliver(role, Message::CoordResponse { xid, result })
+                    .await;
+            }
+            NetEvent::Coord(message) => self.zk_deliver(role, message).await,
             NetEvent::Closed { conn, why } => {
                 let Some(peer) = self.conn_peers.get(&conn).cloned() else {
                     return;
@@ -527,92 +472,5 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 self.handle(role, Input::Disconnected { peer }).await;
             }
         }
-    }
-}
-
-/// Accepts connections; each must say who it is in its first frame.
-async fn accept_loop(listener: TcpListener, tx: mpsc::UnboundedSender<NetEvent>) {
-    loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            // A dialer that never says hello is dropped after a while, as
-            // the simulation driver drops it.
-            let hello = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut stream)).await;
-            if let Ok(Ok(Frame::Hello { from, .. })) = hello {
-                let _ = tx.send(NetEvent::Accepted { peer: from, stream });
-            }
-        });
-    }
-}
-
-/// Reads one frame; an error says why the connection ends.
-async fn read_frame<S: AsyncReadExt + Unpin>(stream: &mut S) -> Result<Frame, String> {
-    let mut prefix = [0u8; 4];
-    stream
-        .read_exact(&mut prefix)
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => "closed by the peer".to_string(),
-            _ => e.to_string(),
-        })?;
-    let len = frame::body_len(prefix).map_err(|e| e.to_string())?;
-    let mut body = vec![0u8; len];
-    stream
-        .read_exact(&mut body)
-        .await
-        .map_err(|e| e.to_string())?;
-    frame::decode(&body).map_err(|e| e.to_string())
-}
-
-/// Replaces `path` under `dir` durably: a temporary file, `fsync`, `rename`,
-/// then an `fsync` of the directory (what the agent's checkpoints need:
-/// Mesos's `state::checkpoint` writes a temp file and renames it).
-fn write_atomically(dir: &Path, path: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let full = dir.join(path);
-    if let Some(parent) = full.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let temp = full.with_extension("mesochaos-tmp");
-    let mut file = std::fs::File::create(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, &full)?;
-    sync_dir(&full)
-}
-
-/// Appends to `path` under `dir`, `fsync`ing it (and its directory, for a
-/// file just created) when `sync`.
-fn append(dir: &Path, path: &str, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-    use std::io::Write;
-    let full = dir.join(path);
-    if let Some(parent) = full.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let created = !full.exists();
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&full)?;
-    file.write_all(bytes)?;
-    if sync {
-        file.sync_all()?;
-        if created {
-            sync_dir(&full)?;
-        }
-    }
-    Ok(())
-}
-
-/// `fsync` of the directory holding `path`: makes a create, rename or
-/// remove in it durable.
-fn sync_dir(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(parent) => std::fs::File::open(parent)?.sync_all(),
-        None => Ok(()),
     }
 }

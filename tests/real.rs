@@ -156,14 +156,14 @@ fn the_ci_scenarios_pass_for_real() {
     }
 }
 
-/// A master failover elected through Apache ZooKeeper: no coordinator
+/// The CI scenarios elected through Apache ZooKeeper: no coordinator
 /// process, each process's coordinator requests served by its own ZooKeeper
-/// session; the `[expect]` (rebuilt state included) holds, and the masters'
-/// candidacies are visible to a separate ZooKeeper client (the harness's
-/// own) at the end — the two masters that survive. Needs Debian's
-/// `zookeeper`: skipped without it, failing under `CI=true`.
+/// session; each `[expect]` (the master failover's rebuilt state included)
+/// holds, and the masters' candidacies are visible to a separate ZooKeeper
+/// client (the harness's own) at the end — the masters still alive. Needs
+/// Debian's `zookeeper`: skipped without it, failing under `CI=true`.
 #[test]
-fn a_master_failover_elects_through_a_real_zookeeper() {
+fn the_ci_scenarios_elect_through_a_real_zookeeper() {
     if let Err(why) = mesochaos_real::zookeeper::server::available() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true and {why}");
@@ -171,42 +171,55 @@ fn a_master_failover_elects_through_a_real_zookeeper() {
         eprintln!("skipped: {why}");
         return;
     }
-    let dir = temp_dir("real-zookeeper");
-    let out = common::mesochaos(&[
-        "real",
-        "scenarios/master-failover.toml",
-        "--coordinator",
-        "zookeeper",
-        "--keep",
-        dir.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "failed; the processes' directories and logs: {}\n{stdout}\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("processes: "))
-        .unwrap();
-    assert!(
-        !line.contains("coordinator"),
-        "no coordinator process: {line}"
-    );
-    let group = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("zookeeper /mesos/masters: "))
-        .expect("the masters' group as a separate client lists it");
-    assert_eq!(
-        group.split_whitespace().count(),
-        2,
-        "the two surviving masters: {group}"
-    );
-    let crashed = stdout.lines().find(|l| l.starts_with("crashed ")).unwrap();
-    assert!(crashed.ends_with("killed by SIGKILL"), "{crashed}");
-    std::fs::remove_dir_all(dir).unwrap();
+    // (scenario, masters alive at the end)
+    for (scenario, masters) in [
+        ("master-failover", 2),
+        ("agent-restart", 3),
+        ("scheduler-failover", 3),
+        ("volume-survives-agent-restart", 1),
+    ] {
+        let dir = temp_dir(&format!("real-zookeeper-{scenario}"));
+        let file = format!("scenarios/{scenario}.toml");
+        let out = common::mesochaos(&[
+            "real",
+            &file,
+            "--coordinator",
+            "zookeeper",
+            "--keep",
+            dir.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{scenario} failed through ZooKeeper; the processes' directories and logs: {}\n{stdout}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("processes: "))
+            .unwrap();
+        assert!(
+            !line.contains("coordinator"),
+            "{scenario}: no coordinator process: {line}"
+        );
+        let group = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("zookeeper /mesos/masters: "))
+            .expect("the masters' group as a separate client lists it");
+        assert_eq!(
+            group.split_whitespace().count(),
+            masters,
+            "{scenario}: the masters alive at the end: {group}"
+        );
+        for crashed in stdout.lines().filter(|l| l.starts_with("crashed ")) {
+            assert!(
+                crashed.ends_with("killed by SIGKILL"),
+                "{scenario}: {crashed}"
+            );
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 /// The PIDs of live processes whose command line contains `needle`.

@@ -75,21 +75,7 @@ fn expected(trace: &str, kind: &str) -> Expected {
     );
     lanes.insert("harness".into());
     let arrows = records.iter().filter(|r| r["type"] == "deliver").count();
-    let bands = records
-        .iter()
-        .filter(|r| {
-            r["type"] == "fault"
-                && ![
-                    "step",
-                    "heal",
-                    "resume",
-                    "power_on",
-                    "calm_messages",
-                    "release",
-                ]
-                .contains(&r["fault"].as_str().unwrap())
-        })
-        .count();
+    let bands = records.iter().filter(|r| common::starts_a_fault(r)).count();
     // The first `kind` message that was delivered: a send whose (sender,
     // receiver, seq) a later deliver names.
     let delivered: BTreeSet<(String, String, u64)> = records

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::{mesochaos, mesochaos_with_log};
+use common::{mesochaos, mesochaos_with_log, starts_a_fault};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -208,21 +208,6 @@ fn the_trace_file_holds_every_record_and_its_lines_make_the_hash() {
         .iter()
         .any(|l| l["type"] == "fault" && l["fault"] == "partition"));
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-/// Fault records that start a fault (and so draw a band): all but steps and
-/// the records that end a fault.
-fn starts_a_fault(record: &serde_json::Value) -> bool {
-    record["type"] == "fault"
-        && ![
-            "step",
-            "heal",
-            "resume",
-            "power_on",
-            "calm_messages",
-            "release",
-        ]
-        .contains(&record["fault"].as_str().unwrap())
 }
 
 #[test]

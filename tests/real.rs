@@ -53,10 +53,7 @@ fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
         .lines()
         .find(|l| l.starts_with("processes: "))
         .unwrap();
-    let pids: Vec<&str> = line["processes: ".len()..]
-        .split_whitespace()
-        .map(|p| p.split('=').nth(1).unwrap())
-        .collect();
+    let pids = common::real_pids(&stdout);
     assert_eq!(
         pids.len(),
         9,
@@ -135,10 +132,7 @@ fn the_ci_scenarios_pass_for_real() {
             .lines()
             .find(|l| l.starts_with("processes: "))
             .unwrap();
-        let pids: Vec<&str> = line["processes: ".len()..]
-            .split_whitespace()
-            .map(|p| p.split('=').nth(1).unwrap())
-            .collect();
+        let pids = common::real_pids(&stdout);
         assert_eq!(
             pids.iter().collect::<BTreeSet<_>>().len(),
             pids.len(),

@@ -8,6 +8,7 @@
 //!
 //! - [`driver`]: one role on real sockets, timers and files — the
 //!   simulation driver's twin;
+//! - [`orphans`]: every child in its own group, killed when the harness dies;
 //! - [`process`]: what each process of a real run does (the hidden
 //!   `real-process` subcommand): its role, built from its machine's disk;
 //! - [`run`]: `mesochaos real FILE` — a scenario's steps in real time, and
@@ -19,6 +20,7 @@
 
 pub mod clock;
 pub mod driver;
+pub mod orphans;
 pub mod process;
 pub mod run;
 pub mod supervisor;

@@ -22,7 +22,6 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -184,22 +183,8 @@ impl Supervisor {
             .arg(serde_json::to_string(&args).expect("arguments serialize"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0);
-        let parent = std::process::id();
-        // SAFETY: between fork and exec only async-signal-safe calls: prctl
-        // and getppid are system calls, and `_exit` ends the child at once.
-        unsafe {
-            command.pre_exec(move || {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                // The harness may have died between fork and prctl: then no
-                // signal would ever come.
-                if nix::unistd::getppid().as_raw() as u32 != parent {
-                    nix::libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
+            .stderr(log);
+        crate::orphans::die_with_harness(&mut command);
         let child = command
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;

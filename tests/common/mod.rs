@@ -19,3 +19,32 @@ pub fn mesochaos_with_log(args: &[&str], log: Option<&str>) -> Output {
     };
     command.output().expect("the binary runs")
 }
+
+/// Fault records that start a fault (and so draw a band in a report): all
+/// but steps and the records that end a fault.
+#[allow(dead_code)] // not every test binary that includes this module uses it
+pub fn starts_a_fault(record: &serde_json::Value) -> bool {
+    record["type"] == "fault"
+        && ![
+            "step",
+            "heal",
+            "resume",
+            "power_on",
+            "calm_messages",
+            "release",
+        ]
+        .contains(&record["fault"].as_str().unwrap())
+}
+
+/// The PIDs `mesochaos real` printed on its `processes:` line.
+#[allow(dead_code)]
+pub fn real_pids(stdout: &str) -> Vec<String> {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("processes: "))
+        .expect("a processes line");
+    line["processes: ".len()..]
+        .split_whitespace()
+        .map(|p| p.split('=').nth(1).unwrap().to_string())
+        .collect()
+}

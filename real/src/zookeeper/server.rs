@@ -42,7 +42,6 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -183,22 +182,10 @@ impl ZooKeeperServer {
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log_err)
-            // Its own group: one `killpg` ends the JVM and anything it forks.
-            .process_group(0);
-        let parent = std::process::id();
-        // SAFETY: between fork and exec only async-signal-safe calls: prctl
-        // and getppid are system calls, and `_exit` ends the child at once.
-        // (The same guard as the supervisor's children, supervisor.rs.)
-        unsafe {
-            command.pre_exec(move || {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                if nix::unistd::getppid().as_raw() as u32 != parent {
-                    nix::libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
+            .stderr(log_err);
+        // Its own group (one `killpg` ends the JVM and anything it forks),
+        // killed if the harness dies.
+        crate::orphans::die_with_harness(&mut command);
         let child = command
             .spawn()
             .map_err(|e| fail(format!("cannot start java: {e}")))?;

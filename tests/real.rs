@@ -9,7 +9,9 @@
 //!   `PR_SET_PDEATHSIG` can end (a running child also exits when its control
 //!   connection to the harness breaks).
 //!
-//! - The scenarios CI runs for real pass, `[expect]` included.
+//! - The scenarios CI runs for real pass, `[expect]` included — the agent
+//!   partition through the harness's relay, noticed by the master's pings
+//!   alone, with the same timing as in the simulation.
 //!
 //! All need only this binary and the loopback interface.
 
@@ -115,6 +117,7 @@ fn the_ci_scenarios_pass_for_real() {
     for scenario in [
         "master-failover",
         "agent-restart",
+        "agent-partition",
         "scheduler-failover",
         "volume-survives-agent-restart",
     ] {
@@ -142,12 +145,53 @@ fn the_ci_scenarios_pass_for_real() {
             .lines()
             .filter(|l| l.starts_with("crashed "))
             .collect();
-        assert!(!crashes.is_empty(), "{scenario} crashes a process");
+        assert_eq!(
+            crashes.is_empty(),
+            scenario == "agent-partition",
+            "{scenario}: crashes: {crashes:?}"
+        );
         for crash in crashes {
             assert!(crash.ends_with("killed by SIGKILL"), "{scenario}: {crash}");
         }
+        if scenario == "agent-partition" {
+            the_partition_was_noticed_by_ping_timeouts(&stdout);
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+/// The timeline's time (seconds) of the first line containing `needle`.
+fn time_of(stdout: &str, needle: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in\n{stdout}"));
+    line.split_whitespace()
+        .next()
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no time on {line:?}"))
+}
+
+/// The relay really cut the agent off: the master noticed only through
+/// `max_agent_ping_timeouts` (5) pings of `agent_ping_timeout` (15 s) with
+/// no pong, never earlier — a connection reset would have told it at once
+/// (`Master::markUnreachable` after `SlaveObserver::timeout`).
+fn the_partition_was_noticed_by_ping_timeouts(stdout: &str) {
+    let cut = time_of(stdout, "FAULT partition");
+    let noticed = time_of(stdout, " unreachable");
+    assert!(
+        noticed - cut >= 75.0,
+        "the master marked the agent unreachable {:.2}s after the cut, before 5 × 15 s of pings",
+        noticed - cut
+    );
+    assert!(
+        stdout.contains("TASK_LOST (AGENT_REMOVED)"),
+        "the tasks were reported lost"
+    );
+    let healed = time_of(stdout, "FAULT heal");
+    let back = time_of(stdout, "TASK_RUNNING (AGENT_REREGISTERED)");
+    assert!(back > healed, "the agent came back only after the heal");
 }
 
 /// The CI scenarios elected through Apache ZooKeeper: no coordinator
@@ -169,6 +213,7 @@ fn the_ci_scenarios_elect_through_a_real_zookeeper() {
     for (scenario, masters) in [
         ("master-failover", 2),
         ("agent-restart", 3),
+        ("agent-partition", 3),
         ("scheduler-failover", 3),
         ("volume-survives-agent-restart", 1),
     ] {
@@ -211,6 +256,9 @@ fn the_ci_scenarios_elect_through_a_real_zookeeper() {
                 crashed.ends_with("killed by SIGKILL"),
                 "{scenario}: {crashed}"
             );
+        }
+        if scenario == "agent-partition" {
+            the_partition_was_noticed_by_ping_timeouts(&stdout);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -8,6 +8,8 @@
 //!
 //! - [`driver`]: one role on real sockets, timers and files — the
 //!   simulation driver's twin;
+//! - [`network`]: the harness's relay on every link between two machines,
+//!   which cuts, holds and times out connections as the simulation's TCP does;
 //! - [`orphans`]: every child in its own group, killed when the harness dies;
 //! - [`process`]: what each process of a real run does (the hidden
 //!   `real-process` subcommand): its role, built from its machine's disk;
@@ -20,6 +22,7 @@
 
 pub mod clock;
 pub mod driver;
+pub mod network;
 pub mod orphans;
 pub mod process;
 pub mod run;

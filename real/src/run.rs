@@ -8,8 +8,10 @@
 //! What this first increment can do, and what it refuses (before starting,
 //! with the reason — `mesochaos check --real FILE` says the same):
 //! - steps: `sleep`; `crash`, `restart`, `pause`, `resume` of a named process
-//!   or of `leader`, and `restart` of `last-crashed`; `call` to a framework's
-//!   active instance or a named one;
+//!   or of `leader`, and `restart` of `last-crashed`; partitions (`isolate`,
+//!   `partition`, `partition_one_way`, `ring`, `bridge`) and `heal`, made at
+//!   the harness's relays (`crate::network`); `call` to a framework's active
+//!   instance or a named one;
 //! - every `wait`: each poll (every 100 ms) asks every running process for
 //!   its state over the control channel, rebuilds the roles from those
 //!   snapshots into the harness's [`View`], and asks the simulation's own
@@ -17,10 +19,11 @@
 //! - `[expect]`, but for timing expectations: the failover time is measured
 //!   as the simulation measures it (leader crash to everyone re-registered,
 //!   polled), the rebuilt state compared before the crash and at the end;
-//! - not yet: partitions, message loss and filters (the proxy), reboots,
-//!   wipes and torn writes (the durable-copy file layer), `inject`, calls
-//!   naming agents by target, a nemesis.
+//! - not yet: message loss and filters, reboots, wipes and torn writes (the
+//!   durable-copy file layer), `inject`, calls naming agents by target, a
+//!   nemesis.
 
+use crate::network::{Network, TcpTimeouts};
 use crate::supervisor::Supervisor;
 use crate::zookeeper::adapter::ZkSession;
 use mesochaos_faults::{Fault, Target};
@@ -61,8 +64,16 @@ pub fn refusal(step: &Step) -> Option<String> {
         Step::Sleep { .. } => None,
         Step::Fault(Fault::Crash(t) | Fault::Pause(t) | Fault::Resume(t)) if target_ok(t) => None,
         Step::Fault(Fault::Restart(t)) if target_ok(t) || matches!(t, Target::LastCrashed) => None,
+        Step::Fault(Fault::Heal) => None,
+        Step::Fault(
+            f @ (Fault::Isolate(_)
+            | Fault::Partition { .. }
+            | Fault::PartitionOneWay { .. }
+            | Fault::Ring(_)
+            | Fault::Bridge { .. }),
+        ) if f.targets().into_iter().all(target_ok) => None,
         Step::Fault(f) => Some(format!(
-            "the fault {f:?} (real mode performs crash, restart, pause and resume of one process — named, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed; partitions, message loss, reboots and disk faults come with the proxy and the durable file layer)"
+            "the fault `{f}` (real mode performs crash, restart, pause and resume of one process, and partitions — two-way, one-way, ring, bridge, isolate — and heal, on targets naming one process: by name, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed (restart only); message loss and filters, reboots and disk faults are not built yet)"
         )),
         Step::Wait { .. } => None,
         Step::Call {
@@ -164,8 +175,31 @@ pub async fn run(
             (Some(server), Some(session))
         }
     };
-    let connect = zookeeper.as_ref().map(|z| z.connect_string());
-    let sup = Supervisor::new(exe, scenario, &processes, dir.clone(), seed, connect).await?;
+    // ZooKeeper runs on the coordinator's machine: a partition that cuts
+    // that machine off cuts the processes' sessions too.
+    let coordinator_machine = process_names(&spec.cluster)
+        .into_iter()
+        .find(|(n, _)| n.as_str() == names::COORDINATOR)
+        .map(|(_, m)| m)
+        .unwrap_or_else(|| names::COORDINATOR.to_string());
+    let connect = zookeeper
+        .as_ref()
+        .map(|z| (coordinator_machine, z.address()));
+    let timing = &spec.cluster.timing;
+    let network = Network::new(TcpTimeouts {
+        user: Duration::from_millis(timing.tcp_user_timeout_ms),
+        connect: Duration::from_millis(timing.tcp_connect_timeout_ms),
+    });
+    let sup = Supervisor::new(
+        exe,
+        scenario,
+        &processes,
+        dir.clone(),
+        seed,
+        connect,
+        network,
+    )
+    .await?;
     let mut real = Real {
         sup,
         spec,
@@ -447,65 +481,214 @@ impl Real<'_> {
         Ok(())
     }
 
+    /// What `target` names now, if anything.
+    fn resolve(&self, view: &View<'_>, target: &Target) -> Option<ProcessId> {
+        match target {
+            Target::Process(p) => Some(ProcessId::from(p.as_str())),
+            Target::Leader => view.leader().map(|(l, _)| l),
+            Target::LastCrashed => self.last_crashed.clone(),
+            Target::ActiveScheduler(f) => view
+                .active_instance(f)
+                .or_else(|| view.self_declared_active(f)),
+            Target::DisplacedScheduler(f) => self.displaced.get(f).cloned(),
+            Target::AgentOf(task) => view.agent_running(task),
+            Target::AgentRunning(f) => view.agent_running_framework(f),
+            Target::Members { .. } => None,
+        }
+    }
+
+    /// The machine `name` runs on (ZooKeeper's is the coordinator's).
+    fn machine(&self, name: &ProcessId) -> Option<String> {
+        process_names(&self.spec.cluster)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m)
+    }
+
+    /// The machines `names` run on, sorted, each once.
+    fn machines_of(&self, names: &[ProcessId]) -> Vec<String> {
+        let mut machines: Vec<String> = names.iter().filter_map(|n| self.machine(n)).collect();
+        machines.sort();
+        machines.dedup();
+        machines
+    }
+
+    /// Every machine of the cluster, as the simulation lists them.
+    fn machines(&self) -> Vec<String> {
+        let set: BTreeSet<String> = process_names(&self.spec.cluster)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        set.into_iter().collect()
+    }
+
     async fn fault(&mut self, i: usize, fault: &Fault) -> Result<(), Violation> {
-        let (what, target) = match fault {
-            Fault::Crash(t) => ("crash", t),
-            Fault::Restart(t) => ("restart", t),
-            Fault::Pause(t) => ("pause", t),
-            Fault::Resume(t) => ("resume", t),
-            _ => unreachable!("refused before the run"),
-        };
+        if matches!(fault, Fault::Heal) {
+            // `Cluster::heal`: every cut repaired; what the relays held flows.
+            self.sup.record(TraceKind::Fault {
+                fault: "heal".into(),
+                detail: "all partitions".into(),
+            });
+            self.sup.network().heal();
+            return Ok(());
+        }
         // Targets resolve when the fault fires; one that cannot resolve yet
         // ("the leader" during an election) is waited for, as the simulation
         // waits, up to a minute.
+        let targets = fault.targets();
         let started = self.sup.now_ms();
-        let (name, leader, leader_view) = loop {
+        let (names, leader, leader_view) = loop {
             let slots = self.slots().await;
             let view = self.view(&slots);
-            let leader = view.leader();
-            let name = match target {
-                Target::Process(p) => Some(ProcessId::from(p.as_str())),
-                Target::Leader => leader.as_ref().map(|(l, _)| l.clone()),
-                Target::LastCrashed => self.last_crashed.clone(),
-                Target::ActiveScheduler(f) => view
-                    .active_instance(f)
-                    .or_else(|| view.self_declared_active(f)),
-                Target::DisplacedScheduler(f) => self.displaced.get(f).cloned(),
-                Target::AgentOf(task) => view.agent_running(task),
-                Target::AgentRunning(f) => view.agent_running_framework(f),
-                _ => unreachable!("refused before the run"),
-            };
-            if let Some(name) = name {
-                break (name, leader, view.leader_view());
+            let names: Option<Vec<ProcessId>> =
+                targets.iter().map(|t| self.resolve(&view, t)).collect();
+            if let Some(names) = names {
+                break (names, view.leader(), view.leader_view());
             }
             if self.sup.now_ms() - started > 60_000 {
                 return Err(self.violation(
                     "step",
-                    format!("step {}: {target:?} named no process for a minute", i + 1),
+                    format!("step {}: {fault} named no process for a minute", i + 1),
                 ));
             }
             drop(slots);
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        if let Target::ActiveScheduler(framework) = target {
-            self.displaced.insert(framework.clone(), name.clone());
+        for (target, name) in targets.iter().zip(&names) {
+            if let Target::ActiveScheduler(framework) = target {
+                self.displaced.insert(framework.clone(), name.clone());
+            }
         }
+        // A fault that stops or cuts off the leader starts a failover the run
+        // measures, and the state it held is what the next leader must
+        // rebuild (`FaultRunner::apply_fault`).
+        if let Some((l, epoch)) = &leader {
+            let hits_leader = match fault {
+                Fault::Crash(_) | Fault::Pause(_) => names.contains(l),
+                Fault::Restart(_) | Fault::Resume(_) => false,
+                _ => self
+                    .machines_of(&names)
+                    .contains(&self.machine(l).unwrap_or_default()),
+            };
+            if hits_leader {
+                self.rebuilt_before = leader_view;
+                self.failover_started = Some(self.sup.now_ms());
+                self.failover_time_ms = None;
+                self.last_leader_epoch = Some(*epoch);
+            }
+        }
+        match fault {
+            Fault::Crash(_) | Fault::Restart(_) | Fault::Pause(_) | Fault::Resume(_) => {
+                self.signal_fault(i, fault, names[0].clone())
+            }
+            Fault::Isolate(_) => {
+                let machine = self.machine(&names[0]).unwrap_or_default();
+                let others: Vec<String> = self
+                    .machines()
+                    .into_iter()
+                    .filter(|m| *m != machine)
+                    .collect();
+                self.cut("partition", &[machine], &others, " | ", true);
+                Ok(())
+            }
+            Fault::Partition { a, .. } => {
+                let (a, b) = names.split_at(a.len());
+                self.cut(
+                    "partition",
+                    &self.machines_of(a),
+                    &self.machines_of(b),
+                    " | ",
+                    true,
+                );
+                Ok(())
+            }
+            Fault::PartitionOneWay { from, .. } => {
+                let (a, b) = names.split_at(from.len());
+                let (a, b) = (self.machines_of(a), self.machines_of(b));
+                self.cut("partition_one_way", &a, &b, " -> ", false);
+                Ok(())
+            }
+            Fault::Bridge { a, .. } => {
+                let (a, rest) = names.split_at(a.len());
+                let (bridge, b) = rest.split_at(1);
+                let (a, bridge, b) = (
+                    self.machines_of(a),
+                    self.machines_of(bridge),
+                    self.machines_of(b),
+                );
+                self.sup.record(TraceKind::Fault {
+                    fault: "bridge".into(),
+                    detail: format!("{} | {} | {}", a.join(","), bridge.join(","), b.join(",")),
+                });
+                self.cut_quietly(&a, &b, true);
+                Ok(())
+            }
+            Fault::Ring(_) => {
+                // In ring order, as `Cluster::ring` cuts it: each machine
+                // keeps its nearest neighbours on each side.
+                let mut ring: Vec<String> = Vec::new();
+                for name in &names {
+                    let m = self.machine(name).unwrap_or_default();
+                    if !ring.contains(&m) {
+                        ring.push(m);
+                    }
+                }
+                self.sup.record(TraceKind::Fault {
+                    fault: "ring".into(),
+                    detail: ring.join(","),
+                });
+                let n = ring.len();
+                let reach = (n / 2).div_ceil(2).max(1);
+                for x in 0..n {
+                    for y in x + 1..n {
+                        if (y - x).min(n - (y - x)) > reach {
+                            self.cut_quietly(&ring[x..=x], &ring[y..=y], true);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => unreachable!("refused before the run"),
+        }
+    }
+
+    /// Records a cut as the simulation records it (`Cluster::partition`,
+    /// `Cluster::partition_oneway`), then makes it.
+    fn cut(&self, fault: &str, a: &[String], b: &[String], sep: &str, both: bool) {
+        self.sup.record(TraceKind::Fault {
+            fault: fault.into(),
+            detail: format!("{}{sep}{}", a.join(","), b.join(",")),
+        });
+        self.cut_quietly(a, b, both);
+    }
+
+    /// Cuts `a → b` (and `b → a` if `both`) at the relays.
+    fn cut_quietly(&self, a: &[String], b: &[String], both: bool) {
+        let network = self.sup.network();
+        for x in a {
+            for y in b {
+                if x != y {
+                    network.cut(x, y);
+                    if both {
+                        network.cut(y, x);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A fault by signal, or a restart, on one process.
+    fn signal_fault(&mut self, i: usize, fault: &Fault, name: ProcessId) -> Result<(), Violation> {
+        let what = match fault {
+            Fault::Crash(_) => "crash",
+            Fault::Restart(_) => "restart",
+            Fault::Pause(_) => "pause",
+            _ => "resume",
+        };
         self.sup.record(TraceKind::Fault {
             fault: what.into(),
             detail: name.to_string(),
         });
-        // A fault on the leader starts a failover the run measures, and the
-        // state it held is what the next leader must rebuild.
-        if what != "restart" && what != "resume" {
-            if let Some((l, epoch)) = &leader {
-                if *l == name {
-                    self.rebuilt_before = leader_view;
-                    self.failover_started = Some(self.sup.now_ms());
-                    self.failover_time_ms = None;
-                    self.last_leader_epoch = Some(*epoch);
-                }
-            }
-        }
         match what {
             "crash" => {
                 let status = self.sup.crash(&name);

@@ -15,6 +15,7 @@
 //! by the child with `CLOCK_MONOTONIC` since the run's epoch; the supervisor
 //! keeps them and, at the end, merges them by time into one trace.
 
+use crate::network::Network;
 use crate::process::{ChildArgs, Hello, Report, Request};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
 use mesochaos_reference::ProcessId;
@@ -69,8 +70,11 @@ pub struct Supervisor {
     seed: u64,
     /// Where the children report.
     control: SocketAddr,
-    /// ZooKeeper's connect string, when it is the coordinator.
-    zookeeper: Option<String>,
+    /// ZooKeeper, when it is the coordinator: its machine and address.
+    zookeeper: Option<(String, SocketAddr)>,
+    /// The relays between machines: each process reaches a process on
+    /// another machine (and ZooKeeper) through one, so the harness can cut.
+    network: Network,
     procs: BTreeMap<ProcessId, Proc>,
     shared: Arc<Mutex<Shared>>,
     next_snapshot: u64,
@@ -85,7 +89,8 @@ impl Supervisor {
         processes: &[(ProcessId, String)],
         dir: PathBuf,
         seed: u64,
-        zookeeper: Option<String>,
+        zookeeper: Option<(String, SocketAddr)>,
+        network: Network,
     ) -> Result<Supervisor, String> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -120,6 +125,7 @@ impl Supervisor {
             seed,
             control: control_addr,
             zookeeper,
+            network,
             procs,
             shared,
             next_snapshot: 1,
@@ -147,11 +153,36 @@ impl Supervisor {
 
     /// Starts (or restarts) `name`.
     pub fn start(&mut self, name: &ProcessId) -> Result<u32, String> {
-        let peers: BTreeMap<ProcessId, SocketAddr> = self
+        let machine = self
             .procs
-            .iter()
-            .map(|(n, p)| (n.clone(), p.listen))
-            .collect();
+            .get(name)
+            .ok_or_else(|| format!("no process {name}"))?
+            .machine
+            .clone();
+        // A process on the same machine is reached directly; one on another
+        // machine, and ZooKeeper unless it is on this machine, through the
+        // relay from this machine.
+        let mut peers = BTreeMap::new();
+        for (n, p) in &self.procs {
+            let address = if p.machine == machine {
+                p.listen
+            } else {
+                self.network
+                    .route(&machine, &p.machine, p.listen)
+                    .map_err(|e| format!("cannot open a relay: {e}"))?
+            };
+            peers.insert(n.clone(), address);
+        }
+        let zookeeper = match &self.zookeeper {
+            None => None,
+            Some((zk_machine, address)) if *zk_machine == machine => Some(address.to_string()),
+            Some((zk_machine, address)) => Some(
+                self.network
+                    .route(&machine, zk_machine, *address)
+                    .map_err(|e| format!("cannot open a relay: {e}"))?
+                    .to_string(),
+            ),
+        };
         let proc = self
             .procs
             .get_mut(name)
@@ -172,7 +203,7 @@ impl Supervisor {
             epoch_ms: self.epoch_ms,
             seed: self.seed,
             control: self.control,
-            zookeeper: self.zookeeper.clone(),
+            zookeeper,
         };
         let log = std::fs::File::create(self.dir.join(format!("{name}.{}.log", proc.incarnation)))
             .map_err(|e| format!("cannot create {name}'s log: {e}"))?;
@@ -283,6 +314,23 @@ impl Supervisor {
         let mut records = std::mem::take(&mut self.shared.lock().expect("not poisoned").records);
         records.sort_by_key(|r| r.t_ms);
         records
+    }
+
+    /// The relays, to cut and heal.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// `name`'s machine.
+    pub fn machine_of(&self, name: &ProcessId) -> Option<&str> {
+        self.procs.get(name).map(|p| p.machine.as_str())
+    }
+
+    /// Every machine, in name order.
+    pub fn machines(&self) -> Vec<String> {
+        let set: std::collections::BTreeSet<&str> =
+            self.procs.values().map(|p| p.machine.as_str()).collect();
+        set.into_iter().map(String::from).collect()
     }
 
     /// The run's directory.

@@ -2,6 +2,15 @@
 //! accepting, one reader and one writer task per connection, and closing —
 //! the simulation driver's rules (`harness/src/driver/connections.rs`) on
 //! real sockets.
+//!
+//! One addition to the simulation's handshake: the accepting process answers
+//! the dialer's `Hello` with one byte, [`WELCOME`], and a dial completes only
+//! when that byte arrives. Between two machines a connection runs through the
+//! harness's proxy (`crate::network`), whose own socket accepts at once; the
+//! welcome makes "connected" mean what it means in the simulation and in
+//! TCP — the far process's kernel answered — so a dial to a port nobody
+//! listens on fails (the proxy resets it) instead of "connecting" and then
+//! dropping, and a dial across a cut waits as a SYN would.
 
 use super::{Conn, Driver, NetEvent, WRITE_QUEUE};
 use mesochaos_harness::frame::{self, Frame};
@@ -69,7 +78,12 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                     incarnation,
                 });
                 stream.write_all(&hello).await.map_err(|e| e.to_string())?;
-                Ok(stream)
+                let mut welcome = [0u8; 1];
+                match stream.read_exact(&mut welcome).await {
+                    Ok(_) if welcome[0] == WELCOME => Ok(stream),
+                    Ok(_) => Err(format!("answered {:#04x}, not a welcome", welcome[0])),
+                    Err(e) => Err(e.to_string()),
+                }
             }
             .await;
             let _ = tx.send(NetEvent::Dialed {
@@ -139,6 +153,9 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
     }
 }
 
+/// The byte an accepting process answers a `Hello` with (ASCII ACK).
+pub const WELCOME: u8 = 0x06;
+
 /// Accepts connections; each must say who it is in its first frame.
 pub(super) async fn accept_loop(listener: TcpListener, tx: mpsc::UnboundedSender<NetEvent>) {
     loop {
@@ -152,7 +169,9 @@ pub(super) async fn accept_loop(listener: TcpListener, tx: mpsc::UnboundedSender
             // the simulation driver drops it.
             let hello = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut stream)).await;
             if let Ok(Ok(Frame::Hello { from, .. })) = hello {
-                let _ = tx.send(NetEvent::Accepted { peer: from, stream });
+                if stream.write_all(&[WELCOME]).await.is_ok() {
+                    let _ = tx.send(NetEvent::Accepted { peer: from, stream });
+                }
             }
         });
     }

@@ -446,6 +446,27 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 result,
                 notices,
             } => {
+                if let Err(why) = &result {
+                    // No session could be opened (ZooKeeper unreachable:
+                    // down, or cut off by a partition, until the client's
+                    // connect gave up). To the role this is its connection
+                    // to the coordinator breaking with the request in
+                    // flight, as it would be with the stand-in: the client
+                    // fails what was pending and reconnects with backoff
+                    // (`CoordinatorClient::on_disconnected`). Handed over
+                    // as an answer instead, it would leave the client
+                    // waiting forever for a session that never comes.
+                    let coordinator = ProcessId::from(mesochaos_harness::names::COORDINATOR);
+                    self.record(TraceKind::Conn {
+                        peer: coordinator.clone(),
+                        conn: 0,
+                        what: "closed".into(),
+                        why: Some(format!("no ZooKeeper session for request {xid}: {why:?}")),
+                    });
+                    self.handle(role, Input::Disconnected { peer: coordinator })
+                        .await;
+                    return;
+                }
                 let result = result.map(|(session, reply)| {
                     self.zk_session = Some(Arc::new(session));
                     reply

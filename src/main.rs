@@ -183,11 +183,11 @@ enum Commands {
         force: bool,
     },
     /// Run a scenario for real: every process an OS process on loopback TCP,
-    /// faults by signal (first increment; see `mesochaos check --real`).
+    /// faults by signal and at the harness's relays (see `mesochaos check --real`).
     #[command(
-        after_help = "Real mode runs the same reference roles as the simulation, each as its own OS process (this binary, re-executed), with real sockets, timers and files under one directory per machine. A crash is SIGKILL, a pause SIGSTOP/SIGCONT, a restart a new process on the same directory.\n\n\
-                      This first increment performs sleep, crash, restart, pause and resume steps and the waits leader_elected, new_leader, tasks_running and reregistered; it refuses anything else before starting, with the reason. The trace checkers read the merged trace, and --trace writes it for `mesochaos report`.\n\n\
-                      Exit codes: 0 pass, 1 a wait timed out or a checker fired, 2 bad input (including a step real mode cannot perform yet)."
+        after_help = "Real mode runs the same reference roles as the simulation, each as its own OS process (this binary, re-executed), with real sockets, timers and files under one directory per machine. A crash is SIGKILL, a pause SIGSTOP/SIGCONT, a restart a new process on the same directory; partitions cut the relays every connection between two machines runs through, which hold data and time out as TCP does.\n\n\
+                      It performs sleep, crash, restart, pause, resume, isolate, partition, partition_one_way, ring, bridge, heal and call steps and every wait; it refuses anything else before starting, with the reason. The trace checkers read the merged trace, and --trace writes it for `mesochaos report`. Then the same scenario and seed run in the simulation, and the two runs must tell the same story: each task's updates as its framework heard them, and what the leader holds at the end, timing and the IDs masters assign aside (--no-compare skips this).\n\n\
+                      Exit codes: 0 pass, 1 a wait timed out, a checker fired or the simulation tells another story, 2 bad input (including a step real mode cannot perform yet)."
     )]
     Real {
         /// The scenario file.
@@ -206,6 +206,10 @@ enum Commands {
         /// ZooKeeper (Debian's `zookeeper`) started by the harness.
         #[arg(long, value_enum, default_value_t = real::CoordinatorArg::Builtin)]
         coordinator: real::CoordinatorArg,
+        /// Do not run the simulation of the same scenario and seed to compare
+        /// the two runs' stories.
+        #[arg(long)]
+        no_compare: bool,
     },
     /// One process of a real run (started by `mesochaos real`, not by people).
     #[command(hide = true)]
@@ -236,7 +240,15 @@ fn main() -> ExitCode {
             keep,
             trace,
             coordinator,
-        } => real::real(&file, seed, keep, trace.as_deref(), coordinator),
+            no_compare,
+        } => real::real(
+            &file,
+            seed,
+            keep,
+            trace.as_deref(),
+            coordinator,
+            !no_compare,
+        ),
         Commands::RealProcess { scenario, args } => real::process(&scenario, &args),
         Commands::Report { run, out, force } => chaos::report::report(&run, out.as_deref(), force),
         Commands::Bench(args) => bench::bench(args),

@@ -34,6 +34,7 @@ pub fn real(
     keep: Option<PathBuf>,
     trace: Option<&Path>,
     coordinator: CoordinatorArg,
+    compare: bool,
 ) -> ExitCode {
     let scenario = match load(file) {
         Ok(s) => s,
@@ -76,7 +77,7 @@ pub fn real(
             CoordinatorArg::Zookeeper => mesochaos_real::run::Coordinator::ZooKeeper,
         },
     ));
-    let run = match outcome {
+    let mut run = match outcome {
         Ok(run) => run,
         Err(e) => {
             eprintln!("error: {e}");
@@ -113,6 +114,9 @@ pub fn real(
     if let Some(t) = run.failover_time_ms {
         println!("failover time: {:.2}s", t as f64 / 1000.0);
     }
+    if compare {
+        compare_with_simulation(&scenario, seed, &mut run);
+    }
     for v in &run.violations {
         println!(
             "VIOLATION [{}] at {:.2}s: {}",
@@ -138,6 +142,47 @@ pub fn real(
             let _ = std::fs::remove_dir_all(&run.dir);
         }
         ExitCode::SUCCESS
+    }
+}
+
+/// Runs the same scenario and seed in the simulation and adds a violation
+/// (checker `agrees_with_simulation`) for each place the two runs tell
+/// different stories (`real/src/agreement.rs` says what counts).
+fn compare_with_simulation(
+    scenario: &mesochaos_scenarios::Scenario,
+    seed: u64,
+    run: &mut mesochaos_real::run::RealRun,
+) {
+    use mesochaos_real::agreement::{differences, Story};
+    let (simulated, records) = mesochaos_harness::run::run_recorded(
+        &scenario.spec,
+        seed,
+        mesochaos_harness::run::RunOptions::default(),
+    );
+    let real = Story::of(&run.final_state, &run.records);
+    let differ = differences(&Story::of(&simulated.final_state, &records), &real);
+    let tasks = real.updates.len();
+    let heard: usize = real.updates.values().map(Vec::len).sum();
+    if differ.is_empty() {
+        println!(
+            "simulation (seed {seed}, verdict {:?}): the same story — {tasks} tasks, {heard} updates heard in the same order, the same final state",
+            simulated.verdict
+        );
+    } else {
+        println!(
+            "simulation (seed {seed}, verdict {:?}): {} differences",
+            simulated.verdict,
+            differ.len()
+        );
+    }
+    let end = run.records.last().map_or(0, |r| r.t_ms);
+    for d in differ {
+        run.violations.push(mesochaos_harness::report::Violation {
+            checker: "agrees_with_simulation".into(),
+            t_ms: end,
+            message: d,
+            processes: vec![],
+        });
     }
 }
 

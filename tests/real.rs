@@ -11,7 +11,8 @@
 //!
 //! - The scenarios CI runs for real pass, `[expect]` included — the agent
 //!   partition through the harness's relay, noticed by the master's pings
-//!   alone, with the same timing as in the simulation.
+//!   alone, with the same timing as in the simulation — and each tells the
+//!   same story as the simulation of the same scenario and seed.
 //!
 //! All need only this binary and the loopback interface.
 
@@ -156,8 +157,24 @@ fn the_ci_scenarios_pass_for_real() {
         if scenario == "agent-partition" {
             the_partition_was_noticed_by_ping_timeouts(&stdout);
         }
+        the_simulation_tells_the_same_story(scenario, &stdout);
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+/// `mesochaos real` ran the same scenario and seed in the simulation, and
+/// both runs tell the same story: each task's updates as its framework heard
+/// them, in order, and what the leader holds at the end
+/// (`real/src/agreement.rs`; a difference would also have failed the run).
+fn the_simulation_tells_the_same_story(scenario: &str, stdout: &str) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("simulation (seed "))
+        .unwrap_or_else(|| panic!("{scenario}: no comparison with the simulation:\n{stdout}"));
+    assert!(
+        line.contains("verdict Pass): the same story"),
+        "{scenario}: {line}"
+    );
 }
 
 /// The timeline's time (seconds) of the first line containing `needle`.
@@ -260,6 +277,7 @@ fn the_ci_scenarios_elect_through_a_real_zookeeper() {
         if scenario == "agent-partition" {
             the_partition_was_noticed_by_ping_timeouts(&stdout);
         }
+        the_simulation_tells_the_same_story(scenario, &stdout);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

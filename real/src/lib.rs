@@ -6,6 +6,8 @@
 //! crate can drive them unchanged as OS processes, with real TCP, real timers
 //! and real files, and elect masters through a real Apache ZooKeeper.
 //!
+//! - [`agreement`]: whether a real run and the simulation of the same
+//!   scenario tell the same story, timing aside;
 //! - [`driver`]: one role on real sockets, timers and files — the
 //!   simulation driver's twin;
 //! - [`network`]: the harness's relay on every link between two machines,
@@ -20,6 +22,7 @@
 //! - [`zookeeper`]: a ZooKeeper server run as a child JVM, and the adapter
 //!   that serves the roles' coordinator requests through it.
 
+pub mod agreement;
 pub mod clock;
 pub mod driver;
 pub mod network;

@@ -124,6 +124,8 @@ pub enum Coordinator {
 pub struct RealRun {
     /// Every record of every process, merged by time.
     pub records: Vec<TraceRecord>,
+    /// What the leader held at the end, read as the simulation reads it.
+    pub final_state: mesochaos_harness::report::FinalState,
     /// What failed: a wait that timed out, and the trace checkers' findings.
     pub violations: Vec<Violation>,
     /// Each incarnation's OS process ID.
@@ -229,10 +231,11 @@ pub async fn run(
     // A failover the steps never waited out is measured once more at the end.
     real.poll().await;
     let end_ms = real.sup.now_ms();
-    let (after, leader_checked) = {
+    let (after, leader_checked, final_state) = {
         let slots = real.slots().await;
         let view = real.view(&slots);
         let after = view.leader_view();
+        let final_state = mesochaos_harness::run::final_state(&view);
         let records = real.sup.records();
         let leader_checked = spec.expect.leader.as_ref().map(|leader| {
             view.leader_state(|state| {
@@ -242,7 +245,7 @@ pub async fn run(
                 mesochaos_harness::expect::check_leader(leader, None, &records, end_ms)
             })
         });
-        (after, leader_checked)
+        (after, leader_checked, final_state)
     };
     let Real {
         sup,
@@ -275,6 +278,7 @@ pub async fn run(
     violations.extend(leader_checked.unwrap_or_default());
     Ok(RealRun {
         records,
+        final_state,
         violations,
         pids,
         crashes,

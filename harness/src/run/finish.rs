@@ -3,7 +3,7 @@
 
 use super::Runner;
 use crate::check;
-use crate::cluster::Cluster;
+use crate::cluster::View;
 use crate::report::{
     self, AgentSummary, CompletedFrameworkSummary, CompletedTaskSummary, FinalState,
     FrameworkSummary, LeaderSummary, RebuiltComparison, ReservationSummary, RunReport, TaskSummary,
@@ -89,7 +89,7 @@ impl Runner {
         }
         let trace_hash = trace.hash_hex();
         drop(trace);
-        let final_state = final_state(&self.cluster);
+        let final_state = self.cluster.with_view(final_state);
         let verdict = if self.violations.is_empty() {
             Verdict::Pass
         } else {
@@ -115,11 +115,13 @@ impl Runner {
     }
 }
 
-fn final_state(cluster: &Cluster) -> FinalState {
-    let Some((leader, epoch)) = cluster.leader() else {
+/// What the leader holds at the end of a run, read from `view` — the
+/// simulation's cluster, or a real run's snapshots (`real/src/run.rs`).
+pub fn final_state(view: &View<'_>) -> FinalState {
+    let Some((leader, epoch)) = view.leader() else {
         return FinalState::default();
     };
-    let Some(RoleRef::Master(m)) = cluster.role(&leader) else {
+    let Some(RoleRef::Master(m)) = view.role(&leader) else {
         return FinalState::default();
     };
     let m = m.borrow();

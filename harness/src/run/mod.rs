@@ -23,6 +23,7 @@ pub use crate::report::{
 };
 pub use crate::script::{Condition, Expectations, RunSpec, Step, UpdateExpectation};
 pub use faults::Applied;
+pub use finish::final_state;
 pub use nemesis::{liveness_bound_ms, shape};
 pub use steps::condition_holds;
 

@@ -186,11 +186,11 @@ enum Commands {
     /// faults by signal and at the harness's relays (see `mesochaos check --real`).
     #[command(
         after_help = "Real mode runs the same reference roles as the simulation, each as its own OS process (this binary, re-executed), with real sockets, timers and files under one directory per machine. A crash is SIGKILL, a pause SIGSTOP/SIGCONT, a restart a new process on the same directory; partitions cut the relays every connection between two machines runs through, which hold data and time out as TCP does.\n\n\
-                      It performs sleep, crash, restart, pause, resume, isolate, partition, partition_one_way, ring, bridge, heal and call steps and every wait; it refuses anything else before starting, with the reason. The trace checkers read the merged trace, and --trace writes it for `mesochaos report`. Then the same scenario and seed run in the simulation, and the two runs must tell the same story: each task's updates as its framework heard them, and what the leader holds at the end, timing and the IDs masters assign aside (--no-compare skips this).\n\n\
+                      It performs sleep, crash, restart, pause, resume, isolate, partition, partition_one_way, ring, bridge, heal and call steps and every wait; it refuses anything else before starting, with the reason. The trace checkers read the merged trace, and --trace writes it for `mesochaos report`. Then the same scenario and seed run in the simulation, and the two runs must tell the same story: each task's updates as its framework heard them, and what the leader holds at the end, timing and the IDs masters assign aside (--no-compare skips this). A failing run saves DIR/replay.json and prints the commands that run it again, in the simulation and for real; FILE may be such a replay file, or any other the simulation made.\n\n\
                       Exit codes: 0 pass, 1 a wait timed out, a checker fired or the simulation tells another story, 2 bad input (including a step real mode cannot perform yet)."
     )]
     Real {
-        /// The scenario file.
+        /// The scenario file, or a replay file (its scenario and seed).
         file: PathBuf,
         /// The run's seed (its random words; real time itself is not reproducible).
         #[arg(long)]

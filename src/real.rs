@@ -36,11 +36,18 @@ pub fn real(
     coordinator: CoordinatorArg,
     compare: bool,
 ) -> ExitCode {
-    let scenario = match load(file) {
-        Ok(s) => s,
+    // A scenario file, or a simulation's replay file (its scenario and seed).
+    let input = match Input::load(file) {
+        Ok(input) => input,
         Err(code) => return code,
     };
-    let refused = mesochaos_real::run::refusals(&scenario.spec);
+    let scenario = &input.scenario;
+    let mut refused = mesochaos_real::run::refusals(&scenario.spec);
+    if let Some(bug) = input.bug {
+        refused.push(format!(
+            "the replay file plants the bug `{bug:?}`, and real mode runs the reference as it is"
+        ));
+    }
     if !refused.is_empty() {
         eprintln!(
             "error: {}: real mode cannot run this scenario yet:\n  {}",
@@ -49,7 +56,7 @@ pub fn real(
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let seed = seed.unwrap_or(scenario.seed);
+    let seed = seed.or(input.seed).unwrap_or(scenario.seed);
     println!("seed: {seed}");
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
@@ -66,9 +73,17 @@ pub fn real(
         ))
     });
     let _ = std::fs::remove_dir_all(&dir);
+    // The processes read the scenario from a file: the run's own copy.
+    let scenario_file = dir.join("scenario.toml");
+    if let Err(e) =
+        std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&scenario_file, &input.toml))
+    {
+        eprintln!("error: cannot write {}: {e}", scenario_file.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let outcome = runtime().block_on(mesochaos_real::run::run(
         exe,
-        file.to_path_buf(),
+        scenario_file,
         &scenario.spec,
         seed,
         dir.clone(),
@@ -114,8 +129,17 @@ pub fn real(
     if let Some(t) = run.failover_time_ms {
         println!("failover time: {:.2}s", t as f64 / 1000.0);
     }
-    if compare {
-        compare_with_simulation(&scenario, seed, &mut run);
+    // The simulation of the same scenario and seed: to compare stories, and
+    // for the replay file a failing run leaves.
+    let simulated = (compare || !run.violations.is_empty()).then(|| {
+        mesochaos_harness::run::run_recorded(
+            &scenario.spec,
+            seed,
+            mesochaos_harness::run::RunOptions::default(),
+        )
+    });
+    if let (true, Some((report, records))) = (compare, &simulated) {
+        compare_with_simulation(seed, report, records, &mut run);
     }
     for v in &run.violations {
         println!(
@@ -127,7 +151,7 @@ pub fn real(
     }
     let failed = !run.violations.is_empty();
     if let Some(path) = trace {
-        if let Err(e) = write_trace(path, file, &scenario, seed, &run) {
+        if let Err(e) = write_trace(path, file, &input.toml, scenario, seed, &run) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return ExitCode::from(EXIT_BAD_INPUT);
         }
@@ -135,6 +159,28 @@ pub fn real(
     if failed {
         println!("verdict: FAIL ({} violations)", run.violations.len());
         eprintln!("the processes' directories and logs: {}", run.dir.display());
+        // What the simulation can run again: the scenario, the seed, and the
+        // simulated run's own trace hash, with the real run's failures.
+        if let Some((report, _)) = &simulated {
+            let path = run.dir.join("replay.json");
+            let mut replay = crate::chaos::ReplayFile::new(file, &input.toml, None, report);
+            replay.violations = run.violations.clone();
+            replay.failed_checkers = {
+                let set: std::collections::BTreeSet<String> =
+                    run.violations.iter().map(|v| v.checker.clone()).collect();
+                set.into_iter().collect()
+            };
+            match replay.save(&path) {
+                Ok(()) => {
+                    println!(
+                        "replay in the simulation: mesochaos replay {}",
+                        path.display()
+                    );
+                    println!("run again for real: mesochaos real {}", path.display());
+                }
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
         ExitCode::from(EXIT_FAIL)
     } else {
         println!("verdict: PASS");
@@ -149,18 +195,14 @@ pub fn real(
 /// (checker `agrees_with_simulation`) for each place the two runs tell
 /// different stories (`real/src/agreement.rs` says what counts).
 fn compare_with_simulation(
-    scenario: &mesochaos_scenarios::Scenario,
     seed: u64,
+    simulated: &RunReport,
+    records: &[mesochaos_harness::trace::TraceRecord],
     run: &mut mesochaos_real::run::RealRun,
 ) {
     use mesochaos_real::agreement::{differences, Story};
-    let (simulated, records) = mesochaos_harness::run::run_recorded(
-        &scenario.spec,
-        seed,
-        mesochaos_harness::run::RunOptions::default(),
-    );
     let real = Story::of(&run.final_state, &run.records);
-    let differ = differences(&Story::of(&simulated.final_state, &records), &real);
+    let differ = differences(&Story::of(&simulated.final_state, records), &real);
     let tasks = real.updates.len();
     let heard: usize = real.updates.values().map(Vec::len).sum();
     if differ.is_empty() {
@@ -190,6 +232,7 @@ fn compare_with_simulation(
 fn write_trace(
     path: &Path,
     file: &Path,
+    toml: &str,
     scenario: &mesochaos_scenarios::Scenario,
     seed: u64,
     run: &mesochaos_real::run::RealRun,
@@ -199,7 +242,7 @@ fn write_trace(
         &scenario.spec.name,
         &scenario.description,
         &file.display().to_string(),
-        &std::fs::read_to_string(file).unwrap_or_default(),
+        toml,
         seed,
         None,
         CODE_VERSION,
@@ -233,6 +276,44 @@ fn write_trace(
         serde_json::to_string(&outcome).expect("serializes")
     )?;
     out.flush()
+}
+
+/// What `real` runs: a scenario file, or a replay file a sweep, a shrink or
+/// a failing real run saved.
+struct Input {
+    scenario: mesochaos_scenarios::Scenario,
+    /// The scenario's text (the processes read their copy of it).
+    toml: String,
+    /// A replay file's seed.
+    seed: Option<u64>,
+    /// A replay file's planted bug (refused).
+    bug: Option<mesochaos_reference::bugs::Bug>,
+}
+
+impl Input {
+    fn load(file: &Path) -> Result<Input, ExitCode> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            eprintln!("error: {}: cannot read: {e}", file.display());
+            ExitCode::from(EXIT_BAD_INPUT)
+        })?;
+        if text.trim_start().starts_with('{') {
+            // JSON: a replay file. Its code version may differ: a real run
+            // is not a replay, only the same scenario and seed.
+            let (replay, scenario) = crate::chaos::ReplayFile::load(file, true)?;
+            return Ok(Input {
+                scenario,
+                toml: replay.scenario_toml,
+                seed: Some(replay.seed),
+                bug: replay.bug,
+            });
+        }
+        Ok(Input {
+            scenario: load(file)?,
+            toml: text,
+            seed: None,
+            bug: None,
+        })
+    }
 }
 
 /// The hidden `real-process` subcommand: one process of a real run.

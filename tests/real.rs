@@ -108,6 +108,71 @@ fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A failing real run leaves a replay file beside its processes' logs, and
+/// prints the commands that run it again: the simulation reproduces it
+/// exactly (the file holds the simulated run's trace hash, and the real
+/// run's failures), and `real` accepts it as it accepts a scenario.
+#[test]
+fn a_failing_real_run_saves_a_replay_file_that_both_modes_run() {
+    let dir = temp_dir("real-unmet");
+    let out = common::mesochaos(&[
+        "real",
+        "tests/fixtures/real-unmet.toml",
+        "--keep",
+        dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("seed: 7\n"), "{stdout}");
+    assert!(
+        stdout.contains("VIOLATION [wait]") && stdout.contains("did not hold within 4s"),
+        "{stdout}"
+    );
+    let replay = dir.join("replay.json");
+    assert!(
+        stdout.contains(&format!(
+            "replay in the simulation: mesochaos replay {}",
+            replay.display()
+        )),
+        "{stdout}"
+    );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&replay).unwrap()).unwrap();
+    assert_eq!(file["seed"], 7);
+    assert_eq!(file["failed_checkers"], serde_json::json!(["wait"]));
+    assert!(file["scenario_toml"]
+        .as_str()
+        .unwrap()
+        .contains("name = \"real-unmet\""));
+
+    let out = common::mesochaos(&["replay", replay.to_str().unwrap()]);
+    let replayed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{replayed}");
+    assert!(
+        replayed.contains("reproduced exactly") && replayed.contains("failed checkers: wait"),
+        "{replayed}"
+    );
+
+    let again = temp_dir("real-unmet-again");
+    let out = common::mesochaos(&[
+        "real",
+        replay.to_str().unwrap(),
+        "--no-compare",
+        "--keep",
+        again.to_str().unwrap(),
+    ]);
+    let rerun = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{rerun}");
+    assert!(
+        rerun.starts_with("seed: 7\n"),
+        "the replay file's seed: {rerun}"
+    );
+    assert!(rerun.contains("did not hold within 4s"), "{rerun}");
+    assert!(!rerun.contains("simulation (seed"), "--no-compare: {rerun}");
+    std::fs::remove_dir_all(dir).unwrap();
+    std::fs::remove_dir_all(again).unwrap();
+}
+
 /// The scenarios CI runs for real, one cluster at a time: each passes with
 /// its `[expect]` (rebuilt state included for the master failover), every
 /// process is its own OS process, and every crash step's victim died by

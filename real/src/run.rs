@@ -32,7 +32,7 @@ use mesochaos_harness::cluster::View;
 use mesochaos_harness::names;
 use mesochaos_harness::report::{self, RebuiltComparison, Violation};
 use mesochaos_harness::run::{condition_holds, Condition, Step};
-use mesochaos_harness::script::{describe_step, RunSpec};
+use mesochaos_harness::script::{describe_step, seconds, RunSpec};
 use mesochaos_harness::shared::{ProcessKind, ProcessStatus, RoleRef, Slot};
 use mesochaos_harness::spec::{process_kind, process_names};
 use mesochaos_harness::trace::{TraceKind, TraceRecord};
@@ -437,11 +437,11 @@ impl Real<'_> {
                         };
                         return Err(self.violation(
                             "wait",
+                            // The simulation's words (`Runner::run_step`).
                             format!(
-                                "step {}: {} did not hold within {} ms{why}",
+                                "step {}: \"{condition}\" did not hold within {}{why}",
                                 i + 1,
-                                describe_step(step),
-                                within_ms
+                                seconds(*within_ms)
                             ),
                         ));
                     }

@@ -31,7 +31,7 @@ pub struct ReplayFile {
 }
 
 impl ReplayFile {
-    pub(super) fn new(path: &Path, toml: &str, bug: Option<Bug>, report: &RunReport) -> ReplayFile {
+    pub(crate) fn new(path: &Path, toml: &str, bug: Option<Bug>, report: &RunReport) -> ReplayFile {
         ReplayFile {
             format: 1,
             code_version: CODE_VERSION.to_string(),
@@ -46,7 +46,7 @@ impl ReplayFile {
         }
     }
 
-    pub(super) fn load(path: &Path, force: bool) -> Result<(ReplayFile, Scenario), ExitCode> {
+    pub(crate) fn load(path: &Path, force: bool) -> Result<(ReplayFile, Scenario), ExitCode> {
         let bad = |message: String| {
             eprintln!("error: {}: {message}", path.display());
             ExitCode::from(EXIT_BAD_INPUT)
@@ -72,7 +72,7 @@ impl ReplayFile {
         Ok((file, scenario))
     }
 
-    pub(super) fn save(&self, path: &Path) -> Result<(), String> {
+    pub(crate) fn save(&self, path: &Path) -> Result<(), String> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -108,6 +108,62 @@ fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Machine faults for real: a reboot and a wipe kill every process of the
+/// machine, roll its directory back to its durable copy (or erase it) and
+/// boot it again after `down`; a torn write freezes the process whose append
+/// it cuts, and the harness powers the machine off with that prefix on disk.
+/// Each run passes its own waits and expectations and tells the
+/// simulation's story.
+#[test]
+fn machine_faults_pass_for_real() {
+    for (scenario, machine_faults) in [
+        ("agent-reboot", &["FAULT power_off", "FAULT power_on"][..]),
+        (
+            "agent-disk-wipe",
+            &["FAULT power_off", "FAULT wipe_disk", "FAULT power_on"][..],
+        ),
+        (
+            "db-torn-write",
+            &[
+                "FAULT tear_next_write",
+                "bytes of the last append survive)",
+                "FAULT power_on",
+            ][..],
+        ),
+    ] {
+        let dir = temp_dir(&format!("real-{scenario}"));
+        let file = format!("scenarios/{scenario}.toml");
+        let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut at = 0.0;
+        for fault in machine_faults {
+            let t = time_of(&stdout, fault);
+            assert!(t >= at, "{scenario}: {fault} in order");
+            at = t;
+        }
+        // Every process of the machine started again after the power came
+        // back: a second incarnation, with a new PID.
+        let pids = common::real_pids(&stdout);
+        assert_eq!(
+            pids.iter().collect::<BTreeSet<_>>().len(),
+            pids.len(),
+            "{scenario}: distinct PIDs"
+        );
+        assert!(
+            stdout.contains("#2="),
+            "{scenario}: the machine's processes started again"
+        );
+        the_simulation_tells_the_same_story(scenario, &stdout);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
 /// A failing real run leaves a replay file beside its processes' logs, and
 /// prints the commands that run it again: the simulation reproduces it
 /// exactly (the file holds the simulated run's trace hash, and the real

@@ -82,6 +82,9 @@ pub enum Request {
     Snapshot(u64),
     /// Hand the role this command.
     Command(mesochaos_reference::io::Command),
+    /// Tear the next append long enough to tear: a torn write armed on the
+    /// machine (`Driver::tear`).
+    TearNextAppend,
 }
 
 /// A line from a child after its hello.
@@ -97,6 +100,14 @@ pub enum Report {
     },
     /// A trace record.
     Record(Box<mesochaos_harness::trace::TraceRecord>),
+}
+
+/// Where the machine whose directory is `dir` keeps its durable copy:
+/// `<machine>.durable` beside it (`driver/files.rs`).
+pub fn durable_copy(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".durable");
+    dir.with_file_name(name)
 }
 
 /// Runs the child; returns its exit reason (or why it could not start).
@@ -163,6 +174,9 @@ pub async fn child(spec: &ClusterSpec, args: ChildArgs) -> Result<String, String
                 Ok(Request::Command(command)) => {
                     let _ = control_tx.send(Control::Command(command));
                 }
+                Ok(Request::TearNextAppend) => {
+                    let _ = control_tx.send(Control::TearNextAppend);
+                }
                 Err(_) => {} // not for this version of the protocol: ignored
             }
         }
@@ -182,6 +196,7 @@ pub async fn child(spec: &ClusterSpec, args: ChildArgs) -> Result<String, String
         sink,
         control: control_rx,
         zookeeper: args.zookeeper.clone(),
+        durable: Some(durable_copy(&args.dir)),
     };
     let kind = process_kind(spec, &args.process, &ProcessId::from(names::COORDINATOR));
     let role = run_role(kind, &args, config);

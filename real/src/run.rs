@@ -19,9 +19,13 @@
 //! - `[expect]`, but for timing expectations: the failover time is measured
 //!   as the simulation measures it (leader crash to everyone re-registered,
 //!   polled), the rebuilt state compared before the crash and at the end;
-//! - not yet: message loss and filters, reboots, wipes and torn writes (the
-//!   durable-copy file layer), `inject`, calls naming agents by target, a
-//!   nemesis.
+//! - machine faults: `reboot`, `wipe_disk` and `torn_write` — the power
+//!   fails (the relays drop what the dying sockets say, every process on the
+//!   machine is killed, its directory rolled back to its durable copy, or
+//!   erased), and the machine boots again after `down`, as the simulation's
+//!   `Cluster::power_off` / `power_on` do;
+//! - not yet: message loss and filters, `reconfigure`, `inject`, calls
+//!   naming agents by target, a nemesis.
 
 use crate::network::{Network, TcpTimeouts};
 use crate::supervisor::Supervisor;
@@ -72,8 +76,11 @@ pub fn refusal(step: &Step) -> Option<String> {
             | Fault::Ring(_)
             | Fault::Bridge { .. }),
         ) if f.targets().into_iter().all(target_ok) => None,
+        Step::Fault(
+            f @ (Fault::Reboot { .. } | Fault::WipeDisk { .. } | Fault::TornWrite { .. }),
+        ) if f.targets().into_iter().all(target_ok) => None,
         Step::Fault(f) => Some(format!(
-            "the fault `{f}` (real mode performs crash, restart, pause and resume of one process, and partitions — two-way, one-way, ring, bridge, isolate — and heal, on targets naming one process: by name, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed (restart only); message loss and filters, reboots and disk faults are not built yet)"
+            "the fault `{f}` (real mode performs crash, restart, pause and resume of one process, and partitions — two-way, one-way, ring, bridge, isolate — and heal, reboots, wipes and torn writes, on targets naming one process: by name, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed (restart only); message loss and filters and reconfiguration are not built yet)"
         )),
         Step::Wait { .. } => None,
         Step::Call {
@@ -216,6 +223,8 @@ pub async fn run(
         failover_started: None,
         failover_time_ms: None,
         rebuilt_before: None,
+        power_on_at: BTreeMap::new(),
+        torn_armed: BTreeMap::new(),
     };
     real.sup.start_all()?;
     for (i, step) in spec.steps.iter().enumerate() {
@@ -314,6 +323,10 @@ struct Real<'a> {
     failover_time_ms: Option<u64>,
     /// The leader's rebuilt-state view just before it was crashed.
     rebuilt_before: Option<RebuiltView>,
+    /// Machines without power, and when they boot again (run time, ms).
+    power_on_at: BTreeMap<String, u64>,
+    /// Machines with a torn write armed, and how long they stay down after it.
+    torn_armed: BTreeMap<String, u64>,
 }
 
 impl Real<'_> {
@@ -406,7 +419,18 @@ impl Real<'_> {
 
     async fn step(&mut self, i: usize, step: &Step) -> Result<(), Violation> {
         match step {
-            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Sleep { ms } => {
+                // In slices, so that a machine due to boot boots on time.
+                let until = self.sup.now_ms() + ms;
+                loop {
+                    self.tick()?;
+                    let now = self.sup.now_ms();
+                    if now >= until {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis((until - now).min(100))).await;
+                }
+            }
             Step::Fault(fault) => self.fault(i, fault).await?,
             Step::Wait {
                 condition,
@@ -415,6 +439,7 @@ impl Real<'_> {
                 // Polled every 100 ms of real time, bounded by the step's `within`.
                 let started = self.sup.now_ms();
                 loop {
+                    self.tick()?;
                     self.poll().await;
                     let slots = self.slots().await;
                     let records = self.sup.records();
@@ -556,6 +581,7 @@ impl Real<'_> {
                 ));
             }
             drop(slots);
+            self.tick()?;
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         for (target, name) in targets.iter().zip(&names) {
@@ -652,8 +678,100 @@ impl Real<'_> {
                 }
                 Ok(())
             }
+            Fault::Reboot { down_ms, .. } | Fault::WipeDisk { down_ms, .. } => {
+                for machine in self.machines_of(&names) {
+                    self.power_off(&machine, None)?;
+                    if matches!(fault, Fault::WipeDisk { .. }) {
+                        self.sup.record(TraceKind::Fault {
+                            fault: "wipe_disk".into(),
+                            detail: machine.clone(),
+                        });
+                        self.sup.wipe(&machine);
+                    }
+                    self.power_on_at
+                        .insert(machine, self.sup.now_ms().saturating_add(*down_ms));
+                }
+                Ok(())
+            }
+            Fault::TornWrite { down_ms, .. } => {
+                // Armed: the next append on the machine long enough to
+                // tear is cut by a power failure (`Cluster::tear_next_write`);
+                // `tick` sees the torn record and powers the machine off.
+                for machine in self.machines_of(&names) {
+                    self.sup.record(TraceKind::Fault {
+                        fault: "tear_next_write".into(),
+                        detail: machine.clone(),
+                    });
+                    self.sup.arm_torn_write(&machine);
+                    self.torn_armed.insert(machine, *down_ms);
+                }
+                Ok(())
+            }
             _ => unreachable!("refused before the run"),
         }
+    }
+
+    /// What happens on its own between steps: a torn write that cut a
+    /// machine's power, and machines due to boot again.
+    fn tick(&mut self) -> Result<(), Violation> {
+        for record in self.sup.new_records() {
+            if let TraceKind::Disk {
+                machine, op, bytes, ..
+            } = &record.kind
+            {
+                if op == "torn" {
+                    if let Some(down_ms) = self.torn_armed.remove(machine) {
+                        self.power_off(machine, Some(*bytes))?;
+                        self.power_on_at
+                            .insert(machine.clone(), self.sup.now_ms().saturating_add(down_ms));
+                    }
+                }
+            }
+        }
+        let now = self.sup.now_ms();
+        let due: Vec<String> = self
+            .power_on_at
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(m, _)| m.clone())
+            .collect();
+        for machine in due {
+            self.power_on_at.remove(&machine);
+            // `Cluster::power_on`: the machine boots, every process on it
+            // starts from what its disk holds.
+            self.sup.record(TraceKind::Fault {
+                fault: "power_on".into(),
+                detail: machine.clone(),
+            });
+            if let Err(e) = self.sup.power_on(&machine) {
+                return Err(self.violation("step", e));
+            }
+        }
+        Ok(())
+    }
+
+    /// `Cluster::power_off`, for real: recorded as the simulation records it.
+    fn power_off(&mut self, machine: &str, torn_prefix: Option<usize>) -> Result<(), Violation> {
+        let detail = match torn_prefix {
+            Some(bytes) => {
+                format!("{machine} (torn write: {bytes} bytes of the last append survive)")
+            }
+            None => machine.to_string(),
+        };
+        self.sup.record(TraceKind::Fault {
+            fault: "power_off".into(),
+            detail,
+        });
+        for name in process_names(&self.spec.cluster)
+            .into_iter()
+            .filter(|(_, m)| m == machine)
+            .map(|(n, _)| n)
+        {
+            self.paused.remove(&name);
+        }
+        self.sup
+            .power_off(machine)
+            .map_err(|e| self.violation("step", e))
     }
 
     /// Records a cut as the simulation records it (`Cluster::partition`,

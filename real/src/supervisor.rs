@@ -76,8 +76,13 @@ pub struct Supervisor {
     /// another machine (and ZooKeeper) through one, so the harness can cut.
     network: Network,
     procs: BTreeMap<ProcessId, Proc>,
+    /// How many times each machine has booted (1 until its first reboot):
+    /// its agent's boot ID, which tells a restart from a reboot.
+    boots: BTreeMap<String, u32>,
     shared: Arc<Mutex<Shared>>,
     next_snapshot: u64,
+    /// How many records [`Supervisor::new_records`] has handed out.
+    seen: usize,
 }
 
 impl Supervisor {
@@ -127,8 +132,10 @@ impl Supervisor {
             zookeeper,
             network,
             procs,
+            boots: BTreeMap::new(),
             shared,
             next_snapshot: 1,
+            seen: 0,
         })
     }
 
@@ -196,7 +203,7 @@ impl Supervisor {
         let args = ChildArgs {
             process: name.clone(),
             incarnation: proc.incarnation,
-            boot: 1,
+            boot: self.boots.get(&machine).copied().unwrap_or(1),
             dir: self.dir.join(&proc.machine),
             listen: proc.listen,
             peers,
@@ -316,6 +323,74 @@ impl Supervisor {
         records
     }
 
+    /// The processes of `machine`.
+    fn on_machine(&self, machine: &str) -> Vec<ProcessId> {
+        self.procs
+            .iter()
+            .filter(|(_, p)| p.machine == machine)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Power loss on `machine`: the relays stop passing anything its
+    /// sockets say, every process on it is killed (`SIGKILL`), and its
+    /// directory is replaced by its durable copy — what the last `fsync`s
+    /// and directory syncs made durable (`driver/files.rs`), a torn write's
+    /// surviving prefix included. It stays off until [`Supervisor::power_on`].
+    pub fn power_off(&mut self, machine: &str) -> Result<(), String> {
+        self.network.power_off(machine);
+        for name in self.on_machine(machine) {
+            self.crash(&name);
+        }
+        let dir = self.dir.join(machine);
+        let durable = crate::process::durable_copy(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        if durable.exists() {
+            copy_dir(&durable, &dir)
+                .map_err(|e| format!("cannot roll {machine} back to its durable copy: {e}"))?;
+        }
+        *self.boots.entry(machine.to_string()).or_insert(1) += 1;
+        Ok(())
+    }
+
+    /// Erases `machine`'s disk (it is powered off): its directory and its
+    /// durable copy.
+    pub fn wipe(&mut self, machine: &str) {
+        let dir = self.dir.join(machine);
+        let _ = std::fs::remove_dir_all(crate::process::durable_copy(&dir));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Power comes back: the machine's links work again and every process
+    /// on it starts, from what its disk holds.
+    pub fn power_on(&mut self, machine: &str) -> Result<(), String> {
+        self.network.power_on(machine);
+        for name in self.on_machine(machine) {
+            self.start(&name)?;
+        }
+        Ok(())
+    }
+
+    /// Arms a torn write on `machine`: each of its running processes tears
+    /// its next append long enough to tear, and freezes (`Driver::tear`).
+    pub fn arm_torn_write(&self, machine: &str) {
+        let request = serde_json::to_string(&Request::TearNextAppend).expect("serializes");
+        let shared = self.shared.lock().expect("not poisoned");
+        for name in self.on_machine(machine) {
+            if let Some(line) = shared.lines.get(&name) {
+                let _ = line.send(request.clone());
+            }
+        }
+    }
+
+    /// The records that arrived since the last call.
+    pub fn new_records(&mut self) -> Vec<TraceRecord> {
+        let shared = self.shared.lock().expect("not poisoned");
+        let new = shared.records[self.seen.min(shared.records.len())..].to_vec();
+        self.seen = shared.records.len();
+        new
+    }
+
     /// The relays, to cut and heal.
     pub fn network(&self) -> &Network {
         &self.network
@@ -349,6 +424,21 @@ impl Drop for Supervisor {
             }
         }
     }
+}
+
+/// Copies the directory tree `from` to `to`.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }
 
 /// Accepts each child's control connection and reads its lines.

@@ -74,6 +74,7 @@ fn masters_elect_a_leader_over_real_sockets_and_fail_over_after_the_session_time
                 sink: sink.clone(),
                 control: mpsc::unbounded_channel().1,
                 zookeeper: None,
+                durable: None,
             };
             let task = if name.as_str() == "coordinator" {
                 tokio::task::spawn_local(run(Coordinator::new(name.clone()), config))

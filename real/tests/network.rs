@@ -251,3 +251,52 @@ fn a_crashed_process_s_close_reaches_the_far_side_as_eof() {
         assert!(matches!(next_read(&mut there, SURELY).await, Some(Ok(0))));
     });
 }
+
+#[test]
+fn a_machine_without_power_says_nothing_and_its_old_connections_are_reset_after_it_boots() {
+    runtime().block_on(async {
+        let (network, far, relay) = setup().await;
+        let (near, mut there) = connected(&far, relay).await;
+        // Machine "a" loses power: its process dies with it; the kernel's
+        // FIN never leaves the machine — not even once it boots again.
+        network.power_off("a");
+        drop(near);
+        tokio::time::sleep(QUIET).await; // the relay sees the socket end
+        network.power_on("a");
+        assert!(
+            next_read(&mut there, QUIET).await.is_none(),
+            "a powerless machine sends no FIN"
+        );
+        // The far side learns when its data meets the rebooted machine's
+        // fresh kernel, which answers with a reset.
+        there.write_all(b"anyone?").await.unwrap();
+        assert!(is_reset(next_read(&mut there, SURELY).await));
+    });
+}
+
+#[test]
+fn writes_to_a_machine_without_power_are_held_until_it_boots() {
+    runtime().block_on(async {
+        let (network, far, relay) = setup().await;
+        let (mut near, mut there) = connected(&far, relay).await;
+        network.power_off("b");
+        near.write_all(b"held").await.unwrap();
+        assert!(next_read(&mut there, QUIET).await.is_none());
+        network.power_on("b");
+        assert_eq!(read_n(&mut there, 4).await, b"held");
+    });
+}
+
+#[test]
+fn a_connect_to_a_machine_without_power_waits_for_it_to_boot() {
+    runtime().block_on(async {
+        let (network, far, relay) = setup().await;
+        network.power_off("b");
+        let mut near = TcpStream::connect(relay).await.unwrap();
+        near.write_all(b"hi").await.unwrap();
+        assert!(timeout(QUIET, far.accept()).await.is_err());
+        network.power_on("b");
+        let (mut there, _) = timeout(SURELY, far.accept()).await.unwrap().unwrap();
+        assert_eq!(read_n(&mut there, 2).await, b"hi");
+    });
+}

@@ -46,7 +46,7 @@ mod coordinator;
 mod files;
 
 use connections::accept_loop;
-use files::{append, sync_dir, write_atomically};
+use files::{append, sync_dir, write_atomically, Durable};
 
 /// Where the records a process makes go (the process binary sends them to
 /// the harness over its control channel; a test collects them).
@@ -79,6 +79,9 @@ pub struct ProcessConfig {
     /// string, served in this process by the adapter
     /// (`zookeeper/adapter.rs`) instead of a coordinator process.
     pub zookeeper: Option<String>,
+    /// The machine's durable copy (`files.rs`), kept when set: what a reboot
+    /// puts back.
+    pub durable: Option<PathBuf>,
 }
 
 /// What the harness may ask of a running process.
@@ -89,6 +92,9 @@ pub enum Control {
     Snapshot(tokio::sync::oneshot::Sender<serde_json::Value>),
     /// A command for the role (a scenario's `call`: kill a task, reconcile).
     Command(mesochaos_reference::io::Command),
+    /// A torn write is armed on this machine: the power fails during the
+    /// next append long enough to tear (see [`Driver::tear`]).
+    TearNextAppend,
 }
 
 /// What the network tasks tell the driver loop.
@@ -167,6 +173,9 @@ pub async fn run<R: Role + serde::Serialize>(mut role: R, config: ProcessConfig)
         zk_session: None,
         zk_sent: 0,
         zk_received: 0,
+        durable: config.durable.map(|root| Durable { root }),
+        tear_next: false,
+        frozen: false,
     };
     driver.record(TraceKind::Process {
         what: "started".into(),
@@ -219,6 +228,13 @@ struct Driver<T> {
     /// trace's sequence numbers on the link to "the coordinator").
     zk_sent: u64,
     zk_received: u64,
+    /// The machine's durable copy, when kept.
+    durable: Option<Durable>,
+    /// Whether the next append long enough tears (a torn write is armed).
+    tear_next: bool,
+    /// The power failed mid-write: the process does nothing more, until the
+    /// harness, told by the `torn` disk record, kills it with its machine.
+    frozen: bool,
 }
 
 impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
@@ -248,6 +264,11 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
     ) -> String {
         self.handle(role, Input::Start).await;
         loop {
+            if self.frozen {
+                // No power: the process neither acts nor exits (an exit would
+                // close its sockets, and a powerless machine sends nothing).
+                std::future::pending::<()>().await;
+            }
             if let Some(reason) = self.exit.take() {
                 return reason;
             }
@@ -279,6 +300,7 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                         let _ = reply.send(serde_json::to_value(&*role).expect("roles serialize"));
                     }
                     Control::Command(command) => self.handle(role, Input::Command(command)).await,
+                    Control::TearNextAppend => self.tear_next = true,
                 },
                 _ = tokio::time::sleep(Duration::from_millis(wait.unwrap_or(0))), if wait.is_some() => {}
             }
@@ -297,6 +319,9 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
         let mut out = Outputs::new();
         role.handle(&ctx, input, &mut out);
         for output in out.into_vec() {
+            if self.frozen {
+                break; // the power failed mid-way: nothing after it happens
+            }
             self.perform(output).await;
         }
     }
@@ -334,7 +359,11 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 }
             }
             Output::WriteFileAtomic { path, bytes } => {
-                let result = write_atomically(&self.dir, &path, &bytes);
+                let result = write_atomically(&self.dir, &path, &bytes).and_then(|_| {
+                    self.durable
+                        .as_ref()
+                        .map_or(Ok(()), |d| d.replaced(&path, &bytes))
+                });
                 self.disk_record("replace", &path, bytes.len(), result);
             }
             Output::AppendFile {
@@ -343,7 +372,14 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 sync,
                 notify,
             } => {
-                let result = append(&self.dir, &path, &bytes, sync);
+                if self.tear_next && self.tear(&path, &bytes) {
+                    return;
+                }
+                let result =
+                    append(&self.dir, &path, &bytes, sync).and_then(|_| match &self.durable {
+                        Some(d) if sync => d.synced(&self.dir, &path),
+                        _ => Ok(()),
+                    });
                 let op = if sync { "append+fsync" } else { "append" };
                 self.disk_record(op, &path, bytes.len(), result);
                 if notify {
@@ -359,12 +395,38 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 let result = match std::fs::remove_file(&full) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
                     _ => sync_dir(&full),
-                };
+                }
+                .and_then(|_| self.durable.as_ref().map_or(Ok(()), |d| d.removed(&path)));
                 self.disk_record("remove", &path, 0, result);
             }
             Output::Event(event) => self.record(TraceKind::Event { event }),
             Output::Exit { reason } => self.exit = Some(reason),
         }
+    }
+
+    /// The power fails during this append (a torn write is armed): a prefix
+    /// of whole bytes reaches the disk — at least one, never all, as
+    /// `harness::disk::torn_prefix` chooses with one-byte blocks — and the
+    /// process freezes. The `torn` disk record tells the harness, which
+    /// kills the machine's processes and rolls its directory back to the
+    /// durable copy (where the prefix survives if it follows durable data).
+    /// False, and nothing torn, when the append is too short to tear.
+    fn tear(&mut self, path: &str, bytes: &[u8]) -> bool {
+        let random = self.rng;
+        let Some(prefix) = mesochaos_harness::disk::torn_prefix(bytes.len(), 1, random) else {
+            return false;
+        };
+        self.tear_next = false;
+        let offset = std::fs::metadata(self.dir.join(path)).map_or(0, |m| m.len());
+        let prefix = &bytes[..prefix];
+        let result = append(&self.dir, path, prefix, true).and_then(|_| {
+            self.durable
+                .as_ref()
+                .map_or(Ok(()), |d| d.torn(path, offset, prefix))
+        });
+        self.disk_record("torn", path, prefix.len(), result);
+        self.frozen = true;
+        true
     }
 
     /// A disk operation's record; a failed one is fatal, as an `EIO` on a

@@ -63,19 +63,39 @@ struct Shared {
     /// moment it was cut: data already in flight is "held" from then, which
     /// is when its user timeout starts.
     cut: Mutex<BTreeMap<(String, String), Instant>>,
+    /// Machines without power, since when: every direction to or from one is
+    /// cut (no machine answers), and its processes' sockets end silently —
+    /// a power loss sends no FIN and no RST, so their peers learn only when
+    /// their data meets the rebooted machine's fresh kernel, or times out.
+    powered_off: Mutex<BTreeMap<String, Instant>>,
     /// Bumped on every change, so relays waiting on a cut look again.
     changed: watch::Sender<u64>,
     timeouts: TcpTimeouts,
 }
 
 impl Shared {
-    /// Since when `from → to` is cut, if it is.
+    /// Since when `from → to` is cut (by a partition, or because either
+    /// machine is without power), if it is.
     fn cut_since(&self, from: &str, to: &str) -> Option<Instant> {
-        self.cut
+        let cut = self
+            .cut
             .lock()
             .expect("not poisoned")
             .get(&(from.to_string(), to.to_string()))
-            .copied()
+            .copied();
+        let off = self.powered_off.lock().expect("not poisoned");
+        [cut, off.get(from).copied(), off.get(to).copied()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether `machine` is without power.
+    fn is_powered_off(&self, machine: &str) -> bool {
+        self.powered_off
+            .lock()
+            .expect("not poisoned")
+            .contains_key(machine)
     }
 }
 
@@ -97,6 +117,7 @@ impl Network {
         Network {
             shared: Arc::new(Shared {
                 cut: Mutex::new(BTreeMap::new()),
+                powered_off: Mutex::new(BTreeMap::new()),
                 changed: watch::channel(0).0,
                 timeouts,
             }),
@@ -151,6 +172,32 @@ impl Network {
     /// Repairs every cut: what the relays held flows, in order.
     pub fn heal(&self) {
         self.shared.cut.lock().expect("not poisoned").clear();
+        self.shared.changed.send_modify(|n| *n += 1);
+    }
+
+    /// `machine` loses power: call this *before* killing its processes, so
+    /// that the relays drop what their sockets send as they die (the FIN or
+    /// RST a killed process's kernel sends; a powerless machine sends
+    /// nothing) instead of passing it on.
+    pub fn power_off(&self, machine: &str) {
+        self.shared
+            .powered_off
+            .lock()
+            .expect("not poisoned")
+            .entry(machine.to_string())
+            .or_insert_with(Instant::now);
+        self.shared.changed.send_modify(|n| *n += 1);
+    }
+
+    /// `machine` has power again: its links work (but for partitions still
+    /// in force), and what its old connections are sent is answered with a
+    /// reset, as a fresh kernel answers segments for sockets it never had.
+    pub fn power_on(&self, machine: &str) {
+        self.shared
+            .powered_off
+            .lock()
+            .expect("not poisoned")
+            .remove(machine);
         self.shared.changed.send_modify(|n| *n += 1);
     }
 

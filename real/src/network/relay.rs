@@ -320,7 +320,19 @@ impl Pair {
             return;
         };
         let mut buf = vec![0u8; 64 * 1024];
-        match stream.try_read(&mut buf) {
+        let result = stream.try_read(&mut buf);
+        if self.shared.is_powered_off(&self.sides[i].machine)
+            && !matches!(&result, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        {
+            // Its machine lost power: whatever its socket says now (its
+            // process being killed) never left the machine. The socket is
+            // simply gone, and what it had sent but not delivered with it.
+            self.sides[i].stream = None;
+            self.sides[i].reading = false;
+            self.flows[i].discard();
+            return;
+        }
+        match result {
             Ok(0) => {
                 self.sides[i].reading = false;
                 self.flows[i].fin = Some(Instant::now());

@@ -23,6 +23,19 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// One cluster at a time: the tests of this file take this lock, so their
+/// real-time waits and timings are not measured on a machine running
+/// another cluster too (cargo runs a file's tests on parallel threads).
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds [`ONE_CLUSTER`] for the rest of the test (a test that failed
+/// while holding it does not stop the others).
+fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
+    ONE_CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -32,6 +45,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 #[test]
 fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
+    let _cluster = one_cluster();
     let dir = temp_dir("real-failover");
     let trace = dir.join("run.jsonl");
     let keep = dir.join("machines");
@@ -116,6 +130,7 @@ fn a_master_failover_runs_for_real_with_one_os_process_per_role() {
 /// simulation's story.
 #[test]
 fn machine_faults_pass_for_real() {
+    let _cluster = one_cluster();
     for (scenario, machine_faults) in [
         ("agent-reboot", &["FAULT power_off", "FAULT power_on"][..]),
         (
@@ -170,6 +185,7 @@ fn machine_faults_pass_for_real() {
 /// run's failures), and `real` accepts it as it accepts a scenario.
 #[test]
 fn a_failing_real_run_saves_a_replay_file_that_both_modes_run() {
+    let _cluster = one_cluster();
     let dir = temp_dir("real-unmet");
     let out = common::mesochaos(&[
         "real",
@@ -236,6 +252,7 @@ fn a_failing_real_run_saves_a_replay_file_that_both_modes_run() {
 /// process's log.
 #[test]
 fn the_ci_scenarios_pass_for_real() {
+    let _cluster = one_cluster();
     for scenario in [
         "master-failover",
         "agent-restart",
@@ -340,6 +357,7 @@ fn the_partition_was_noticed_by_ping_timeouts(stdout: &str) {
 /// Debian's `zookeeper`: skipped without it, failing under `CI=true`.
 #[test]
 fn the_ci_scenarios_elect_through_a_real_zookeeper() {
+    let _cluster = one_cluster();
     if let Err(why) = mesochaos_real::zookeeper::server::available() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true and {why}");
@@ -428,6 +446,7 @@ fn processes_with(needle: &str) -> Vec<u32> {
 
 #[test]
 fn killing_the_harness_leaves_no_process_and_no_listening_port() {
+    let _cluster = one_cluster();
     let dir = temp_dir("real-orphans");
     let keep = dir.join("machines");
     /// Kills the harness if the test fails before it does (a harness left

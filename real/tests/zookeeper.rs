@@ -387,8 +387,10 @@ fn fidelity_findings() {
     assert_eq!(sequences(&stand_in), [0, 1, 2, 3]);
     assert_eq!(sequences(&real), [0, 1, 2, 4]);
 
-    // 2. A child watch on a node that is then deleted: ZooKeeper fires it
-    //    (`NodeDeleted`); the stand-in fires nothing and keeps the watch.
+    // 2. A child watch on a node that is then deleted fires (`NodeDeleted`)
+    //    in both — the stand-in fired nothing until this test found it
+    //    (fixed in `Coordinator::after_delete`, pinned by its unit test
+    //    `deleting_a_node_fires_the_child_watches_set_on_it`).
     let script = Script {
         name: "child-watch-on-deleted-node",
         clients: 2,
@@ -405,12 +407,13 @@ fn fidelity_findings() {
         path: "/w".into(),
         kind: WatchKind::Deleted,
     };
-    assert_eq!(notified(&stand_in.records, 4, B), []);
-    assert_eq!(notified(&real.records, 4, B), [watch]);
+    assert_eq!(notified(&real.records, 4, B), std::slice::from_ref(&watch));
+    assert_eq!(notified(&stand_in.records, 4, B), [watch]);
 
-    // 3. Deleting a node with children: ZooKeeper refuses (`ZNOTEMPTY`,
-    //    which the adapter reports as `NodeExists`); the stand-in deletes it
-    //    and its children stay, listed under a parent that does not exist.
+    // 3. Deleting a node with children is refused in both (`ZNOTEMPTY`,
+    //    which the adapter reports as `NodeExists`), and the node and its
+    //    child stay — the stand-in deleted it until this test found it
+    //    (unit test `a_node_with_children_cannot_be_deleted`).
     let script = Script {
         name: "delete-non-empty",
         clients: 1,
@@ -429,22 +432,22 @@ fn fidelity_findings() {
         sequence: None,
         data: "x".into(),
     };
-    assert_eq!(answer(&stand_in.records, 3), Ok(CoordReply::Deleted));
-    assert_eq!(answer(&real.records, 3), Err(CoordError::NodeExists));
-    assert_eq!(
-        answer(&stand_in.records, 4),
-        Ok(CoordReply::Children {
-            children: vec![child.clone()]
-        })
-    );
-    assert_eq!(answer(&stand_in.records, 5), Err(CoordError::NoNode));
-    assert_eq!(
-        answer(&real.records, 5),
-        Ok(CoordReply::Data {
-            data: String::new(),
-            version: 0
-        })
-    );
+    for t in [&stand_in.records, &real.records] {
+        assert_eq!(answer(t, 3), Err(CoordError::NodeExists));
+        assert_eq!(
+            answer(t, 4),
+            Ok(CoordReply::Children {
+                children: vec![child.clone()]
+            })
+        );
+        assert_eq!(
+            answer(t, 5),
+            Ok(CoordReply::Data {
+                data: String::new(),
+                version: 0
+            })
+        );
+    }
 
     // 4. Parents: the stand-in needs none; ZooKeeper does, so the adapter
     //    makes them (as Mesos's group does), and they are real nodes: a

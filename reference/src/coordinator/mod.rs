@@ -89,8 +89,11 @@
 //! - One process, not an ensemble: there is no leader election *inside* the
 //!   coordinator, no quorum and no `sync`. Every request is answered from one
 //!   consistent state, which is what an ensemble promises its clients anyway.
-//! - `Create` does not require the parent to exist, and `Delete` neither checks
-//!   a version nor refuses a node with children: no role relies on either.
+//! - `Create` does not require the parent to exist, and `Delete` checks no
+//!   version: no role relies on either. (It does refuse a node with
+//!   children, and fires the child watches on the node it deletes, as
+//!   ZooKeeper does: the differential test against Apache ZooKeeper,
+//!   `real/tests/zookeeper.rs`, found both missing.)
 //! - A `GetData` watch set on a missing node fires when the node is created
 //!   (ZooKeeper needs `exists` for that; `getData` on a missing node sets no
 //!   watch). It lets a role wait for a node with one operation.

@@ -261,3 +261,116 @@ fn parent_of_strips_the_last_component() {
     assert_eq!(parent_of("/mesos/masters/n_0000000001"), "/mesos/masters");
     assert_eq!(parent_of("/mesos"), "/");
 }
+
+/// Deleting a node fires the *child* watches set on it, with `Deleted`, as
+/// ZooKeeper does (`DataTree::deleteNode` triggers both the node's data and
+/// child watches with `NodeDeleted`, and a session watching both hears it
+/// once). Found by the differential test against Apache ZooKeeper
+/// (`real/tests/zookeeper.rs`): the stand-in fired nothing and kept the
+/// watch, so a role that listed a node's children and waited for a change
+/// would wait for ever once the node itself went.
+#[test]
+fn deleting_a_node_fires_the_child_watches_set_on_it() {
+    let mut c = Coordinator::new("coordinator".into());
+    let a = open(&mut c, "master-1");
+    let b = open(&mut c, "master-2");
+    let set = |c: &mut Coordinator, path: &str| {
+        let op = CoordOp::SetData {
+            path: path.into(),
+            data: String::new(),
+            expected: ExpectedVersion::Absent,
+        };
+        request(c, 1, "master-1", Some(a), op).0.unwrap();
+    };
+    set(&mut c, "/w");
+    set(&mut c, "/both");
+    // master-2 lists /w (a child watch), and both lists and reads /both.
+    for (path, data) in [("/w", false), ("/both", false), ("/both", true)] {
+        let op = if data {
+            CoordOp::GetData {
+                path: path.into(),
+                watch: true,
+            }
+        } else {
+            CoordOp::GetChildren {
+                path: path.into(),
+                watch: true,
+            }
+        };
+        request(&mut c, 2, "master-2", Some(b), op).0.unwrap();
+    }
+    let watches = |outputs: &[Output<CoordinatorTimer>]| -> Vec<Message> {
+        outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    message: m @ Message::CoordWatch { .. },
+                    ..
+                } => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    for path in ["/w", "/both"] {
+        let (reply, outputs) = request(
+            &mut c,
+            3,
+            "master-1",
+            Some(a),
+            CoordOp::Delete { path: path.into() },
+        );
+        assert_eq!(reply, Ok(CoordReply::Deleted));
+        assert_eq!(
+            watches(&outputs),
+            [Message::CoordWatch {
+                path: path.into(),
+                kind: WatchKind::Deleted
+            }],
+            "one Deleted notice for {path}"
+        );
+    }
+}
+
+/// A node with children cannot be deleted: ZooKeeper answers `ZNOTEMPTY`
+/// (the ZooKeeper adapter reports it as `NodeExists`, as here), and the
+/// node and its children stay. Found by the differential test: the
+/// stand-in deleted the node and left its children listed under a parent
+/// that no longer existed.
+#[test]
+fn a_node_with_children_cannot_be_deleted() {
+    let mut c = Coordinator::new("coordinator".into());
+    let a = open(&mut c, "master-1");
+    for path in ["/p", "/p/c"] {
+        let op = CoordOp::SetData {
+            path: path.into(),
+            data: "x".into(),
+            expected: ExpectedVersion::Absent,
+        };
+        request(&mut c, 1, "master-1", Some(a), op).0.unwrap();
+    }
+    let delete = |c: &mut Coordinator, path: &str| {
+        request(
+            c,
+            2,
+            "master-1",
+            Some(a),
+            CoordOp::Delete { path: path.into() },
+        )
+        .0
+    };
+    assert_eq!(delete(&mut c, "/p"), Err(CoordError::NodeExists));
+    assert_eq!(c.children("/p").len(), 1);
+    // Empty once its child is gone: then it can go.
+    assert_eq!(delete(&mut c, "/p/c"), Ok(CoordReply::Deleted));
+    assert_eq!(delete(&mut c, "/p"), Ok(CoordReply::Deleted));
+    // A node whose name merely starts like another's is not its child.
+    for path in ["/q", "/qq"] {
+        let op = CoordOp::SetData {
+            path: path.into(),
+            data: String::new(),
+            expected: ExpectedVersion::Absent,
+        };
+        request(&mut c, 3, "master-1", Some(a), op).0.unwrap();
+    }
+    assert_eq!(delete(&mut c, "/q"), Ok(CoordReply::Deleted));
+}

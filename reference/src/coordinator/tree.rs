@@ -86,9 +86,24 @@ impl Coordinator {
             // no role deletes another's node, and masters never delete their
             // own candidacy — they exit and let the session expire.
             CoordOp::Delete { path } => {
-                if self.nodes.remove(&path).is_none() {
+                if !self.nodes.contains_key(&path) {
                     return Err(CoordError::NoNode);
                 }
+                // ZooKeeper refuses to delete a node with children
+                // (`ZNOTEMPTY`, `PrepRequestProcessor`'s delete check),
+                // which the ZooKeeper adapter reports as `NodeExists`; this
+                // answers the same. (A parent need not exist here, so
+                // "children" are the nodes below the path.)
+                let below = format!("{path}/");
+                if self
+                    .nodes
+                    .range(below.clone()..)
+                    .next()
+                    .is_some_and(|(p, _)| p.starts_with(&below))
+                {
+                    return Err(CoordError::NodeExists);
+                }
+                self.nodes.remove(&path);
                 self.after_delete(&path, out);
                 Ok(CoordReply::Deleted)
             }
@@ -182,11 +197,22 @@ impl Coordinator {
     /// parent's child watches. For a candidacy node, this child-watch firing
     /// is what tells every standby master, agent and scheduler that the
     /// leader may have changed.
+    ///
+    /// The child watches set *on the node itself* fire too, with `Deleted`:
+    /// there will be no more children to list. ZooKeeper does the same
+    /// (`DataTree.deleteNode` triggers the node's data watches, then its
+    /// child watches with `NodeDeleted`, suppressing sessions the first
+    /// already told), so a session watching both hears it once.
     pub(super) fn after_delete(&mut self, path: &str, out: &mut Outputs<CoordinatorTimer>) {
         out.event(Event::NodeDeleted {
             path: path.to_string(),
         });
+        let told = self.data_watches.get(path).cloned().unwrap_or_default();
         self.fire_data_watches(path, WatchKind::Deleted, out);
+        if let Some(watchers) = self.child_watches.remove(path) {
+            let rest = watchers.difference(&told).copied().collect();
+            self.notify(rest, path, WatchKind::Deleted, out);
+        }
         self.fire_child_watches(parent_of(path), out);
     }
 }

@@ -179,6 +179,39 @@ fn machine_faults_pass_for_real() {
     }
 }
 
+/// `[[expect.timing]]` holds for real: the restarted agent re-registers only
+/// after the whole executor re-registration window (20 s), within 25 s, as
+/// in the simulation — and the same check fires when the window is moved
+/// past what really happened.
+#[test]
+fn timing_expectations_are_checked_for_real() {
+    let _cluster = one_cluster();
+    let text = std::fs::read_to_string("scenarios/agent-recovery-waits.toml").unwrap();
+    assert!(text.contains("not_before = \"20s\""));
+    let dir = temp_dir("real-timing");
+    let moved = dir.join("moved.toml");
+    std::fs::write(
+        &moved,
+        text.replace("not_before = \"20s\"", "not_before = \"40s\"")
+            .replace("not_after = \"25s\"", "not_after = \"45s\""),
+    )
+    .unwrap();
+    for (file, pass) in [
+        ("scenarios/agent-recovery-waits.toml", true),
+        (moved.to_str().unwrap(), false),
+    ] {
+        let out = common::mesochaos(&["real", file, "--no-compare"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.success(), pass, "{file}:\n{stdout}");
+        assert_eq!(
+            stdout.contains("VIOLATION [timing]"),
+            !pass,
+            "{file}:\n{stdout}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A failing real run leaves a replay file beside its processes' logs, and
 /// prints the commands that run it again: the simulation reproduces it
 /// exactly (the file holds the simulated run's trace hash, and the real

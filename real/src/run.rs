@@ -16,9 +16,10 @@
 //!   its state over the control channel, rebuilds the roles from those
 //!   snapshots into the harness's [`View`], and asks the simulation's own
 //!   `condition_holds` — the same code, the same answer for the same states;
-//! - `[expect]`, but for timing expectations: the failover time is measured
-//!   as the simulation measures it (leader crash to everyone re-registered,
-//!   polled), the rebuilt state compared before the crash and at the end;
+//! - `[expect]`: the failover time is measured as the simulation measures
+//!   it (leader crash to everyone re-registered, polled), the rebuilt state
+//!   compared before the crash and at the end, and `[[expect.timing]]`
+//!   windows measured from when each step was done, on real time;
 //! - machine faults: `reboot`, `wipe_disk` and `torn_write` — the power
 //!   fails (the relays drop what the dying sockets say, every process on the
 //!   machine is killed, its directory rolled back to its durable copy, or
@@ -110,9 +111,6 @@ pub fn refusals(spec: &RunSpec) -> Vec<String> {
         .collect();
     if spec.nemesis.is_some() {
         out.push("a [nemesis] (real mode runs scripted steps only)".into());
-    }
-    if !spec.expect.timing.is_empty() {
-        out.push("a timing expectation (step durations are not recorded in real mode yet)".into());
     }
     out
 }
@@ -225,6 +223,7 @@ pub async fn run(
         rebuilt_before: None,
         power_on_at: BTreeMap::new(),
         torn_armed: BTreeMap::new(),
+        step_done: Vec::new(),
     };
     real.sup.start_all()?;
     for (i, step) in spec.steps.iter().enumerate() {
@@ -236,6 +235,7 @@ pub async fn run(
             real.violations.push(violation);
             break;
         }
+        real.step_done.push(real.sup.now_ms());
     }
     // A failover the steps never waited out is measured once more at the end.
     real.poll().await;
@@ -258,6 +258,7 @@ pub async fn run(
     };
     let Real {
         sup,
+        step_done,
         mut violations,
         crashes,
         failover_time_ms,
@@ -285,6 +286,14 @@ pub async fn run(
         &report::task_starts(&records),
     ));
     violations.extend(leader_checked.unwrap_or_default());
+    // `[[expect.timing]]`, measured from when each step was done, as the
+    // simulation measures it — on real time, with its jitter.
+    violations.extend(mesochaos_harness::expect::check_timing(
+        &spec.expect.timing,
+        &records,
+        &step_done,
+        end_ms,
+    ));
     Ok(RealRun {
         records,
         final_state,
@@ -327,6 +336,8 @@ struct Real<'a> {
     power_on_at: BTreeMap<String, u64>,
     /// Machines with a torn write armed, and how long they stay down after it.
     torn_armed: BTreeMap<String, u64>,
+    /// When each step was done, in order (for `[[expect.timing]]`).
+    step_done: Vec<u64>,
 }
 
 impl Real<'_> {

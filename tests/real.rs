@@ -179,6 +179,40 @@ fn machine_faults_pass_for_real() {
     }
 }
 
+/// Message faults for real, applied where the simulation applies them (the
+/// receiving driver): a dropped status update is retried after the
+/// agent's 10 s status update retry, and a drop filter on acknowledgements
+/// keeps the updates unacknowledged across an agent crash and restart until
+/// its release. Each tells the simulation's story.
+#[test]
+fn message_faults_pass_for_real() {
+    let _cluster = one_cluster();
+    for (scenario, dropped) in [
+        (
+            "status-update-retry",
+            "dropped StatusUpdate from master-1 (fault: drop_next)",
+        ),
+        (
+            "ack-before-checkpoint",
+            "dropped StatusUpdateAcknowledgement from master-1 (fault: drop filter",
+        ),
+    ] {
+        let dir = temp_dir(&format!("real-{scenario}"));
+        let file = format!("scenarios/{scenario}.toml");
+        let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(dropped), "{scenario}:\n{stdout}");
+        the_simulation_tells_the_same_story(scenario, &stdout);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
 /// `[[expect.timing]]` holds for real: the restarted agent re-registers only
 /// after the whole executor re-registration window (20 s), within 25 s, as
 /// in the simulation — and the same check fires when the window is moved

@@ -11,7 +11,12 @@
 //!   crash landed before or after the acknowledgement — timing (Mesos
 //!   delivers status updates at least once; a scheduler must accept
 //!   duplicates, `TaskStatusUpdateManager::resume` resends the unacknowledged
-//!   one after an agent restarts);
+//!   one after an agent restarts). Likewise a reconciliation answer that
+//!   repeats the state last heard (`Master::reconcile` answers with what the
+//!   master knows): it follows every scheduler re-registration and races
+//!   the end of the run — CI caught the simulation ending a failover run one
+//!   tick before those answers came, and a real run 100 ms polls later,
+//!   after them. One that reports another state stays in the story;
 //! - **what the leader holds at the end**: each framework (by name) and
 //!   whether it is active and under which instance; each task (by
 //!   framework name and task ID) and its state; how the frameworks that
@@ -93,10 +98,19 @@ impl Story {
                     continue; // a retransmission of an update already heard
                 }
             }
-            heard
+            let list = heard
                 .entry((framework.to_string(), task_id.to_string()))
-                .or_default()
-                .push((*state, *reason));
+                .or_default();
+            if *reason == Some(Reason::Reconciliation)
+                && list.last().is_some_and(|(last, _)| last == state)
+            {
+                // A reconciliation answer repeating the state last heard
+                // tells nothing new; whether it arrives before the run ends
+                // is timing (it follows every re-registration, and races
+                // the last step).
+                continue;
+            }
+            list.push((*state, *reason));
         }
         let mut agents: Vec<(bool, Resources, Resources)> = state
             .agents

@@ -85,6 +85,8 @@ pub enum Request {
     /// Tear the next append long enough to tear: a torn write armed on the
     /// machine (`Driver::tear`).
     TearNextAppend,
+    /// A message fault on what the process receives.
+    Message(crate::driver::MessageFault),
 }
 
 /// A line from a child after its hello.
@@ -176,6 +178,9 @@ pub async fn child(spec: &ClusterSpec, args: ChildArgs) -> Result<String, String
                 }
                 Ok(Request::TearNextAppend) => {
                     let _ = control_tx.send(Control::TearNextAppend);
+                }
+                Ok(Request::Message(fault)) => {
+                    let _ = control_tx.send(Control::Message(fault));
                 }
                 Err(_) => {} // not for this version of the protocol: ignored
             }

@@ -25,9 +25,13 @@
 //!   machine is killed, its directory rolled back to its durable copy, or
 //!   erased), and the machine boots again after `down`, as the simulation's
 //!   `Cluster::power_off` / `power_on` do;
-//! - not yet: message loss and filters, `reconfigure`, `inject`, calls
-//!   naming agents by target, a nemesis.
+//! - message faults: `drop_next`, `filter` (drop or hold) and `release`,
+//!   applied by the receiving driver where a message is handed to its role,
+//!   as the simulation applies them (`driver/messages.rs`);
+//! - not yet: `reconfigure`, `inject`, calls naming agents by target, a
+//!   nemesis.
 
+use crate::driver::MessageFault;
 use crate::network::{Network, TcpTimeouts};
 use crate::supervisor::Supervisor;
 use crate::zookeeper::adapter::ZkSession;
@@ -78,10 +82,15 @@ pub fn refusal(step: &Step) -> Option<String> {
             | Fault::Bridge { .. }),
         ) if f.targets().into_iter().all(target_ok) => None,
         Step::Fault(
-            f @ (Fault::Reboot { .. } | Fault::WipeDisk { .. } | Fault::TornWrite { .. }),
+            f @ (Fault::Reboot { .. }
+            | Fault::WipeDisk { .. }
+            | Fault::TornWrite { .. }
+            | Fault::DropNext { .. }
+            | Fault::Filter { .. }),
         ) if f.targets().into_iter().all(target_ok) => None,
+        Step::Fault(Fault::Release(_)) => None,
         Step::Fault(f) => Some(format!(
-            "the fault `{f}` (real mode performs crash, restart, pause and resume of one process, and partitions — two-way, one-way, ring, bridge, isolate — and heal, reboots, wipes and torn writes, on targets naming one process: by name, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed (restart only); message loss and filters and reconfiguration are not built yet)"
+            "the fault `{f}` (real mode performs crash, restart, pause and resume of one process, and partitions — two-way, one-way, ring, bridge, isolate — and heal, reboots, wipes and torn writes, drop_next, filters and their release, on targets naming one process: by name, the leader, a framework's active or displaced instance, the agent of a task or framework, the last crashed (restart only); reconfiguration is not built yet)"
         )),
         Step::Wait { .. } => None,
         Step::Call {
@@ -715,6 +724,66 @@ impl Real<'_> {
                     });
                     self.sup.arm_torn_write(&machine);
                     self.torn_armed.insert(machine, *down_ms);
+                }
+                Ok(())
+            }
+            Fault::DropNext { kind, .. } => {
+                let (from, to) = (&names[0], &names[1]);
+                self.sup.record(TraceKind::Fault {
+                    fault: "drop_next".into(),
+                    detail: format!("{kind} {from} -> {to}"),
+                });
+                self.sup.message_fault(
+                    to,
+                    MessageFault::DropNext {
+                        from: from.clone(),
+                        kind: kind.clone(),
+                    },
+                );
+                Ok(())
+            }
+            Fault::Filter {
+                kind,
+                from,
+                to,
+                hold,
+            } => {
+                let (sender, receiver) = (&names[0], &names[1]);
+                // Released by how it was written, as in the simulation.
+                let route = mesochaos_faults::Route {
+                    kind: kind.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                };
+                self.sup.record(TraceKind::Fault {
+                    fault: if *hold { "hold" } else { "drop" }.into(),
+                    detail: format!("every {kind} {sender} -> {receiver}"),
+                });
+                self.sup.message_fault(
+                    receiver,
+                    MessageFault::Filter {
+                        route: route.to_string(),
+                        from: sender.clone(),
+                        kind: kind.clone(),
+                        hold: *hold,
+                    },
+                );
+                Ok(())
+            }
+            Fault::Release(route) => {
+                self.sup.record(TraceKind::Fault {
+                    fault: "release".into(),
+                    detail: route
+                        .as_ref()
+                        .map_or("every filter".to_string(), |r| r.to_string()),
+                });
+                for name in self.sup.names() {
+                    self.sup.message_fault(
+                        &name,
+                        MessageFault::Release {
+                            route: route.as_ref().map(|r| r.to_string()),
+                        },
+                    );
                 }
                 Ok(())
             }

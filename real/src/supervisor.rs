@@ -54,6 +54,11 @@ struct Shared {
     lines: BTreeMap<ProcessId, mpsc::UnboundedSender<String>>,
     /// Snapshot requests waiting for their answer.
     waiting: BTreeMap<u64, oneshot::Sender<serde_json::Value>>,
+    /// Filters in force, per process, as (route, the line that set it):
+    /// sent again to each new incarnation when it says hello, since a
+    /// filter outlives a restart of its receiver (the simulation keeps
+    /// filters in the harness, not in the process).
+    standing: BTreeMap<ProcessId, Vec<(String, String)>>,
 }
 
 /// A real run's processes.
@@ -106,12 +111,11 @@ impl Supervisor {
         let shared = Arc::new(Mutex::new(Shared::default()));
         tokio::spawn(accept_children(control, shared.clone()));
         let mut procs = BTreeMap::new();
+        let mut ports = PortPicker::new();
         for (name, machine) in processes {
             // A free port now; the process binds it when it starts (and again
             // on each restart: std sets SO_REUSEADDR on listeners).
-            let listen = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map_err(|e| format!("cannot find a free port: {e}"))?;
+            let listen = ports.pick()?;
             procs.insert(
                 name.clone(),
                 Proc {
@@ -383,6 +387,30 @@ impl Supervisor {
         }
     }
 
+    /// Hands `name` a message fault on what it receives (`driver/messages.rs`).
+    /// Filters stand: a restarted `name` gets them again.
+    pub fn message_fault(&self, name: &ProcessId, fault: crate::driver::MessageFault) {
+        use crate::driver::MessageFault as F;
+        let line = serde_json::to_string(&Request::Message(fault.clone())).expect("serializes");
+        let mut shared = self.shared.lock().expect("not poisoned");
+        let standing = shared.standing.entry(name.clone()).or_default();
+        match &fault {
+            F::Filter { route, .. } => standing.push((route.clone(), line.clone())),
+            F::Release { route } => {
+                standing.retain(|(r, _)| route.as_ref().is_some_and(|route| route != r))
+            }
+            F::DropNext { .. } => {}
+        }
+        if let Some(tx) = shared.lines.get(name) {
+            let _ = tx.send(line);
+        }
+    }
+
+    /// Every process's name.
+    pub fn names(&self) -> Vec<ProcessId> {
+        self.procs.keys().cloned().collect()
+    }
+
     /// The records that arrived since the last call.
     pub fn new_records(&mut self) -> Vec<TraceRecord> {
         let shared = self.shared.lock().expect("not poisoned");
@@ -426,6 +454,60 @@ impl Drop for Supervisor {
     }
 }
 
+/// Picks the processes' ports *below* the kernel's ephemeral range. Between
+/// the pick and the process's bind the port is free, and a port the kernel
+/// hands out for `bind(…:0)` meanwhile — a relay's listener, ZooKeeper's, an
+/// outgoing connection's — could take it (CI saw an executor host fail with
+/// "Address already in use" when relays were picked from the same range).
+/// Ephemeral ports are never below `ip_local_port_range`'s start, so these
+/// cannot collide with them.
+struct PortPicker {
+    /// The next port to try.
+    next: u16,
+    /// The first ephemeral port (the end of our range).
+    end: u16,
+    /// Ports tried so far.
+    tried: u32,
+}
+
+impl PortPicker {
+    fn new() -> PortPicker {
+        let end = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+            .unwrap_or(32_768)
+            .max(12_000);
+        // Start somewhere different in each harness process, so that two
+        // harnesses on one machine rarely try the same ports.
+        let span = u32::from(end - 10_000);
+        let start = 10_000 + (std::process::id() * 7_919 % span) as u16;
+        PortPicker {
+            next: start,
+            end,
+            tried: 0,
+        }
+    }
+
+    /// The next port below the ephemeral range that nothing listens on.
+    fn pick(&mut self) -> Result<SocketAddr, String> {
+        while self.tried < u32::from(self.end - 10_000) {
+            let port = self.next;
+            self.tried += 1;
+            self.next = if port + 1 >= self.end {
+                10_000
+            } else {
+                port + 1
+            };
+            if let Ok(l) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return l
+                    .local_addr()
+                    .map_err(|e| format!("cannot find a free port: {e}"));
+            }
+        }
+        Err("no free port below the ephemeral range".into())
+    }
+}
+
 /// Copies the directory tree `from` to `to`.
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -459,6 +541,10 @@ async fn accept_children(listener: TcpListener, shared: Arc<Mutex<Shared>>) {
                 let mut s = shared.lock().expect("not poisoned");
                 s.pids
                     .insert((hello.process.clone(), hello.incarnation), hello.pid);
+                // The message faults in force reach a new incarnation first.
+                for (_, line) in s.standing.get(&hello.process).into_iter().flatten() {
+                    let _ = tx.send(line.clone());
+                }
                 s.lines.insert(hello.process.clone(), tx);
             }
             tokio::spawn(async move {

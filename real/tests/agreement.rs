@@ -121,3 +121,53 @@ fn a_task_left_in_another_state_is_a_difference_but_renamed_agents_are_not() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("the leader's tasks"), "{found:?}");
 }
+
+#[test]
+fn a_reconciliation_answer_repeating_the_state_is_not_a_difference_but_one_changing_it_is() {
+    use mesochaos_reference::Reason;
+    let (state, records) = simulated();
+    let i = records
+        .iter()
+        .rposition(|r| {
+            matches!(
+                &r.kind,
+                TraceKind::Event {
+                    event: Event::UpdateReceived {
+                        state: TaskState::Running,
+                        ..
+                    }
+                }
+            )
+        })
+        .unwrap();
+    let answer = |state: TaskState| {
+        let mut r = records[i].clone();
+        if let TraceKind::Event {
+            event:
+                Event::UpdateReceived {
+                    state: s,
+                    reason,
+                    uuid,
+                    ..
+                },
+        } = &mut r.kind
+        {
+            *s = state;
+            *reason = Some(Reason::Reconciliation);
+            *uuid = None; // the master's own answer
+        }
+        r
+    };
+    let mut repeat = records.clone();
+    repeat.push(answer(TaskState::Running));
+    assert_eq!(
+        differences(&Story::of(&state, &records), &Story::of(&state, &repeat)),
+        Vec::<String>::new()
+    );
+    let mut changed = records.clone();
+    changed.push(answer(TaskState::Lost));
+    assert_eq!(
+        differences(&Story::of(&state, &records), &Story::of(&state, &changed)).len(),
+        1
+    );
+}

@@ -44,6 +44,9 @@ use tokio::sync::mpsc;
 mod connections;
 mod coordinator;
 mod files;
+mod messages;
+
+pub use messages::MessageFault;
 
 use connections::accept_loop;
 use files::{append, sync_dir, write_atomically, Durable};
@@ -95,6 +98,8 @@ pub enum Control {
     /// A torn write is armed on this machine: the power fails during the
     /// next append long enough to tear (see [`Driver::tear`]).
     TearNextAppend,
+    /// A message fault on what this process receives (`messages.rs`).
+    Message(MessageFault),
 }
 
 /// What the network tasks tell the driver loop.
@@ -174,6 +179,7 @@ pub async fn run<R: Role + serde::Serialize>(mut role: R, config: ProcessConfig)
         zk_sent: 0,
         zk_received: 0,
         durable: config.durable.map(|root| Durable { root }),
+        faults: messages::MessageFaults::default(),
         tear_next: false,
         frozen: false,
     };
@@ -232,6 +238,8 @@ struct Driver<T> {
     durable: Option<Durable>,
     /// Whether the next append long enough tears (a torn write is armed).
     tear_next: bool,
+    /// Drop rules and filters in force here (`messages.rs`).
+    faults: messages::MessageFaults,
     /// The power failed mid-write: the process does nothing more, until the
     /// harness, told by the `torn` disk record, kills it with its machine.
     frozen: bool,
@@ -301,6 +309,7 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                     }
                     Control::Command(command) => self.handle(role, Input::Command(command)).await,
                     Control::TearNextAppend => self.tear_next = true,
+                    Control::Message(fault) => self.on_message_fault(role, fault).await,
                 },
                 _ = tokio::time::sleep(Duration::from_millis(wait.unwrap_or(0))), if wait.is_some() => {}
             }
@@ -493,15 +502,7 @@ impl<T: Clone + Ord + std::fmt::Debug + serde::Serialize> Driver<T> {
                 }
             }
             NetEvent::Frame { conn, seq, message } => {
-                let Some(from) = self.conn_peers.get(&conn).cloned() else {
-                    return; // from a connection already closed
-                };
-                self.record(TraceKind::Deliver {
-                    from: from.clone(),
-                    conn,
-                    seq,
-                });
-                self.handle(role, Input::Message { from, message }).await;
+                self.deliver(role, conn, seq, message).await;
             }
             NetEvent::ZkCreated {
                 xid,

@@ -36,6 +36,24 @@ fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Runs `scenarios/<scenario>.toml` for real and returns what it printed;
+/// fails the test, naming the kept directory with every process's log, if
+/// the run does not pass (the directory is removed when it does).
+fn passes_for_real(scenario: &str) -> String {
+    let dir = temp_dir(&format!("real-{scenario}"));
+    let file = format!("scenarios/{scenario}.toml");
+    let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    stdout
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -146,16 +164,7 @@ fn machine_faults_pass_for_real() {
             ][..],
         ),
     ] {
-        let dir = temp_dir(&format!("real-{scenario}"));
-        let file = format!("scenarios/{scenario}.toml");
-        let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = passes_for_real(scenario);
         let mut at = 0.0;
         for fault in machine_faults {
             let t = time_of(&stdout, fault);
@@ -175,7 +184,6 @@ fn machine_faults_pass_for_real() {
             "{scenario}: the machine's processes started again"
         );
         the_simulation_tells_the_same_story(scenario, &stdout);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -197,19 +205,9 @@ fn message_faults_pass_for_real() {
             "dropped StatusUpdateAcknowledgement from master-1 (fault: drop filter",
         ),
     ] {
-        let dir = temp_dir(&format!("real-{scenario}"));
-        let file = format!("scenarios/{scenario}.toml");
-        let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = passes_for_real(scenario);
         assert!(stdout.contains(dropped), "{scenario}:\n{stdout}");
         the_simulation_tells_the_same_story(scenario, &stdout);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -327,16 +325,7 @@ fn the_ci_scenarios_pass_for_real() {
         "scheduler-failover",
         "volume-survives-agent-restart",
     ] {
-        let dir = temp_dir(&format!("real-{scenario}"));
-        let file = format!("scenarios/{scenario}.toml");
-        let out = common::mesochaos(&["real", &file, "--keep", dir.to_str().unwrap()]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{scenario} failed for real; the processes' directories and logs: {}\n{stdout}\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = passes_for_real(scenario);
         let line = stdout
             .lines()
             .find(|l| l.starts_with("processes: "))
@@ -363,7 +352,6 @@ fn the_ci_scenarios_pass_for_real() {
             the_partition_was_noticed_by_ping_timeouts(&stdout);
         }
         the_simulation_tells_the_same_story(scenario, &stdout);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 

@@ -17,8 +17,8 @@
 //!   the end of the run — CI caught the simulation ending a failover run one
 //!   tick before those answers came, and a real run 100 ms polls later,
 //!   after them. One that reports another state stays in the story;
-//! - **what the leader holds at the end**: each framework (by name) and
-//!   whether it is active and under which instance; each task (by
+//! - **what the leader holds at the end**: each framework (by name), whether
+//!   it is active and whether an instance is attached; each task (by
 //!   framework name and task ID) and its state; how the frameworks that
 //!   ended left their tasks; reservations and volumes; the agents, as a
 //!   multiset of (connected, total, used).
@@ -27,7 +27,10 @@
 //! protocol: every time; IDs the masters assign (`e0-S0001`, `e0-F0001`:
 //! agents are numbered in the order they register, a race for real), hence
 //! which agent a task or a volume landed on (offers go out in agent-ID
-//! order); and which master leads (the first election is a race).
+//! order); which master leads, and which instance of a framework is
+//! active (both first elections are races: CI saw the simulation's first
+//! active scheduler instance be `scheduler-web-2` and a real run's
+//! `scheduler-web-1`, so after the failover each had the other).
 
 use mesochaos_harness::names::framework_of;
 use mesochaos_harness::report::FinalState;
@@ -48,8 +51,8 @@ pub type Heard = (TaskState, Option<Reason>);
 pub struct Story {
     /// (framework, task) → the (state, reason) its framework heard, in order.
     pub updates: BTreeMap<TaskKey, Vec<Heard>>,
-    /// Framework name → (active, the scheduler instance attached).
-    pub frameworks: BTreeMap<String, (bool, Option<String>)>,
+    /// Framework name → (active, whether a scheduler instance is attached).
+    pub frameworks: BTreeMap<String, (bool, bool)>,
     /// (framework, task) → state, as the leader holds it.
     pub tasks: BTreeMap<TaskKey, TaskState>,
     /// (framework, task) → how a task of a removed framework ended.
@@ -142,12 +145,7 @@ impl Story {
             frameworks: state
                 .frameworks
                 .iter()
-                .map(|f| {
-                    (
-                        f.name.clone(),
-                        (f.active, f.scheduler.as_ref().map(|s| s.to_string())),
-                    )
-                })
+                .map(|f| (f.name.clone(), (f.active, f.scheduler.is_some())))
                 .collect(),
             tasks: state
                 .tasks

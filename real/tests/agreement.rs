@@ -171,3 +171,19 @@ fn a_reconciliation_answer_repeating_the_state_is_not_a_difference_but_one_chang
         1
     );
 }
+
+#[test]
+fn another_instance_active_at_the_end_is_not_a_difference_but_no_instance_is() {
+    let (state, records) = simulated();
+    let mut real = state.clone();
+    real.frameworks[0].scheduler = Some("scheduler-web-9".into());
+    assert_eq!(
+        differences(&Story::of(&state, &records), &Story::of(&real, &records)),
+        Vec::<String>::new()
+    );
+    real.frameworks[0].scheduler = None;
+    assert_eq!(
+        differences(&Story::of(&state, &records), &Story::of(&real, &records)).len(),
+        1
+    );
+}

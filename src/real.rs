@@ -1,5 +1,5 @@
 //! `mesochaos real FILE` and the hidden `real-process` subcommand each of its
-//! processes runs (`real/src/run.rs`, `real/src/process.rs`).
+//! processes runs (`real/src/run/`, `real/src/process.rs`).
 
 use crate::chaos::CODE_VERSION;
 use crate::cli::{load, EXIT_BAD_INPUT, EXIT_FAIL};

@@ -210,45 +210,25 @@ pub fn differences(simulated: &Story, real: &Story) -> Vec<String> {
             ));
         }
     }
-    let mut field = |what: &str, s: String, r: String| {
+    // The final state, part by part, each rendered the same way for both.
+    let parts = |story: &Story| {
+        [
+            ("a leader at the end", story.leader.to_string()),
+            ("the leader's frameworks", format!("{:?}", story.frameworks)),
+            ("the leader's tasks", format!("{:?}", story.tasks)),
+            (
+                "the tasks of removed frameworks",
+                format!("{:?}", story.completed),
+            ),
+            ("the leader's agents", format!("{:?}", story.agents)),
+            ("reservations", format!("{:?}", story.reservations)),
+            ("volumes", format!("{:?}", story.volumes)),
+        ]
+    };
+    for ((what, s), (_, r)) in parts(simulated).into_iter().zip(parts(real)) {
         if s != r {
             out.push(format!("{what}: simulated {s}, real {r}"));
         }
-    };
-    field(
-        "a leader at the end",
-        simulated.leader.to_string(),
-        real.leader.to_string(),
-    );
-    field(
-        "the leader's frameworks",
-        format!("{:?}", simulated.frameworks),
-        format!("{:?}", real.frameworks),
-    );
-    field(
-        "the leader's tasks",
-        format!("{:?}", simulated.tasks),
-        format!("{:?}", real.tasks),
-    );
-    field(
-        "the tasks of removed frameworks",
-        format!("{:?}", simulated.completed),
-        format!("{:?}", real.completed),
-    );
-    field(
-        "the leader's agents",
-        format!("{:?}", simulated.agents),
-        format!("{:?}", real.agents),
-    );
-    field(
-        "reservations",
-        format!("{:?}", simulated.reservations),
-        format!("{:?}", real.reservations),
-    );
-    field(
-        "volumes",
-        format!("{:?}", simulated.volumes),
-        format!("{:?}", real.volumes),
-    );
+    }
     out
 }
